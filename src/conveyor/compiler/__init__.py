@@ -1,0 +1,51 @@
+"""spec -> pipeline IR -> dvc.yaml / params.yaml text; ``--check``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from conveyor.compiler.build import compile_project
+from conveyor.compiler.ir import Pipeline, Stage
+from conveyor.compiler.render import DVC_YAML, PARAMS_YAML, render
+from conveyor.compiler.writer import diff_files, write_files
+from conveyor.config import load_project
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "DVC_YAML",
+    "PARAMS_YAML",
+    "Compiled",
+    "Pipeline",
+    "Stage",
+    "check",
+    "compile_files",
+    "compile_project",
+    "render",
+]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled project: its pipeline and the text of every generated file."""
+
+    pipeline: Pipeline
+    files: dict[str, str]
+
+    def write(self, root: Path) -> list[str]:
+        """Write the files that changed; return their names."""
+        return write_files(root, self.files)
+
+
+def compile_files(root: Path, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
+    """Compose, validate and compile the project at ``root``."""
+    project = load_project(root, overrides)
+    pipeline = compile_project(project)
+    return Compiled(pipeline, render(pipeline, project.composed))
+
+
+def check(root: Path) -> str:
+    """The diff between the committed files and what conf/ generates (no overrides)."""
+    return diff_files(root, compile_files(root).files)

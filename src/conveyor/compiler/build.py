@@ -1,0 +1,130 @@
+"""spec -> pipeline IR: plan each stage, add code dependencies, check DVC's invariants."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from conveyor.compiler.ir import Pipeline, Stage, covers
+from conveyor.errors import CompileError, ConfigProblem, SpecError
+from conveyor.runtime import STAGES
+
+if TYPE_CHECKING:
+    from conveyor.config import LoadedProject
+    from conveyor.runtime import StagePlan
+
+
+def compile_project(project: LoadedProject) -> Pipeline:
+    """The DVC pipeline for ``project``; pure apart from locating local plugin code."""
+    spec = project.spec
+    if len(spec.data.sources) != 1:
+        path = "data.sources"
+        raise SpecError.from_problems(
+            [
+                ConfigProblem(
+                    path,
+                    project.provenance.file(path),
+                    f"{len(spec.data.sources)} sources are configured, but combining sources "
+                    "is not supported yet",
+                    "keep exactly one source under data.sources",
+                )
+            ]
+        )
+    stages = []
+    for definition in STAGES.values():
+        plan = definition.plan(spec, project.plugins)
+        stages.append(_stage(plan, _code_deps(plan, project)))
+    pipeline = Pipeline(tuple(stages))
+    check_invariants(pipeline, project.root)
+    return pipeline
+
+
+def _stage(plan: StagePlan, code_deps: list[str]) -> Stage:
+    return Stage(
+        name=plan.name,
+        desc=plan.desc,
+        cmd=f"conveyor run {plan.name}",
+        deps=plan.deps + tuple(d for d in code_deps if d not in plan.deps),
+        params=tuple(sorted(plan.reads)),
+        outs=plan.outs,
+        metrics=plan.metrics,
+    )
+
+
+def _code_deps(plan: StagePlan, project: LoadedProject) -> list[str]:
+    """Project-local code the stage runs: editing it must rerun the stage."""
+    modules = [t.rpartition(".")[0] for t in plan.targets]
+    for kind, name in plan.components:
+        entry_point = project.plugins[kind].entry_point(name)
+        if entry_point is not None:
+            modules.append(entry_point.module)
+    found = {path for m in modules if (path := local_code_path(m, project.root)) is not None}
+    return sorted(found)
+
+
+def local_code_path(module: str, root: Path) -> str | None:
+    """The file or top-level package directory of ``module`` when it lives under ``root``.
+
+    A whole package is the dependency, not just one module, because a module may import its
+    siblings. conveyor's own code is versioned by its release (recorded in lineage) instead.
+    """
+    top = module.split(".")[0]
+    if top == "conveyor":
+        return None
+    root = root.resolve()
+    added = str(root)
+
+    sys.path.insert(0, added)
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        spec = None
+    finally:
+        sys.path.remove(added)
+    if spec is None or spec.origin is None:
+        return None
+    origin = Path(spec.origin).resolve()
+    location = origin.parent if spec.submodule_search_locations else origin
+    if not location.is_relative_to(root):
+        return None
+    return location.relative_to(root).as_posix()
+
+
+def check_invariants(pipeline: Pipeline, root: Path) -> None:
+    """Unique outputs; every dependency produced upstream, on disk, or tracked by DVC."""
+    owners: dict[str, str] = {}
+    for stage in pipeline.stages:
+        for out in stage.produces:
+            clash = next((o for o in owners if covers(o, out)), None)
+            if clash is not None:
+                raise CompileError(
+                    f"stages '{owners[clash]}' and '{stage.name}' both write '{out}'",
+                    where="dvc.yaml",
+                    fix="give each output a distinct path",
+                )
+            owners[out] = stage.name
+    produced: set[str] = set()
+    for stage in pipeline.stages:
+        for dep in stage.deps:
+            later = next((o for o, s in owners.items() if covers(o, dep) and o not in produced), None)
+            if later is not None and not any(covers(p, dep) for p in produced):
+                raise CompileError(
+                    f"stage '{stage.name}' depends on '{dep}', written by the later stage "
+                    f"'{owners[later]}' (a cycle)",
+                    where="dvc.yaml",
+                    fix="reorder the stages so every input is produced first",
+                )
+            if not any(covers(p, dep) for p in produced) and not _on_disk(root, dep):
+                raise CompileError(
+                    f"stage '{stage.name}' depends on '{dep}', which no stage writes and "
+                    "which is neither on disk nor tracked by DVC",
+                    where=f"stages.{stage.name}.deps",
+                    fix=f"create '{dep}', or fetch it with 'dvc pull', or fix the path in conf/",
+                )
+        produced.update(stage.produces)
+
+
+def _on_disk(root: Path, path: str) -> bool:
+    return (root / path).exists() or (root / f"{path}.dvc").exists()

@@ -1,0 +1,73 @@
+"""The pipeline IR: plain, immutable data between the spec and the dvc.yaml text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One DVC stage. Every path is project-relative and POSIX."""
+
+    name: str
+    desc: str
+    cmd: str
+    deps: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    outs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stage as dvc.yaml holds it; empty sections are left out."""
+        out: dict[str, Any] = {"desc": self.desc, "cmd": self.cmd}
+        if self.deps:
+            out["deps"] = list(self.deps)
+        if self.params:
+            out["params"] = list(self.params)
+        if self.outs:
+            out["outs"] = list(self.outs)
+        if self.metrics:
+            out["metrics"] = [{path: {"cache": False}} for path in self.metrics]
+        return out
+
+    @property
+    def produces(self) -> tuple[str, ...]:
+        """Every path this stage writes."""
+        return self.outs + self.metrics
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The compiled stages, in run order."""
+
+    stages: tuple[Stage, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole dvc.yaml document."""
+        return {"stages": {stage.name: stage.to_dict() for stage in self.stages}}
+
+    def stage(self, name: str) -> Stage:
+        """The stage called ``name``."""
+        return next(s for s in self.stages if s.name == name)
+
+    def readers(self, key: str) -> set[str]:
+        """Stages whose ``params:`` cover the params.yaml key ``key`` (or a key under it)."""
+        return {
+            s.name
+            for s in self.stages
+            if any(key == p or key.startswith(f"{p}.") or p.startswith(f"{key}.") for p in s.params)
+        }
+
+    def downstream(self, names: set[str]) -> set[str]:
+        """``names`` plus every stage that depends, directly or not, on their outputs."""
+        result = set(names)
+        for stage in self.stages:  # stages are in run order, so one pass closes the set
+            upstream = [s for s in self.stages if s.name in result]
+            if any(covers(out, dep) for s in upstream for out in s.produces for dep in stage.deps):
+                result.add(stage.name)
+        return result
+
+
+def covers(out: str, dep: str) -> bool:
+    return dep == out or dep.startswith(f"{out}/") or out.startswith(f"{dep}/")

@@ -1,0 +1,1 @@
+"""Built-in components, registered through conveyor's own entry points like any plugin."""

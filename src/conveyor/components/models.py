@@ -1,0 +1,230 @@
+"""Built-in models. Each ``Params`` mirrors the real estimator signature (a contract test pins it),
+so ``conveyor compile`` catches typos and wrong types without importing scikit-learn or xgboost.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from conveyor.plugins.base import Model
+from conveyor.spec import Task, is_classification
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ClassWeight = Literal["balanced"] | dict[str, float] | dict[int, float] | None
+
+
+class XGBoostParams(_Params):
+    """``xgboost.XGBClassifier`` / ``XGBRegressor`` arguments (``None`` = xgboost's default)."""
+
+    n_estimators: int | None = Field(default=None, ge=1)
+    max_depth: int | None = Field(default=None, ge=0)
+    max_leaves: int | None = Field(default=None, ge=0)
+    max_bin: int | None = Field(default=None, ge=2)
+    grow_policy: Literal["depthwise", "lossguide"] | None = None
+    learning_rate: float | None = Field(default=None, gt=0)
+    verbosity: int | None = Field(default=None, ge=0, le=3)
+    objective: str | None = None
+    booster: Literal["gbtree", "gblinear", "dart"] | None = None
+    tree_method: Literal["auto", "exact", "approx", "hist"] | None = None
+    n_jobs: int | None = None
+    gamma: float | None = Field(default=None, ge=0)
+    min_child_weight: float | None = Field(default=None, ge=0)
+    max_delta_step: float | None = Field(default=None, ge=0)
+    subsample: float | None = Field(default=None, gt=0, le=1)
+    sampling_method: Literal["uniform", "gradient_based"] | None = None
+    colsample_bytree: float | None = Field(default=None, gt=0, le=1)
+    colsample_bylevel: float | None = Field(default=None, gt=0, le=1)
+    colsample_bynode: float | None = Field(default=None, gt=0, le=1)
+    reg_alpha: float | None = Field(default=None, ge=0)
+    reg_lambda: float | None = Field(default=None, ge=0)
+    scale_pos_weight: float | None = Field(default=None, gt=0)
+    base_score: float | list[float] | None = None
+    random_state: int | None = Field(default=None, ge=0)
+    missing: float = math.nan
+    num_parallel_tree: int | None = Field(default=None, ge=1)
+    monotone_constraints: dict[str, int] | str | None = None
+    interaction_constraints: list[list[str]] | str | None = None
+    importance_type: Literal["gain", "weight", "cover", "total_gain", "total_cover"] | None = None
+    device: str | None = None
+    validate_parameters: bool | None = None
+    enable_categorical: bool = False
+    feature_types: list[str] | None = None
+    feature_weights: list[float] | None = None
+    max_cat_to_onehot: int | None = Field(default=None, ge=1)
+    max_cat_threshold: int | None = Field(default=None, ge=1)
+    multi_strategy: Literal["one_output_per_tree", "multi_output_tree"] | None = None
+    eval_metric: str | list[str] | None = None
+
+
+class XGBoostModel(Model[XGBoostParams]):
+    """``kind: xgboost`` — gradient-boosted trees."""
+
+    Params = XGBoostParams
+    unsupported_args: ClassVar[frozenset[str]] = frozenset(
+        {"callbacks", "early_stopping_rounds"}  # need Python objects / an eval set at fit time
+    )
+
+    def estimator_class(self, task: Task) -> type[Any]:
+        """``XGBClassifier`` for classification, ``XGBRegressor`` for regression."""
+        import xgboost
+
+        return xgboost.XGBClassifier if is_classification(task) else xgboost.XGBRegressor
+
+
+class _ForestParams(_Params):
+    n_estimators: int = Field(default=100, ge=1)
+    max_depth: int | None = Field(default=None, ge=1)
+    min_samples_split: int | float = Field(default=2, gt=0)
+    min_samples_leaf: int | float = Field(default=1, gt=0)
+    min_weight_fraction_leaf: float = Field(default=0.0, ge=0, le=0.5)
+    max_leaf_nodes: int | None = Field(default=None, ge=2)
+    min_impurity_decrease: float = Field(default=0.0, ge=0)
+    bootstrap: bool = True
+    oob_score: bool = False
+    n_jobs: int | None = None
+    random_state: int | None = Field(default=None, ge=0)
+    verbose: int = Field(default=0, ge=0)
+    warm_start: bool = False
+    ccp_alpha: float = Field(default=0.0, ge=0)
+    max_samples: int | float | None = Field(default=None, gt=0)
+    monotonic_cst: list[int] | None = None
+
+
+class RandomForestClassifierParams(_ForestParams):
+    """``RandomForestClassifier`` arguments."""
+
+    criterion: Literal["gini", "entropy", "log_loss"] = "gini"
+    max_features: Literal["sqrt", "log2"] | int | float | None = "sqrt"
+    class_weight: Literal["balanced", "balanced_subsample"] | dict[str, float] | None = None
+
+
+class RandomForestRegressorParams(_ForestParams):
+    """``RandomForestRegressor`` arguments."""
+
+    criterion: Literal["squared_error", "absolute_error", "friedman_mse", "poisson"] = (
+        "squared_error"
+    )
+    max_features: Literal["sqrt", "log2"] | int | float | None = 1.0
+
+
+class RandomForestModel(Model[_ForestParams]):
+    """``kind: random_forest`` — a random forest classifier or regressor."""
+
+    Params = RandomForestClassifierParams
+
+    @classmethod
+    def params_model(cls, task: Task | None = None) -> type[BaseModel]:
+        """Classifier and regressor take different criteria and class weights."""
+        if task is None or is_classification(task):
+            return RandomForestClassifierParams
+        return RandomForestRegressorParams
+
+    def estimator_class(self, task: Task) -> type[Any]:
+        """``RandomForestClassifier`` or ``RandomForestRegressor``."""
+        from sklearn import ensemble
+
+        if is_classification(task):
+            return ensemble.RandomForestClassifier
+        return ensemble.RandomForestRegressor
+
+
+class _HistParams(_Params):
+    learning_rate: float = Field(default=0.1, gt=0)
+    max_iter: int = Field(default=100, ge=1)
+    max_leaf_nodes: int | None = Field(default=31, ge=2)
+    max_depth: int | None = Field(default=None, ge=1)
+    min_samples_leaf: int = Field(default=20, ge=1)
+    l2_regularization: float = Field(default=0.0, ge=0)
+    max_features: float = Field(default=1.0, gt=0, le=1)
+    max_bins: int = Field(default=255, ge=2, le=255)
+    categorical_features: Literal["from_dtype"] | list[str] | list[int] | None = "from_dtype"
+    monotonic_cst: list[int] | dict[str, int] | None = None
+    interaction_cst: Literal["pairwise", "no_interactions"] | list[list[int]] | None = None
+    warm_start: bool = False
+    early_stopping: Literal["auto"] | bool = "auto"
+    scoring: str | None = "loss"
+    validation_fraction: int | float | None = Field(default=0.1, gt=0)
+    n_iter_no_change: int = Field(default=10, ge=1)
+    tol: float = Field(default=1e-7, ge=0)
+    verbose: int = Field(default=0, ge=0)
+    random_state: int | None = Field(default=None, ge=0)
+
+
+class HistGradientBoostingClassifierParams(_HistParams):
+    """``HistGradientBoostingClassifier`` arguments."""
+
+    loss: Literal["log_loss"] = "log_loss"
+    class_weight: ClassWeight = None
+
+
+class HistGradientBoostingRegressorParams(_HistParams):
+    """``HistGradientBoostingRegressor`` arguments."""
+
+    loss: Literal["squared_error", "absolute_error", "gamma", "poisson", "quantile"] = (
+        "squared_error"
+    )
+    quantile: float | None = Field(default=None, gt=0, lt=1)
+
+
+class HistGradientBoostingModel(Model[_HistParams]):
+    """``kind: hist_gradient_boosting`` — scikit-learn's histogram gradient boosting."""
+
+    Params = HistGradientBoostingClassifierParams
+
+    @classmethod
+    def params_model(cls, task: Task | None = None) -> type[BaseModel]:
+        """Classifier and regressor take different losses."""
+        if task is None or is_classification(task):
+            return HistGradientBoostingClassifierParams
+        return HistGradientBoostingRegressorParams
+
+    def estimator_class(self, task: Task) -> type[Any]:
+        """``HistGradientBoostingClassifier`` or ``HistGradientBoostingRegressor``."""
+        from sklearn import ensemble
+
+        if is_classification(task):
+            return ensemble.HistGradientBoostingClassifier
+        return ensemble.HistGradientBoostingRegressor
+
+
+class LogisticRegressionParams(_Params):
+    """``LogisticRegression`` arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    penalty: Literal["l1", "l2", "elasticnet"] | None = None
+    C: float = Field(default=1.0, gt=0)  # noqa: N815 - scikit-learn's own name
+    l1_ratio: float | None = Field(default=None, ge=0, le=1)
+    dual: bool = False
+    tol: float = Field(default=1e-4, gt=0)
+    fit_intercept: bool = True
+    intercept_scaling: float = Field(default=1.0, gt=0)
+    class_weight: ClassWeight = None
+    random_state: int | None = Field(default=None, ge=0)
+    solver: Literal["lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"] = (
+        "lbfgs"
+    )
+    max_iter: int = Field(default=100, ge=1)
+    verbose: int = Field(default=0, ge=0)
+    warm_start: bool = False
+    n_jobs: int | None = None
+
+
+class LogisticRegressionModel(Model[LogisticRegressionParams]):
+    """``kind: logistic_regression`` — a linear classifier (classification tasks only)."""
+
+    Params = LogisticRegressionParams
+    tasks = ("binary_classification", "multiclass_classification")
+
+    def estimator_class(self, task: Task) -> type[Any]:
+        """``LogisticRegression``."""
+        del task
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression

@@ -1,0 +1,221 @@
+"""Compose ``conf/``, validate it into a ProjectSpec, and check every component it names.
+
+All problems are collected and raised together as one SpecError, each located by dotted path
+and the conf file that set it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from conveyor.config.compose import CONFIG_DIR, ComposedConfig, compose, flatten
+from conveyor.config.problems import problems_from
+from conveyor.config.provenance import Provenance, trace
+from conveyor.errors import ConfigProblem, SpecError
+from conveyor.plugins import Plugins
+from conveyor.plugins.target import import_target, signature_params
+from conveyor.spec import TASKS, EvaluateSpec, FeaturesSpec, ModelSpec, ProjectSpec, Task
+from conveyor.spec.component import ComponentSpec
+
+@dataclass(frozen=True)
+class LoadedProject:
+    """A validated project: the spec, the composed text for params.yaml, and provenance."""
+
+    root: Path
+    spec: ProjectSpec
+    composed: ComposedConfig
+    provenance: Provenance
+    plugins: Plugins
+
+
+def load_project(
+    root: Path, overrides: list[str] | tuple[str, ...] = (), *, plugins: Plugins | None = None
+) -> LoadedProject:
+    """Compose and validate the project at ``root``; raise one SpecError listing every problem."""
+    plugins = plugins or Plugins.discover()
+    conf_dir = root / CONFIG_DIR
+    composed = compose(conf_dir, overrides)
+    provenance = trace(root, conf_dir, composed.choices, composed.overrides)
+    problems = _missing_values(composed.data, provenance)
+    missing = {p.path for p in problems}
+    spec: ProjectSpec | None = None
+    try:
+        spec = ProjectSpec.model_validate(composed.data)
+    except ValidationError as exc:
+        problems += [
+            p for p in problems_from(exc, ProjectSpec, "", provenance) if p.path not in missing
+        ]
+    with _project_on_path(root):
+        problems += ComponentChecker(plugins, provenance).check(composed.data)
+    if problems:
+        raise SpecError.from_problems(_dedupe(problems))
+    assert spec is not None  # no problems means the spec validated  # noqa: S101
+    return LoadedProject(root, spec, composed, provenance, plugins)
+
+
+def _missing_values(data: dict[str, Any], provenance: Provenance) -> list[ConfigProblem]:
+    return [
+        ConfigProblem(
+            path,
+            provenance.file(path),
+            "required value is missing ('???')",
+            f"set it in {provenance.file(path)}, or on the command line: {path}=<value>",
+        )
+        for path, value in flatten(data).items()
+        if value == "???"
+    ]
+
+
+def _dedupe(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    seen: dict[tuple[str, str], ConfigProblem] = {}
+    for problem in problems:
+        seen.setdefault((problem.path, problem.what), problem)
+    return list(seen.values())
+
+
+class _project_on_path:  # noqa: N801 - used as a context manager, reads like one
+    """Make modules at the project root importable (``_target_: mymodels.Estimator``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root.resolve())
+
+    def __enter__(self) -> None:
+        sys.path.insert(0, self.root)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.root in sys.path:
+            sys.path.remove(self.root)
+
+
+class ComponentChecker:
+    """Checks that each ``kind:`` is installed, fits the task, and gets valid ``params:``.
+
+    Works on the raw composed data section by section, so a problem in one section does not
+    hide the problems of another.
+    """
+
+    def __init__(self, plugins: Plugins, provenance: Provenance) -> None:
+        self.plugins = plugins
+        self.provenance = provenance
+
+    def check(self, data: dict[str, Any]) -> list[ConfigProblem]:
+        """Every component problem in ``data``."""
+        task = _task(data)
+        problems: list[ConfigProblem] = []
+        sources = _section(data, "data", "sources")
+        if isinstance(sources, dict):
+            for name, raw in sources.items():
+                problems += self._component("source", raw, f"data.sources.{name}", task)
+        features = _parse(FeaturesSpec, _section(data, "features"))
+        if features is not None:
+            for index, transform in enumerate(features.transforms):
+                problems += self._component(
+                    "transform", transform.model_dump(), f"features.transforms.{index}", task
+                )
+        model = _parse(ModelSpec, _section(data, "model"))
+        if model is not None:
+            problems += self._model(model, task)
+        evaluate = _parse(EvaluateSpec, _section(data, "evaluate"))
+        if evaluate is not None:
+            for index, name in enumerate(evaluate.metrics):
+                problems += self._metric(name, f"evaluate.metrics.{index}", task)
+        return problems
+
+    def _problem(self, path: str, what: str, fix: str | None = None) -> ConfigProblem:
+        return ConfigProblem(path, self.provenance.file(path), what, fix)
+
+    def _component(self, kind: str, raw: Any, path: str, task: Task | None) -> list[ConfigProblem]:  # noqa: ANN401
+        if not isinstance(raw, dict):
+            return []
+        component = _parse(ComponentSpec, {k: v for k, v in raw.items() if k != "columns"})
+        if component is None:
+            return []  # the structural problem is already reported by the spec validation
+        registry = self.plugins[kind]
+        if component.kind not in registry:
+            return [
+                self._problem(
+                    f"{path}.kind", f"unknown {kind} '{component.kind}'", registry.suggest(component.kind)
+                )
+            ]
+        cls = registry.load(component.kind, where=f"{path}.kind")
+        problems = self._task_fits(cls.tasks, kind, component.kind, path, task)
+        params_model = cls.params_model(task or cls.tasks[0])
+        return problems + self._params(params_model, component.params, f"{path}.params")
+
+    def _params(self, model: type[BaseModel], params: dict[str, Any], path: str) -> list[ConfigProblem]:
+        try:
+            model.model_validate(params)
+        except ValidationError as exc:
+            return problems_from(exc, model, path, self.provenance)
+        return []
+
+    def _task_fits(
+        self, tasks: tuple[Task, ...], kind: str, name: str, path: str, task: Task | None
+    ) -> list[ConfigProblem]:
+        if task is None or task in tasks:
+            return []
+        return [
+            self._problem(
+                f"{path}.kind" if kind != "metric" else path,
+                f"{kind} '{name}' does not support project.task '{task}'",
+                f"choose a {kind} made for {task}; '{name}' supports: {', '.join(tasks)}",
+            )
+        ]
+
+    def _model(self, model: ModelSpec, task: Task | None) -> list[ConfigProblem]:
+        if model.kind is not None:
+            raw = {"kind": model.kind, "params": model.params}
+            return self._component("model", raw, "model", task)
+        assert model.target is not None  # noqa: S101 - ModelSpec guarantees one of the two
+        try:
+            cls = import_target(model.target, where="model._target_")
+        except SpecError as exc:
+            return [self._problem("model._target_", exc.what, exc.fix)]
+        named, takes_kwargs = signature_params(cls)
+        if takes_kwargs:
+            return []
+        problems = []
+        for key in model.params:
+            if key not in named:
+                close = difflib.get_close_matches(key, named, n=3, cutoff=0.6)
+                hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+                problems.append(
+                    self._problem(
+                        f"model.params.{key}",
+                        f"{model.target} has no parameter '{key}'",
+                        f"{hint}valid parameters: {', '.join(named)}",
+                    )
+                )
+        return problems
+
+    def _metric(self, name: str, path: str, task: Task | None) -> list[ConfigProblem]:
+        registry = self.plugins["metric"]
+        if name not in registry:
+            return [self._problem(path, f"unknown metric '{name}'", registry.suggest(name))]
+        cls = registry.load(name, where=path)
+        return self._task_fits(cls.tasks, "metric", name, path, task)
+
+
+def _section(data: dict[str, Any], *keys: str) -> Any:  # noqa: ANN401 - raw YAML data
+    node: Any = data
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _parse(model: type[BaseModel], raw: Any) -> Any:  # noqa: ANN401 - raw YAML data
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _task(data: dict[str, Any]) -> Task | None:
+    task = _section(data, "project", "task")
+    return task if task in TASKS else None

@@ -1,0 +1,136 @@
+"""Turn pydantic validation errors into located, fixable ConfigProblems."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import TYPE_CHECKING, Any, Union
+
+from pydantic import BaseModel
+
+from conveyor.errors import ConfigProblem
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from conveyor.config.provenance import Provenance
+
+
+def problems_from(
+    exc: ValidationError, model: type[BaseModel], prefix: str, provenance: Provenance
+) -> list[ConfigProblem]:
+    """One problem per located field of ``exc`` (union branches merged), in error order."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    parents: dict[str, type[BaseModel] | None] = {}
+    for error in exc.errors():
+        parts, parent = _walk(model, error["loc"])
+        path = ".".join([prefix, *parts] if prefix else parts) or prefix or "(root)"
+        grouped.setdefault(path, []).append(error)
+        parents[path] = parent
+    return [
+        _problem(path, errors, parents[path], provenance) for path, errors in grouped.items()
+    ]
+
+
+def _problem(
+    path: str, errors: list[dict[str, Any]], parent: type[BaseModel] | None, provenance: Provenance
+) -> ConfigProblem:
+    file = provenance.file(path)
+    first = errors[0]
+    key = path.rsplit(".", 1)[-1]
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        fields = _field_names(parent)
+        close = difflib.get_close_matches(key, fields, n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+        return ConfigProblem(
+            path, file, f"unknown key '{key}'", f"{hint}valid keys: {', '.join(fields)}"
+        )
+    if kind == "missing":
+        return ConfigProblem(
+            path, file, f"required key '{key}' is missing", f"add '{key}: <value>' to {file}"
+        )
+    if kind == "literal_error" and len(errors) == 1:
+        expected = _literal_options(first)
+        given = str(first["input"])
+        close = difflib.get_close_matches(given, expected, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return ConfigProblem(
+            path, file, f"'{given}' is not allowed", f"{hint}choose one of: {', '.join(expected)}"
+        )
+    if kind in {"value_error", "assertion_error"}:
+        message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        return ConfigProblem(path, file, message)
+    given = first.get("input")
+    expected = "; or ".join(_lower(e["msg"]) for e in errors)
+    return ConfigProblem(path, file, f"got {given!r}: {expected}", f"set a valid '{key}' in {file}")
+
+
+def _lower(message: str) -> str:
+    return message[:1].lower() + message[1:]
+
+
+def _literal_options(error: dict[str, Any]) -> list[str]:
+    expected = str(error.get("ctx", {}).get("expected", ""))
+    return [part.strip().strip("'") for part in expected.replace(" or ", ", ").split(",") if part]
+
+
+def _field_names(model: type[BaseModel] | None) -> list[str]:
+    if model is None:
+        return []
+    return sorted(info.alias or name for name, info in model.model_fields.items())
+
+
+def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[list[str], type[BaseModel] | None]:
+    """Follow ``loc`` through the model's types; stop where pydantic names a union branch.
+
+    Returns the located path parts and the model that owns the last part (for suggestions).
+    """
+    parts: list[str] = []
+    current: Any = model
+    parent: type[BaseModel] | None = None
+    for step in loc:
+        options = _unwrap(current)
+        next_type: Any = None
+        for option in options:
+            origin = typing.get_origin(option)
+            if isinstance(option, type) and issubclass(option, BaseModel) and isinstance(step, str):
+                field = _field(option, step)
+                if field is not None or not _is_branch_tag(step):
+                    parent = option
+                    next_type = field.annotation if field is not None else None
+                    break
+            elif origin is dict and isinstance(step, str):
+                next_type = typing.get_args(option)[1]
+                break
+            elif origin is list and isinstance(step, int):
+                next_type = typing.get_args(option)[0]
+                break
+        else:
+            return parts, parent  # a union-branch tag such as 'int' or 'literal[...]'
+        parts.append(str(step))
+        current = next_type
+    return parts, parent
+
+
+def _field(model: type[BaseModel], key: str) -> Any:  # noqa: ANN401 - pydantic FieldInfo
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info
+    return None
+
+
+def _is_branch_tag(step: str) -> bool:
+    """Pydantic names union branches in ``loc``: ``int``, ``list[str]``, ``literal['a']``..."""
+    return "[" in step or step in {"int", "float", "str", "bool", "none", "list", "dict"}
+
+
+def _unwrap(annotation: Any) -> list[Any]:  # noqa: ANN401 - any type annotation
+    """The members of a union (or the type itself), with ``Annotated`` stripped."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [m for arg in typing.get_args(annotation) for m in _unwrap(arg)]
+    return [annotation]

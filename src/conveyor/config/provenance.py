@@ -1,0 +1,145 @@
+"""Which conf file (and line) set each key of the composed config.
+
+We replay the composition order that Hydra used — the primary config's defaults list, each
+group at the option Hydra chose, ``_self_`` where it stands, command-line overrides last — over
+the raw YAML files, keeping the last writer of every path. Nested defaults lists inside group
+files are not followed; their keys are attributed to the group file that pulled them in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conveyor.config.compose import CONFIG_NAME
+
+_PACKAGE_HEADER = re.compile(r"^#\s*@package\s+(\S+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from: a conf file and line, or a command-line override."""
+
+    file: str
+    line: int | None = None
+    override: str | None = None
+
+    def __str__(self) -> str:
+        if self.override is not None:
+            return f"override '{self.override}'"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass
+class Provenance:
+    """Dotted path -> origin, for leaves and for the mapping/list nodes above them."""
+
+    origins: dict[str, Origin] = field(default_factory=dict)
+    default_file: str = f"conf/{CONFIG_NAME}.yaml"
+
+    def origin(self, path: str) -> Origin:
+        """The origin of ``path``, or of its nearest ancestor that some file set."""
+        parts = path.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self.origins.get(".".join(parts[:end]))
+            if found is not None:
+                return found
+        return Origin(self.default_file)
+
+    def file(self, path: str) -> str:
+        """The file (or override) to name in an error about ``path``."""
+        origin = self.origin(path)
+        return str(origin) if origin.override is not None else origin.file
+
+    def _set(self, path: str, origin: Origin) -> None:
+        stale = [p for p in self.origins if p.startswith(f"{path}.")]
+        for p in stale:
+            del self.origins[p]
+        self.origins[path] = origin
+
+    def record(self, node: yaml.Node, prefix: str, file: str) -> None:
+        """Record every path under ``node`` (a composed YAML node) as set by ``file``."""
+        if isinstance(node, yaml.MappingNode):
+            if prefix and prefix not in self.origins:
+                self.origins[prefix] = Origin(file, node.start_mark.line + 1)
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if not prefix and key == "defaults":
+                    continue
+                path = f"{prefix}.{key}" if prefix else key
+                if not isinstance(value_node, yaml.MappingNode):
+                    self._set(path, Origin(file, key_node.start_mark.line + 1))
+                self.record(value_node, path, file)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                path = f"{prefix}.{index}"
+                self._set(path, Origin(file, item.start_mark.line + 1))
+                self.record(item, path, file)
+
+
+def trace(root: Path, conf_dir: Path, choices: dict[str, str], overrides: tuple[str, ...]) -> Provenance:
+    """Replay the composition over the raw files of ``conf_dir`` (relative to ``root``)."""
+    provenance = Provenance(default_file=_relative(conf_dir / f"{CONFIG_NAME}.yaml", root))
+    primary = conf_dir / f"{CONFIG_NAME}.yaml"
+    order = _composition_order(primary, choices)
+    for group in order:
+        if group == "_self_":
+            _record_file(provenance, primary, "", root)
+            continue
+        path = conf_dir / group / f"{choices[group]}.yaml"
+        if path.is_file():
+            _record_file(provenance, path, _package(path, group), root)
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        if key and key not in choices:
+            provenance._set(key, Origin("command line", override=override))
+    return provenance
+
+
+def _composition_order(primary: Path, choices: dict[str, str]) -> list[str]:
+    defaults = _load(primary).get("defaults") or []
+    order: list[str] = []
+    for entry in defaults:
+        if entry == "_self_":
+            order.append("_self_")
+        elif isinstance(entry, dict) and entry:
+            group = str(next(iter(entry))).split("@")[0].removeprefix("override ").strip()
+            if group in choices:
+                order.append(group)
+    if "_self_" not in order:
+        order.append("_self_")  # Hydra's default position for the primary config's own keys
+    order.extend(g for g in choices if g not in order)  # groups added with +group=option
+    return order
+
+
+def _package(path: Path, group: str) -> str:
+    match = _PACKAGE_HEADER.search(path.read_text(encoding="utf-8"))
+    if match is None or match.group(1) == "_group_":
+        return group.replace("/", ".")
+    package = match.group(1)
+    return "" if package == "_global_" else package.removeprefix("_global_.")
+
+
+def _record_file(provenance: Provenance, path: Path, package: str, root: Path) -> None:
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+    if node is not None:
+        provenance.record(node, package, _relative(path, root))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe loader
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

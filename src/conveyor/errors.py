@@ -1,0 +1,140 @@
+"""The one exception tree of conveyor.
+
+Every deliberate error says where (a YAML path and file, a stage, a file on disk), what went
+wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits with
+``exc.exit_code``; any other exception is a bug and is printed with its traceback.
+
+::
+
+    ConveyorError                  exit 1
+    ├── SpecError                  exit 2  the user's configuration is wrong
+    │   ├── OverrideError                  a command-line override is malformed or unknown
+    │   └── UnknownComponentError          a ``kind:`` names no installed component
+    ├── PluginError                exit 3  an installed plugin is broken
+    ├── CompileError                       a valid spec that cannot become a pipeline
+    ├── StageError                         a failure inside ``conveyor run <stage>``
+    │   ├── UndeclaredParamError           a stage read a key its ``params:`` do not list
+    │   └── DataError                      input data unusable (missing file, missing column)
+    └── BundleError                exit 4  a model bundle is missing, tampered or incomplete
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "BundleError",
+    "CompileError",
+    "ConfigProblem",
+    "ConveyorError",
+    "DataError",
+    "OverrideError",
+    "PluginError",
+    "SpecError",
+    "StageError",
+    "UndeclaredParamError",
+    "UnknownComponentError",
+]
+
+
+class ConveyorError(Exception):
+    """Root of every deliberate conveyor error."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None) -> None:
+        self.what, self.where, self.fix = what, where, fix
+        super().__init__(f"{where}: {what}" if where else what)
+
+    def render(self) -> str:
+        """The message as the CLI prints it: where, what, then the fix on its own line."""
+        return f"{self}\n  fix: {self.fix}" if self.fix else str(self)
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in a configuration, located by dotted path and the conf file that set it."""
+
+    path: str
+    file: str | None
+    what: str
+    fix: str | None = None
+
+    @property
+    def where(self) -> str:
+        """``dotted.path (conf/file.yaml)``, or just the path when no file is known."""
+        return f"{self.path} ({self.file})" if self.file else self.path
+
+    def render(self) -> str:
+        """The problem as one or two lines."""
+        line = f"{self.where}: {self.what}"
+        return f"{line}\n    fix: {self.fix}" if self.fix else line
+
+
+class SpecError(ConveyorError):
+    """The user's configuration is wrong; carries every problem found, not just the first."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        where: str | None = None,
+        fix: str | None = None,
+        problems: tuple[ConfigProblem, ...] = (),
+    ) -> None:
+        super().__init__(what, where=where, fix=fix)
+        self.problems = problems
+
+    @classmethod
+    def from_problems(cls, problems: list[ConfigProblem]) -> SpecError:
+        """One error that lists all ``problems`` (DVC's "N errors" style)."""
+        if len(problems) == 1:
+            only = problems[0]
+            return cls(only.what, where=only.where, fix=only.fix, problems=(only,))
+        return cls(f"{len(problems)} problems in the configuration", problems=tuple(problems))
+
+    def render(self) -> str:
+        """All problems, one per block; a single problem renders like any ConveyorError."""
+        if len(self.problems) <= 1:
+            return super().render()
+        body = "\n".join(f"  {p.render()}" for p in self.problems)
+        return f"{self.what}:\n{body}"
+
+
+class OverrideError(SpecError):
+    """A command-line override is malformed, or names a key or group option that does not exist."""
+
+
+class UnknownComponentError(SpecError):
+    """A ``kind:`` names no component installed in the relevant entry-point group."""
+
+
+class PluginError(ConveyorError):
+    """An installed plugin cannot be imported or does not implement its interface."""
+
+    exit_code = 3
+
+
+class CompileError(ConveyorError):
+    """The spec is valid but cannot become a DVC pipeline (duplicate output, cycle, ...)."""
+
+
+class StageError(ConveyorError):
+    """A failure inside ``conveyor run <stage>``."""
+
+
+class UndeclaredParamError(StageError):
+    """A stage read a params.yaml key that its ``params:`` list in dvc.yaml does not declare."""
+
+
+class DataError(StageError):
+    """Input data cannot be used: a missing file, a missing column, an empty split."""
+
+
+class BundleError(ConveyorError):
+    """A model bundle is missing, incomplete, or fails its sha256 manifest."""
+
+    exit_code = 4

@@ -1,0 +1,104 @@
+"""One small abstract class per plugin kind. A plugin subclasses one and declares ``Params``.
+
+Components import their heavy libraries (scikit-learn, xgboost, pandas) inside methods, so that
+loading a component class for ``conveyor compile`` costs no more than its pydantic ``Params``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from conveyor.spec import TASKS, Task
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+
+class NoParams(BaseModel):
+    """The ``Params`` of a component that takes no arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Component(ABC, Generic[P]):
+    """Base of every component: validated ``params`` in, behaviour out."""
+
+    Params: ClassVar[type[BaseModel]] = NoParams
+    tasks: ClassVar[tuple[Task, ...]] = TASKS
+    """The ``project.task`` values this component supports."""
+
+    def __init__(self, params: P) -> None:
+        self.params = params
+
+    @classmethod
+    def params_model(cls, task: Task | None = None) -> type[BaseModel]:
+        """The pydantic model that checks ``params:`` for ``task`` (``Params`` by default)."""
+        del task
+        return cls.Params
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], task: Task | None = None) -> Component[Any]:
+        """Validate ``params`` for ``task`` and build the component."""
+        return cls(cls.params_model(task).model_validate(params))
+
+    def explicit_params(self) -> dict[str, Any]:
+        """The params the user wrote, so that library defaults apply to everything else."""
+        return self.params.model_dump(exclude_unset=True)
+
+
+class Source(Component[P]):
+    """Reads one table of raw rows (``conveyor.sources``)."""
+
+    @abstractmethod
+    def read(self, root: Path) -> pd.DataFrame:
+        """Load the rows; relative paths are resolved against the project ``root``."""
+
+    def local_files(self) -> list[str]:
+        """Project-relative files this source reads; they become DVC dependencies of ingest."""
+        return []
+
+
+class Model(Component[P]):
+    """Builds an unfitted scikit-learn-compatible estimator (``conveyor.models``)."""
+
+    unsupported_args: ClassVar[frozenset[str]] = frozenset()
+    """Estimator arguments that cannot come from YAML (callables, fit-time objects)."""
+
+    @abstractmethod
+    def estimator_class(self, task: Task) -> type[Any]:
+        """The estimator class used for ``task`` (a classifier or a regressor)."""
+
+    def build(self, task: Task, seed: int) -> Any:  # noqa: ANN401 - any sklearn estimator
+        """An unfitted estimator seeded with ``seed`` unless ``random_state`` was given."""
+        params = self.explicit_params()
+        params.setdefault("random_state", seed)
+        return self.estimator_class(task)(**params)
+
+
+class Transform(Component[P]):
+    """Builds an unfitted scikit-learn transformer (``conveyor.transforms``)."""
+
+    @abstractmethod
+    def build(self) -> Any:  # noqa: ANN401 - any sklearn transformer
+        """An unfitted transformer that keeps pandas column names (``set_output``)."""
+
+
+class Metric(Component[NoParams]):
+    """Scores predictions on held-out rows (``conveyor.metrics``)."""
+
+    needs: ClassVar[Literal["label", "score"]] = "label"
+    """``label``: predicted classes/values; ``score``: class probabilities."""
+    higher_is_better: ClassVar[bool] = True
+
+    @abstractmethod
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray | None) -> float:
+        """The metric value; ``y_score`` is (n, classes) probabilities for classifiers."""

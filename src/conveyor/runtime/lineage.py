@@ -1,0 +1,47 @@
+"""Lineage recorded in every bundle: code version, git commit, params and data hashes."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from conveyor.bundle import sha256_file
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+LIBRARIES = ("conveyor-mlops", "scikit-learn", "xgboost", "numpy", "pandas", "skops")
+
+
+def git_commit(root: Path) -> str | None:
+    """The commit checked out at ``root``, or None outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a trained model."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def lineage(root: Path, params: dict[str, Any], inputs: tuple[str, ...]) -> dict[str, Any]:
+    """What produced a model: commit, params it read, sha256 of each input file, versions."""
+    return {
+        "git_commit": git_commit(root),
+        "params": params,
+        "data": {path: sha256_file(root / path) for path in inputs},
+        "versions": library_versions(),
+    }

@@ -1,0 +1,51 @@
+"""What a stage declares (reads, deps, outs) and what it gets when it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from conveyor.plugins import Plugins
+    from conveyor.runtime.params import ParamsView
+    from conveyor.spec import ProjectSpec
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage as the compiler sees it. Paths are project-relative POSIX strings."""
+
+    name: str
+    desc: str
+    reads: tuple[str, ...]
+    """params.yaml keys the stage reads: its dvc.yaml ``params:``, enforced at run time."""
+    deps: tuple[str, ...] = ()
+    outs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    """Outputs declared as DVC metrics (kept in git, not the cache)."""
+    components: tuple[tuple[str, str], ...] = ()
+    """(kind, name) of each plugin component the stage runs."""
+    targets: tuple[str, ...] = ()
+    """``_target_`` classes the stage imports."""
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """Everything ``run`` may use: the root, its declared params, its plan, the plugins."""
+
+    root: Path
+    params: ParamsView
+    plan: StagePlan
+    plugins: Plugins
+
+
+@dataclass(frozen=True)
+class StageDef:
+    """A stage: how to plan it from the spec, and how to run it."""
+
+    name: str
+    plan: Callable[[ProjectSpec, Plugins], StagePlan]
+    run: Callable[[StageContext], None] = field(repr=False)

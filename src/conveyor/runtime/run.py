@@ -1,0 +1,49 @@
+"""``conveyor run <stage>``: params.yaml -> spec -> plan -> the stage's work, on declared params only."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from conveyor.errors import StageError
+from conveyor.plugins import Plugins
+from conveyor.runtime.layout import PARAMS_FILE
+from conveyor.runtime.params import ParamsView, load_params
+from conveyor.runtime.plan import StageContext
+from conveyor.runtime.stages import STAGES
+from conveyor.spec import ProjectSpec
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def run_stage(root: Path, name: str, *, plugins: Plugins | None = None) -> None:
+    """Run one stage of the project at ``root``."""
+    stage = STAGES.get(name)
+    if stage is None:
+        close = difflib.get_close_matches(name, list(STAGES), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise StageError(f"unknown stage '{name}'", fix=f"{hint}stages: {', '.join(STAGES)}")
+    data = load_params(root)
+    try:
+        # The full spec decides only the stage's paths, which dvc.yaml already pins; the
+        # stage's own work sees nothing but its declared keys, through the view.
+        spec = ProjectSpec.model_validate(data)
+    except ValidationError as exc:
+        raise StageError(
+            f"{PARAMS_FILE} is not a valid configuration ({exc.error_count()} problems)",
+            where=f"stage '{name}'",
+            fix="run 'conveyor compile' to see each problem with its conf/ file",
+        ) from exc
+    plugins = plugins or Plugins.discover()
+    plan = stage.plan(spec, plugins)
+    context = StageContext(root, ParamsView(data, plan.reads, name), plan, plugins)
+    root_on_path = str(root.resolve())
+    sys.path.insert(0, root_on_path)  # modules at the project root serve as _target_ classes
+    try:
+        stage.run(context)
+    finally:
+        sys.path.remove(root_on_path)

@@ -1,0 +1,9 @@
+"""The stage table: order here is pipeline order. A new stage is one module plus one line."""
+
+from __future__ import annotations
+
+from conveyor.runtime.stages import evaluate, ingest, split, train
+
+STAGES = {stage.name: stage for stage in (ingest.STAGE, split.STAGE, train.STAGE, evaluate.STAGE)}
+
+__all__ = ["STAGES"]

@@ -1,0 +1,82 @@
+"""``train``: fit features + model on the training split; save one verified bundle."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conveyor.bundle import infer_schema, save_bundle
+from conveyor.runtime import layout
+from conveyor.runtime.estimator import build_model, build_pipeline
+from conveyor.runtime.frames import read_frame, require_column
+from conveyor.runtime.lineage import lineage
+from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.spec import FeaturesSpec, ModelSpec, is_classification
+
+if TYPE_CHECKING:
+    from conveyor.plugins import Plugins
+    from conveyor.spec import ProjectSpec, Task
+
+READS = ("data.target", "features", "model", "project.name", "project.task", "seed")
+
+
+def plan(spec: ProjectSpec, plugins: Plugins) -> StagePlan:
+    """Reads the training split, writes ``models/<project.name>/``."""
+    del plugins
+    components = [("transform", t.kind) for t in spec.features.transforms]
+    if spec.model.kind is not None:
+        components.append(("model", spec.model.kind))
+    return StagePlan(
+        name="train",
+        desc="Fit the features + model pipeline on the training split",
+        reads=READS,
+        deps=(layout.split_path("train"),),
+        outs=(layout.model_dir(spec.project.name),),
+        components=tuple(components),
+        targets=(spec.model.target,) if spec.model.target else (),
+    )
+
+
+def run(ctx: StageContext) -> None:
+    """Fit, then save the pipeline with its schema and lineage."""
+    target = ctx.params.parse("data.target", str)
+    task: Task = ctx.params.parse("project.task", str)  # type: ignore[assignment]
+    seed = ctx.params.parse("seed", int)
+    model_spec = ctx.params.parse("model", ModelSpec)
+    features = ctx.params.parse("features", FeaturesSpec)
+    (train_path,) = ctx.plan.deps
+    frame = read_frame(ctx.root, train_path, "train")
+    require_column(frame, target, key="data.target", file=train_path)
+    x, y = frame.drop(columns=[target]), frame[target]
+    classes: list[Any] | None = None
+    if is_classification(task):
+        from sklearn.preprocessing import LabelEncoder
+
+        encoder = LabelEncoder().fit(y)
+        classes = [c.item() if hasattr(c, "item") else c for c in encoder.classes_]
+        y = encoder.transform(y)
+    estimator = build_model(model_spec, task, seed, ctx.plugins)
+    pipeline = build_pipeline(features, estimator, ctx.plugins).fit(x, y)
+    schema = {"task": task, "target": target, "classes": classes, "columns": infer_schema(x)}
+    metadata = {
+        "name": ctx.params.parse("project.name", str),
+        "model": model_spec.label,
+        "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+        "trusted_modules": sorted(_plugin_modules(pipeline)),
+        **lineage(ctx.root, ctx.params.section(*READS), ctx.plan.deps),
+    }
+    (bundle_dir,) = ctx.plan.outs
+    save_bundle(ctx.root / bundle_dir, pipeline, schema, metadata)
+    print(f"train: {model_spec.label} on {len(x)} rows x {x.shape[1]} features -> {bundle_dir}")  # noqa: T201
+
+
+def _plugin_modules(pipeline: Any) -> set[str]:  # noqa: ANN401 - a fitted Pipeline
+    """Top-level packages of the estimators and transformers outside the default trust list."""
+    from conveyor.bundle.bundle import TRUSTED_PREFIXES
+
+    objects = [step for _, step in pipeline.steps]
+    objects += [t for step in objects for _, t, _ in getattr(step, "transformers", [])]
+    modules = {type(obj).__module__ for obj in objects}
+    return {m for m in modules if not f"{m}.".startswith(TRUSTED_PREFIXES)}
+
+
+STAGE = StageDef("train", plan, run)

@@ -1,0 +1,14 @@
+"""The base of every spec model: strict, immutable, and named after its YAML keys."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+"""Names users choose (project, sources) become file and DVC stage names, so keep them plain."""
+
+
+class StrictModel(BaseModel):
+    """A YAML node: unknown keys are errors, values are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
