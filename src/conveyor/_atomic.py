@@ -20,7 +20,7 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically, with ``\\n`` line endings on every OS."""
+    """Write UTF-8 ``text`` to ``path`` atomically, byte for byte (no newline translation)."""
     write_bytes(path, text.encode("utf-8"))
 
 

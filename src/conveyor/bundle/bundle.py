@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
 from conveyor.bundle.manifest import verify_manifest, write_manifest
 from conveyor.errors import BundleError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
@@ -49,7 +51,10 @@ def _dump_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def save_bundle(
-    path: Path, pipeline: Any, schema: dict[str, Any], metadata: dict[str, Any]  # noqa: ANN401
+    path: Path,
+    pipeline: Any,  # noqa: ANN401 - any fitted scikit-learn Pipeline
+    schema: dict[str, Any],
+    metadata: dict[str, Any],
 ) -> None:
     """Write the bundle to ``path`` atomically (a killed run leaves the old bundle or none)."""
     import skops.io as sio

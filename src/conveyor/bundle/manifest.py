@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conveyor import _atomic
 from conveyor.errors import BundleError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20

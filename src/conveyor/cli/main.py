@@ -24,18 +24,29 @@ def _version() -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="conveyor-mlops", prog_name="conveyor", message="%(prog)s %(version)s")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of errors (or set CONVEYOR_FULL_ERROR=1).")
+@click.version_option(
+    package_name="conveyor-mlops", prog_name="conveyor", message="%(prog)s %(version)s"
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show tracebacks of errors (or set CONVEYOR_FULL_ERROR=1).",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:  # noqa: FBT001 - click flag
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Declarative MLOps: compile Hydra configs in conf/ into a plain DVC pipeline."""
     ctx.obj = {"verbose": verbose}
 
 
 @cli.command("compile")
-@click.option("--check", is_flag=True, help="Exit 1 with a diff if dvc.yaml/params.yaml are not what conf/ generates.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 1 with a diff if dvc.yaml/params.yaml are not what conf/ generates.",
+)
 @click.argument("overrides", nargs=-1)
-def compile_command(check: bool, overrides: tuple[str, ...]) -> None:  # noqa: FBT001 - click flag
+def compile_command(check: bool, overrides: tuple[str, ...]) -> None:
     """Compile conf/ (plus Hydra OVERRIDES) into dvc.yaml and params.yaml.
 
     conf/ is the source of truth: overrides are for trying things out, and --check always
@@ -117,10 +128,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception:  # noqa: BLE001 - the last line of defence prints and reports
+    except Exception:
         traceback.print_exc()
         click.echo(
-            f"error: this is a bug in conveyor {_version()}; please report it with the traceback above",
+            f"error: this is a bug in conveyor {_version()}; "
+            "please report it with the traceback above",
             err=True,
         )
         sys.exit(BUG_EXIT_CODE)

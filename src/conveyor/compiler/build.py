@@ -108,7 +108,9 @@ def check_invariants(pipeline: Pipeline, root: Path) -> None:
     produced: set[str] = set()
     for stage in pipeline.stages:
         for dep in stage.deps:
-            later = next((o for o, s in owners.items() if covers(o, dep) and o not in produced), None)
+            later = next(
+                (o for o, s in owners.items() if covers(o, dep) and o not in produced), None
+            )
             if later is not None and not any(covers(p, dep) for p in produced):
                 raise CompileError(
                     f"stage '{stage.name}' depends on '{dep}', written by the later stage "

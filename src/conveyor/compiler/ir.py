@@ -70,4 +70,5 @@ class Pipeline:
 
 
 def covers(out: str, dep: str) -> bool:
+    """Whether path ``out`` is ``dep``, contains it, or lies inside it."""
     return dep == out or dep.startswith(f"{out}/") or out.startswith(f"{dep}/")

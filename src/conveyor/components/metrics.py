@@ -1,4 +1,7 @@
-"""Built-in metrics. Classification labels arrive encoded as 0..k-1; scores as (n, k) probabilities."""
+"""Built-in metrics.
+
+Classification labels arrive encoded as 0..k-1, and scores as (n, k) probabilities.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ _CLASSIFICATION = ("binary_classification", "multiclass_classification")
 
 
 def _average(y_true: np.ndarray, y_score: np.ndarray | None) -> str:
-    """``binary`` for two classes, else ``macro``; scores know the class count even when the
-    labels of a small test split do not."""
+    """``binary`` for two classes, else ``macro``.
+
+    The scores know the class count even when the labels of a small test split do not.
+    """
     import numpy as np
 
     n_classes = y_score.shape[1] if y_score is not None else len(np.unique(y_true))
-    return "binary" if n_classes <= 2 else "macro"  # noqa: PLR2004
+    return "binary" if n_classes <= 2 else "macro"
 
 
 class _ClassificationMetric(Metric):
@@ -62,7 +67,9 @@ class Precision(_ClassificationMetric):
         """Precision."""
         from sklearn.metrics import precision_score
 
-        return float(precision_score(y_true, y_pred, average=_average(y_true, y_score), zero_division=0))
+        return float(
+            precision_score(y_true, y_pred, average=_average(y_true, y_score), zero_division=0)
+        )
 
 
 class Recall(_ClassificationMetric):
@@ -72,7 +79,9 @@ class Recall(_ClassificationMetric):
         """Recall."""
         from sklearn.metrics import recall_score
 
-        return float(recall_score(y_true, y_pred, average=_average(y_true, y_score), zero_division=0))
+        return float(
+            recall_score(y_true, y_pred, average=_average(y_true, y_score), zero_division=0)
+        )
 
 
 class _ScoreMetric(_ClassificationMetric):
@@ -94,7 +103,7 @@ class RocAuc(_ScoreMetric):
         from sklearn.metrics import roc_auc_score
 
         scores = self._scores(y_score)
-        if scores.shape[1] == 2:  # noqa: PLR2004
+        if scores.shape[1] == 2:
             return float(roc_auc_score(y_true, scores[:, 1]))
         return float(roc_auc_score(y_true, scores, multi_class="ovr", average="macro"))
 
@@ -108,7 +117,7 @@ class PrAuc(_ScoreMetric):
         from sklearn.preprocessing import label_binarize
 
         scores = self._scores(y_score)
-        if scores.shape[1] == 2:  # noqa: PLR2004
+        if scores.shape[1] == 2:
             return float(average_precision_score(y_true, scores[:, 1]))
         onehot = label_binarize(y_true, classes=list(range(scores.shape[1])))
         return float(average_precision_score(onehot, scores, average="macro"))

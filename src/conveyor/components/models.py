@@ -1,5 +1,7 @@
-"""Built-in models. Each ``Params`` mirrors the real estimator signature (a contract test pins it),
-so ``conveyor compile`` catches typos and wrong types without importing scikit-learn or xgboost.
+"""Built-in models.
+
+Each ``Params`` mirrors the real estimator signature (a contract test pins it), so
+``conveyor compile`` catches typos and wrong types without importing scikit-learn or xgboost.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.plugins.base import Model
 from conveyor.spec import Task, is_classification
+
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -199,7 +202,7 @@ class LogisticRegressionParams(_Params):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     penalty: Literal["l1", "l2", "elasticnet"] | None = None
-    C: float = Field(default=1.0, gt=0)  # noqa: N815 - scikit-learn's own name
+    C: float = Field(default=1.0, gt=0)
     l1_ratio: float | None = Field(default=None, ge=0, le=1)
     dual: bool = False
     tol: float = Field(default=1e-4, gt=0)
@@ -207,9 +210,7 @@ class LogisticRegressionParams(_Params):
     intercept_scaling: float = Field(default=1.0, gt=0)
     class_weight: ClassWeight = None
     random_state: int | None = Field(default=None, ge=0)
-    solver: Literal["lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"] = (
-        "lbfgs"
-    )
+    solver: Literal["lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"] = "lbfgs"
     max_iter: int = Field(default=100, ge=1)
     verbose: int = Field(default=0, ge=0)
     warm_start: bool = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +10,8 @@ from conveyor.errors import DataError
 from conveyor.plugins.base import Source
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
 

@@ -1,9 +1,10 @@
 """Compose ``conf/`` with Hydra's public API, exactly as ``dvc exp run`` does with hydra enabled.
 
-DVC (``dvc/utils/hydra.py:compose_and_dump``) runs ``initialize_config_dir(conf, version_base=None)``,
-``compose(config_name, overrides)``, ``OmegaConf.resolve`` and writes ``OmegaConf.to_yaml``. We do
-the same, so the params.yaml we write is byte-for-byte the one DVC writes, and
-``dvc exp run -S model.params.max_depth=6`` leaves no spurious diff.
+DVC (``dvc/utils/hydra.py:compose_and_dump``) runs
+``initialize_config_dir(conf, version_base=None)``, ``compose(config_name, overrides)`` and
+``OmegaConf.resolve``, then writes ``OmegaConf.to_yaml``. We do the same, so the params.yaml we
+write is byte-for-byte the one DVC writes, and ``dvc exp run -S model.params.max_depth=6`` leaves
+no spurious diff.
 """
 
 from __future__ import annotations

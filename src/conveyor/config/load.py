@@ -9,8 +9,7 @@ from __future__ import annotations
 import difflib
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +21,10 @@ from conveyor.plugins import Plugins
 from conveyor.plugins.target import import_target, signature_params
 from conveyor.spec import TASKS, EvaluateSpec, FeaturesSpec, ModelSpec, ProjectSpec, Task
 from conveyor.spec.component import ComponentSpec
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 @dataclass(frozen=True)
 class LoadedProject:
@@ -140,7 +143,9 @@ class ComponentChecker:
         if component.kind not in registry:
             return [
                 self._problem(
-                    f"{path}.kind", f"unknown {kind} '{component.kind}'", registry.suggest(component.kind)
+                    f"{path}.kind",
+                    f"unknown {kind} '{component.kind}'",
+                    registry.suggest(component.kind),
                 )
             ]
         cls = registry.load(component.kind, where=f"{path}.kind")
@@ -148,7 +153,9 @@ class ComponentChecker:
         params_model = cls.params_model(task or cls.tasks[0])
         return problems + self._params(params_model, component.params, f"{path}.params")
 
-    def _params(self, model: type[BaseModel], params: dict[str, Any], path: str) -> list[ConfigProblem]:
+    def _params(
+        self, model: type[BaseModel], params: dict[str, Any], path: str
+    ) -> list[ConfigProblem]:
         try:
             model.model_validate(params)
         except ValidationError as exc:

@@ -28,9 +28,7 @@ def problems_from(
         path = ".".join([prefix, *parts] if prefix else parts) or prefix or "(root)"
         grouped.setdefault(path, []).append(error)
         parents[path] = parent
-    return [
-        _problem(path, errors, parents[path], provenance) for path, errors in grouped.items()
-    ]
+    return [_problem(path, errors, parents[path], provenance) for path, errors in grouped.items()]
 
 
 def _problem(
@@ -82,7 +80,9 @@ def _field_names(model: type[BaseModel] | None) -> list[str]:
     return sorted(info.alias or name for name, info in model.model_fields.items())
 
 
-def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[list[str], type[BaseModel] | None]:
+def _walk(
+    model: type[BaseModel], loc: tuple[int | str, ...]
+) -> tuple[list[str], type[BaseModel] | None]:
     """Follow ``loc`` through the model's types; stop where pydantic names a union branch.
 
     Returns the located path parts and the model that owns the last part (for suggestions).

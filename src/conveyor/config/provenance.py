@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from conveyor.config.compose import CONFIG_NAME
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _PACKAGE_HEADER = re.compile(r"^#\s*@package\s+(\S+)", re.MULTILINE)
 
@@ -81,7 +83,9 @@ class Provenance:
                 self.record(item, path, file)
 
 
-def trace(root: Path, conf_dir: Path, choices: dict[str, str], overrides: tuple[str, ...]) -> Provenance:
+def trace(
+    root: Path, conf_dir: Path, choices: dict[str, str], overrides: tuple[str, ...]
+) -> Provenance:
     """Replay the composition over the raw files of ``conf_dir`` (relative to ``root``)."""
     provenance = Provenance(default_file=_relative(conf_dir / f"{CONFIG_NAME}.yaml", root))
     primary = conf_dir / f"{CONFIG_NAME}.yaml"

@@ -29,7 +29,8 @@ def import_target(target: str, *, where: str) -> type[Any]:
         )
     if not all(callable(getattr(found, m, None)) for m in ("fit", "predict", "get_params")):
         raise SpecError(
-            f"'{target}' is not a scikit-learn-compatible estimator (needs fit, predict, get_params)",
+            f"'{target}' is not a scikit-learn-compatible estimator "
+            "(it needs fit, predict and get_params)",
             where=where,
             fix="use an estimator class, or register a model plugin with kind:",
         )

@@ -44,5 +44,5 @@ def require_column(frame: pd.DataFrame, column: str, *, key: str, file: str) -> 
     raise DataError(
         f"column '{column}' is not in {file}",
         where=key,
-        fix=f"{hint}columns: {', '.join(names[:30])}{' ...' if len(names) > 30 else ''}",  # noqa: PLR2004
+        fix=f"{hint}columns: {', '.join(names[:30])}{' ...' if len(names) > 30 else ''}",
     )

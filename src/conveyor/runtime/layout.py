@@ -1,5 +1,7 @@
-"""Where each stage reads and writes, relative to the project root. One place, so the compiler's
-deps/outs and the runtime's reads/writes cannot drift apart."""
+"""Where each stage reads and writes, relative to the project root.
+
+One place, so the compiler's deps/outs and the runtime's reads/writes cannot drift apart.
+"""
 
 from __future__ import annotations
 

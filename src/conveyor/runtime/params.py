@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from conveyor.errors import StageError, UndeclaredParamError
 from conveyor.runtime.layout import PARAMS_FILE
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _MISSING = object()
 

@@ -1,4 +1,4 @@
-"""``conveyor run <stage>``: params.yaml -> spec -> plan -> the stage's work, on declared params only."""
+"""``conveyor run <stage>``: params.yaml -> plan -> the stage's work, on declared params only."""
 
 from __future__ import annotations
 

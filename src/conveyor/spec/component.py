@@ -1,4 +1,4 @@
-"""A reference to a plugin component: ``kind:`` picks it by registry name, ``params:`` configures it."""
+"""A plugin component reference: ``kind:`` picks it by registry name, ``params:`` configures it."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ from conveyor.spec import EvaluateSpec, is_classification
 if TYPE_CHECKING:
     import numpy as np
 
-    from conveyor.plugins.base import Metric
     from conveyor.plugins import Plugins
+    from conveyor.plugins.base import Metric
     from conveyor.spec import ProjectSpec, Task
 
 READS = ("data.target", "evaluate", "project.task")
@@ -52,7 +52,9 @@ def run(ctx: StageContext) -> None:
     registry = ctx.plugins["metric"]
     values: dict[str, float] = {}
     for index, name in enumerate(evaluate.metrics):
-        metric = cast("Metric", registry.load(name, where=f"evaluate.metrics.{index}").from_config({}))
+        metric = cast(
+            "Metric", registry.load(name, where=f"evaluate.metrics.{index}").from_config({})
+        )
         values[name] = metric.compute(y_true, y_pred, y_score)
     (metrics_file,) = ctx.plan.metrics
     _atomic.write_text(ctx.root / metrics_file, json.dumps(values, indent=2) + "\n")

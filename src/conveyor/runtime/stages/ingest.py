@@ -11,8 +11,8 @@ from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import ComponentSpec
 
 if TYPE_CHECKING:
-    from conveyor.plugins.base import Source
     from conveyor.plugins import Plugins
+    from conveyor.plugins.base import Source
     from conveyor.spec import ProjectSpec
 
 READS = ("data.sources",)

@@ -53,7 +53,10 @@ def run(ctx: StageContext) -> None:
     held_out = split.test_size + split.valid_size
     try:
         train, rest = train_test_split(
-            labelled, test_size=held_out, random_state=seed, stratify=_strata(labelled, target, split)
+            labelled,
+            test_size=held_out,
+            random_state=seed,
+            stratify=_strata(labelled, target, split),
         )
         outputs = {"train": train}
         if split.valid_size > 0:
