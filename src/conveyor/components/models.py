@@ -16,7 +16,7 @@ from conveyor.spec import Task, is_classification
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 ClassWeight = Literal["balanced"] | dict[str, float] | dict[int, float] | None
@@ -199,7 +199,7 @@ class HistGradientBoostingModel(Model[_HistParams]):
 class LogisticRegressionParams(_Params):
     """``LogisticRegression`` arguments."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     penalty: Literal["l1", "l2", "elasticnet"] | None = None
     C: float = Field(default=1.0, gt=0)

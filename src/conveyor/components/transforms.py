@@ -10,7 +10,7 @@ from conveyor.plugins.base import Transform
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ImputeParams(_Params):

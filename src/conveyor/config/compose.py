@@ -45,7 +45,7 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
         MissingConfigException,
         OverrideParseException,
     )
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
     from yaml import YAMLError
 
@@ -58,14 +58,7 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
     overrides = list(overrides)
     try:
         with initialize_config_dir(str(conf_dir.resolve()), version_base=None):
-            cfg = hydra_compose(CONFIG_NAME, overrides=overrides, return_hydra_config=True)
-        choices = {
-            group: str(option)
-            for group, option in OmegaConf.to_container(cfg.hydra.runtime.choices).items()
-            if not group.startswith("hydra/") and option is not None
-        }
-        with open_dict(cfg):
-            del cfg["hydra"]
+            cfg = hydra_compose(CONFIG_NAME, overrides=overrides)
         OmegaConf.resolve(cfg)
         text = OmegaConf.to_yaml(cfg)
         data = OmegaConf.to_container(cfg)
@@ -92,7 +85,7 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
         ) from exc
     if not isinstance(data, dict):  # a primary config that is a list, say
         raise SpecError(f"{CONFIG_DIR}/{CONFIG_NAME}.yaml must be a mapping of keys")
-    return ComposedConfig(data, text, choices, tuple(overrides))
+    return ComposedConfig(data, text, _choices(conf_dir, overrides), tuple(overrides))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -184,3 +177,30 @@ def flatten(data: object, prefix: str = "") -> dict[str, object]:
     else:
         items[prefix.rstrip(".")] = data
     return items
+
+
+def _choices(conf_dir: Path, overrides: list[str]) -> dict[str, str]:
+    """The option chosen for each config group: the primary defaults list, then overrides.
+
+    Read from the files rather than from Hydra's ``hydra.runtime.choices``, which would make
+    Hydra compose its own dozen ``hydra/*`` configs and double the cost of every compile.
+    """
+    import yaml
+
+    primary = yaml.safe_load((conf_dir / f"{CONFIG_NAME}.yaml").read_text(encoding="utf-8"))
+    choices: dict[str, str] = {}
+    for entry in (primary or {}).get("defaults") or []:
+        if isinstance(entry, dict) and entry:
+            key, option = next(iter(entry.items()))
+            group = str(key).removeprefix("override ").split("@")[0].strip()
+            if option is not None:
+                choices[group] = str(option)
+    for override in overrides:
+        key, _, option = override.partition("=")
+        group = key.lstrip("+~").split("@")[0]
+        if (conf_dir / group).is_dir():
+            if key.startswith("~"):
+                choices.pop(group, None)
+            else:
+                choices[group] = option
+    return choices

@@ -11,4 +11,5 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 class StrictModel(BaseModel):
     """A YAML node: unknown keys are errors, values are immutable once validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # defer_build: a schema is built on first use, so compile pays only for the models it uses.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from conveyor import _atomic
 from conveyor.bundle import load_bundle
-from conveyor.errors import DataError
+from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.frames import read_frame, require_column
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
@@ -47,15 +47,24 @@ def run(ctx: StageContext) -> None:
     require_column(frame, target, key="data.target", file=test_path)
     x = frame.drop(columns=[target])
     y_true = _encode(frame[target], bundle.classes, test_path)
-    y_pred = bundle.pipeline.predict(x)
-    y_score = bundle.pipeline.predict_proba(x) if is_classification(task) else None
     registry = ctx.plugins["metric"]
-    values: dict[str, float] = {}
-    for index, name in enumerate(evaluate.metrics):
-        metric = cast(
-            "Metric", registry.load(name, where=f"evaluate.metrics.{index}").from_config({})
+    metrics = {
+        name: cast("Metric", registry.load(name, where=f"evaluate.metrics.{i}").from_config({}))
+        for i, name in enumerate(evaluate.metrics)
+    }
+    y_pred = bundle.pipeline.predict(x)
+    y_score = None
+    if is_classification(task) and hasattr(bundle.pipeline, "predict_proba"):
+        y_score = bundle.pipeline.predict_proba(x)
+    needs_scores = [name for name, metric in metrics.items() if metric.needs == "score"]
+    if needs_scores and y_score is None:
+        raise StageError(
+            f"metrics {', '.join(needs_scores)} need class probabilities, but the model has no "
+            "predict_proba",
+            where="evaluate.metrics",
+            fix="drop those metrics, or use a model with probabilities (SVC: probability: true)",
         )
-        values[name] = metric.compute(y_true, y_pred, y_score)
+    values = {name: metric.compute(y_true, y_pred, y_score) for name, metric in metrics.items()}
     (metrics_file,) = ctx.plan.metrics
     _atomic.write_text(ctx.root / metrics_file, json.dumps(values, indent=2) + "\n")
     shown = ", ".join(f"{name}={value:.4f}" for name, value in values.items())
