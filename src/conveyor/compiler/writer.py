@@ -21,7 +21,7 @@ def write_files(root: Path, files: dict[str, str]) -> list[str]:
 
 def diff_files(root: Path, files: dict[str, str]) -> str:
     """A unified diff from the files on disk to ``files``; empty when they match."""
-    chunks = []
+    chunks: list[str] = []
     for name, text in files.items():
         current = _read(root / name)
         if current == text:

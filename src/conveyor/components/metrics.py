@@ -12,7 +12,9 @@ from conveyor.plugins.base import Metric
 if TYPE_CHECKING:
     import numpy as np
 
-_CLASSIFICATION = ("binary_classification", "multiclass_classification")
+    from conveyor.spec import Task
+
+_CLASSIFICATION: tuple[Task, ...] = ("binary_classification", "multiclass_classification")
 
 
 def _average(y_true: np.ndarray, y_score: np.ndarray | None) -> str:
@@ -27,7 +29,7 @@ def _average(y_true: np.ndarray, y_score: np.ndarray | None) -> str:
 
 
 class _ClassificationMetric(Metric):
-    tasks = _CLASSIFICATION
+    tasks: ClassVar[tuple[Task, ...]] = _CLASSIFICATION
 
 
 class Accuracy(_ClassificationMetric):
@@ -139,7 +141,7 @@ class LogLoss(_ScoreMetric):
 class Brier(_ScoreMetric):
     """Mean squared error of the positive-class probability (binary only)."""
 
-    tasks = ("binary_classification",)
+    tasks: ClassVar[tuple[Task, ...]] = ("binary_classification",)
     higher_is_better = False
 
     def compute(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray | None) -> float:
@@ -150,7 +152,7 @@ class Brier(_ScoreMetric):
 
 
 class _RegressionMetric(Metric):
-    tasks = ("regression",)
+    tasks: ClassVar[tuple[Task, ...]] = ("regression",)
     higher_is_better = False
 
 

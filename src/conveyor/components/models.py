@@ -77,7 +77,11 @@ class XGBoostModel(Model[XGBoostParams]):
         """``XGBClassifier`` for classification, ``XGBRegressor`` for regression."""
         import xgboost
 
-        return xgboost.XGBClassifier if is_classification(task) else xgboost.XGBRegressor
+        estimator: type[Any] = (
+            xgboost.XGBClassifier if is_classification(task) else xgboost.XGBRegressor
+        )
+
+        return estimator
 
 
 class _ForestParams(_Params):
@@ -132,9 +136,12 @@ class RandomForestModel(Model[_ForestParams]):
         """``RandomForestClassifier`` or ``RandomForestRegressor``."""
         from sklearn import ensemble
 
-        if is_classification(task):
-            return ensemble.RandomForestClassifier
-        return ensemble.RandomForestRegressor
+        estimator: type[Any] = (
+            ensemble.RandomForestClassifier
+            if is_classification(task)
+            else ensemble.RandomForestRegressor
+        )
+        return estimator
 
 
 class _HistParams(_Params):
@@ -191,9 +198,12 @@ class HistGradientBoostingModel(Model[_HistParams]):
         """``HistGradientBoostingClassifier`` or ``HistGradientBoostingRegressor``."""
         from sklearn import ensemble
 
-        if is_classification(task):
-            return ensemble.HistGradientBoostingClassifier
-        return ensemble.HistGradientBoostingRegressor
+        estimator: type[Any] = (
+            ensemble.HistGradientBoostingClassifier
+            if is_classification(task)
+            else ensemble.HistGradientBoostingRegressor
+        )
+        return estimator
 
 
 class LogisticRegressionParams(_Params):
@@ -201,9 +211,10 @@ class LogisticRegressionParams(_Params):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
+    # Deprecated by scikit-learn 1.8 in favour of l1_ratio; kept so older configs still validate.
     penalty: Literal["l1", "l2", "elasticnet"] | None = None
     C: float = Field(default=1.0, gt=0)
-    l1_ratio: float | None = Field(default=None, ge=0, le=1)
+    l1_ratio: float = Field(default=0.0, ge=0, le=1)
     dual: bool = False
     tol: float = Field(default=1e-4, gt=0)
     fit_intercept: bool = True
@@ -221,11 +232,13 @@ class LogisticRegressionModel(Model[LogisticRegressionParams]):
     """``kind: logistic_regression`` — a linear classifier (classification tasks only)."""
 
     Params = LogisticRegressionParams
-    tasks = ("binary_classification", "multiclass_classification")
+    tasks: ClassVar[tuple[Task, ...]] = ("binary_classification", "multiclass_classification")
 
     def estimator_class(self, task: Task) -> type[Any]:
         """``LogisticRegression``."""
         del task
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression
+        estimator: type[Any] = LogisticRegression
+
+        return estimator

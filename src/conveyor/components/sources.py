@@ -83,7 +83,8 @@ class CsvSource(Source[CsvParams]):
             options["na_values"] = self.params.na_values
         path = _resolve(root, self.params.path, "csv")
         try:
-            return pd.read_csv(path, usecols=self.params.columns, **options)
+            frame: pd.DataFrame = pd.read_csv(path, usecols=self.params.columns, **options)
+            return frame
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             raise DataError(
                 f"cannot parse '{self.params.path}' as CSV: {exc}",
@@ -108,7 +109,8 @@ class ParquetSource(Source[FileParams]):
 
         path = _resolve(root, self.params.path, "parquet")
         try:
-            return pd.read_parquet(path, columns=self.params.columns)
+            frame: pd.DataFrame = pd.read_parquet(path, columns=self.params.columns)
+            return frame
         except (pa.ArrowException, OSError) as exc:
             raise DataError(
                 f"cannot read '{self.params.path}' as Parquet: {exc}",

@@ -10,11 +10,12 @@ no spurious diff.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conveyor.errors import OverrideError, SpecError
+from conveyor.errors import ConfigProblem, OverrideError, SpecError
 
 CONFIG_DIR = "conf"
 CONFIG_NAME = "config"
@@ -56,18 +57,17 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
             fix="run conveyor from the project root, or create one with 'conveyor init'",
         )
     overrides = list(overrides)
+    _check_overrides(conf_dir, overrides)
     try:
         with initialize_config_dir(str(conf_dir.resolve()), version_base=None):
             cfg = hydra_compose(CONFIG_NAME, overrides=overrides)
         OmegaConf.resolve(cfg)
         text = OmegaConf.to_yaml(cfg)
         data = OmegaConf.to_container(cfg)
-    except OverrideParseException as exc:
-        lines = str(exc).strip().splitlines()
-        bad = next((o for o in overrides if f"'{o}'" in lines[0]), None)
+    except OverrideParseException as exc:  # _check_overrides parses each one first
         raise OverrideError(
-            f"cannot parse the override: {' '.join(lines[1:2]) or lines[0]}",
-            where=f"override '{bad}'" if bad is not None else "command line",
+            f"cannot parse the overrides: {_parse_reason(exc, '')}",
+            where="command line",
             fix=f"write overrides as {OVERRIDE_SYNTAX}",
         ) from exc
     except MissingConfigException as exc:
@@ -85,7 +85,80 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
         ) from exc
     if not isinstance(data, dict):  # a primary config that is a list, say
         raise SpecError(f"{CONFIG_DIR}/{CONFIG_NAME}.yaml must be a mapping of keys")
-    return ComposedConfig(data, text, _choices(conf_dir, overrides), tuple(overrides))
+    plain = {str(key): value for key, value in data.items()}
+    return ComposedConfig(plain, text, _choices(conf_dir, overrides), tuple(overrides))
+
+
+def _check_overrides(conf_dir: Path, overrides: list[str]) -> None:
+    """Parse each override on its own, so every malformed one is named, and all at once."""
+    if not overrides:
+        return
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    groups = _groups(conf_dir)
+    problems: list[ConfigProblem] = []
+    for text in overrides:
+        where = f"override '{text}'"
+        try:
+            (parsed,) = parser.parse_overrides([text])
+        except OverrideParseException as exc:
+            problems.append(
+                ConfigProblem(
+                    where,
+                    None,
+                    f"cannot parse the override: {_parse_reason(exc, text)}",
+                    _syntax_fix(text),
+                )
+            )
+            continue
+        group = parsed.key_or_group
+        if not group:
+            problems.append(
+                ConfigProblem(where, None, "the override names no key", _syntax_fix(text))
+            )
+        elif group in groups and not parsed.is_delete() and not isinstance(parsed.value(), str):
+            options = ", ".join(group_options(conf_dir, group)) or "(none)"
+            problems.append(
+                ConfigProblem(
+                    where,
+                    None,
+                    f"config group '{group}' takes one option name, not '{text.split('=', 1)[1]}'",
+                    f"write {group}=<option>; available options in '{group}': {options}",
+                )
+            )
+    if problems:
+        raise OverrideError.from_problems(problems)
+
+
+def _parse_reason(exc: Exception, text: str) -> str:
+    """Hydra's parser message without its banner, link and ANTLR caret line."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("LexerNoViableAltException"):
+        caret = next((line for line in lines if line.strip() == "^"), None)
+        column = caret.index("^") - lines[0].index(text) if caret and text in lines[0] else -1
+        if 0 <= column < len(text):
+            return f"unexpected {text[column]!r} at character {column + 1}"
+    kept = [
+        line
+        for line in lines
+        if not line.startswith(("Error parsing override", "See https://", "LexerNoViableAlt"))
+        and line.strip() != "^"
+    ]
+    reason = re.sub(r" expecting (\{.*?\}|\S+)", "", " ".join(kept))  # ANTLR token names
+    return reason.replace("EQUAL", "'='").replace("at '<EOF>'", "at the end") or "invalid syntax"
+
+
+def _syntax_fix(text: str) -> str:
+    key = text.split("=", 1)[0]
+    if "=" not in text and key and not key.startswith("~"):
+        return f"did you mean '{key}=<value>'? (or '~{key}' to delete the key)"
+    return f"write overrides as {OVERRIDE_SYNTAX}; quote values with spaces or brackets"
+
+
+def _groups(conf_dir: Path) -> list[str]:
+    return sorted(p.name for p in conf_dir.iterdir() if p.is_dir())
 
 
 def _first_line(exc: BaseException) -> str:
@@ -116,38 +189,80 @@ def _missing_option(conf_dir: Path, missing: str | None, overrides: list[str]) -
 
 def _composition_error(conf_dir: Path, overrides: list[str], exc: Exception) -> SpecError:
     message = str(exc)
+    if unchosen := re.match(r"You must specify '([^']+)'", message):  # '- group: ???' in defaults
+        group = unchosen.group(1)
+        return SpecError(
+            f"config group '{group}' has no option chosen ('???')",
+            where=f"defaults.{group} ({CONFIG_DIR}/{CONFIG_NAME}.yaml)",
+            fix=f"choose one in the defaults list or on the command line ({group}=<option>); "
+            f"available options in '{group}': {', '.join(group_options(conf_dir, group))}",
+        )
     for override in overrides:
         key = override.lstrip("+~").split("=", 1)[0]
-        if f"Could not override '{key}'" not in message and f"override {override}" not in message:
+        chosen_twice = (f"{key} appears more than once", f"Multiple values for {key}.")
+        if not any(s in message for s in (f"'{key}'", f"override {override}", *chosen_twice)):
             continue
+        where, plain = f"override '{override}'", override.lstrip("+")
         if "No match in the defaults list" in message:
-            groups = sorted(p.name for p in conf_dir.iterdir() if p.is_dir())
+            groups = _groups(conf_dir)
             close = difflib.get_close_matches(key, groups, n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
             return OverrideError(
                 f"'{key}' is not a config group",
-                where=f"override '{override}'",
+                where=where,
                 fix=f"{hint}config groups: {', '.join(groups)}",
             )
-        known = _known_keys(conf_dir, [o for o in overrides if o != override])
-        if "." not in key:
-            known += [p.name for p in conf_dir.iterdir() if p.is_dir()]
-        close = difflib.get_close_matches(key, known, n=3, cutoff=0.75)
-        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+        if "An item is already at" in message:
+            return OverrideError(
+                f"'{key}' already exists, so '+' cannot add it",
+                where=where,
+                fix=f"to change it write '{plain}'",
+            )
+        if any(s in message for s in chosen_twice):  # '+group=option' for a chosen group
+            return OverrideError(
+                f"config group '{key}' already has an option in {CONFIG_DIR}/{CONFIG_NAME}.yaml",
+                where=where,
+                fix=f"to switch to another option write '{plain}'",
+            )
+        missing = getattr(exc.__cause__, "full_key", None) or key  # {a: 1} names 'a' only here
+        hint = _did_you_mean(
+            missing, _known_keys(conf_dir, [o for o in overrides if o != override])
+        )
+        if override.startswith("~"):
+            return OverrideError(
+                f"cannot delete '{key}': the composed config has no such key",
+                where=where,
+                fix=f"{hint}check the key's dotted path (see params.yaml)",
+            )
+        add = f"+{override}" if missing == key else f"+{missing}=<value>"
         return OverrideError(
-            f"the composed config has no key '{key}'",
-            where=f"override '{override}'",
-            fix=f"{hint}to add a new key write '+{override}'",
+            f"the composed config has no key '{missing}'",
+            where=where,
+            fix=f"{hint}to add a new key write '{add}'",
         )
     return SpecError(f"cannot compose the configuration: {_first_line(exc)}", where=CONFIG_DIR)
 
 
-def _known_keys(conf_dir: Path, overrides: list[str]) -> list[str]:
+def _known_keys(conf_dir: Path, overrides: list[str]) -> set[str]:
+    """Every dotted path of the composed config, mappings included (``model``, ``model.params``)."""
     try:
         composed = compose(conf_dir, overrides)
     except SpecError:
-        return []
-    return list(flatten(composed.data))
+        return set()
+    return {
+        ".".join(leaf.split(".")[:end])
+        for leaf in flatten(composed.data)
+        for end in range(1, leaf.count(".") + 2)
+    }
+
+
+def _did_you_mean(path: str, known: set[str]) -> str:
+    """Suggest siblings of ``path`` spelled like it: 'model.params.max_depth' for '...max_dept'."""
+    parent, _, leaf = path.rpartition(".")
+    siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == parent]
+    close = difflib.get_close_matches(leaf, siblings, n=3, cutoff=0.6)
+    named = [f"{parent}.{c}" if parent else c for c in close]
+    return f"did you mean {', '.join(map(repr, named))}? " if named else ""
 
 
 def _yaml_error(conf_dir: Path, exc: Exception) -> SpecError:
@@ -158,10 +273,14 @@ def _yaml_error(conf_dir: Path, exc: Exception) -> SpecError:
         shown = name.relative_to(conf_dir.parent) if name.is_relative_to(conf_dir.parent) else name
         where = f"{shown}:{mark.line + 1}"
     problem = getattr(exc, "problem", None) or _first_line(exc)
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and mark is not None and start.line != mark.line:
+        problem += f" ({context} that starts at line {start.line + 1})"  # an unclosed '[' or '"'
     return SpecError(
         f"invalid YAML: {problem}",
         where=where,
-        fix="fix the YAML syntax at that line (indentation, a missing ':' or quote)",
+        fix="fix the YAML syntax at that line or just above it "
+        "(indentation, a tab, a missing ':', quote or bracket)",
     )
 
 

@@ -13,6 +13,7 @@ from conveyor.errors import ConfigProblem
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
     from conveyor.config.provenance import Provenance
 
@@ -21,7 +22,7 @@ def problems_from(
     exc: ValidationError, model: type[BaseModel], prefix: str, provenance: Provenance
 ) -> list[ConfigProblem]:
     """One problem per located field of ``exc`` (union branches merged), in error order."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    grouped: dict[str, list[ErrorDetails]] = {}
     parents: dict[str, type[BaseModel] | None] = {}
     for error in exc.errors():
         parts, parent = _walk(model, error["loc"])
@@ -32,44 +33,89 @@ def problems_from(
 
 
 def _problem(
-    path: str, errors: list[dict[str, Any]], parent: type[BaseModel] | None, provenance: Provenance
+    path: str, errors: list[ErrorDetails], parent: type[BaseModel] | None, provenance: Provenance
 ) -> ConfigProblem:
     file = provenance.file(path)
     first = errors[0]
     key = path.rsplit(".", 1)[-1]
     kind = first["type"]
+    given = first.get("input")
+    if given == MISSING:  # the same problem load.py reports for every '???' value
+        return ConfigProblem(path, file, f"required value is missing ('{MISSING}')")
     if kind == "extra_forbidden":
+        noun = "parameter" if path.rsplit(".", 2)[-2:-1] == ["params"] else "key"
         fields = _field_names(parent)
         close = difflib.get_close_matches(key, fields, n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
         return ConfigProblem(
-            path, file, f"unknown key '{key}'", f"{hint}valid keys: {', '.join(fields)}"
+            path, file, f"unknown {noun} '{key}'", f"{hint}valid {noun}s: {', '.join(fields)}"
         )
     if kind == "missing":
-        return ConfigProblem(
-            path, file, f"required key '{key}' is missing", f"add '{key}: <value>' to {file}"
-        )
+        origin = provenance.origin(path)
+        fix = f"drop the {file}" if origin.override else f"add '{key}: <value>' to {file}"
+        return ConfigProblem(path, file, f"required key '{key}' is missing", fix)
     if kind == "literal_error" and len(errors) == 1:
-        expected = _literal_options(first)
-        given = str(first["input"])
-        close = difflib.get_close_matches(given, expected, n=1, cutoff=0.6)
+        options = _literal_options(first)
+        close = difflib.get_close_matches(str(given), options, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return ConfigProblem(
-            path, file, f"'{given}' is not allowed", f"{hint}choose one of: {', '.join(expected)}"
+            path,
+            file,
+            f"'{given}' is not a valid {key}",
+            f"{hint}choose one of: {', '.join(options)}",
         )
     if kind in {"value_error", "assertion_error"}:
         message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         return ConfigProblem(path, file, message)
-    given = first.get("input")
     expected = "; or ".join(_lower(e["msg"]) for e in errors)
-    return ConfigProblem(path, file, f"got {given!r}: {expected}", f"set a valid '{key}' in {file}")
+    takes = _expected(parent, key)
+    fix = f"set '{key}' to {takes}" if takes else f"set a valid '{key}'"
+    return ConfigProblem(path, file, f"got {given!r}: {expected}", fix)
+
+
+MISSING = "???"
+_NOUNS: dict[Any, str] = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+    dict: "a mapping",
+}
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _expected(model: type[BaseModel] | None, key: str) -> str | None:
+    """What a field takes, in words: 'a number > 0 and <= 1, or null'."""
+    info = _field(model, key) if model is not None else None
+    if info is None:
+        return None
+    members = _unwrap(info.annotation)
+    nouns: list[str] = []
+    for member in members:
+        if typing.get_origin(member) is typing.Literal:
+            nouns.append(f"one of {', '.join(map(repr, typing.get_args(member)))}")
+        elif (noun := _NOUNS.get(typing.get_origin(member) or member)) and noun not in nouns:
+            nouns.append(noun)
+    if not nouns:
+        return None
+    bounds = [
+        f"{sign} {getattr(meta, attr)}"
+        for meta in info.metadata
+        for attr, sign in _BOUNDS
+        if getattr(meta, attr, None) is not None
+    ]
+    bounds += [f"of length >= {m.min_length}" for m in info.metadata if getattr(m, "min_length", 0)]
+    bounds += [f"matching {m.pattern}" for m in info.metadata if getattr(m, "pattern", None)]
+    text = " or ".join(nouns) + (f" {' and '.join(bounds)}" if bounds else "")
+    return f"{text}, or null" if type(None) in members else text
 
 
 def _lower(message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
-def _literal_options(error: dict[str, Any]) -> list[str]:
+def _literal_options(error: ErrorDetails) -> list[str]:
     expected = str(error.get("ctx", {}).get("expected", ""))
     return [part.strip().strip("'") for part in expected.replace(" or ", ", ").split(",") if part]
 

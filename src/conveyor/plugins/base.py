@@ -7,7 +7,7 @@ loading a component class for ``conveyor compile`` costs no more than its pydant
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,7 +48,7 @@ class Component(ABC, Generic[P]):
     @classmethod
     def from_config(cls, params: dict[str, Any], task: Task | None = None) -> Component[Any]:
         """Validate ``params`` for ``task`` and build the component."""
-        return cls(cls.params_model(task).model_validate(params))
+        return cls(cast("Any", cls.params_model(task).model_validate(params)))
 
     def explicit_params(self) -> dict[str, Any]:
         """The params the user wrote, so that library defaults apply to everything else."""
@@ -78,10 +78,14 @@ class Model(Component[P]):
         """The estimator class used for ``task`` (a classifier or a regressor)."""
 
     def build(self, task: Task, seed: int) -> Any:  # noqa: ANN401 - any sklearn estimator
-        """An unfitted estimator seeded with ``seed`` unless ``random_state`` was given."""
+        """An unfitted estimator, seeded with ``seed`` when it takes a ``random_state``."""
+        from conveyor.plugins.target import estimator_params
+
+        estimator_cls = self.estimator_class(task)
         params = self.explicit_params()
-        params.setdefault("random_state", seed)
-        return self.estimator_class(task)(**params)
+        if "random_state" in estimator_params(estimator_cls):
+            params.setdefault("random_state", seed)
+        return estimator_cls(**params)
 
 
 class Transform(Component[P]):

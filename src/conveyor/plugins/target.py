@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 from conveyor.errors import SpecError
 
@@ -38,7 +41,58 @@ def import_target(target: str, *, where: str) -> type[Any]:
 
 
 def signature_params(cls: type[Any]) -> tuple[list[str], bool]:
-    """The keyword arguments ``cls()`` accepts, and whether it also takes ``**kwargs``."""
-    parameters = inspect.signature(cls).parameters.values()
-    named = [p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-    return named, any(p.kind is p.VAR_KEYWORD for p in parameters)
+    """The keyword arguments ``cls()`` accepts, and whether it still takes any ``**kwargs``."""
+    found = estimator_params(cls)
+    open_ended = _takes_kwargs_to_the_top(cls)
+    return list(found), open_ended
+
+
+def estimator_params(cls: type[Any]) -> dict[str, inspect.Parameter]:
+    """Named arguments of ``cls(...)``, in signature order, without ``*args`` and ``**kwargs``.
+
+    An ``__init__`` that takes ``**kwargs`` usually forwards them to its base class, so the walk
+    goes on up the MRO until an ``__init__`` without ``**kwargs``: ``xgboost.XGBClassifier`` is
+    ``(objective, **kwargs)``, and its real arguments are those of ``XGBModel.__init__``.
+    A subclass's own declaration of an argument wins over its bases'.
+
+    Args:
+        cls: An estimator class (or any class).
+
+    Returns:
+        Argument name -> ``inspect.Parameter``.
+    """
+    found: dict[str, inspect.Parameter] = {}
+    if not _collect(inspect.signature(cls).parameters.values(), found):
+        return found
+    for klass in cls.__mro__[1:]:
+        init = vars(klass).get("__init__")
+        if klass is object or init is None:
+            continue
+        parameters = list(inspect.signature(init).parameters.values())[1:]  # without self
+        if not _collect(parameters, found):
+            break
+    return found
+
+
+def _collect(parameters: Iterable[inspect.Parameter], found: dict[str, inspect.Parameter]) -> bool:
+    """Add the named ``parameters`` to ``found``; whether they include ``**kwargs``."""
+    takes_kwargs = False
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_KEYWORD:
+            takes_kwargs = True
+        elif parameter.kind is not parameter.VAR_POSITIONAL:
+            found.setdefault(parameter.name, parameter)
+    return takes_kwargs
+
+
+def _takes_kwargs_to_the_top(cls: type[Any]) -> bool:
+    """Whether every ``__init__`` up the MRO forwards ``**kwargs`` (so any name is accepted)."""
+    if not _collect(inspect.signature(cls).parameters.values(), {}):
+        return False
+    for klass in cls.__mro__[1:]:
+        init = vars(klass).get("__init__")
+        if klass is object or init is None:
+            continue
+        if not _collect(list(inspect.signature(init).parameters.values())[1:], {}):
+            return False
+    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from conveyor.plugins.target import import_target, signature_params
+from conveyor.plugins.target import estimator_params, import_target
 
 if TYPE_CHECKING:
     from conveyor.plugins import Plugins
@@ -23,8 +23,7 @@ def build_model(spec: ModelSpec, task: Task, seed: int, plugins: Plugins) -> Any
     assert spec.target is not None  # noqa: S101 - ModelSpec guarantees one of the two
     estimator_cls = import_target(spec.target, where="model._target_")
     params = dict(spec.params)
-    named, _ = signature_params(estimator_cls)
-    if "random_state" in named:
+    if "random_state" in estimator_params(estimator_cls):
         params.setdefault("random_state", seed)
     return estimator_cls(**params)
 

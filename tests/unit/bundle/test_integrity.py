@@ -68,7 +68,7 @@ def test_extra_file_is_refused(bundle_dir: Path) -> None:
 
 def test_missing_manifest_is_refused(bundle_dir: Path) -> None:
     (bundle_dir / "manifest.json").unlink()
-    with pytest.raises(BundleError, match="has no readable manifest.json"):
+    with pytest.raises(BundleError, match=r"has no readable manifest.json"):
         load_bundle(bundle_dir)
 
 

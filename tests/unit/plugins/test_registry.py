@@ -31,14 +31,14 @@ def test_unknown_name_suggests_close_matches_and_lists_all() -> None:
 
 def test_import_failure_is_a_plugin_error() -> None:
     registry = _registry(broken="nowhere_at_all.models:Missing")
-    with pytest.raises(PluginError, match="model 'broken' .* failed to import") as info:
+    with pytest.raises(PluginError, match=r"model 'broken' .* failed to import") as info:
         registry.load("broken", where="model.kind")
     assert info.value.exit_code == 3
 
 
 def test_wrong_base_class_is_a_plugin_error() -> None:
     registry = _registry(odd="conveyor.components.metrics:Accuracy")
-    with pytest.raises(PluginError, match="is not a subclass of conveyor.plugins.Model"):
+    with pytest.raises(PluginError, match=r"is not a subclass of conveyor.plugins.Model"):
         registry.load("odd", where="model.kind")
 
 

@@ -39,7 +39,7 @@ def test_undeclared_key_is_refused_naming_key_and_stage(key: str) -> None:
 
 def test_declared_but_missing_key_says_recompile() -> None:
     view = ParamsView(DATA, ("evaluate",), "evaluate")
-    with pytest.raises(StageError, match="'evaluate' is missing from params.yaml") as info:
+    with pytest.raises(StageError, match=r"'evaluate' is missing from params.yaml") as info:
         view.get("evaluate")
     assert info.value.fix is not None
     assert "conveyor compile" in info.value.fix

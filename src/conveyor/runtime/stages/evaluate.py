@@ -40,7 +40,7 @@ def run(ctx: StageContext) -> None:
     """Predict the test split and compute every configured metric."""
     evaluate = ctx.params.parse("evaluate", EvaluateSpec)
     target = ctx.params.parse("data.target", str)
-    task: Task = ctx.params.parse("project.task", str)  # type: ignore[assignment]
+    task: Task = ctx.params.parse("project.task", str)
     bundle_dir, test_path = ctx.plan.deps
     bundle = load_bundle(ctx.root / bundle_dir)
     frame = read_frame(ctx.root, test_path, "evaluate")

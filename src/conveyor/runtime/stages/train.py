@@ -39,7 +39,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> StagePlan:
 def run(ctx: StageContext) -> None:
     """Fit, then save the pipeline with its schema and lineage."""
     target = ctx.params.parse("data.target", str)
-    task: Task = ctx.params.parse("project.task", str)  # type: ignore[assignment]
+    task: Task = ctx.params.parse("project.task", str)
     seed = ctx.params.parse("seed", int)
     model_spec = ctx.params.parse("model", ModelSpec)
     features = ctx.params.parse("features", FeaturesSpec)

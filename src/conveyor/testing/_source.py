@@ -1,0 +1,78 @@
+"""``SourceContract``: the suite every ``conveyor.sources`` component passes."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+
+from conveyor.testing._contract import ComponentContract
+
+if TYPE_CHECKING:
+    from conveyor.plugins import Source
+
+
+class SourceContract(ComponentContract):
+    """The suite of a ``conveyor.sources`` component.
+
+    Subclass with ``component``, ``name`` and ``params``; override the ``root`` fixture to write
+    the files that ``params`` point at. It checks that ``read(root)`` returns a non-empty
+    DataFrame with unique string column names, the same rows on every call, that survive the
+    Parquet file ingest writes; and that ``local_files()`` are relative paths inside the
+    project that exist.
+    """
+
+    kind = "source"
+    component: ClassVar[type[Source[Any]]]
+
+    @pytest.fixture
+    def root(self, tmp_path: Path) -> Path:
+        """The project root that ``read`` resolves relative paths against (empty by default)."""
+        return tmp_path
+
+    @pytest.fixture
+    def source(self) -> Source[Any]:
+        """The source built from ``params``."""
+        return self.make()  # type: ignore[no-any-return]
+
+    def test_read_returns_rows(self, source: Source[Any], root: Path) -> None:
+        """A non-empty DataFrame with at least one column."""
+        import pandas as pd
+
+        frame = source.read(root)
+        assert isinstance(frame, pd.DataFrame), f"read returned {type(frame).__name__}"
+        assert len(frame) > 0, "read returned no rows"
+        assert frame.shape[1] > 0, "read returned no columns"
+
+    def test_column_names_are_unique_strings(self, source: Source[Any], root: Path) -> None:
+        """Column names are strings (Parquet and YAML refer to them by name), each once."""
+        columns = list(source.read(root).columns)
+        not_strings = [c for c in columns if not isinstance(c, str)]
+        assert not not_strings, f"column names that are not strings: {not_strings}"
+        duplicated = sorted({c for c in columns if columns.count(c) > 1})
+        assert not duplicated, f"duplicated column names: {duplicated}"
+
+    def test_read_is_deterministic(self, source: Source[Any], root: Path) -> None:
+        """Two reads give the same rows, so DVC caches one version of the raw data."""
+        import pandas as pd
+
+        pd.testing.assert_frame_equal(source.read(root), source.read(root))
+
+    def test_rows_survive_parquet(self, source: Source[Any], root: Path, tmp_path: Path) -> None:
+        """The frame round-trips through the Parquet file that ingest writes."""
+        import pandas as pd
+
+        frame = source.read(root).reset_index(drop=True)
+        path = tmp_path / "roundtrip.parquet"
+        frame.to_parquet(path, index=False)
+        pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
+
+    def test_local_files_are_relative_and_exist(self, source: Source[Any], root: Path) -> None:
+        """``local_files()`` become DVC dependencies: project-relative, inside it, present."""
+        for file in source.local_files():
+            assert isinstance(file, str), f"local file {file!r} is not a str"
+            for flavour in (PurePosixPath, PureWindowsPath):
+                assert not flavour(file).is_absolute(), f"local file '{file}' is absolute"
+            assert ".." not in PurePosixPath(file).parts, f"local file '{file}' leaves the project"
+            assert (root / file).is_file(), f"local file '{file}' does not exist under root"
