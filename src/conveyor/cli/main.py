@@ -114,9 +114,11 @@ def plugins_command() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning ConveyorErrors into a message and an exit code."""
-    verbose = os.environ.get("CONVEYOR_FULL_ERROR") == "1" or any(
-        a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:])
-    )
+    args = list(argv if argv is not None else sys.argv[1:])
+    # -v may stand anywhere (`conveyor compile -v` too), as users type it after the verb.
+    flags = {"-v", "--verbose"}
+    verbose = os.environ.get("CONVEYOR_FULL_ERROR") == "1" or bool(flags & set(args))
+    argv = [a for a in args if a not in flags]
     # Commands are short-lived: collecting garbage during imports and again at exit costs up to
     # 0.1 s and frees nothing that matters (docs/benchmarks.md). `run` turns it back on.
     gc.disable()

@@ -185,10 +185,8 @@ class ComponentChecker:
         except SpecError as exc:
             return [self._problem("model._target_", exc.what, exc.fix)]
         named, takes_kwargs = signature_params(cls)
-        if takes_kwargs:
-            return []
         problems = []
-        for key in model.params:
+        for key in [] if takes_kwargs else model.params:
             if key not in named:
                 close = difflib.get_close_matches(key, named, n=3, cutoff=0.6)
                 hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
@@ -199,7 +197,25 @@ class ComponentChecker:
                         f"{hint}valid parameters: {', '.join(named)}",
                     )
                 )
-        return problems
+        return problems or self._estimator_constraints(cls, model)
+
+    def _estimator_constraints(self, cls: type[Any], model: ModelSpec) -> list[ConfigProblem]:
+        """Values checked by the estimator itself (scikit-learn's parameter constraints)."""
+        validate = getattr(cls, "_validate_params", None)
+        if validate is None:
+            return []
+        try:
+            validate(cls(**model.params))
+        except (ValueError, TypeError) as exc:  # InvalidParameterError is a ValueError
+            message = str(exc).strip().splitlines()[0]
+            key = next((k for k in model.params if f"'{k}'" in message), None)
+            path = f"model.params.{key}" if key else "model.params"
+            return [
+                self._problem(
+                    path, _lower_first(message), f"fix the value in {self.provenance.file(path)}"
+                )
+            ]
+        return []
 
     def _metric(self, name: str, path: str, task: Task | None) -> list[ConfigProblem]:
         registry = self.plugins["metric"]
@@ -226,3 +242,7 @@ def _parse(model: type[BaseModel], raw: Any) -> Any:  # noqa: ANN401 - raw YAML 
 def _task(data: dict[str, Any]) -> Task | None:
     task = _section(data, "project", "task")
     return task if task in TASKS else None
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from conveyor.spec._base import StrictModel
 
@@ -13,15 +13,25 @@ class EvaluateSpec(StrictModel):
     metrics: list[str] = Field(min_length=1)
     primary: str | None = None
 
-    @model_validator(mode="after")
-    def _primary_is_computed(self) -> EvaluateSpec:
-        if self.primary is not None and self.primary not in self.metrics:
-            msg = f"primary metric '{self.primary}' is not in metrics {self.metrics}; add it there"
+    @field_validator("metrics")
+    @classmethod
+    def _each_metric_once(cls, metrics: list[str]) -> list[str]:
+        if twice := sorted({m for m in metrics if metrics.count(m) > 1}):
+            msg = f"metrics lists {', '.join(map(repr, twice))} more than once; list each once"
             raise ValueError(msg)
-        if len(set(self.metrics)) != len(self.metrics):
-            msg = "metrics lists a name twice; list each metric once"
+        return metrics
+
+    @field_validator("primary")
+    @classmethod
+    def _primary_is_computed(cls, primary: str | None, info: ValidationInfo) -> str | None:
+        metrics = info.data.get("metrics")
+        if primary is not None and metrics is not None and primary not in metrics:
+            msg = (
+                f"primary metric '{primary}' is not computed; "
+                f"add it to metrics or choose one of: {', '.join(metrics)}"
+            )
             raise ValueError(msg)
-        return self
+        return primary
 
     @property
     def primary_metric(self) -> str:
