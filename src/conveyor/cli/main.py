@@ -1,22 +1,31 @@
 """The ``conveyor`` command: thin adapters that parse arguments, call one API function, render.
 
-Nothing heavy is imported at module level, so ``conveyor --help`` stays fast.
+argparse (as DVC uses) rather than click: it is already imported by Hydra, so the CLI adds
+nothing to the start-up of ``compile``. Heavy libraries are imported inside the commands.
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import gc
 import os
 import sys
 import traceback
 from pathlib import Path
-
-import click
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 BUG_EXIT_CODE = 70
+USAGE_EXIT_CODE = 2
+
+
+class UsageError(Exception):
+    """Arguments that parse but do not make sense together."""
 
 
 def _version() -> str:
@@ -25,74 +34,55 @@ def _version() -> str:
     return version("conveyor-mlops")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(
-    package_name="conveyor-mlops", prog_name="conveyor", message="%(prog)s %(version)s"
-)
-@click.option(
-    "-v",
-    "--verbose",
-    is_flag=True,
-    help="Show tracebacks of errors (or set CONVEYOR_FULL_ERROR=1).",
-)
-@click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
-    """Declarative MLOps: compile Hydra configs in conf/ into a plain DVC pipeline."""
-    ctx.obj = {"verbose": verbose}
+def _out(text: str) -> None:
+    sys.stdout.write(f"{text}\n")
 
 
-@cli.command("compile")
-@click.option(
-    "--check",
-    is_flag=True,
-    help="Exit 1 with a diff if dvc.yaml/params.yaml are not what conf/ generates.",
-)
-@click.argument("overrides", nargs=-1)
-def compile_command(check: bool, overrides: tuple[str, ...]) -> None:
-    """Compile conf/ (plus Hydra OVERRIDES) into dvc.yaml and params.yaml.
+def _err(text: str) -> None:
+    sys.stderr.write(f"{text}\n")
 
-    conf/ is the source of truth: overrides are for trying things out, and --check always
-    compares against conf/ with no overrides.
-    """
+
+def compile_command(args: argparse.Namespace) -> int:
+    """Compile conf/ (plus Hydra overrides) into dvc.yaml and params.yaml."""
     from conveyor import compiler
 
     root = Path.cwd()
-    if check:
+    overrides: list[str] = args.overrides
+    if args.check:
         if overrides:
-            raise click.UsageError("--check compares against conf/ alone; drop the overrides")
+            raise UsageError("--check compares against conf/ alone; drop the overrides")
         diff = compiler.check(root)
         if diff:
-            click.echo(diff, nl=False)
-            click.echo(
+            sys.stdout.write(diff)
+            _err(
                 "error: dvc.yaml/params.yaml are not what conf/ generates; "
-                "run 'conveyor compile' and commit the result",
-                err=True,
+                "run 'conveyor compile' and commit the result"
             )
-            sys.exit(1)
-        click.echo("dvc.yaml and params.yaml match conf/")
-        return
+            return 1
+        _out("dvc.yaml and params.yaml match conf/")
+        return 0
     compiled = compiler.compile_files(root, overrides)
     changed = compiled.write(root)
     stages = len(compiled.pipeline.stages)
     if changed:
-        click.echo(f"wrote {' and '.join(changed)} ({stages} stages)")
+        _out(f"wrote {' and '.join(changed)} ({stages} stages)")
     else:
-        click.echo(f"dvc.yaml and params.yaml are up to date ({stages} stages)")
+        _out(f"dvc.yaml and params.yaml are up to date ({stages} stages)")
+    return 0
 
 
-@cli.command("run")
-@click.argument("stage")
-def run_command(stage: str) -> None:
-    """Run one pipeline STAGE (this is what each dvc.yaml stage's cmd calls)."""
+def run_command(args: argparse.Namespace) -> int:
+    """Run one pipeline stage (what each dvc.yaml stage's cmd calls)."""
     from conveyor.runtime import run_stage
 
     gc.enable()  # a stage holds real data: collect as usual
-    run_stage(Path.cwd(), stage)
+    run_stage(Path.cwd(), args.stage)
+    return 0
 
 
-@cli.command("plugins")
-def plugins_command() -> None:
+def plugins_command(args: argparse.Namespace) -> int:
     """List installed components by kind, with the distribution that provides each."""
+    del args
     from rich.console import Console
     from rich.table import Table
 
@@ -110,6 +100,58 @@ def plugins_command() -> None:
             table.add_row(kind, name, entry_point.value, registry.provider(name))
     # Piped output keeps whole names on one line per component, for grep and scripts.
     Console(width=None if sys.stdout.isatty() else 1000).print(table)
+    return 0
+
+
+class _VersionAction(argparse.Action):
+    """``--version`` that reads the installed version only when asked."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        _out(f"conveyor {_version()}")
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: ``conveyor [-v] {compile,run,plugins} ...``."""
+    parser = argparse.ArgumentParser(
+        prog="conveyor",
+        description="Declarative MLOps: compile Hydra configs in conf/ into a plain DVC pipeline.",
+    )
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show tracebacks of errors (or set CONVEYOR_FULL_ERROR=1)",
+    )
+    commands = parser.add_subparsers(title="commands", dest="command", required=True)
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], text: str, more: str = ""
+    ) -> Any:  # noqa: ANN401 - argparse's private subparser type
+        sub = commands.add_parser(name, help=text, description=f"{text} {more}".strip())
+        sub.set_defaults(handler=handler)
+        return sub
+
+    compile_parser = add(
+        "compile",
+        compile_command,
+        "Compile conf/ (plus Hydra OVERRIDES) into dvc.yaml and params.yaml.",
+        "conf/ is the source of truth: overrides are for trying things out, and --check "
+        "always compares against conf/ with no overrides.",
+    )
+    compile_parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 with a diff if dvc.yaml/params.yaml are not what conf/ generates",
+    )
+    compile_parser.add_argument(
+        "overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides: key=value, group=option"
+    )
+    run_parser = add("run", run_command, "Run one pipeline STAGE (what DVC calls).")
+    run_parser.add_argument("stage", metavar="STAGE")
+    add("plugins", plugins_command, "List installed components and who provides them.")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,33 +160,30 @@ def main(argv: list[str] | None = None) -> None:
     # -v may stand anywhere (`conveyor compile -v` too), as users type it after the verb.
     flags = {"-v", "--verbose"}
     verbose = os.environ.get("CONVEYOR_FULL_ERROR") == "1" or bool(flags & set(args))
-    argv = [a for a in args if a not in flags]
+    args = [a for a in args if a not in flags]
     # Commands are short-lived: collecting garbage during imports and again at exit costs up to
     # 0.1 s and frees nothing that matters (docs/benchmarks.md). `run` turns it back on.
     gc.disable()
     atexit.register(gc.freeze)
+    parser = build_parser()
     try:
-        cli.main(args=argv, prog_name="conveyor", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        namespace = parser.parse_args(args)
+        sys.exit(namespace.handler(namespace))
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        _err(f"conveyor: error: {exc}")
+        sys.exit(USAGE_EXIT_CODE)
     except ConveyorError as exc:
         if verbose:
             traceback.print_exc()
-        click.echo(f"error: {exc.render()}", err=True)
+        _err(f"error: {exc.render()}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception:
         traceback.print_exc()
-        click.echo(
+        _err(
             f"error: this is a bug in conveyor {_version()}; "
-            "please report it with the traceback above",
-            err=True,
+            "please report it with the traceback above"
         )
         sys.exit(BUG_EXIT_CODE)
