@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import TYPE_CHECKING
 
 from tests.conftest import conveyor
@@ -56,7 +55,6 @@ def test_yaml_whitespace_and_comments_change_nothing(project: Path) -> None:
 
 def test_compile_twice_is_byte_identical(project: Path) -> None:
     before = {n: (project / n).read_bytes() for n in ("dvc.yaml", "params.yaml")}
-    shutil.rmtree(project / "conf" / "evaluate" / "__pycache__", ignore_errors=True)
     done = conveyor("compile", cwd=project)
     assert "up to date" in done.stdout
     assert {n: (project / n).read_bytes() for n in ("dvc.yaml", "params.yaml")} == before

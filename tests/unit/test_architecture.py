@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -41,29 +42,25 @@ def test_public_api_is_pinned() -> None:
     assert conveyor.__version__ == "0.1.0"
 
 
-def test_help_imports_no_heavy_library() -> None:
-    code = (
-        "import sys\n"
-        "from conveyor.cli.main import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = ('sklearn', 'xgboost', 'pandas', 'hydra', 'dvc')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))"
-    )
+def _modules_loaded_by(body: str, watched: tuple[str, ...]) -> list[str]:
+    """Run ``body`` in a fresh interpreter; which of ``watched`` it imported."""
+    report = f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))"
+    code = f"import json, sys\n{body}\n{report}"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_no_heavy_library() -> None:
+    body = "from conveyor.cli.main import main\ntry: main(['--help'])\nexcept SystemExit: pass"
+    assert _modules_loaded_by(body, ("sklearn", "xgboost", "pandas", "hydra", "dvc")) == []
 
 
 def test_compile_imports_no_ml_library() -> None:
-    code = (
-        "import sys, os\n"
-        f"os.chdir({str(REPO)!r})\n"
-        "from conveyor.compiler import compile_files\n"
-        "from pathlib import Path\n"
-        "compile_files(Path('.'))\n"
-        "print(sorted(m for m in ('sklearn', 'xgboost', 'pandas', 'pyarrow') if m in sys.modules))"
+    body = (
+        "from pathlib import Path\nfrom conveyor.compiler import compile_files\n"
+        f"compile_files(Path({str(REPO)!r}))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert _modules_loaded_by(body, ("sklearn", "xgboost", "pandas", "pyarrow")) == []
 
 
 def test_mypy_strict_is_clean() -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor.compiler.ir import Pipeline, Stage, covers
 from conveyor.errors import CompileError, ConfigProblem, SpecError
+from conveyor.plugins.target import project_importable
 from conveyor.runtime import STAGES
 
 if TYPE_CHECKING:
@@ -74,15 +74,11 @@ def local_code_path(module: str, root: Path) -> str | None:
     if top == "conveyor":
         return None
     root = root.resolve()
-    added = str(root)
-
-    sys.path.insert(0, added)
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        spec = None
-    finally:
-        sys.path.remove(added)
+    with project_importable(root):
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
     if spec is None or spec.origin is None:
         return None
     origin = Path(spec.origin).resolve()
@@ -108,17 +104,17 @@ def check_invariants(pipeline: Pipeline, root: Path) -> None:
     produced: set[str] = set()
     for stage in pipeline.stages:
         for dep in stage.deps:
-            later = next(
-                (o for o, s in owners.items() if covers(o, dep) and o not in produced), None
-            )
-            if later is not None and not any(covers(p, dep) for p in produced):
+            if any(covers(p, dep) for p in produced):
+                continue
+            writer = next((owners[o] for o in owners if covers(o, dep)), None)
+            if writer is not None:
                 raise CompileError(
                     f"stage '{stage.name}' depends on '{dep}', written by the later stage "
-                    f"'{owners[later]}' (a cycle)",
+                    f"'{writer}' (a cycle)",
                     where="dvc.yaml",
                     fix="reorder the stages so every input is produced first",
                 )
-            if not any(covers(p, dep) for p in produced) and not _on_disk(root, dep):
+            if not _on_disk(root, dep):
                 raise CompileError(
                     f"stage '{stage.name}' depends on '{dep}', which no stage writes and "
                     "which is neither on disk nor tracked by DVC",

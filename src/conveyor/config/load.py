@@ -7,7 +7,6 @@ and the conf file that set it.
 from __future__ import annotations
 
 import difflib
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ from conveyor.config.problems import problems_from
 from conveyor.config.provenance import Provenance, trace
 from conveyor.errors import ConfigProblem, SpecError
 from conveyor.plugins import Plugins
-from conveyor.plugins.target import import_target, signature_params
+from conveyor.plugins.target import import_target, project_importable, signature_params
 from conveyor.spec import TASKS, EvaluateSpec, FeaturesSpec, ModelSpec, ProjectSpec, Task
 from conveyor.spec.component import ComponentSpec
 
@@ -54,7 +53,7 @@ def load_project(
         problems += [
             p for p in problems_from(exc, ProjectSpec, "", provenance) if p.path not in missing
         ]
-    with _project_on_path(root):
+    with project_importable(root):
         problems += ComponentChecker(plugins, provenance).check(composed.data)
     if problems:
         raise SpecError.from_problems(_dedupe(problems))
@@ -80,20 +79,6 @@ def _dedupe(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     for problem in problems:
         seen.setdefault((problem.path, problem.what), problem)
     return list(seen.values())
-
-
-class _project_on_path:  # noqa: N801 - used as a context manager, reads like one
-    """Make modules at the project root importable (``_target_: mymodels.Estimator``)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = str(root.resolve())
-
-    def __enter__(self) -> None:
-        sys.path.insert(0, self.root)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.root in sys.path:
-            sys.path.remove(self.root)
 
 
 class ComponentChecker:

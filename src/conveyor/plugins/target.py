@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
 
 from conveyor.errors import SpecError
 
@@ -41,9 +44,11 @@ def import_target(target: str, *, where: str) -> type[Any]:
 
 
 def signature_params(cls: type[Any]) -> tuple[list[str], bool]:
-    """The keyword arguments ``cls()`` accepts, and whether it still takes any ``**kwargs``."""
-    found = estimator_params(cls)
-    open_ended = _takes_kwargs_to_the_top(cls)
+    """The keyword arguments ``cls()`` accepts, and whether it accepts any name at all.
+
+    Any name is accepted when every ``__init__`` up the MRO forwards ``**kwargs``.
+    """
+    found, open_ended = _walk_signatures(cls)
     return list(found), open_ended
 
 
@@ -61,17 +66,21 @@ def estimator_params(cls: type[Any]) -> dict[str, inspect.Parameter]:
     Returns:
         Argument name -> ``inspect.Parameter``.
     """
+    return _walk_signatures(cls)[0]
+
+
+def _walk_signatures(cls: type[Any]) -> tuple[dict[str, inspect.Parameter], bool]:
     found: dict[str, inspect.Parameter] = {}
     if not _collect(inspect.signature(cls).parameters.values(), found):
-        return found
+        return found, False
     for klass in cls.__mro__[1:]:
         init = vars(klass).get("__init__")
         if klass is object or init is None:
             continue
         parameters = list(inspect.signature(init).parameters.values())[1:]  # without self
         if not _collect(parameters, found):
-            break
-    return found
+            return found, False
+    return found, True
 
 
 def _collect(parameters: Iterable[inspect.Parameter], found: dict[str, inspect.Parameter]) -> bool:
@@ -85,14 +94,12 @@ def _collect(parameters: Iterable[inspect.Parameter], found: dict[str, inspect.P
     return takes_kwargs
 
 
-def _takes_kwargs_to_the_top(cls: type[Any]) -> bool:
-    """Whether every ``__init__`` up the MRO forwards ``**kwargs`` (so any name is accepted)."""
-    if not _collect(inspect.signature(cls).parameters.values(), {}):
-        return False
-    for klass in cls.__mro__[1:]:
-        init = vars(klass).get("__init__")
-        if klass is object or init is None:
-            continue
-        if not _collect(list(inspect.signature(init).parameters.values())[1:], {}):
-            return False
-    return True
+@contextmanager
+def project_importable(root: Path) -> Iterator[None]:
+    """Let modules at the project ``root`` be imported (``_target_: mymodels.Estimator``)."""
+    entry = str(root.resolve())
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        sys.path.remove(entry)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import sys
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from conveyor.errors import StageError
 from conveyor.plugins import Plugins
+from conveyor.plugins.target import project_importable
 from conveyor.runtime.layout import PARAMS_FILE
 from conveyor.runtime.params import ParamsView, load_params
 from conveyor.runtime.plan import StageContext
@@ -41,9 +41,5 @@ def run_stage(root: Path, name: str, *, plugins: Plugins | None = None) -> None:
     plugins = plugins or Plugins.discover()
     plan = stage.plan(spec, plugins)
     context = StageContext(root, ParamsView(data, plan.reads, name), plan, plugins)
-    root_on_path = str(root.resolve())
-    sys.path.insert(0, root_on_path)  # modules at the project root serve as _target_ classes
-    try:
+    with project_importable(root):  # modules at the project root serve as _target_ classes
         stage.run(context)
-    finally:
-        sys.path.remove(root_on_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor.bundle import infer_schema, save_bundle
+from conveyor.errors import StageError
 from conveyor.runtime import layout
 from conveyor.runtime.estimator import build_model, build_pipeline
 from conveyor.runtime.frames import read_frame, require_column
@@ -55,7 +56,15 @@ def run(ctx: StageContext) -> None:
         classes = [c.item() if hasattr(c, "item") else c for c in encoder.classes_]
         y = encoder.transform(y)
     estimator = build_model(model_spec, task, seed, ctx.plugins)
-    pipeline = build_pipeline(features, estimator, ctx.plugins).fit(x, y)
+    pipeline = build_pipeline(features, estimator, ctx.plugins)
+    try:
+        pipeline.fit(x, y)
+    except (ValueError, TypeError) as exc:  # what scikit-learn and xgboost raise on bad input
+        raise StageError(
+            f"fitting {model_spec.label} on {train_path} failed: {_first_line(exc)}",
+            where="features, model",
+            fix=_fit_fix(x),
+        ) from exc
     schema = {"task": task, "target": target, "classes": classes, "columns": infer_schema(x)}
     metadata = {
         "name": ctx.params.parse("project.name", str),
@@ -67,6 +76,23 @@ def run(ctx: StageContext) -> None:
     (bundle_dir,) = ctx.plan.outs
     save_bundle(ctx.root / bundle_dir, pipeline, schema, metadata)
     print(f"train: {model_spec.label} on {len(x)} rows x {x.shape[1]} features -> {bundle_dir}")  # noqa: T201
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _fit_fix(x: Any) -> str:  # noqa: ANN401 - a pandas DataFrame
+    """Point at non-numeric columns, the usual cause; else at the model's params."""
+    import pandas as pd
+
+    text = [str(c) for c in x.columns if not pd.api.types.is_numeric_dtype(x[c])]
+    if text:
+        return (
+            f"columns {', '.join(map(repr, text[:10]))} are not numeric: add a transform for "
+            "them under features.transforms (e.g. kind: one_hot, columns: categorical)"
+        )
+    return "check model.params and the training data; CONVEYOR_FULL_ERROR=1 shows the cause"
 
 
 def _plugin_modules(pipeline: Any) -> set[str]:  # noqa: ANN401 - a fitted Pipeline

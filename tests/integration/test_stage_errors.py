@@ -1,0 +1,58 @@
+"""Bad data met by a stage: a located error with a fix and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tests.conftest import conveyor
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DATA = """\
+sources:
+  visits:
+    kind: csv
+    params: {path: visits.csv}
+target: label
+split: {strategy: stratified, test_size: 0.4}
+"""
+
+
+def _visits_project(root: Path, rows: str) -> None:
+    (root / "visits.csv").write_text("age,ward,label\n" + rows)
+    (root / "conf" / "data" / "visits.yaml").write_text(DATA)
+    conveyor("compile", "data=visits", "features=none", cwd=root)
+
+
+def test_text_column_without_an_encoder_names_it_and_the_fix(project: Path) -> None:
+    _visits_project(project, "".join(f"{i},{'ab'[i % 2]},{i % 2}\n" for i in range(20)))
+    conveyor("run", "ingest", cwd=project)
+    conveyor("run", "split", cwd=project)
+    done = conveyor("run", "train", cwd=project, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert (
+        "error: features, model: fitting xgboost on data/split/train.parquet failed" in done.stderr
+    )
+    assert "fix: columns 'ward' are not numeric: add a transform" in done.stderr
+    assert not (project / "models" / "diagnostics").exists()  # nothing half-written
+
+
+def test_missing_target_column_suggests_the_close_one(project: Path) -> None:
+    _visits_project(project, "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    conveyor("compile", "data=visits", "features=none", "data.target=labl", cwd=project)
+    conveyor("run", "ingest", cwd=project)
+    done = conveyor("run", "split", cwd=project, check=False)
+    assert done.returncode == 1
+    assert "error: data.target: column 'labl' is not in data/raw/visits.parquet" in done.stderr
+    assert "fix: did you mean 'label'?" in done.stderr
+
+
+def test_missing_source_file_says_how_to_get_it(project: Path) -> None:
+    _visits_project(project, "1,2,0\n")
+    (project / "visits.csv").unlink()
+    done = conveyor("run", "ingest", cwd=project, check=False)
+    assert done.returncode == 1
+    assert "error: data.sources.visits: csv source file 'visits.csv' does not exist" in done.stderr
+    assert "dvc pull visits.csv" in done.stderr
