@@ -15,6 +15,7 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     ├── StageError                         a failure inside ``conveyor run <stage>``
     │   ├── UndeclaredParamError           a stage read a key its ``params:`` do not list
     │   └── DataError                      input data unusable (missing file, missing column)
+    │       └── DataValidationError        the dataset breaks error-level ``data.schema`` checks
     └── BundleError                exit 4  a model bundle is missing, tampered or incomplete
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "ConfigProblem",
     "ConveyorError",
     "DataError",
+    "DataValidationError",
     "OverrideError",
     "PluginError",
     "SpecError",
@@ -132,6 +134,10 @@ class UndeclaredParamError(StageError):
 
 class DataError(StageError):
     """Input data cannot be used: a missing file, a missing column, an empty split."""
+
+
+class DataValidationError(DataError):
+    """The dataset breaks ``data.schema``: one line per failed check; details in the report."""
 
 
 class BundleError(ConveyorError):

@@ -34,7 +34,7 @@ def test_seeded_reruns_give_identical_metrics_and_model(project: Path) -> None:
     assert _metrics(project) == first
     second_lock = yaml.safe_load((project / "dvc.lock").read_text())
     # Byte-identical raw data and splits: DVC skips what follows them and shares its cache.
-    for stage in ("ingest", "split"):
+    for stage in ("ingest-breast_cancer", "split"):
         assert second_lock["stages"][stage]["outs"] == first_lock["stages"][stage]["outs"]
 
 

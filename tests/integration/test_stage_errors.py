@@ -27,7 +27,7 @@ def _visits_project(root: Path, rows: str) -> None:
 
 def test_text_column_without_an_encoder_names_it_and_the_fix(project: Path) -> None:
     _visits_project(project, "".join(f"{i},{'ab'[i % 2]},{i % 2}\n" for i in range(20)))
-    conveyor("run", "ingest", cwd=project)
+    conveyor("run", "ingest-visits", cwd=project)
     conveyor("run", "split", cwd=project)
     done = conveyor("run", "train", cwd=project, check=False)
     assert done.returncode == 1
@@ -42,7 +42,7 @@ def test_text_column_without_an_encoder_names_it_and_the_fix(project: Path) -> N
 def test_missing_target_column_suggests_the_close_one(project: Path) -> None:
     _visits_project(project, "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
     conveyor("compile", "data=visits", "features=none", "data.target=labl", cwd=project)
-    conveyor("run", "ingest", cwd=project)
+    conveyor("run", "ingest-visits", cwd=project)
     done = conveyor("run", "split", cwd=project, check=False)
     assert done.returncode == 1
     assert "error: data.target: column 'labl' is not in data/raw/visits.parquet" in done.stderr
@@ -52,7 +52,7 @@ def test_missing_target_column_suggests_the_close_one(project: Path) -> None:
 def test_missing_source_file_says_how_to_get_it(project: Path) -> None:
     _visits_project(project, "1,2,0\n")
     (project / "visits.csv").unlink()
-    done = conveyor("run", "ingest", cwd=project, check=False)
+    done = conveyor("run", "ingest-visits", cwd=project, check=False)
     assert done.returncode == 1
     assert "error: data.sources.visits: csv source file 'visits.csv' does not exist" in done.stderr
     assert "dvc pull visits.csv" in done.stderr

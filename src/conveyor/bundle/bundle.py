@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
-TRUSTED_PREFIXES = ("sklearn.", "xgboost.", "numpy.", "scipy.", "builtins.", "collections.")
+TRUSTED_PREFIXES = (
+    "sklearn.",
+    "xgboost.",
+    "numpy.",
+    "scipy.",
+    "builtins.",
+    "collections.",
+    "conveyor.components.",
+)
 
 
 @dataclass(frozen=True)

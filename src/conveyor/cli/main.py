@@ -62,6 +62,8 @@ def compile_command(args: argparse.Namespace) -> int:
         _out("dvc.yaml and params.yaml match conf/")
         return 0
     compiled = compiler.compile_files(root, overrides)
+    for warning in compiled.warnings:
+        _err(f"warning: {warning}")
     changed = compiled.write(root)
     stages = len(compiled.pipeline.stages)
     if changed:
@@ -103,6 +105,20 @@ def plugins_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def schema_infer_command(args: argparse.Namespace) -> int:
+    """Draft a data.schema from the project's dataset, one source, or a parquet/csv file."""
+    from conveyor import _atomic
+    from conveyor.runtime.validation.infer import draft_schema
+
+    text = draft_schema(Path.cwd(), source=args.source, file=args.file)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    _atomic.write_text(Path(args.output), text)
+    _err(f"wrote {args.output}: review it, then paste it into a conf/data/*.yaml file")
+    return 0
+
+
 class _VersionAction(argparse.Action):
     """``--version`` that reads the installed version only when asked."""
 
@@ -112,7 +128,7 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser: ``conveyor [-v] {compile,run,plugins} ...``."""
+    """The argument parser: ``conveyor [-v] {compile,run,plugins,schema} ...``."""
     parser = argparse.ArgumentParser(
         prog="conveyor",
         description="Declarative MLOps: compile Hydra configs in conf/ into a plain DVC pipeline.",
@@ -151,6 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = add("run", run_command, "Run one pipeline STAGE (what DVC calls).")
     run_parser.add_argument("stage", metavar="STAGE")
     add("plugins", plugins_command, "List installed components and who provides them.")
+    schema_help = "Work with data.schema, the checks of the 'validate' stage."
+    schema_parser = commands.add_parser("schema", help=schema_help, description=schema_help)
+    schema_verbs = schema_parser.add_subparsers(title="commands", dest="verb", required=True)
+    infer_parser = schema_verbs.add_parser(
+        "infer",
+        help="Draft a data.schema from data, to review and paste into conf/data/.",
+        description="Draft a data.schema from data (by default the dataset that 'validate' "
+        "reads, per params.yaml), to review and paste into a conf/data/*.yaml file.",
+    )
+    infer_parser.set_defaults(handler=schema_infer_command)
+    origin = infer_parser.add_mutually_exclusive_group()
+    origin.add_argument("--source", metavar="NAME", help="one source's ingested rows instead")
+    origin.add_argument("--file", metavar="PATH", help="a parquet or csv file instead")
+    infer_parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the YAML to FILE (default: stdout)"
+    )
     return parser
 
 

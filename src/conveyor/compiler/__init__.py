@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from conveyor.compiler.build import compile_project
 from conveyor.compiler.ir import Pipeline, Stage
 from conveyor.compiler.render import DVC_YAML, PARAMS_YAML, render
+from conveyor.compiler.tracking import untracked_sources
 from conveyor.compiler.writer import diff_files, write_files
 from conveyor.config import load_project
 
@@ -33,6 +34,8 @@ class Compiled:
 
     pipeline: Pipeline
     files: dict[str, str]
+    warnings: tuple[str, ...] = ()
+    """Things that compile but will hurt later (e.g. a source file outside git and DVC)."""
 
     def write(self, root: Path) -> list[str]:
         """Write the files that changed; return their names."""
@@ -43,7 +46,8 @@ def compile_files(root: Path, overrides: list[str] | tuple[str, ...] = ()) -> Co
     """Compose, validate and compile the project at ``root``."""
     project = load_project(root, overrides)
     pipeline = compile_project(project)
-    return Compiled(pipeline, render(pipeline, project.composed))
+    warnings = tuple(untracked_sources(pipeline, root))
+    return Compiled(pipeline, render(pipeline, project.composed), warnings)
 
 
 def check(root: Path) -> str:

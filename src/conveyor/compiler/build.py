@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor.compiler.ir import Pipeline, Stage, covers
-from conveyor.errors import CompileError, ConfigProblem, SpecError
+from conveyor.errors import CompileError
 from conveyor.plugins.target import project_importable
-from conveyor.runtime import STAGES
+from conveyor.runtime import plan_stages
 
 if TYPE_CHECKING:
     from conveyor.config import LoadedProject
@@ -18,24 +18,10 @@ if TYPE_CHECKING:
 
 def compile_project(project: LoadedProject) -> Pipeline:
     """The DVC pipeline for ``project``; pure apart from locating local plugin code."""
-    spec = project.spec
-    if len(spec.data.sources) != 1:
-        path = "data.sources"
-        raise SpecError.from_problems(
-            [
-                ConfigProblem(
-                    path,
-                    project.provenance.file(path),
-                    f"{len(spec.data.sources)} sources are configured, but combining sources "
-                    "is not supported yet",
-                    "keep exactly one source under data.sources",
-                )
-            ]
-        )
-    stages = []
-    for definition in STAGES.values():
-        plan = definition.plan(spec, project.plugins)
-        stages.append(_stage(plan, _code_deps(plan, project)))
+    stages = [
+        _stage(plan, _code_deps(plan, project))
+        for _, plan in plan_stages(project.spec, project.plugins)
+    ]
     pipeline = Pipeline(tuple(stages))
     check_invariants(pipeline, project.root)
     return pipeline
@@ -50,6 +36,7 @@ def _stage(plan: StagePlan, code_deps: list[str]) -> Stage:
         params=tuple(sorted(plan.reads)),
         outs=plan.outs,
         metrics=plan.metrics,
+        reports=plan.reports,
     )
 
 

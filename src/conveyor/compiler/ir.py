@@ -17,6 +17,8 @@ class Stage:
     params: tuple[str, ...] = ()
     outs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
+    """Outputs kept in git rather than the DVC cache (``cache: false``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The stage as dvc.yaml holds it; empty sections are left out."""
@@ -25,8 +27,8 @@ class Stage:
             out["deps"] = list(self.deps)
         if self.params:
             out["params"] = list(self.params)
-        if self.outs:
-            out["outs"] = list(self.outs)
+        if self.outs or self.reports:
+            out["outs"] = [*self.outs, *({path: {"cache": False}} for path in self.reports)]
         if self.metrics:
             out["metrics"] = [{path: {"cache": False}} for path in self.metrics]
         return out
@@ -34,7 +36,7 @@ class Stage:
     @property
     def produces(self) -> tuple[str, ...]:
         """Every path this stage writes."""
-        return self.outs + self.metrics
+        return self.outs + self.reports + self.metrics
 
 
 @dataclass(frozen=True)

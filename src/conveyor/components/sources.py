@@ -1,25 +1,38 @@
-"""Built-in sources: datasets bundled with scikit-learn, CSV files and Parquet files."""
+"""Built-in sources: datasets bundled with scikit-learn and statsmodels, CSV and Parquet files.
+
+The SQL source lives in ``sql.py`` and the seeded generators in ``synthetic.py``.
+"""
 
 from __future__ import annotations
 
+import codecs
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, field_validator
 
-from conveyor.errors import DataError
+from conveyor.components._files import (
+    WHERE,
+    StrictParams,
+    check_project_path,
+    dependency,
+    expand,
+    is_glob,
+    missing_columns_error,
+    missing_path_error,
+)
+from conveyor.errors import DataError, PluginError
 from conveyor.plugins.base import Source
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     import pandas as pd
 
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+PARQUET_SUFFIXES = frozenset({".parquet", ".parq", ".pq"})
 
 
-class SklearnDatasetParams(_Params):
+class SklearnDatasetParams(StrictParams):
     """A dataset that ships inside scikit-learn (no download)."""
 
     name: Literal["breast_cancer", "diabetes", "digits", "iris", "wine"]
@@ -42,31 +55,147 @@ class SklearnDatasetSource(Source[SklearnDatasetParams]):
         return frame.rename(columns={"target": self.params.target})
 
 
-class FileParams(_Params):
-    """A file inside the project (relative to its root)."""
+class StatsmodelsDatasetParams(StrictParams):
+    """A dataset that ships inside statsmodels (no download).
+
+    ``co2``: weekly Mauna Loa CO2 1958-2001 (``date``, ``co2``; 59 weeks are missing and kept
+    as NaN). ``elnino``: monthly sea surface temperature 1950-2010 (``date``, ``temperature``).
+    ``sunspots``: yearly sunspot activity 1700-2008 (``date``, ``sunactivity``). ``macrodata``:
+    quarterly US macroeconomic series 1959-2009 (``date`` and 12 series). ``nile``: yearly Nile
+    river flow 1871-1970 (``date``, ``volume``).
+    """
+
+    name: Literal["co2", "elnino", "macrodata", "nile", "sunspots"]
+
+
+class StatsmodelsDatasetSource(Source[StatsmodelsDatasetParams]):
+    """``kind: statsmodels_dataset`` — e.g. ``params: {name: co2}``; needs the examples extra."""
+
+    Params = StatsmodelsDatasetParams
+
+    def read(self, root: Path) -> pd.DataFrame:
+        """Load the dataset as a plain frame whose time axis is a ``date`` column."""
+        del root
+        try:
+            from statsmodels import datasets
+        except ImportError as exc:
+            raise PluginError(
+                "source 'statsmodels_dataset' needs statsmodels, which is not installed",
+                where=WHERE,
+                fix="pip install 'conveyor-mlops[examples]'",
+            ) from exc
+        data: pd.DataFrame = getattr(datasets, self.params.name).load_pandas().data
+        shaped = _STATSMODELS_SHAPERS[self.params.name](data)
+        shaped.columns = [str(c).lower() for c in shaped.columns]
+        return shaped.reset_index(drop=True)
+
+
+def _first_days(year: pd.Series, month: pd.Series | int = 1) -> pd.Series:
+    """The first day of each (year, month), from float years such as 1958.0."""
+    import pandas as pd
+
+    parts = pd.DataFrame({"year": year.astype("int64"), "month": month, "day": 1})
+    return pd.to_datetime(parts).rename("date")
+
+
+def _co2(data: pd.DataFrame) -> pd.DataFrame:
+    # The weekly DatetimeIndex becomes a column; missing weeks stay NaN for imputation to see.
+    return data.rename_axis("date").reset_index()[["date", "co2"]]
+
+
+def _elnino(data: pd.DataFrame) -> pd.DataFrame:
+    months = [c for c in data.columns if c != "YEAR"]
+    long = data.melt(id_vars="YEAR", value_vars=months, var_name="month", value_name="temperature")
+    number = long["month"].map({m: i for i, m in enumerate(months, start=1)})
+    long["date"] = _first_days(long["YEAR"], number)
+    return long.sort_values("date")[["date", "temperature"]]
+
+
+def _macrodata(data: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    dates = _first_days(data["year"], (data["quarter"].astype("int64") - 1) * 3 + 1)
+    return pd.concat([dates, data.drop(columns=["year", "quarter"])], axis=1)
+
+
+def _nile(data: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat([_first_days(data["year"]), data["volume"]], axis=1)
+
+
+def _sunspots(data: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat([_first_days(data["YEAR"]), data["SUNACTIVITY"]], axis=1)
+
+
+_STATSMODELS_SHAPERS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "co2": _co2,
+    "elnino": _elnino,
+    "macrodata": _macrodata,
+    "nile": _nile,
+    "sunspots": _sunspots,
+}
+
+
+class FileParams(StrictParams):
+    """Data inside the project: ``path`` is relative to its root."""
 
     path: str = Field(min_length=1)
-    columns: list[str] | None = None
-    """Read only these columns (all when omitted)."""
+    """A file, a folder, or a glob such as ``data/sales/*.parquet`` (where the source allows)."""
+    columns: list[str] | None = Field(default=None, min_length=1)
+    """Read only these columns, in this order (all when omitted)."""
+
+    @field_validator("path")
+    @classmethod
+    def _inside_project(cls, value: str) -> str:
+        return check_project_path(value)
+
+    @field_validator("columns")
+    @classmethod
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) < len(value):
+            repeated = sorted({c for c in value if value.count(c) > 1})
+            msg = f"columns are listed more than once: {repeated}"
+            raise ValueError(msg)
+        return value
 
 
 class CsvParams(FileParams):
-    """Options of ``pandas.read_csv`` that matter for reproducible reads."""
+    """Options of ``pandas.read_csv`` that matter for reproducible reads; ``path`` is one file."""
 
-    sep: str = ","
+    sep: str = Field(default=",", min_length=1)
     encoding: str = "utf-8"
     na_values: list[str] | None = None
 
+    @field_validator("path")
+    @classmethod
+    def _one_file(cls, value: str) -> str:
+        if is_glob(value):
+            msg = f"'{value}' is a glob; a csv source reads one file (or use kind: sql with tables)"
+            raise ValueError(msg)
+        return value
 
-def _resolve(root: Path, relative: str, kind: str) -> Path:
-    path = root / relative
-    if not path.is_file():
-        raise DataError(
-            f"{kind} source file '{relative}' does not exist",
-            where="data.sources",
-            fix=f"create it, fetch it with 'dvc pull {relative}', or fix 'path'",
-        )
-    return path
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            msg = f"unknown encoding '{value}'; e.g. utf-8, latin-1, cp1252, utf-16"
+            raise ValueError(msg) from None
+        return value
+
+
+# First bytes of files that people save as .csv by mistake, and what to do instead.
+_NOT_CSV = (
+    (b"PAR1", "a Parquet file", "use 'kind: parquet'"),
+    (b"SQLite format 3\x00", "a SQLite database", "use 'kind: sql' with params.database"),
+    (b"PK\x03\x04", "a zip archive (or an Excel workbook)", "export or unzip it to plain CSV"),
+    (b"\x1f\x8b", "gzip-compressed", "name it '.csv.gz' so that it is decompressed on read"),
+)
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
 
 
 class CsvSource(Source[CsvParams]):
@@ -75,22 +204,61 @@ class CsvSource(Source[CsvParams]):
     Params = CsvParams
 
     def read(self, root: Path) -> pd.DataFrame:
-        """Read the CSV file."""
+        """Read the CSV file; a missing, binary or malformed file is a located DataError."""
         import pandas as pd
 
+        relative = self.params.path
+        path = root / relative
+        if not path.is_file():
+            raise missing_path_error(root, relative, kind="csv source")
+        self._refuse_binary(path)
         options: dict[str, Any] = {"sep": self.params.sep, "encoding": self.params.encoding}
         if self.params.na_values is not None:
             options["na_values"] = self.params.na_values
-        path = _resolve(root, self.params.path, "csv")
         try:
+            header = [str(c) for c in pd.read_csv(path, nrows=0, **options).columns]
+            if error := missing_columns_error(self.params.columns or [], header, file=relative):
+                raise error
             frame: pd.DataFrame = pd.read_csv(path, usecols=self.params.columns, **options)
-            return frame
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        except UnicodeDecodeError as exc:
+            bad = exc.object[exc.start : exc.start + 1].hex()
             raise DataError(
-                f"cannot parse '{self.params.path}' as CSV: {exc}",
-                where="data.sources",
-                fix="check the file, or set 'sep'/'encoding' under the source's params",
+                f"'{relative}' is not {self.params.encoding} text (byte 0x{bad}: {exc.reason})",
+                where=WHERE,
+                fix="set params.encoding to the file's encoding (e.g. latin-1, cp1252, utf-16)",
             ) from exc
+        except pd.errors.EmptyDataError as exc:
+            raise DataError(
+                f"'{relative}' is empty: it has no header line",
+                where=WHERE,
+                fix="write the column names on the first line, then the rows",
+            ) from exc
+        except (pd.errors.ParserError, ValueError) as exc:
+            detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
+            raise DataError(
+                f"cannot parse '{relative}' as CSV: {detail}",
+                where=WHERE,
+                fix="give every row as many fields as the header, or set params.sep to the "
+                f"file's delimiter (now {self.params.sep!r})",
+            ) from exc
+        return frame[self.params.columns] if self.params.columns else frame
+
+    def _refuse_binary(self, path: Path) -> None:
+        """Name what a binary file is, rather than let the parser report garbage."""
+        if path.name.endswith(_COMPRESSED):
+            return
+        with path.open("rb") as stream:
+            head = stream.read(8192)
+        for magic, what, fix in _NOT_CSV:
+            if head.startswith(magic):
+                raise DataError(f"'{self.params.path}' is {what}, not CSV", where=WHERE, fix=fix)
+        wide = codecs.lookup(self.params.encoding).name.startswith(("utf-16", "utf-32"))
+        if b"\x00" in head and not wide:
+            raise DataError(
+                f"'{self.params.path}' is a binary file, not CSV text",
+                where=WHERE,
+                fix="point params.path at a CSV file, or set params.encoding if it is UTF-16",
+            )
 
     def local_files(self) -> list[str]:
         """The CSV file is a dependency of ingest."""
@@ -98,26 +266,68 @@ class CsvSource(Source[CsvParams]):
 
 
 class ParquetSource(Source[FileParams]):
-    """``kind: parquet`` — ``params: {path: data/input.parquet}``."""
+    """``kind: parquet`` — ``path``: a file, a folder (hive partitions welcome) or a glob.
+
+    Files are read in name order and their schemas unified (a column missing from some files
+    is null there). A stored pandas index comes back as ordinary columns.
+    """
 
     Params = FileParams
 
     def read(self, root: Path) -> pd.DataFrame:
-        """Read the Parquet file."""
-        import pandas as pd
+        """Read every file ``path`` names into one frame."""
         import pyarrow as pa
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
 
-        path = _resolve(root, self.params.path, "parquet")
+        relative = self.params.path
+        files, base = expand(root, relative, kind="parquet source", suffixes=PARQUET_SUFFIXES)
+        schemas = []
+        for file in files:
+            try:
+                schemas.append(pq.read_schema(file))
+            except (pa.ArrowException, OSError) as exc:
+                raise DataError(
+                    f"cannot read '{file.relative_to(root).as_posix()}' as Parquet: {exc}",
+                    where=WHERE,
+                    fix="check that params.path names Parquet files only",
+                ) from exc
+        names = [str(f) for f in files]
+        options: dict[str, Any] = {"format": "parquet", "partitioning": "hive"}
+        options["partition_base_dir"] = str(base)
         try:
-            frame: pd.DataFrame = pd.read_parquet(path, columns=self.params.columns)
-            return frame
+            # The first file's schema plus the hive partition fields found in the paths.
+            partitioned = ds.dataset(names, **options).schema
+            schema = pa.unify_schemas([*schemas, partitioned])
+            dataset = ds.dataset(names, schema=schema, **options)
+        except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+            raise DataError(
+                f"cannot combine the files of '{relative}' into one table: {exc}",
+                where=WHERE,
+                fix="give the files one schema (a column has one type in every file), "
+                "or narrow params.path to the files that match",
+            ) from exc
+        if error := missing_columns_error(self.params.columns or [], schema.names, file=relative):
+            raise error
+        try:
+            table = dataset.to_table(columns=self.params.columns)
         except (pa.ArrowException, OSError) as exc:
             raise DataError(
-                f"cannot read '{self.params.path}' as Parquet: {exc}",
-                where="data.sources",
-                fix="check that the file is a valid Parquet file",
+                f"cannot read '{relative}': {str(exc).replace(f'{root}/', '')}",
+                where=WHERE,
+                fix="the file is damaged: write it again, or restore it with 'dvc checkout'",
             ) from exc
+        return _plain_index(table.to_pandas())
 
     def local_files(self) -> list[str]:
-        """The Parquet file is a dependency of ingest."""
-        return [self.params.path]
+        """The file or folder, or a glob's folder prefix: what DVC tracks for ingest."""
+        return [dependency(self.params.path)]
+
+
+def _plain_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """A RangeIndex from 0; an index pandas stored (a date, an id) becomes a column."""
+    import pandas as pd
+
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
+        return frame.reset_index(drop=True)
+    return frame.reset_index()

@@ -95,6 +95,15 @@ class Transform(Component[P]):
     def build(self) -> Any:  # noqa: ANN401 - any sklearn transformer
         """An unfitted transformer that keeps pandas column names (``set_output``)."""
 
+    def required_columns(self) -> list[str]:
+        """Columns the transformer reads besides those ``columns:`` selects (none by default).
+
+        The training pipeline adds them to this transform's selection even when ``columns:``
+        does not name them (the time and group keys of ``lag``); the transformer should pass
+        them through unchanged, since they leave the remainder that skips the transform.
+        """
+        return []
+
 
 class Metric(Component[NoParams]):
     """Scores predictions on held-out rows (``conveyor.metrics``)."""

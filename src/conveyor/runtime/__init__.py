@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
-from conveyor.runtime.run import run_stage
+from conveyor.runtime.run import plan_stages, run_stage
 from conveyor.runtime.stages import STAGES
 
-__all__ = ["STAGES", "StageContext", "StageDef", "StagePlan", "run_stage"]
+__all__ = ["STAGES", "StageContext", "StageDef", "StagePlan", "plan_stages", "run_stage"]

@@ -9,9 +9,7 @@ from conveyor.plugins.target import estimator_params, import_target
 if TYPE_CHECKING:
     from conveyor.plugins import Plugins
     from conveyor.plugins.base import Model, Transform
-    from conveyor.spec import FeaturesSpec, ModelSpec, Task, TransformSpec
-
-_CATEGORICAL = ["object", "category", "string", "bool"]
+    from conveyor.spec import FeaturesSpec, ModelSpec, Task
 
 
 def build_model(spec: ModelSpec, task: Task, seed: int, plugins: Plugins) -> Any:  # noqa: ANN401
@@ -31,36 +29,33 @@ def build_model(spec: ModelSpec, task: Task, seed: int, plugins: Plugins) -> Any
 def build_pipeline(features: FeaturesSpec, estimator: Any, plugins: Plugins) -> Any:  # noqa: ANN401
     """``Pipeline([<one ColumnTransformer per transform>..., ("model", estimator)])``.
 
-    Each transform touches only its selected columns and passes the rest through, keeping
-    pandas column names, so later transforms can select by name or dtype again.
+    Each transform touches only its selected columns, plus those its component requires (the
+    time and group keys of ``lag``), and passes the rest through, keeping pandas column names,
+    so later transforms can select by name or dtype again. Fitting the Pipeline fits every
+    transform on the rows it is given (the training split) and nothing else.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
+    from conveyor.components.transformers.selection import ColumnSelection
+
     steps: list[tuple[str, Any]] = []
     for index, transform_spec in enumerate(features.transforms):
-        cls = plugins["transform"].load(
-            transform_spec.kind, where=f"features.transforms.{index}.kind"
+        where = f"features.transforms.{index}"
+        cls = plugins["transform"].load(transform_spec.kind, where=f"{where}.kind")
+        component = cast("Transform[Any]", cls.from_config(transform_spec.params))
+        columns = transform_spec.columns
+        selection = ColumnSelection(
+            list(columns) if isinstance(columns, list) else columns,
+            component.required_columns(),
+            where,
         )
-        transformer = cast("Transform[Any]", cls.from_config(transform_spec.params)).build()
         name = f"{index}_{transform_spec.kind}"
         step = ColumnTransformer(
-            [(name, transformer, _selector(transform_spec))],
+            [(name, component.build(), selection)],
             remainder="passthrough",
             verbose_feature_names_out=False,
         ).set_output(transform="pandas")
         steps.append((name, step))
     steps.append(("model", estimator))
     return Pipeline(steps)
-
-
-def _selector(spec: TransformSpec) -> Any:  # noqa: ANN401 - a column selector
-    from sklearn.compose import make_column_selector
-
-    if isinstance(spec.columns, list):
-        return list(spec.columns)
-    if spec.columns == "numeric":
-        return make_column_selector(dtype_include="number")
-    if spec.columns == "categorical":
-        return make_column_selector(dtype_include=_CATEGORICAL)
-    return make_column_selector()

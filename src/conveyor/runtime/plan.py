@@ -26,6 +26,8 @@ class StagePlan:
     outs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     """Outputs declared as DVC metrics (kept in git, not the cache)."""
+    reports: tuple[str, ...] = ()
+    """Other outputs kept in git, not the cache (``cache: false``)."""
     components: tuple[tuple[str, str], ...] = ()
     """(kind, name) of each plugin component the stage runs."""
     targets: tuple[str, ...] = ()
@@ -44,8 +46,12 @@ class StageContext:
 
 @dataclass(frozen=True)
 class StageDef:
-    """A stage: how to plan it from the spec, and how to run it."""
+    """A kind of stage: how to plan its instances from the spec, and how to run one.
+
+    Most kinds have one instance named like the kind (``split``); ``ingest`` has one per source
+    (``ingest-sales``), and optional kinds (``combine``, ``validate``) may have none.
+    """
 
     name: str
-    plan: Callable[[ProjectSpec, Plugins], StagePlan]
+    plan: Callable[[ProjectSpec, Plugins], tuple[StagePlan, ...]]
     run: Callable[[StageContext], None] = field(repr=False)

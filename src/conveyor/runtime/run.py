@@ -12,7 +12,7 @@ from conveyor.plugins import Plugins
 from conveyor.plugins.target import project_importable
 from conveyor.runtime.layout import PARAMS_FILE
 from conveyor.runtime.params import ParamsView, load_params
-from conveyor.runtime.plan import StageContext
+from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.runtime.stages import STAGES
 from conveyor.spec import ProjectSpec
 
@@ -21,12 +21,7 @@ if TYPE_CHECKING:
 
 
 def run_stage(root: Path, name: str, *, plugins: Plugins | None = None) -> None:
-    """Run one stage of the project at ``root``."""
-    stage = STAGES.get(name)
-    if stage is None:
-        close = difflib.get_close_matches(name, list(STAGES), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise StageError(f"unknown stage '{name}'", fix=f"{hint}stages: {', '.join(STAGES)}")
+    """Run the stage called ``name`` (as in dvc.yaml) of the project at ``root``."""
     data = load_params(root)
     try:
         # The full spec decides only the stage's paths, which dvc.yaml already pins; the
@@ -39,7 +34,19 @@ def run_stage(root: Path, name: str, *, plugins: Plugins | None = None) -> None:
             fix="run 'conveyor compile' to see each problem with its conf/ file",
         ) from exc
     plugins = plugins or Plugins.discover()
-    plan = stage.plan(spec, plugins)
+    plans = {plan.name: (definition, plan) for definition, plan in plan_stages(spec, plugins)}
+    if name not in plans:
+        close = difflib.get_close_matches(name, list(plans), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise StageError(
+            f"unknown stage '{name}'", fix=f"{hint}this project's stages: {', '.join(plans)}"
+        )
+    definition, plan = plans[name]
     context = StageContext(root, ParamsView(data, plan.reads, name), plan, plugins)
     with project_importable(root):  # modules at the project root serve as _target_ classes
-        stage.run(context)
+        definition.run(context)
+
+
+def plan_stages(spec: ProjectSpec, plugins: Plugins) -> list[tuple[StageDef, StagePlan]]:
+    """Every stage of the project, in pipeline order, with the kind that runs it."""
+    return [(d, plan) for d in STAGES.values() for plan in d.plan(spec, plugins)]

@@ -15,7 +15,7 @@ class ModelSpec(StrictModel):
     """Exactly one of ``kind`` (a ``conveyor.models`` name) or ``_target_`` (``pkg.Class``)."""
 
     kind: str | None = Field(default=None, min_length=1)
-    # Hydra's spelling, so users can paste instantiate-style configs; the only aliased key.
+    # Hydra's spelling, so users can paste instantiate-style configs.
     target: str | None = Field(default=None, alias="_target_", pattern=TARGET_PATTERN)
     params: dict[str, Any] = Field(default_factory=dict)
 

@@ -20,7 +20,7 @@ class SourceContract(ComponentContract):
     the files that ``params`` point at. It checks that ``read(root)`` returns a non-empty
     DataFrame with unique string column names, the same rows on every call, that survive the
     Parquet file ingest writes; and that ``local_files()`` are relative paths inside the
-    project that exist.
+    project that exist (files, or folders such as a glob's static prefix).
     """
 
     kind = "source"
@@ -69,10 +69,19 @@ class SourceContract(ComponentContract):
         pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
 
     def test_local_files_are_relative_and_exist(self, source: Source[Any], root: Path) -> None:
-        """``local_files()`` become DVC dependencies: project-relative, inside it, present."""
+        """``local_files()`` become DVC dependencies: project-relative, inside it, present.
+
+        Each is a file or a folder: DVC tracks a folder as a whole, which is how a source that
+        reads a glob (``data/sales/*.parquet``) or a partitioned dataset declares its input.
+        """
         for file in source.local_files():
             assert isinstance(file, str), f"local file {file!r} is not a str"
             for flavour in (PurePosixPath, PureWindowsPath):
                 assert not flavour(file).is_absolute(), f"local file '{file}' is absolute"
             assert ".." not in PurePosixPath(file).parts, f"local file '{file}' leaves the project"
-            assert (root / file).is_file(), f"local file '{file}' does not exist under root"
+            assert PurePosixPath(file).parts, (
+                f"local file '{file}' is the project root; DVC would depend on every output"
+            )
+            assert (root / file).is_file() or (root / file).is_dir(), (
+                f"local file '{file}' is neither a file nor a folder under root"
+            )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 def test_unknown_stage_suggests_the_close_one(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
     with pytest.raises(StageError, match="unknown stage 'trian'") as info:
         run_stage(tmp_path, "trian")
     assert "did you mean 'train'?" in str(info.value.fix)
@@ -24,7 +25,7 @@ def test_unknown_stage_suggests_the_close_one(tmp_path: Path) -> None:
 
 def test_missing_params_yaml_says_compile(tmp_path: Path) -> None:
     with pytest.raises(StageError, match=r"no params\.yaml"):
-        run_stage(tmp_path, "ingest")
+        run_stage(tmp_path, "ingest-breast_cancer")
 
 
 def test_stage_reading_an_undeclared_key_fails(
@@ -33,8 +34,8 @@ def test_stage_reading_an_undeclared_key_fails(
     (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
 
     def leaky_plan(spec, plugins):  # the real plan without 'seed', which split reads
-        plan = split.plan(spec, plugins)
-        return dataclasses.replace(plan, reads=tuple(k for k in plan.reads if k != "seed"))
+        (plan,) = split.plan(spec, plugins)
+        return (dataclasses.replace(plan, reads=tuple(k for k in plan.reads if k != "seed")),)
 
     monkeypatch.setitem(STAGES, "split", dataclasses.replace(STAGES["split"], plan=leaky_plan))
     with pytest.raises(

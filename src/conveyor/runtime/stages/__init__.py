@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from conveyor.runtime.stages import evaluate, ingest, split, train
+from conveyor.runtime.stages import combine, evaluate, ingest, split, train, validate
 
-STAGES = {stage.name: stage for stage in (ingest.STAGE, split.STAGE, train.STAGE, evaluate.STAGE)}
+STAGES = {
+    stage.name: stage
+    for stage in (
+        ingest.STAGE,
+        combine.STAGE,
+        validate.STAGE,
+        split.STAGE,
+        train.STAGE,
+        evaluate.STAGE,
+    )
+}
 
 __all__ = ["STAGES"]

@@ -23,16 +23,18 @@ if TYPE_CHECKING:
 READS = ("data.target", "evaluate", "project.task")
 
 
-def plan(spec: ProjectSpec, plugins: Plugins) -> StagePlan:
+def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
     """Reads the bundle and the test split, writes the metrics file."""
     del plugins
-    return StagePlan(
-        name="evaluate",
-        desc="Score the model on the test split into reports/metrics.json",
-        reads=READS,
-        deps=(layout.model_dir(spec.project.name), layout.split_path("test")),
-        metrics=(layout.METRICS_FILE,),
-        components=tuple(("metric", name) for name in spec.evaluate.metrics),
+    return (
+        StagePlan(
+            name="evaluate",
+            desc="Score the model on the test split into reports/metrics.json",
+            reads=READS,
+            deps=(layout.model_dir(spec.project.name), layout.split_path("test")),
+            metrics=(layout.METRICS_FILE,),
+            components=tuple(("metric", name) for name in spec.evaluate.metrics),
+        ),
     )
 
 

@@ -1,10 +1,14 @@
-"""``ingest``: read every source into ``data/raw/<source>.parquet``."""
+"""``ingest-<source>``: read one source into ``data/raw/<source>.parquet``.
+
+One stage per source, so editing one source's file (or params) reruns only its ingest and what
+follows; a local file a source reads is a dependency of its stage.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from conveyor.errors import DataError
+from conveyor.errors import DataError, PluginError
 from conveyor.runtime import layout
 from conveyor.runtime.frames import write_frame
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
@@ -15,45 +19,55 @@ if TYPE_CHECKING:
     from conveyor.plugins.base import Source
     from conveyor.spec import ProjectSpec
 
-READS = ("data.sources",)
+PREFIX = "ingest-"
 
 
-def plan(spec: ProjectSpec, plugins: Plugins) -> StagePlan:
-    """One output per source; local source files are dependencies."""
-    sources = spec.data.sources
-    files: set[str] = set()
-    for name, source_spec in sources.items():
-        cls = plugins["source"].load(source_spec.kind, where=f"data.sources.{name}.kind")
-        files.update(cast("Source[Any]", cls.from_config(source_spec.params)).local_files())
-    return StagePlan(
-        name="ingest",
-        desc="Read each source in data.sources into data/raw/",
-        reads=READS,
-        deps=tuple(sorted(files)),
-        outs=tuple(layout.raw_path(name) for name in sources),
-        components=tuple(("source", source.kind) for source in sources.values()),
-    )
+def source_of(stage: str) -> str:
+    """The source an ingest stage reads: ``ingest-sales`` -> ``sales``."""
+    return stage.removeprefix(PREFIX)
+
+
+def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
+    """One stage per source; its local files are its dependencies."""
+    plans = []
+    for name, source_spec in spec.data.sources.items():
+        source = _source(plugins, name, source_spec)
+        plans.append(
+            StagePlan(
+                name=f"{PREFIX}{name}",
+                desc=f"Read source '{name}' ({source_spec.kind}) into {layout.raw_path(name)}",
+                reads=(f"data.sources.{name}",),
+                deps=tuple(sorted(set(source.local_files()))),
+                outs=(layout.raw_path(name),),
+                components=(("source", source_spec.kind),),
+            )
+        )
+    return tuple(plans)
 
 
 def run(ctx: StageContext) -> None:
-    """Read and store each source."""
-    sources = ctx.params.parse("data.sources", dict[str, ComponentSpec])
-    registry = ctx.plugins["source"]
-    for name, source_spec in sources.items():
-        where = f"data.sources.{name}"
-        cls = registry.load(source_spec.kind, where=f"{where}.kind")
-        source = cast("Source[Any]", cls.from_config(source_spec.params))
-        try:
-            frame = source.read(ctx.root)
-        except DataError as exc:
-            raise DataError(exc.what, where=where, fix=exc.fix) from exc
-        if frame.empty:
-            raise DataError(
-                "the source produced no rows", where=where, fix="check the source's params"
-            )
-        frame.columns = [str(c) for c in frame.columns]
-        write_frame(ctx.root, layout.raw_path(name), frame)
-        print(f"ingest: {name}: {len(frame)} rows x {frame.shape[1]} columns")  # noqa: T201
+    """Read the source and store its rows."""
+    name = source_of(ctx.plan.name)
+    where = f"data.sources.{name}"
+    source = _source(ctx.plugins, name, ctx.params.parse(where, ComponentSpec))
+    try:
+        frame = source.read(ctx.root)
+    except (DataError, PluginError) as exc:  # sources say 'data.sources'; name which one
+        raise type(exc)(exc.what, where=where, fix=exc.fix) from exc
+    if frame.empty:
+        raise DataError(
+            "the source produced no rows",
+            where=where,
+            fix="check the source's params (path, query, filters) and the file it reads",
+        )
+    frame.columns = [str(c) for c in frame.columns]
+    write_frame(ctx.root, layout.raw_path(name), frame)
+    print(f"{ctx.plan.name}: {len(frame)} rows x {frame.shape[1]} columns")  # noqa: T201
+
+
+def _source(plugins: Plugins, name: str, spec: ComponentSpec) -> Source[Any]:
+    cls = plugins["source"].load(spec.kind, where=f"data.sources.{name}.kind")
+    return cast("Source[Any]", cls.from_config(spec.params))
 
 
 STAGE = StageDef("ingest", plan, run)

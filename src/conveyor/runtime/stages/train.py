@@ -20,20 +20,22 @@ if TYPE_CHECKING:
 READS = ("data.target", "features", "model", "project.name", "project.task", "seed")
 
 
-def plan(spec: ProjectSpec, plugins: Plugins) -> StagePlan:
+def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
     """Reads the training split, writes ``models/<project.name>/``."""
     del plugins
     components = [("transform", t.kind) for t in spec.features.transforms]
     if spec.model.kind is not None:
         components.append(("model", spec.model.kind))
-    return StagePlan(
-        name="train",
-        desc="Fit the features + model pipeline on the training split",
-        reads=READS,
-        deps=(layout.split_path("train"),),
-        outs=(layout.model_dir(spec.project.name),),
-        components=tuple(components),
-        targets=(spec.model.target,) if spec.model.target else (),
+    return (
+        StagePlan(
+            name="train",
+            desc="Fit the features + model pipeline on the training split",
+            reads=READS,
+            deps=(layout.split_path("train"),),
+            outs=(layout.model_dir(spec.project.name),),
+            components=tuple(components),
+            targets=(spec.model.target,) if spec.model.target else (),
+        ),
     )
 
 

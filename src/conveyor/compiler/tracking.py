@@ -1,0 +1,51 @@
+"""Warn about source files a fresh clone would not have: tracked by neither git nor DVC."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from conveyor.runtime.stages.ingest import PREFIX
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conveyor.compiler.ir import Pipeline
+
+
+def untracked_sources(pipeline: Pipeline, root: Path) -> list[str]:
+    """One warning per ingest dependency that neither git nor a ``.dvc`` file tracks."""
+    deps = [(s.name, dep) for s in pipeline.stages if s.name.startswith(PREFIX) for dep in s.deps]
+    if not deps:
+        return []
+    in_git = _git_files(root, [dep for _, dep in deps])
+    warnings = []
+    for stage, dep in deps:
+        if _dvc_tracked(root, dep) or any(f == dep or f.startswith(f"{dep}/") for f in in_git):
+            continue
+        warnings.append(
+            f"'{dep}' (read by stage '{stage}') is tracked by neither git nor DVC, so a fresh "
+            f"clone cannot reproduce it; run: dvc add {dep} && git add {dep}.dvc"
+        )
+    return warnings
+
+
+def _git_files(root: Path, paths: list[str]) -> set[str]:
+    """Files under ``paths`` that git tracks (none outside a git work tree)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", *paths],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return set()
+    return {name for name in listed.decode().split("\0") if name}
+
+
+def _dvc_tracked(root: Path, dep: str) -> bool:
+    """Whether ``dep`` or a folder above it has a ``.dvc`` file."""
+    path = PurePosixPath(dep)
+    return any((root / f"{p}.dvc").is_file() for p in (path, *path.parents) if str(p) != ".")

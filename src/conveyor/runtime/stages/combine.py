@@ -1,0 +1,104 @@
+"""``combine``: join the ingested sources, or query them with SQL, into one table.
+
+Present only when ``data.combine`` is set. Joins run in order onto ``base``; a key missing on
+either side, or a join that multiplies rows because a key is not unique on the joined side, is
+a located error rather than a silently different dataset.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from conveyor.errors import DataError
+from conveyor.runtime import layout
+from conveyor.runtime.frames import read_frame, write_frame
+from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.spec import CombineSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from conveyor.plugins import Plugins
+    from conveyor.spec import JoinSpec, ProjectSpec
+
+READS = ("data.combine",)
+
+
+def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
+    """Reads every raw source, writes ``data/combined.parquet``; none without ``combine``."""
+    del plugins
+    if spec.data.combine is None:
+        return ()
+    how = "SQL" if spec.data.combine.sql else "joins"
+    return (
+        StagePlan(
+            name="combine",
+            desc=f"Combine the sources ({how} in data.combine) into {layout.COMBINED_FILE}",
+            reads=READS,
+            deps=tuple(layout.raw_path(name) for name in spec.data.sources),
+            outs=(layout.COMBINED_FILE,),
+        ),
+    )
+
+
+def run(ctx: StageContext) -> None:
+    """Load each source's rows, combine, store."""
+    combine = ctx.params.parse("data.combine", CombineSpec)
+    frames = {
+        PurePosixPath(dep).stem: read_frame(ctx.root, dep, "combine") for dep in ctx.plan.deps
+    }
+    if combine.sql is not None:
+        from conveyor.components.sql import query_frames
+
+        combined = query_frames(combine.sql, frames, where="data.combine.sql")
+    else:
+        assert combine.base is not None  # noqa: S101 - CombineSpec guarantees it
+        assert combine.join is not None  # noqa: S101
+        combined = frames[combine.base]
+        for index, join in enumerate(combine.join):
+            combined = _join(combined, frames[join.source], join, f"data.combine.join.{index}")
+    if combined.empty:
+        raise DataError(
+            "combining the sources gave no rows",
+            where="data.combine",
+            fix="check the join keys and 'how' (an inner join of disjoint keys is empty), "
+            "or the query's WHERE clause",
+        )
+    write_frame(ctx.root, layout.COMBINED_FILE, combined)
+    print(f"combine: {len(combined)} rows x {combined.shape[1]} columns")  # noqa: T201
+
+
+def _join(left: pd.DataFrame, right: pd.DataFrame, join: JoinSpec, where: str) -> pd.DataFrame:
+    import pandas as pd
+
+    for side, frame in (("the rows so far", left), (f"source '{join.source}'", right)):
+        missing = [key for key in join.columns if key not in frame.columns]
+        if missing:
+            raise DataError(
+                f"join key {missing} is not in {side}",
+                where=where,
+                fix=f"columns there: {', '.join(map(str, frame.columns[:30]))}",
+            )
+    if right.duplicated(join.columns).any():
+        dupes = right[right.duplicated(join.columns, keep=False)][join.columns].head(3)
+        raise DataError(
+            f"key {join.columns} is not unique in source '{join.source}', so the join would "
+            f"repeat rows (e.g. {dupes.to_dict('records')})",
+            where=where,
+            fix="deduplicate the source (a 'sql' source or combine.sql with GROUP BY), "
+            "or join on more keys",
+        )
+    try:
+        return pd.merge(
+            left, right, on=join.columns, how=join.how, suffixes=("", f"_{join.source}")
+        )
+    except (ValueError, TypeError) as exc:  # e.g. int key joined to a string key
+        raise DataError(
+            f"cannot join source '{join.source}' on {join.columns}: {exc}",
+            where=where,
+            fix="give the key columns the same type in both sources",
+        ) from exc
+
+
+STAGE = StageDef("combine", plan, run)
