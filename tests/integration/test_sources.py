@@ -110,3 +110,27 @@ def test_a_join_key_missing_from_a_source_fails_combine_with_its_columns(project
     assert "data.combine.join.0: join key ['ward'] is not in source 'wards'" in done.stderr
     assert "columns there: wardname, beds" in done.stderr
     assert (project / "data" / "raw" / "visits.parquet").is_file()  # earlier outputs intact
+
+
+def test_sources_combined_by_a_sql_query(project: Path) -> None:
+    _multi_source_project(project)
+    data = project / "conf" / "data" / "visits.yaml"
+    query = (
+        "SELECT v.*, w.beds FROM visits v JOIN wards w USING (ward) WHERE v.age < 60 "
+        "ORDER BY v.patient, v.age"
+    )
+    text = (
+        DATA.split("combine:")[0]
+        + f"combine:\n  sql: {query}\n"
+        + "target:"
+        + (DATA.split("target:")[1])
+    )
+    data.write_text(text)
+    conveyor("compile", cwd=project)
+    dvc("repro", "combine", cwd=project)
+    import pandas as pd
+
+    combined = pd.read_parquet(project / "data" / "combined.parquet")
+    assert list(combined.columns) == ["patient", "ward", "age", "label", "beds"]
+    assert combined["age"].max() < 60
+    assert len(combined) == sum(20 + i % 50 < 60 for i in range(200))

@@ -129,9 +129,10 @@ def test_schema_infer_writes_a_draft_that_validates_its_dataset(project: Path) -
     assert columns["diagnosis"] == {"dtype": "int", "nullable": False, "min": 0, "max": 1}
     assert len(columns) == 31
 
-    # Pasted under the data config as it is, it compiles and the dataset passes.
+    # Pasted under the data config in place of its reviewed schema, it compiles and passes.
     data_conf = project / "conf" / "data" / "breast_cancer.yaml"
-    data_conf.write_text(data_conf.read_text() + text)
+    before, _, rest = data_conf.read_text().partition("\nschema:\n")
+    data_conf.write_text(before + rest[rest.index("\ntarget:") :] + text)
     conveyor("compile", cwd=project)
     done = conveyor("run", "validate", cwd=project)
     assert "validate: data/raw/breast_cancer.parquet passed" in done.stdout
