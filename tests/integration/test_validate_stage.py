@@ -131,8 +131,8 @@ def test_schema_infer_writes_a_draft_that_validates_its_dataset(project: Path) -
 
     # Pasted under the data config in place of its reviewed schema, it compiles and passes.
     data_conf = project / "conf" / "data" / "breast_cancer.yaml"
-    before, _, rest = data_conf.read_text().partition("\nschema:\n")
-    data_conf.write_text(before + rest[rest.index("\ntarget:") :] + text)
+    reviewed = data_conf.read_text()
+    data_conf.write_text(reviewed[: reviewed.index("\nschema:\n") + 1] + text)
     conveyor("compile", cwd=project)
     done = conveyor("run", "validate", cwd=project)
     assert "validate: data/raw/breast_cancer.parquet passed" in done.stdout

@@ -317,7 +317,7 @@ class ParquetSource(Source[FileParams]):
                 where=WHERE,
                 fix="the file is damaged: write it again, or restore it with 'dvc checkout'",
             ) from exc
-        return _plain_index(table.to_pandas())
+        return _plain_index(table.to_pandas(split_blocks=True, self_destruct=True))
 
     def local_files(self) -> list[str]:
         """The file or folder, or a glob's folder prefix: what DVC tracks for ingest."""

@@ -7,8 +7,17 @@ import pandas as pd
 import pytest
 
 from conveyor.errors import DataError
-from conveyor.runtime.stages.split import _by_time, _shuffled
+from conveyor.runtime.stages import split as split_stage
 from conveyor.spec import SplitSpec
+
+
+def _shuffled(frame: pd.DataFrame, spec: SplitSpec, target: str, seed: int) -> dict:
+    """The split as frames (the stage works with row positions)."""
+    return {p: frame.iloc[r] for p, r in split_stage._shuffled(frame, spec, target, seed).items()}
+
+
+def _by_time(frame: pd.DataFrame, spec: SplitSpec) -> dict:
+    return {p: frame.iloc[r] for p, r in split_stage._by_time(frame, spec).items()}
 
 
 def _frame(rows: int = 400) -> pd.DataFrame:

@@ -53,11 +53,11 @@ class Ordinal(Transform[OrdinalParams]):
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """An ``OrdinalEncoder`` that encodes unseen categories as ``unknown_value``."""
-        from sklearn.preprocessing import OrdinalEncoder
+        from conveyor.components.transformers.ordinal import FrameOrdinalEncoder
 
         params = self.explicit_params()
         unknown = params.pop("unknown_value", self.params.unknown_value)
-        return OrdinalEncoder(
+        return FrameOrdinalEncoder(
             handle_unknown="use_encoded_value",
             unknown_value=float("nan") if unknown == "nan" else unknown,
             **params,

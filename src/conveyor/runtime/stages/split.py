@@ -16,6 +16,7 @@ from conveyor.runtime.stages import validate
 from conveyor.spec import SplitSpec
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from conveyor.plugins import Plugins
@@ -57,36 +58,45 @@ def run(ctx: StageContext) -> None:
     for key in ("group_column", "time_column"):
         if (column := getattr(split, key)) is not None:
             require_column(frame, column, key=f"data.split.{key}", file=dataset)
-    labelled = frame[frame[target].notna()].reset_index(drop=True)
-    if dropped := len(frame) - len(labelled):
+    labelled = frame
+    if dropped := int(frame[target].isna().sum()):  # filtering copies: only when needed
+        labelled = frame[frame[target].notna()].reset_index(drop=True)
         print(f"split: dropped {dropped} rows with no '{target}'")  # noqa: T201
+    del frame
     if split.strategy == "time":
         outputs = _by_time(labelled, split)
     else:
         outputs = _shuffled(labelled, split, target, seed)
     for part, rows in outputs.items():
-        if rows.empty:
+        if len(rows) == 0:
             raise DataError(
                 f"the {part} split is empty ({len(labelled)} labelled rows)",
                 where="data.split",
                 fix="use more data, or change test_size/valid_size (or test_from/valid_from)",
             )
+    # Written a row group at a time from positions: no split is ever a second copy in memory.
     for part, rows in outputs.items():
-        write_frame(ctx.root, layout.split_path(part), rows.reset_index(drop=True))
+        write_frame(ctx.root, layout.split_path(part), labelled, rows=rows)
     sizes = ", ".join(f"{part} {len(rows)}" for part, rows in outputs.items())
     print(f"split: {split.strategy}: {sizes}")  # noqa: T201
 
 
 def _shuffled(
     frame: pd.DataFrame, split: SplitSpec, target: str, seed: int
-) -> dict[str, pd.DataFrame]:
-    """Random, stratified or group: hold out ``test_size`` (then ``valid_size``) of the rows."""
+) -> dict[str, np.ndarray]:
+    """Random, stratified or group: hold out ``test_size`` (then ``valid_size``) of the rows.
+
+    Returns row positions; the shuffle depends only on the row count, the strata or groups and
+    the seed, as ``train_test_split`` of the frame itself would.
+    """
+    import numpy as np
+
     held_out = split.test_size + split.valid_size
     try:
-        train, rest = _cut(frame, held_out, split, target, seed)
+        train, rest = _cut(frame, np.arange(len(frame)), held_out, split, target, seed)
         if split.valid_size == 0:
             return {"train": train, "test": rest}
-        valid, test = _cut(rest, split.test_size / held_out, split, target, seed)
+        valid, test = _cut(frame, rest, split.test_size / held_out, split, target, seed)
     except ValueError as exc:  # too few rows or groups, or a class with a single member
         fallback = "random" if split.strategy == "stratified" else "a different strategy"
         raise DataError(
@@ -98,24 +108,32 @@ def _shuffled(
 
 
 def _cut(
-    frame: pd.DataFrame, fraction: float, split: SplitSpec, target: str, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    fraction: float,
+    split: SplitSpec,
+    target: str,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``rows`` cut into kept and held-out positions."""
     from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     if split.strategy == "group":
         assert split.group_column is not None  # noqa: S101 - SplitSpec guarantees it
         splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-        keep, held = next(splitter.split(frame, groups=frame[split.group_column]))
-        return frame.iloc[keep], frame.iloc[held]
-    strata = frame[target] if split.strategy == "stratified" else None
-    kept, held_rows = train_test_split(
-        frame, test_size=fraction, random_state=seed, stratify=strata
-    )
+        groups = frame[split.group_column].to_numpy()[rows]
+        keep, held = next(splitter.split(rows, groups=groups))
+        return rows[keep], rows[held]
+    strata = frame[target].to_numpy()[rows] if split.strategy == "stratified" else None
+    kept, held_rows = train_test_split(rows, test_size=fraction, random_state=seed, stratify=strata)
     return kept, held_rows
 
 
-def _by_time(frame: pd.DataFrame, split: SplitSpec) -> dict[str, pd.DataFrame]:
-    """Sort by time; cut at dates (``test_from``/``valid_from``) or at time quantiles."""
+def _by_time(frame: pd.DataFrame, split: SplitSpec) -> dict[str, np.ndarray]:
+    """Sort by time; cut at dates (``test_from``/``valid_from``) or at time quantiles.
+
+    Returns row positions in time order (ties keep their original order).
+    """
     import pandas as pd
 
     assert split.time_column is not None  # noqa: S101 - SplitSpec guarantees it
@@ -136,8 +154,8 @@ def _by_time(frame: pd.DataFrame, split: SplitSpec) -> dict[str, pd.DataFrame]:
             where=where,
             fix="fill or drop rows without a time before splitting (data.schema can forbid them)",
         )
-    order = time.sort_values(kind="stable").index
-    frame, time = frame.loc[order], time.loc[order]
+    time = time.reset_index(drop=True).sort_values(kind="stable")
+    order = time.index.to_numpy()
     if split.test_from is not None:
         test_from = _as_time(split.test_from, time, "data.split.test_from")
         valid_from = (
@@ -154,10 +172,10 @@ def _by_time(frame: pd.DataFrame, split: SplitSpec) -> dict[str, pd.DataFrame]:
     else:
         valid_from = _quantile_cut(time, split.test_size + split.valid_size)
         test_from = _quantile_cut(time, split.test_size) if split.valid_size else valid_from
-    outputs = {"train": frame[time < valid_from]}
+    outputs = {"train": order[(time < valid_from).to_numpy()]}
     if split.valid_size or split.valid_from is not None:
-        outputs["valid"] = frame[(time >= valid_from) & (time < test_from)]
-    outputs["test"] = frame[time >= test_from]
+        outputs["valid"] = order[((time >= valid_from) & (time < test_from)).to_numpy()]
+    outputs["test"] = order[(time >= test_from).to_numpy()]
     return outputs
 
 
