@@ -60,6 +60,9 @@ class FrameImputer(SimpleImputer):  # type: ignore[misc]
             for c in X.columns
         ):
             return False  # SimpleImputer's own error explains it
+        numeric = [pd.api.types.is_numeric_dtype(X[c]) for c in X.columns]
+        if self.strategy == "constant" and len(set(numeric)) > 1:
+            return False  # one fill value for numbers and text: SimpleImputer's object output
         return bool(X.notna().any().all()) and all(isinstance(c, str) for c in X.columns)
 
     def _statistic(self, column: pd.Series, numeric: bool) -> Any:  # noqa: ANN401

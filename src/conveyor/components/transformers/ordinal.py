@@ -46,7 +46,7 @@ class FrameOrdinalEncoder(OrdinalEncoder):  # type: ignore[misc]
         return self
 
     def transform(self, X: Any) -> Any:  # noqa: ANN401, N803 - scikit-learn's signature
-        """Codes 0..n-1 for known levels, ``unknown_value`` for new ones, NaN for missing."""
+        """Codes 0..n-1 for known levels, ``unknown_value`` for new ones, NaN for missing ones."""
         check_is_fitted(self)
         if not self.by_column_:
             return super().transform(X)
@@ -55,11 +55,15 @@ class FrameOrdinalEncoder(OrdinalEncoder):  # type: ignore[misc]
         if list(X.columns) != list(self.feature_names_in_):
             self._check_feature_names(X, reset=False)  # raises scikit-learn's own message
         encoded = {}
-        for column, levels in zip(X.columns, self.levels_, strict=True):
+        columns = zip(X.columns, self.levels_, self.categories_, strict=True)
+        for column, levels, categories in columns:
             values = X[column]
+            has_missing = len(categories) > len(levels)
             codes = pd.Index(levels).get_indexer(values).astype(np.float64)  # -1: not a level
-            codes[(codes == -1) & values.notna().to_numpy()] = self.unknown_value
-            codes[values.isna().to_numpy()] = np.nan
+            missing = values.isna().to_numpy()
+            codes[codes == -1] = self.unknown_value
+            if has_missing:  # as OrdinalEncoder: a gap never seen in training is unknown
+                codes[missing] = np.nan
             encoded[column] = codes
         return pd.DataFrame(encoded, index=X.index)
 
