@@ -415,6 +415,47 @@ CASES = [
         ),
     ),
     Case(
+        "time-split-without-a-time-column",
+        edits=(Edit(DATA, "strategy: stratified", "strategy: time"),),
+        problems=(
+            Problem(
+                f"data.split ({DATA})",
+                "'time_column' is required by strategy 'time' and used by no other",
+                None,
+            ),
+        ),
+    ),
+    Case(
+        "join-with-a-bare-on-key",
+        edits=(
+            Edit(
+                DATA,
+                "      target: diagnosis\n",
+                "      target: diagnosis\n  wine: {kind: sklearn_dataset, params: {name: wine}}\n",
+            ),
+            Edit(
+                DATA,
+                "target: diagnosis\nsplit",
+                "combine:\n  base: breast_cancer\n  join:\n    - {source: wine, on: id}\n"
+                "target: diagnosis\nsplit",
+            ),
+        ),
+        problems=(
+            Problem(
+                f"data.combine.join.0.keys ({DATA})",
+                "required key 'keys' is missing",
+                f"add 'keys: <value>' to {DATA}",
+            ),
+            Problem(
+                f"data.combine.join.0 ({DATA})",
+                "a key reads as True, not a name (YAML 1.1 reads a bare on/off/yes/no as a "
+                "boolean)",
+                "quote the key ('on': ...) or use the key the docs name (a join's columns are "
+                "'keys', not 'on')",
+            ),
+        ),
+    ),
+    Case(
         "several-bad-overrides-at-once",
         overrides=("a b=3", "model=3", "seed=1"),
         problems=(

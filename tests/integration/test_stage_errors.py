@@ -56,3 +56,46 @@ def test_missing_source_file_says_how_to_get_it(project: Path) -> None:
     assert done.returncode == 1
     assert "error: data.sources.visits: csv source file 'visits.csv' does not exist" in done.stderr
     assert "dvc pull visits.csv" in done.stderr
+
+
+def test_unreadable_csv_fails_ingest_naming_the_source_and_line(project: Path) -> None:
+    _visits_project(project, "1,a,0\n2,b,1,extra\n")
+    done = conveyor("run", "ingest-visits", cwd=project, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "error: data.sources.visits:" in done.stderr
+    assert "Expected 3 fields in line 3, saw 4" in done.stderr
+    assert "fix:" in done.stderr
+    assert not (project / "data" / "raw" / "visits.parquet").exists()
+
+
+def test_a_query_with_no_rows_fails_ingest(project: Path) -> None:
+    _visits_project(project, "".join(f"{i},a,{i % 2}\n" for i in range(10)))
+    data = project / "conf" / "data" / "visits.yaml"
+    data.write_text(
+        data.read_text().replace(
+            "kind: csv\n    params: {path: visits.csv}",
+            "kind: sql\n    params:\n      query: SELECT * FROM v WHERE age > 100\n"
+            "      tables: {v: visits.csv}",
+        )
+    )
+    conveyor("compile", "data=visits", "features=none", cwd=project)
+    done = conveyor("run", "ingest-visits", cwd=project, check=False)
+    assert done.returncode == 1
+    assert "error: data.sources.visits: the source produced no rows" in done.stderr
+
+
+def test_a_column_that_changed_type_fails_validate_and_keeps_the_raw_rows(project: Path) -> None:
+    _visits_project(project, "".join(f"{i},a,{i % 2}\n" for i in range(20)))
+    data = project / "conf" / "data" / "visits.yaml"
+    data.write_text(data.read_text() + "schema:\n  columns:\n    age: {dtype: int, min: 0}\n")
+    conveyor("compile", "data=visits", "features=none", cwd=project)
+    (project / "visits.csv").write_text("age,ward,label\n1,a,0\nunknown,b,1\n3,a,0\n")
+    conveyor("run", "ingest-visits", cwd=project)
+    done = conveyor("run", "validate", cwd=project, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "'age' dtype: expected int" in done.stderr
+    assert "reports/validation.json" in done.stderr
+    assert (project / "data" / "raw" / "visits.parquet").is_file()  # earlier output intact
+    assert not (project / "data" / "split").exists()  # split never ran

@@ -64,6 +64,17 @@ def _problem(
             f"'{given}' is not a valid {key}",
             f"{hint}choose one of: {', '.join(options)}",
         )
+    if kind == "invalid_key":
+        hint = (
+            " (YAML 1.1 reads a bare on/off/yes/no as a boolean)" if isinstance(given, bool) else ""
+        )
+        return ConfigProblem(
+            path,
+            file,
+            f"a key reads as {given!r}, not a name{hint}",
+            "quote the key ('on': ...) or use the key the docs name "
+            "(a join's columns are 'keys', not 'on')",
+        )
     if kind in {"value_error", "assertion_error"}:
         message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         return ConfigProblem(path, file, message)
