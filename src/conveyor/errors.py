@@ -16,6 +16,7 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     │   ├── UndeclaredParamError           a stage read a key its ``params:`` do not list
     │   └── DataError                      input data unusable (missing file, missing column)
     │       └── DataValidationError        the dataset breaks error-level ``data.schema`` checks
+    ├── RegistryError                      a registry request refused (unknown version, unblessed)
     └── BundleError                exit 4  a model bundle is missing, tampered or incomplete
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "DataValidationError",
     "OverrideError",
     "PluginError",
+    "RegistryError",
     "SpecError",
     "StageError",
     "UndeclaredParamError",
@@ -138,6 +140,10 @@ class DataError(StageError):
 
 class DataValidationError(DataError):
     """The dataset breaks ``data.schema``: one line per failed check; details in the report."""
+
+
+class RegistryError(ConveyorError):
+    """A registry request was refused: unknown model or version, uncommitted model, unblessed."""
 
 
 class BundleError(ConveyorError):

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.cli.registry import add_registry_parser
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer_parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the YAML to FILE (default: stdout)"
     )
+    add_registry_parser(commands)
     return parser
 
 

@@ -6,10 +6,11 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conveyor.compiler.ir import Pipeline, Stage, covers
+from conveyor.compiler.ir import Artifact, Pipeline, Stage, covers
 from conveyor.errors import CompileError
 from conveyor.plugins.target import project_importable
 from conveyor.runtime import plan_stages
+from conveyor.runtime.layout import model_dir
 
 if TYPE_CHECKING:
     from conveyor.config import LoadedProject
@@ -22,7 +23,15 @@ def compile_project(project: LoadedProject) -> Pipeline:
         _stage(plan, _code_deps(plan, project))
         for _, plan in plan_stages(project.spec, project.plugins)
     ]
-    pipeline = Pipeline(tuple(stages))
+    name = project.spec.project.name
+    model = Artifact(
+        name=name,
+        path=model_dir(name),
+        type="model",
+        desc=f"the {project.spec.project.task.replace('_', ' ')} pipeline (features + model) "
+        "as a verified conveyor bundle",
+    )
+    pipeline = Pipeline(tuple(stages), (model,))
     check_invariants(pipeline, project.root)
     return pipeline
 
@@ -37,6 +46,7 @@ def _stage(plan: StagePlan, code_deps: list[str]) -> Stage:
         outs=plan.outs,
         metrics=plan.metrics,
         reports=plan.reports,
+        plots=plan.plots,
     )
 
 

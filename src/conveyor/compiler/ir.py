@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,8 @@ class Stage:
     metrics: tuple[str, ...] = ()
     reports: tuple[str, ...] = ()
     """Outputs kept in git rather than the DVC cache (``cache: false``)."""
+    plots: tuple[tuple[str, Mapping[str, str]], ...] = ()
+    """DVC plots kept in git (``cache: false``): each path with its props (template, x, y...)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The stage as dvc.yaml holds it; empty sections are left out."""
@@ -31,12 +36,28 @@ class Stage:
             out["outs"] = [*self.outs, *({path: {"cache": False}} for path in self.reports)]
         if self.metrics:
             out["metrics"] = [{path: {"cache": False}} for path in self.metrics]
+        if self.plots:
+            out["plots"] = [{path: {"cache": False, **props}} for path, props in self.plots]
         return out
 
     @property
     def produces(self) -> tuple[str, ...]:
         """Every path this stage writes."""
-        return self.outs + self.reports + self.metrics
+        return self.outs + self.reports + self.metrics + tuple(path for path, _ in self.plots)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An entry of dvc.yaml's ``artifacts:``, which GTO tags and ``dvc artifacts get`` resolve."""
+
+    name: str
+    path: str
+    type: str
+    desc: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as dvc.yaml holds it."""
+        return {"path": self.path, "type": self.type, "desc": self.desc}
 
 
 @dataclass(frozen=True)
@@ -44,10 +65,14 @@ class Pipeline:
     """The compiled stages, in run order."""
 
     stages: tuple[Stage, ...]
+    artifacts: tuple[Artifact, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The whole dvc.yaml document."""
-        return {"stages": {stage.name: stage.to_dict() for stage in self.stages}}
+        document: dict[str, Any] = {"stages": {s.name: s.to_dict() for s in self.stages}}
+        if self.artifacts:
+            document["artifacts"] = {a.name: a.to_dict() for a in self.artifacts}
+        return document
 
     def stage(self, name: str) -> Stage:
         """The stage called ``name``."""

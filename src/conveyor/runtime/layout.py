@@ -18,6 +18,7 @@ MODELS_DIR = "models"
 REPORTS_DIR = "reports"
 METRICS_FILE = f"{REPORTS_DIR}/metrics.json"
 VALIDATION_FILE = f"{REPORTS_DIR}/validation.json"
+BLESSING_FILE = f"{REPORTS_DIR}/blessing.json"
 
 
 def raw_path(source: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
     from conveyor.plugins import Plugins
@@ -28,6 +28,8 @@ class StagePlan:
     """Outputs declared as DVC metrics (kept in git, not the cache)."""
     reports: tuple[str, ...] = ()
     """Other outputs kept in git, not the cache (``cache: false``)."""
+    plots: tuple[tuple[str, Mapping[str, str]], ...] = ()
+    """DVC plots kept in git: (path, props such as ``template``, ``x``, ``y``, ``title``)."""
     components: tuple[tuple[str, str], ...] = ()
     """(kind, name) of each plugin component the stage runs."""
     targets: tuple[str, ...] = ()

@@ -6,6 +6,7 @@ from conveyor.spec.component import ComponentSpec
 from conveyor.spec.data import CombineSpec, DataSpec, JoinSpec, SplitSpec
 from conveyor.spec.evaluate import EvaluateSpec
 from conveyor.spec.features import FeaturesSpec, TransformSpec
+from conveyor.spec.gate import MetricGateSpec
 from conveyor.spec.model import ModelSpec
 from conveyor.spec.project import TASKS, ProjectMetaSpec, ProjectSpec, Task, is_classification
 from conveyor.spec.schema import ColumnSchema, RowsSchema, SchemaSpec, TimeSchema
@@ -19,6 +20,7 @@ __all__ = [
     "EvaluateSpec",
     "FeaturesSpec",
     "JoinSpec",
+    "MetricGateSpec",
     "ModelSpec",
     "ProjectMetaSpec",
     "ProjectSpec",

@@ -1,17 +1,57 @@
-"""``evaluate:`` — the metrics computed on the test split."""
+"""``evaluate:`` — the metrics computed on the test split, per slice, and the plots drawn."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from conveyor.spec._base import StrictModel
+from conveyor.spec.gate import MetricGateSpec
+
+if TYPE_CHECKING:
+    from conveyor.spec.project import Task
+
+Plot = Literal[
+    "roc", "precision_recall", "confusion_matrix", "calibration", "residuals", "feature_importance"
+]
+PLOTS: tuple[Plot, ...] = get_args(Plot)
+CLASSIFICATION_PLOTS: tuple[Plot, ...] = (
+    "roc",
+    "precision_recall",
+    "confusion_matrix",
+    "calibration",
+    "feature_importance",
+)
+REGRESSION_PLOTS: tuple[Plot, ...] = ("residuals", "feature_importance")
+
+
+def task_plots(task: Task) -> tuple[Plot, ...]:
+    """The plots that fit ``task``: all of them are the default when ``plots`` is null."""
+    return REGRESSION_PLOTS if task == "regression" else CLASSIFICATION_PLOTS
 
 
 class EvaluateSpec(StrictModel):
-    """Metric names (``conveyor.metrics`` entry points); ``primary`` ranks models."""
+    """Metric names (``conveyor.metrics`` entry points); ``primary`` ranks models.
+
+    ``slices`` names columns of the test split: every metric is also computed for each value
+    of each column. A numeric column with more than 10 distinct values is cut into 5 quantile
+    bins (``pandas.qcut``, equal row counts; bins that would repeat an edge are merged), keyed
+    by their interval, e.g. ``(11.7, 13.1]``; missing values form their own slice, ``missing``.
+
+    ``plots`` picks the DVC plots and report figures; null means every plot that fits the task.
+    """
 
     metrics: list[str] = Field(min_length=1)
     primary: str | None = None
+    slices: list[str] = Field(default_factory=list)
+    """Test-split columns to compute the metrics per value (or quantile bin) of."""
+    plots: list[Plot] | None = None
+    """Plots to write under reports/plots/; null: :func:`task_plots`."""
+    gates: dict[str, MetricGateSpec] = Field(default_factory=dict)
+    """Per metric: thresholds a model must meet to be blessed (the ``gate`` stage)."""
+    champion_stage: str = Field(default="prod", pattern=r"^[a-z][a-z0-9_-]*$")
+    """The registry stage whose version is the champion that ``min_delta`` compares with."""
 
     @field_validator("metrics")
     @classmethod
@@ -32,6 +72,34 @@ class EvaluateSpec(StrictModel):
             )
             raise ValueError(msg)
         return primary
+
+    @field_validator("gates")
+    @classmethod
+    def _gated_metrics_are_computed(
+        cls, gates: dict[str, MetricGateSpec], info: ValidationInfo
+    ) -> dict[str, MetricGateSpec]:
+        metrics = info.data.get("metrics")
+        unknown = [name for name in gates if metrics is not None and name not in metrics]
+        if unknown:
+            msg = (
+                f"gates on {', '.join(map(repr, unknown))}, which evaluate does not compute; "
+                f"add them to metrics or gate one of: {', '.join(metrics or [])}"
+            )
+            raise ValueError(msg)
+        return gates
+
+    @field_validator("slices", "plots")
+    @classmethod
+    def _each_once(cls, names: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if names is not None and (twice := sorted({n for n in names if names.count(n) > 1})):
+            listed = ", ".join(map(repr, twice))
+            msg = f"{info.field_name} lists {listed} more than once; list each once"
+            raise ValueError(msg)
+        return names
+
+    def plots_for(self, task: Task) -> tuple[Plot, ...]:
+        """The configured plots, or every plot that fits ``task`` when ``plots`` is null."""
+        return task_plots(task) if self.plots is None else tuple(self.plots)
 
     @property
     def primary_metric(self) -> str:

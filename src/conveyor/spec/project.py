@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from conveyor.spec._base import NAME_PATTERN, StrictModel
 from conveyor.spec.data import DataSpec
-from conveyor.spec.evaluate import EvaluateSpec
+from conveyor.spec.evaluate import EvaluateSpec, task_plots
 from conveyor.spec.features import FeaturesSpec
 from conveyor.spec.model import ModelSpec
 
@@ -34,13 +35,32 @@ class ProjectSpec(StrictModel):
     evaluate: EvaluateSpec
 
     @model_validator(mode="after")
-    def _split_fits_task(self) -> ProjectSpec:
-        if self.project.task == "regression" and self.data.split.strategy == "stratified":
+    def _split_and_plots_fit_task(self) -> ProjectSpec:
+        task = self.project.task
+        if task == "regression" and self.data.split.strategy == "stratified":
             msg = (
                 "data.split.strategy 'stratified' needs class labels, but project.task is "
                 "'regression'; use strategy: random"
             )
             raise ValueError(msg)
+        fitting = task_plots(task)
+        misfits = [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "value_error",
+                    "plot '{plot}' does not fit project.task '{task}'; choose from: {fitting}",
+                    {"plot": plot, "task": task, "fitting": ", ".join(fitting)},
+                ),
+                loc=("evaluate", "plots", index),
+                input=plot,
+            )
+            for index, plot in enumerate(self.evaluate.plots or ())
+            if plot not in fitting
+        ]
+        if misfits:
+            # A ValidationError raised here keeps each error's loc, so the message names
+            # evaluate.plots.<i> and its conf file instead of the root of the config.
+            raise ValidationError.from_exception_data(type(self).__name__, misfits)
         return self
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conveyor.runtime.stages import combine, evaluate, ingest, split, train, validate
+from conveyor.runtime.stages import combine, evaluate, gate, ingest, split, train, validate
 
 STAGES = {
     stage.name: stage
@@ -13,6 +13,7 @@ STAGES = {
         split.STAGE,
         train.STAGE,
         evaluate.STAGE,
+        gate.STAGE,
     )
 }
 

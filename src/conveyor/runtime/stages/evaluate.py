@@ -1,4 +1,9 @@
-"""``evaluate``: score the bundle on the test split; write ``reports/metrics.json``."""
+"""``evaluate``: score the bundle on the test split.
+
+Writes ``reports/metrics.json`` (DVC metrics: each metric at the top level, plus ``slices``
+when ``evaluate.slices`` is set), ``reports/plots/<plot>.json`` (DVC plots) and the
+self-contained ``reports/evaluation.html``. The work lives in :mod:`conveyor.runtime.evaluation`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,18 @@ from conveyor import _atomic
 from conveyor.bundle import load_bundle
 from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
+from conveyor.runtime.evaluation import (
+    PLOT_DEFS,
+    REPORT_FILE,
+    Predictions,
+    ReportHeader,
+    finite_or_none,
+    plot_declarations,
+    plot_records,
+    render_report,
+    slice_metrics,
+    write_plot,
+)
 from conveyor.runtime.frames import read_frame, require_column
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import EvaluateSpec, is_classification
@@ -20,33 +37,39 @@ if TYPE_CHECKING:
     from conveyor.plugins.base import Metric
     from conveyor.spec import ProjectSpec, Task
 
-READS = ("data.target", "evaluate", "project.task")
+READS = ("data.target", "evaluate", "project.task", "seed")
 
 
 def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
-    """Reads the bundle and the test split, writes the metrics file."""
+    """Reads the bundle and the test split; writes metrics, plots and the HTML report."""
     del plugins
+    task = spec.project.task
     return (
         StagePlan(
             name="evaluate",
-            desc="Score the model on the test split into reports/metrics.json",
+            desc="Score the model on the test split into metrics, plots and an HTML report",
             reads=READS,
             deps=(layout.model_dir(spec.project.name), layout.split_path("test")),
             metrics=(layout.METRICS_FILE,),
+            reports=(REPORT_FILE,),
+            plots=plot_declarations(spec.evaluate.plots_for(task), task),
             components=tuple(("metric", name) for name in spec.evaluate.metrics),
         ),
     )
 
 
 def run(ctx: StageContext) -> None:
-    """Predict the test split and compute every configured metric."""
+    """Predict the test split; compute every metric, overall and per slice; draw the plots."""
     evaluate = ctx.params.parse("evaluate", EvaluateSpec)
     target = ctx.params.parse("data.target", str)
     task: Task = ctx.params.parse("project.task", str)
+    seed = ctx.params.parse("seed", int)
     bundle_dir, test_path = ctx.plan.deps
     bundle = load_bundle(ctx.root / bundle_dir)
     frame = read_frame(ctx.root, test_path, "evaluate")
     require_column(frame, target, key="data.target", file=test_path)
+    for index, column in enumerate(evaluate.slices):
+        require_column(frame, column, key=f"evaluate.slices.{index}", file=test_path)
     x = frame.drop(columns=[target])
     y_true = _encode(frame[target], bundle.classes, test_path)
     registry = ctx.plugins["metric"]
@@ -66,11 +89,41 @@ def run(ctx: StageContext) -> None:
             where="evaluate.metrics",
             fix="drop those metrics, or use a model with probabilities (SVC: probability: true)",
         )
-    values = {name: metric.compute(y_true, y_pred, y_score) for name, metric in metrics.items()}
+    values: dict[str, Any] = {
+        name: finite_or_none(metric.compute(y_true, y_pred, y_score))
+        for name, metric in metrics.items()
+    }
+    shown = ", ".join(f"{name}={_shown(value)}" for name, value in values.items())
+    if evaluate.slices:
+        values["slices"] = slice_metrics(
+            frame, evaluate.slices, metrics, y_true=y_true, y_pred=y_pred, y_score=y_score
+        )
+    classes = [str(c) for c in bundle.classes] if bundle.classes is not None else None
+    predictions = Predictions(y_true, y_pred, y_score, classes)
+    plots = {
+        name: plot_records(name, predictions, pipeline=bundle.pipeline, x=x, seed=seed)
+        for name in evaluate.plots_for(task)
+    }
     (metrics_file,) = ctx.plan.metrics
-    _atomic.write_text(ctx.root / metrics_file, json.dumps(values, indent=2) + "\n")
-    shown = ", ".join(f"{name}={value:.4f}" for name, value in values.items())
+    text = json.dumps(values, indent=2, allow_nan=False)  # JSON has no NaN: undefined is null
+    _atomic.write_text(ctx.root / metrics_file, text + "\n")
+    for name, records in plots.items():
+        write_plot(ctx.root / PLOT_DEFS[name].path, records)
+    header = ReportHeader(
+        project=str(bundle.metadata.get("name", bundle.path.name)),
+        model=str(bundle.metadata.get("model", "unknown")),
+        task=task,
+        data=test_path,
+        rows=len(x),
+        git_commit=bundle.metadata.get("git_commit"),
+    )
+    html = render_report(header, values, plots, task=task, classes=classes)
+    _atomic.write_text(ctx.root / REPORT_FILE, html)
     print(f"evaluate: {len(x)} test rows: {shown}")  # noqa: T201
+
+
+def _shown(value: float | None) -> str:
+    return "null" if value is None else f"{value:.4f}"
 
 
 def _encode(labels: Any, classes: list[Any] | None, file: str) -> np.ndarray:  # noqa: ANN401

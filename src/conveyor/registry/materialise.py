@@ -1,0 +1,145 @@
+"""Materialise a registered version's bundle from the local DVC cache, without the workspace.
+
+dvc.lock at the version's commit gives the bundle directory's md5 (``<md5>.dir``); the ``.dir``
+object in the cache lists each file's md5; each file is copied out of the cache, checked
+against its md5, and the result goes through ``load_bundle`` (sha256 manifest, skops trust
+list). Nothing is unpickled, and nothing in the work tree is read or written.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from conveyor.bundle import load_bundle
+from conveyor.errors import BundleError
+from conveyor.registry._errors import RegistryError
+from conveyor.registry.lineage import model_entry, model_path, read_lock
+from conveyor.registry.query import resolve
+
+if TYPE_CHECKING:
+    from conveyor.bundle import Bundle
+    from conveyor.registry.query import Version
+
+_CHUNK = 1 << 20
+
+
+def cache_dir(root: Path) -> Path:
+    """The local DVC cache: ``cache.dir`` from .dvc/config(.local), else ``.dvc/cache``."""
+    dvc_dir = root / ".dvc"
+    found = dvc_dir / "cache"
+    for name in ("config", "config.local"):  # later files win, as in DVC
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(dvc_dir / name, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if parser.has_option("cache", "dir"):
+            found = (dvc_dir / parser.get("cache", "dir")).resolve()
+    return found
+
+
+def cache_object(cache: Path, md5: str) -> Path:
+    """Where DVC 3 keeps an object (``files/md5/ab/cdef...``); DVC 2's flat layout as fallback."""
+    modern = cache / "files" / "md5" / md5[:2] / md5[2:]
+    legacy = cache / md5[:2] / md5[2:]
+    return legacy if not modern.exists() and legacy.exists() else modern
+
+
+@dataclass(frozen=True)
+class Materialised:
+    """A version's bundle files, copied out of the cache into ``path``."""
+
+    version: Version
+    path: Path
+    files: int
+
+
+def materialise(root: Path, ref: str, dest: Path) -> Materialised:
+    """Copy the bundle of ``ref`` (``name@v1.0.0``, ``name#prod``, ``name``) into ``dest``."""
+    version = resolve(root, ref)
+    where = f"{version.ref} (commit {version.commit[:7]})"
+    lock = read_lock(root, version.commit) or {}
+    entry = model_entry(lock, version.name)
+    if entry is None or not entry[1].endswith(".dir"):
+        raise RegistryError(
+            f"dvc.lock at the version's commit has no directory '{model_path(version.name)}'",
+            where=where,
+            fix="register a commit whose dvc.lock records the trained model",
+        )
+    dir_md5 = entry[1].removesuffix(".dir")
+    cache = cache_dir(root)
+    listing = _read_listing(cache_object(cache, entry[1]), where, version.commit)
+    for item in listing:
+        relpath = PurePosixPath(str(item.get("relpath", "")))
+        md5 = str(item.get("md5", ""))
+        if relpath.is_absolute() or ".." in relpath.parts or not md5:
+            raise BundleError(
+                f"the cache listing {dir_md5}.dir has a bad entry {item}", where=where
+            )
+        source = cache_object(cache, md5)
+        if not source.is_file():
+            raise _missing(where, version.commit, f"file '{relpath}' ({md5})")
+        target = dest / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        if _md5(target) != md5:
+            raise BundleError(
+                f"cached file '{relpath}' does not match its md5 {md5}: tampered with or corrupt",
+                where=where,
+                fix=f"remove '{source}' and fetch it again with "
+                f"'dvc fetch --rev {version.commit[:7]}'",
+            )
+    return Materialised(version, dest, len(listing))
+
+
+def load_version(root: Path, ref: str, dest: Path | None = None) -> Bundle:
+    """Materialise ``ref``'s bundle into ``dest`` (default: a new temp dir), verify and load it.
+
+    The files stay in ``dest`` (``bundle.path``), which the caller owns and may delete.
+    """
+    target = dest if dest is not None else Path(tempfile.mkdtemp(prefix="conveyor-bundle-"))
+    materialise(root, ref, target)
+    return load_bundle(target)
+
+
+def verify_version(root: Path, ref: str) -> Materialised:
+    """Materialise ``ref`` into a scratch dir and run the full bundle check; raise if it fails."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-verify-") as scratch:
+        done = materialise(root, ref, Path(scratch) / "bundle")
+        load_bundle(done.path)
+    return done
+
+
+def _read_listing(path: Path, where: str, commit: str) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise _missing(where, commit, f"the bundle listing {path.name}")
+    try:
+        listing = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"the cached listing '{path}' is unreadable: {exc}", where=where) from exc
+    if not isinstance(listing, list) or not all(isinstance(i, dict) for i in listing):
+        raise BundleError(f"the cached listing '{path}' is not a DVC .dir listing", where=where)
+    return listing
+
+
+def _missing(where: str, commit: str, what: str) -> RegistryError:
+    return RegistryError(
+        f"{what} is not in the local DVC cache",
+        where=where,
+        fix=f"fetch it: 'dvc fetch --rev {commit[:7]}' (or 'dvc pull' on that commit)",
+    )
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

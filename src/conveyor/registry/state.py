@@ -1,0 +1,122 @@
+"""A model's registry state, replayed from its events: versions, and who holds each stage.
+
+Pure (events in, state out), so rollback logic is tested without git. Each stage keeps a
+*stack* of the versions that held it: a promotion pushes; a rollback pops the current version
+and re-assigns the one beneath it (recorded as a new assignment, so history is never
+rewritten); an unassignment removes that version. Rolling back twice after three promotions
+walks back two steps, and rollback never bounces between the last two versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from conveyor.registry._errors import RegistryError
+from conveyor.registry.tags import SemVer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from conveyor.registry.tags import Event
+
+
+@dataclass
+class ModelState:
+    """Registered versions (by name, with their events) and the version stack of each stage."""
+
+    name: str
+    registrations: dict[str, Event] = field(default_factory=dict)
+    stacks: dict[str, list[str]] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    deprecated: bool = False
+
+    @property
+    def versions(self) -> list[str]:
+        """Registered (not deregistered) versions, oldest semver first."""
+        return sorted(self.registrations, key=lambda v: SemVer.parse(v).sort_key())
+
+    @property
+    def latest(self) -> str | None:
+        """The highest registered version."""
+        return self.versions[-1] if self.registrations else None
+
+    @property
+    def stages(self) -> dict[str, str]:
+        """``stage -> version`` that holds it now, for every stage someone holds."""
+        return {stage: stack[-1] for stage, stack in sorted(self.stacks.items()) if stack}
+
+    def commit_of(self, version: str) -> str:
+        """The commit a registered version points at."""
+        return self.registration(version).commit
+
+    def registration(self, version: str) -> Event:
+        """The registration event of ``version``, or a RegistryError listing what exists."""
+        found = self.registrations.get(version)
+        if found is None:
+            known = ", ".join(self.versions) or "(none)"
+            raise RegistryError(
+                f"model '{self.name}' has no registered version '{version}'",
+                fix=f"registered versions: {known}; register one with "
+                f"'conveyor registry register {self.name}'",
+            )
+        return found
+
+    def version_at(self, commit: str) -> str | None:
+        """The registered version whose commit is ``commit``, if any."""
+        return next((v for v, e in self.registrations.items() if e.commit == commit), None)
+
+    def stages_of(self, version: str) -> list[str]:
+        """The stages ``version`` holds now."""
+        return [stage for stage, held in self.stages.items() if held == version]
+
+    def rollback_target(self, stage: str) -> str:
+        """The version that held ``stage`` before the current one, or a RegistryError."""
+        stack = self.stacks.get(stage, [])
+        if len(stack) < 2:  # the current version and one beneath it
+            now = f"only '{stack[-1]}' has held it" if stack else "nobody holds it"
+            raise RegistryError(
+                f"nothing to roll back to: {now}",
+                where=f"{self.name}#{stage}",
+                fix=f"promote a version instead: 'conveyor registry promote {self.name} "
+                f"VERSION --to {stage}'",
+            )
+        return stack[-2]
+
+    def apply(self, event: Event) -> None:
+        """Replay one event (they must come in the order they happened)."""
+        self.events.append(event)
+        if event.kind == "registration" and event.version:
+            self.registrations[event.version] = event
+        elif event.kind == "deregistration" and event.version:
+            self.registrations.pop(event.version, None)
+        elif event.kind == "deprecation":
+            self.deprecated = True
+        elif event.stage is not None:
+            self._assign(event)
+
+    def _assign(self, event: Event) -> None:
+        assert event.stage is not None  # noqa: S101 - the caller checked
+        # An assignment tag names a commit, not a version: GTO maps it through registrations.
+        version = self.version_at(event.commit) or event.commit[:7]
+        stack = self.stacks.setdefault(event.stage, [])
+        if event.kind == "unassignment":
+            stack[:] = [held for held in stack if held != version]
+        elif event.action == "rollback" and len(stack) >= 2 and stack[-2] == version:
+            stack.pop()
+        else:  # a promotion (or a rollback tag that does not match the stack: a plain re-assign)
+            stack.append(version)
+
+
+def replay(name: str, events: Iterable[Event]) -> ModelState:
+    """The state of model ``name`` after ``events`` (already in order)."""
+    state = ModelState(name)
+    for event in events:
+        if event.name == name:
+            state.apply(event)
+    return state
+
+
+def model_names(events: Iterable[Event]) -> list[str]:
+    """Every model that has at least one event, sorted."""
+    return sorted({event.name for event in events})

@@ -1,0 +1,80 @@
+"""evaluate end to end: DVC renders every declared plot, and metrics carry the slices."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import yaml
+
+from tests.conftest import conveyor, dvc
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_dvc_shows_every_plot_and_slice_metrics(project: Path, tmp_path: Path) -> None:
+    # The breast-cancer data has only float features: slicing one exercises the quantile bins.
+    conveyor("compile", "+evaluate.slices=[mean radius,diagnosis]", cwd=project)
+    dvc("repro", cwd=project)
+    assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
+
+    entry = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]["evaluate"]
+    declared = [next(iter(item)) for item in entry["plots"]]
+    assert declared == [
+        "reports/plots/roc.json",
+        "reports/plots/precision_recall.json",
+        "reports/plots/confusion_matrix.json",
+        "reports/plots/calibration.json",
+        "reports/plots/feature_importance.json",
+    ]
+    shown = json.loads(dvc("plots", "show", "--json", cwd=project).stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    assert set(shown["data"]) == set(declared)
+    for path in declared:
+        (rendered,) = shown["data"][path]
+        assert rendered["content"]["data"]["values"], path  # DVC read records from the file
+    site = tmp_path / "plots"
+    dvc("plots", "show", "--out", str(site), cwd=project)
+    assert (site / "index.html").is_file()
+
+    metrics = json.loads(dvc("metrics", "show", "--json", cwd=project).stdout)
+    values = metrics[""]["data"]["reports/metrics.json"]["data"]
+    assert values["roc_auc"] >= 0.95  # the overall metrics stay at the top level
+    test_rows = len(pd.read_parquet(project / "data" / "split" / "test.parquet"))
+    bins = values["slices"]["mean radius"]
+    assert len(bins) == 5
+    assert sum(b["rows"] for b in bins.values()) == test_rows
+    assert set(values["slices"]["diagnosis"]) == {"0", "1"}
+    # One class per slice: AUC is undefined, null in the file (dvc metrics show omits nulls).
+    written = json.loads((project / "reports" / "metrics.json").read_text())
+    assert written["slices"]["diagnosis"]["0"]["roc_auc"] is None
+    assert written["slices"]["diagnosis"]["1"]["recall"] > 0.9
+    assert "roc_auc" not in values["slices"]["diagnosis"]["0"]
+
+    confusion = json.loads((project / "reports" / "plots" / "confusion_matrix.json").read_text())
+    assert len(confusion) == test_rows
+    html = (project / "reports" / "evaluation.html").read_text()
+    for path in declared:
+        name = path.rsplit("/", 1)[1].removesuffix(".json")
+        assert f'<figure id="{name}"><svg' in html
+    assert "mean radius" in html
+
+
+def test_a_plot_that_does_not_fit_the_task_fails_compile_with_its_location(project: Path) -> None:
+    done = conveyor(
+        "compile",
+        "project.task=regression",
+        "data.split.strategy=random",
+        "evaluate.metrics=[rmse]",
+        "evaluate.primary=null",
+        "~evaluate.gates",
+        "+evaluate.plots=[residuals,roc]",
+        cwd=project,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "evaluate.plots.1" in done.stderr
+    assert "plot 'roc' does not fit project.task 'regression'" in done.stderr
+    assert "choose from: residuals, feature_importance" in done.stderr

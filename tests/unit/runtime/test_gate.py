@@ -1,0 +1,91 @@
+"""Blessing logic: absolute thresholds, change against the champion, both directions of better."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from conveyor.registry.gate import Champion, bless
+from conveyor.spec import EvaluateSpec, MetricGateSpec
+
+HIGHER = {"roc_auc": True, "log_loss": False, "recall": True}
+
+
+def _gates(**gates: dict) -> dict[str, MetricGateSpec]:
+    return {name: MetricGateSpec.model_validate(gate) for name, gate in gates.items()}
+
+
+def _champion(**metrics: float) -> Champion:
+    return Champion("diagnostics", "v1.0.0", "prod", "abc123", metrics)
+
+
+def test_absolute_thresholds_without_a_champion() -> None:
+    gates = _gates(roc_auc={"min": 0.95, "min_delta": 0.0}, log_loss={"max": 0.3})
+    blessing = bless("m", {"roc_auc": 0.96, "log_loss": 0.31}, gates, HIGHER)
+    assert not blessing.blessed
+    assert [(c.metric, c.kind, c.passed) for c in blessing.checks] == [
+        ("roc_auc", "min", True),
+        ("log_loss", "max", False),
+    ]  # no champion: min_delta is not checked
+    assert blessing.failed[0].describe() == "log_loss <= 0.3 (observed 0.31)"
+
+
+def test_change_threshold_knows_which_direction_is_better() -> None:
+    gates = _gates(roc_auc={"min_delta": -0.002}, log_loss={"min_delta": 0.0})
+    champion = _champion(roc_auc=0.99, log_loss=0.10)
+    worse = bless("m", {"roc_auc": 0.985, "log_loss": 0.12}, gates, HIGHER, champion)
+    assert [c.passed for c in worse.checks] == [False, False]
+    assert worse.checks[0].observed == pytest.approx(-0.005)
+    assert worse.checks[1].observed == pytest.approx(-0.02)  # a higher loss is worse
+    better = bless("m", {"roc_auc": 0.989, "log_loss": 0.09}, gates, HIGHER, champion)
+    assert better.blessed  # roc_auc 0.001 down is tolerated; log_loss improved
+
+
+def test_relative_change() -> None:
+    gates = _gates(log_loss={"min_delta": -0.1, "relative": True})
+    champion = _champion(log_loss=0.2)
+    assert bless("m", {"log_loss": 0.219}, gates, HIGHER, champion).blessed  # 9.5% worse
+    refused = bless("m", {"log_loss": 0.23}, gates, HIGHER, champion)
+    assert not refused.blessed
+    assert refused.checks[0].observed == pytest.approx(-0.15)
+    assert "of the champion's value" in refused.checks[0].describe()
+
+
+def test_a_missing_metric_fails_its_checks() -> None:
+    blessing = bless("m", {}, _gates(recall={"min": 0.9}), HIGHER)
+    assert not blessing.blessed
+    assert blessing.checks[0].observed is None
+
+
+def test_blessing_json_records_checks_champion_and_metrics() -> None:
+    gates = _gates(roc_auc={"min": 0.9, "min_delta": 0.0})
+    blessing = bless("m", {"roc_auc": 0.95, "slices": {}}, gates, HIGHER, _champion(roc_auc=0.9))
+    document = json.loads(json.dumps(blessing.to_dict(), allow_nan=False))
+    assert document["blessed"] is True
+    assert document["champion"]["version"] == "v1.0.0"
+    assert document["metrics"] == {"roc_auc": 0.95}
+    assert document["checks"][1] == {
+        "metric": "roc_auc",
+        "kind": "min_delta",
+        "required": 0.0,
+        "observed": pytest.approx(0.05),
+        "passed": True,
+        "champion": 0.9,
+        "relative": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("gates", "message"),
+    [
+        ({"roc_auc": {}}, "give at least one of min, max or min_delta"),
+        ({"roc_auc": {"min": 1, "max": 0}}, "min \\(1\\) is greater than max \\(0\\)"),
+        ({"roc_auc": {"min": 0.9, "relative": True}}, "'relative' qualifies min_delta"),
+        ({"f1": {"min": 0.9}}, "gates on 'f1', which evaluate does not compute"),
+    ],
+)
+def test_bad_gates_are_spec_errors(gates: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        EvaluateSpec.model_validate({"metrics": ["roc_auc"], "gates": gates})
