@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor.compiler.ir import Artifact, Pipeline, Stage, covers
 from conveyor.errors import CompileError
 from conveyor.plugins.target import project_importable
 from conveyor.runtime import plan_stages
-from conveyor.runtime.layout import model_dir
+from conveyor.runtime.layout import BLESSING_FILE, model_dir
 
 if TYPE_CHECKING:
     from conveyor.config import LoadedProject
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def compile_project(project: LoadedProject) -> Pipeline:
     """The DVC pipeline for ``project``; pure apart from locating local plugin code."""
     stages = [
-        _stage(plan, _code_deps(plan, project))
+        _stage(plan, _code_deps(plan, project), project.composed.data)
         for _, plan in plan_stages(project.spec, project.plugins)
     ]
     name = project.spec.project.name
@@ -36,18 +36,29 @@ def compile_project(project: LoadedProject) -> Pipeline:
     return pipeline
 
 
-def _stage(plan: StagePlan, code_deps: list[str]) -> Stage:
+def _stage(plan: StagePlan, code_deps: list[str], params: dict[str, Any]) -> Stage:
     return Stage(
         name=plan.name,
         desc=plan.desc,
         cmd=f"conveyor run {plan.name}",
         deps=plan.deps + tuple(d for d in code_deps if d not in plan.deps),
-        params=tuple(sorted(plan.reads)),
+        # A key conf/ leaves to its default is not in params.yaml, and DVC refuses a stage
+        # whose params are missing; the stage still reads it (the view gives the default).
+        params=tuple(sorted(key for key in plan.reads if _present(params, key))),
         outs=plan.outs,
         metrics=plan.metrics,
         reports=plan.reports,
         plots=plan.plots,
     )
+
+
+def _present(params: dict[str, Any], key: str) -> bool:
+    node: Any = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _code_deps(plan: StagePlan, project: LoadedProject) -> list[str]:
@@ -85,8 +96,23 @@ def local_code_path(module: str, root: Path) -> str | None:
     return location.relative_to(root).as_posix()
 
 
+DEPLOYING = ("package", "deploy")
+"""Name prefixes of stages that ship a model: they must depend on the blessing."""
+
+
 def check_invariants(pipeline: Pipeline, root: Path) -> None:
-    """Unique outputs; every dependency produced upstream, on disk, or tracked by DVC."""
+    """DVC's invariants, and that every stage shipping a model depends on the blessing.
+
+    Unique outputs; every dependency produced upstream, on disk, or tracked by DVC.
+    """
+    for stage in pipeline.stages:
+        if stage.name.startswith(DEPLOYING) and BLESSING_FILE not in stage.deps:
+            raise CompileError(
+                f"stage '{stage.name}' ships a model but does not depend on {BLESSING_FILE}",
+                where=f"stages.{stage.name}.deps",
+                fix="add evaluate.gates (so a gate stage blesses the model) and make the stage "
+                f"depend on {BLESSING_FILE}",
+            )
     owners: dict[str, str] = {}
     for stage in pipeline.stages:
         for out in stage.produces:

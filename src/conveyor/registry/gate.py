@@ -166,3 +166,25 @@ def _number(value: Any) -> float | None:  # noqa: ANN401 - whatever metrics.json
 def _finite(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """Top-level numeric metrics only (slices and NaN left out), as JSON can hold them."""
     return {k: v for k, v in metrics.items() if _number(v) is not None}
+
+
+def require_blessed(document: Mapping[str, Any], *, where: str) -> None:
+    """Raise unless the ``reports/blessing.json`` ``document`` says blessed; for shipping stages.
+
+    The error lists every failed check, so a refused deployment says what to improve.
+    """
+    from conveyor.errors import StageError
+
+    if document.get("blessed") is True:
+        return
+    failed = [
+        f"{c.get('metric')} {c.get('kind')} {c.get('required')} (observed {c.get('observed')})"
+        for c in document.get("checks") or []
+        if isinstance(c, dict) and not c.get("passed")
+    ]
+    raise StageError(
+        f"the model is not blessed; failed checks: {'; '.join(failed) or 'none recorded'}",
+        where=where,
+        fix="train a model that passes evaluate.gates (see reports/blessing.json), or promote "
+        "an earlier blessed version",
+    )

@@ -48,8 +48,12 @@ class ParamsView:
     declared: tuple[str, ...]
     stage: str
 
-    def get(self, key: str) -> Any:  # noqa: ANN401 - params are plain YAML data
-        """A deep copy of the value at dotted ``key``; raises if ``key`` is undeclared."""
+    def get(self, key: str, default: Any = _MISSING) -> Any:  # noqa: ANN401 - plain YAML data
+        """A deep copy of the value at dotted ``key``; raises if ``key`` is undeclared.
+
+        ``default`` is returned when conf/ left a declared key to its default (so it is not in
+        params.yaml); without one, a missing key is an error.
+        """
         if not any(key == d or key.startswith(f"{d}.") for d in self.declared):
             raise UndeclaredParamError(
                 f"stage '{self.stage}' read '{key}', which its params: list does not declare "
@@ -61,6 +65,8 @@ class ParamsView:
         for part in key.split("."):
             node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
             if node is _MISSING:
+                if default is not _MISSING:
+                    return copy.deepcopy(default)
                 raise StageError(
                     f"'{key}' is missing from {PARAMS_FILE}",
                     where=f"stage '{self.stage}'",
@@ -68,13 +74,13 @@ class ParamsView:
                 )
         return copy.deepcopy(node)
 
-    def parse(self, key: str, model: Any) -> Any:  # noqa: ANN401 - a pydantic model or adapter
+    def parse(self, key: str, model: Any, default: Any = _MISSING) -> Any:  # noqa: ANN401
         """Validate the value at ``key`` with a pydantic model class or ``TypeAdapter``."""
         from pydantic import TypeAdapter, ValidationError
 
         adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
         try:
-            return adapter.validate_python(self.get(key))
+            return adapter.validate_python(self.get(key, default))
         except ValidationError as exc:
             first = exc.errors()[0]
             path = ".".join([key, *map(str, first["loc"])])

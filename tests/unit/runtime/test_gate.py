@@ -89,3 +89,25 @@ def test_blessing_json_records_checks_champion_and_metrics() -> None:
 def test_bad_gates_are_spec_errors(gates: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         EvaluateSpec.model_validate({"metrics": ["roc_auc"], "gates": gates})
+
+
+def test_require_blessed_lists_the_failed_checks() -> None:
+    from conveyor.errors import StageError
+    from conveyor.registry.gate import require_blessed
+
+    gates = _gates(roc_auc={"min": 0.99})
+    require_blessed(bless("m", {"roc_auc": 0.995}, gates, HIGHER).to_dict(), where="stage 'x'")
+    refused = bless("m", {"roc_auc": 0.9}, gates, HIGHER).to_dict()
+    with pytest.raises(StageError, match=r"not blessed; failed checks: roc_auc min 0\.99"):
+        require_blessed(refused, where="stage 'package-rest'")
+
+
+def test_a_shipping_stage_without_the_blessing_does_not_compile(tmp_path) -> None:
+    from conveyor.compiler.build import check_invariants
+    from conveyor.compiler.ir import Pipeline, Stage
+    from conveyor.errors import CompileError
+
+    (tmp_path / "models").mkdir()
+    stage = Stage("package-rest", "ship", "conveyor run package-rest", deps=("models",))
+    with pytest.raises(CompileError, match="ships a model but does not depend on reports/bless"):
+        check_invariants(Pipeline((stage,)), tmp_path)

@@ -43,3 +43,30 @@ def test_declared_but_missing_key_says_recompile() -> None:
         view.get("evaluate")
     assert info.value.fix is not None
     assert "conveyor compile" in info.value.fix
+
+
+def test_a_declared_key_left_to_its_default_reads_the_default() -> None:
+    view = ParamsView(DATA, ("evaluate.slices", "seed"), "evaluate")
+    assert view.parse("evaluate.slices", list[str], []) == []
+    with pytest.raises(StageError, match=r"'evaluate\.slices' is missing from params\.yaml"):
+        view.get("evaluate.slices")
+    with pytest.raises(UndeclaredParamError, match="read 'model'"):
+        view.get("model", None)  # a default never opens an undeclared key
+
+
+def test_dvc_yaml_lists_only_the_read_keys_params_yaml_holds(tmp_path) -> None:
+    import shutil
+
+    import yaml
+
+    from conveyor.compiler import compile_files
+    from tests.conftest import REPO
+
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    conf = tmp_path / "conf" / "evaluate" / "classification.yaml"
+    conf.write_text(conf.read_text().replace("slices: []", "").replace("champion_stage: prod", ""))
+    compiled = compile_files(tmp_path)
+    stages = yaml.safe_load(compiled.files["dvc.yaml"])["stages"]
+    assert "evaluate.slices" not in stages["evaluate"]["params"]
+    assert "evaluate.plots" in stages["evaluate"]["params"]
+    assert stages["gate"]["params"] == ["evaluate.gates", "project.name"]

@@ -37,7 +37,15 @@ if TYPE_CHECKING:
     from conveyor.plugins.base import Metric
     from conveyor.spec import ProjectSpec, Task
 
-READS = ("data.target", "evaluate", "project.task", "seed")
+READS = (
+    "data.target",
+    "evaluate.metrics",
+    "evaluate.plots",
+    "evaluate.slices",
+    "project.task",
+    "seed",
+)
+"""Not ``evaluate.gates``: a new threshold re-blesses (gate) without re-scoring the model."""
 
 
 def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
@@ -60,7 +68,11 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 
 def run(ctx: StageContext) -> None:
     """Predict the test split; compute every metric, overall and per slice; draw the plots."""
-    evaluate = ctx.params.parse("evaluate", EvaluateSpec)
+    evaluate = EvaluateSpec(
+        metrics=ctx.params.parse("evaluate.metrics", list[str]),
+        plots=ctx.params.parse("evaluate.plots", list[str] | None, None),
+        slices=ctx.params.parse("evaluate.slices", list[str], []),
+    )
     target = ctx.params.parse("data.target", str)
     task: Task = ctx.params.parse("project.task", str)
     seed = ctx.params.parse("seed", int)

@@ -48,7 +48,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 def run(ctx: StageContext) -> None:
     """Check the metrics, compare with the champion, write the blessing."""
     gates = ctx.params.parse("evaluate.gates", dict[str, MetricGateSpec])
-    stage = ctx.params.parse("evaluate.champion_stage", str)
+    stage = ctx.params.parse("evaluate.champion_stage", str, "prod")
     name = ctx.params.parse("project.name", str)
     (metrics_file,) = ctx.plan.deps
     try:
