@@ -338,9 +338,10 @@ def _spec(**evaluate: object) -> dict:
 
 
 def test_default_plots_depend_on_the_task_and_render_into_dvc_yaml() -> None:
-    spec = ProjectSpec.model_validate(_spec())
+    data = _spec()
+    spec = ProjectSpec.model_validate(data)
     (plan,) = evaluate.plan(spec, PLUGINS)
-    stage = _stage(plan, [])
+    stage = _stage(plan, [], data)
     entry = stage.to_dict()
     declared = [next(iter(item)) for item in entry["plots"]]
     assert declared == [PLOT_DEFS[n].path for n in [*CLASSIFICATION_PLOTS, "feature_importance"]]
@@ -378,7 +379,7 @@ def test_regression_defaults_and_an_explicit_empty_list() -> None:
     data["evaluate"]["plots"] = []
     (plan,) = evaluate.plan(ProjectSpec.model_validate(data), PLUGINS)
     assert plan.plots == ()
-    assert "plots" not in _stage(plan, []).to_dict()
+    assert "plots" not in _stage(plan, [], {}).to_dict()
 
 
 def test_a_plot_that_does_not_fit_the_task_is_located() -> None:

@@ -45,6 +45,8 @@ class ReportHeader:
     data: str
     rows: int
     git_commit: str | None
+    primary: str | None = None
+    """The metric that ranks models (``evaluate.primary``), marked in the table."""
 
 
 def render_report(
@@ -72,7 +74,13 @@ def render_report(
         f"<span>test rows {header.rows:,}</span>"
         f"<span>git commit <code>{escape(commit)}</code></span></p>",
         "<h2>Metrics</h2>",
-        _table(["metric", "value"], [[name, value] for name, value in overall.items()]),
+        _table(
+            ["metric", "value"],
+            [
+                [f"{name} (primary)" if name == header.primary else name, value]
+                for name, value in overall.items()
+            ],
+        ),
     ]
     if slices:
         parts.append("<h2>Metrics per slice</h2>")

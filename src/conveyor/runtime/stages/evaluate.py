@@ -41,6 +41,7 @@ READS = (
     "data.target",
     "evaluate.metrics",
     "evaluate.plots",
+    "evaluate.primary",
     "evaluate.slices",
     "project.task",
     "seed",
@@ -70,6 +71,7 @@ def run(ctx: StageContext) -> None:
     """Predict the test split; compute every metric, overall and per slice; draw the plots."""
     evaluate = EvaluateSpec(
         metrics=ctx.params.parse("evaluate.metrics", list[str]),
+        primary=ctx.params.parse("evaluate.primary", str | None, None),
         plots=ctx.params.parse("evaluate.plots", list[str] | None, None),
         slices=ctx.params.parse("evaluate.slices", list[str], []),
     )
@@ -128,6 +130,7 @@ def run(ctx: StageContext) -> None:
         data=test_path,
         rows=len(x),
         git_commit=bundle.metadata.get("git_commit"),
+        primary=evaluate.primary_metric,
     )
     html = render_report(header, values, plots, task=task, classes=classes)
     _atomic.write_text(ctx.root / REPORT_FILE, html)
