@@ -174,14 +174,11 @@ def require_blessed(document: Mapping[str, Any], *, where: str) -> None:
     The error lists every failed check, so a refused deployment says what to improve.
     """
     from conveyor.errors import StageError
+    from conveyor.registry.lineage import failed_checks
 
     if document.get("blessed") is True:
         return
-    failed = [
-        f"{c.get('metric')} {c.get('kind')} {c.get('required')} (observed {c.get('observed')})"
-        for c in document.get("checks") or []
-        if isinstance(c, dict) and not c.get("passed")
-    ]
+    failed = failed_checks(dict(document))
     raise StageError(
         f"the model is not blessed; failed checks: {'; '.join(failed) or 'none recorded'}",
         where=where,
