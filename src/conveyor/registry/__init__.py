@@ -12,22 +12,64 @@ a repository-wide lock.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from conveyor.registry._errors import RegistryError
-from conveyor.registry.lineage import Lineage
-from conveyor.registry.materialise import Materialised, load_version, materialise, verify_version
-from conveyor.registry.operations import promote, register, rollback
-from conveyor.registry.query import (
-    HistoryEntry,
-    ModelSummary,
-    Version,
-    VersionDetail,
-    champion,
-    history,
-    list_models,
-    resolve,
-    show_model,
-)
-from conveyor.registry.tags import Event
+
+if TYPE_CHECKING:
+    from conveyor.registry.lineage import Lineage
+    from conveyor.registry.materialise import (
+        Materialised,
+        load_version,
+        materialise,
+        verify_version,
+    )
+    from conveyor.registry.operations import promote, register, rollback
+    from conveyor.registry.query import (
+        HistoryEntry,
+        ModelSummary,
+        Version,
+        VersionDetail,
+        champion,
+        history,
+        list_models,
+        resolve,
+        show_model,
+    )
+    from conveyor.registry.tags import Event
+
+
+# Loaded on first use: the compiler imports ``conveyor.registry.gate`` (through the gate stage),
+# which imports this package, and must not pay for the git and gto machinery below.
+_HOMES = {
+    "Event": "tags",
+    "HistoryEntry": "query",
+    "Lineage": "lineage",
+    "Materialised": "materialise",
+    "ModelSummary": "query",
+    "Version": "query",
+    "VersionDetail": "query",
+    "champion": "query",
+    "history": "query",
+    "list_models": "query",
+    "load_version": "materialise",
+    "materialise": "materialise",
+    "promote": "operations",
+    "register": "operations",
+    "resolve": "query",
+    "rollback": "operations",
+    "show_model": "query",
+    "verify_version": "materialise",
+}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the submodule defines
+    if name not in _HOMES:
+        msg = f"module 'conveyor.registry' has no attribute '{name}'"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(f"conveyor.registry.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "Event",

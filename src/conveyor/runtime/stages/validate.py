@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from conveyor.runtime import layout
 from conveyor.runtime.frames import read_frame
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
-from conveyor.runtime.validation import validate_frame
 from conveyor.spec.schema import SchemaSpec
 
 if TYPE_CHECKING:
@@ -36,6 +35,8 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 
 def run(ctx: StageContext) -> None:
     """Validate, write the report whatever the outcome, fail on error-level violations."""
+    from conveyor.runtime.validation import validate_frame  # not needed to compile
+
     schema = ctx.params.parse("data.schema", SchemaSpec)
     dataset = ctx.plan.deps[0]
     (report_file,) = ctx.plan.reports
