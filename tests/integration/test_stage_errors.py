@@ -59,14 +59,18 @@ def test_missing_source_file_says_how_to_get_it(project: Path) -> None:
 
 
 def test_unreadable_csv_fails_ingest_naming_the_source_and_line(project: Path) -> None:
-    _visits_project(project, "1,a,0\n2,b,1,extra\n")
+    _visits_project(project, "1,a,0\n2,b,1\n")
+    conveyor("run", "ingest-visits", cwd=project)
+    raw = project / "data" / "raw" / "visits.parquet"
+    before = raw.read_bytes()
+    (project / "visits.csv").write_text("age,ward,label\n1,a,0\n2,b,1,extra\n")
     done = conveyor("run", "ingest-visits", cwd=project, check=False)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "error: data.sources.visits:" in done.stderr
     assert "Expected 3 fields in line 3, saw 4" in done.stderr
     assert "fix:" in done.stderr
-    assert not (project / "data" / "raw" / "visits.parquet").exists()
+    assert raw.read_bytes() == before  # the failed read wrote nothing over the last good rows
 
 
 def test_a_query_with_no_rows_fails_ingest(project: Path) -> None:

@@ -15,8 +15,13 @@ def run_git(root: Path, *args: str) -> str:
     done = _run(root, args)
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip()
+        if _NO_REPO in message:  # the common case: say it plainly, not git's whole command line
+            raise RegistryError(
+                f"'{root}' is not in a git repository, and the registry is git tags",
+                fix="run 'git init' and commit the project (a version points at a commit)",
+            )
         raise RegistryError(
-            f"'git {' '.join(args)}' failed: {message}",
+            f"'git {args[0]}' failed: {message}",
             where=str(root),
             fix="run conveyor in a git repository with at least one commit",
         )

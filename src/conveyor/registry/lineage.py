@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from conveyor._paths import BLESSING_FILE, METRICS_FILE, model_dir
 from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import show_file
 
@@ -17,14 +18,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 LOCK_FILE = "dvc.lock"
-METRICS_FILE = "reports/metrics.json"
-BLESSING_FILE = "reports/blessing.json"
-PARAMS_FILE = "params.yaml"
-
-
-def model_path(name: str) -> str:
-    """Where the pipeline writes the bundle of model ``name`` (``runtime.layout.model_dir``)."""
-    return f"models/{name}"
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,7 @@ def output_hashes(lock: dict[str, Any]) -> dict[str, str]:
 def model_entry(lock: dict[str, Any], name: str) -> tuple[dict[str, Any], str] | None:
     """The stage that writes the model's bundle and the bundle's ``.dir`` md5."""
     for _, entry, out in _stage_outs(lock):
-        if out["path"].rstrip("/") == model_path(name):
+        if out["path"].rstrip("/") == model_dir(name):
             return entry, str(out.get("md5", ""))
     return None
 
@@ -129,7 +122,7 @@ def check_describes_model(root: Path, name: str, commit: str) -> None:
     fix = "run 'dvc repro', commit dvc.lock and reports/, then register that commit"
     if lock is None or model_entry(lock, name) is None:
         raise RegistryError(
-            f"commit {short} has no trained '{model_path(name)}' in dvc.lock", where=name, fix=fix
+            f"commit {short} has no trained '{model_dir(name)}' in dvc.lock", where=name, fix=fix
         )
     metrics = show_file(root, commit, METRICS_FILE)
     if metrics is None:

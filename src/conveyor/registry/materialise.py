@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from conveyor._paths import model_dir
 from conveyor.bundle import load_bundle
 from conveyor.errors import BundleError
 from conveyor.registry._errors import RegistryError
-from conveyor.registry.lineage import model_entry, model_path, read_lock
+from conveyor.registry.lineage import model_entry, read_lock
 from conveyor.registry.query import resolve
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def materialise(root: Path, ref: str, dest: Path) -> Materialised:
     entry = model_entry(lock, version.name)
     if entry is None or not entry[1].endswith(".dir"):
         raise RegistryError(
-            f"dvc.lock at the version's commit has no directory '{model_path(version.name)}'",
+            f"dvc.lock at the version's commit has no directory '{model_dir(version.name)}'",
             where=where,
             fix="register a commit whose dvc.lock records the trained model",
         )

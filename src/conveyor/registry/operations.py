@@ -12,13 +12,11 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from conveyor._paths import BLESSING_FILE, METRICS_FILE, PARAMS_FILE
 from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import git_dir, identity, resolve_commit, uncommitted
 from conveyor.registry.lineage import (
-    BLESSING_FILE,
     LOCK_FILE,
-    METRICS_FILE,
-    PARAMS_FILE,
     check_describes_model,
     failed_checks,
     read_json,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conveyor._paths import METRICS_FILE
 from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import is_git_repo
-from conveyor.registry.lineage import METRICS_FILE, Lineage, read_json, read_lineage
+from conveyor.registry.lineage import Lineage, read_json, read_lineage
 from conveyor.registry.state import ModelState, model_names, replay
 from conveyor.registry.tags import FROM_TRAILER, REASON_TRAILER, SemVer, check_name, read_events
 

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from conveyor._paths import (
+    BLESSING_FILE,
+    METRICS_FILE,
+    MODELS_DIR,
+    PARAMS_FILE,
+    REPORTS_DIR,
+    model_dir,
+)
+
 if TYPE_CHECKING:
     from conveyor.spec import DataSpec
 
-PARAMS_FILE = "params.yaml"
 RAW_DIR = "data/raw"
 COMBINED_FILE = "data/combined.parquet"
 SPLIT_DIR = "data/split"
-MODELS_DIR = "models"
-REPORTS_DIR = "reports"
-METRICS_FILE = f"{REPORTS_DIR}/metrics.json"
 VALIDATION_FILE = f"{REPORTS_DIR}/validation.json"
-BLESSING_FILE = f"{REPORTS_DIR}/blessing.json"
 
 
 def raw_path(source: str) -> str:
@@ -39,6 +43,18 @@ def split_path(part: str) -> str:
     return f"{SPLIT_DIR}/{part}.parquet"
 
 
-def model_dir(name: str) -> str:
-    """The trained bundle of the model called ``name`` (the project name)."""
-    return f"{MODELS_DIR}/{name}"
+__all__ = [
+    "BLESSING_FILE",
+    "COMBINED_FILE",
+    "METRICS_FILE",
+    "MODELS_DIR",
+    "PARAMS_FILE",
+    "RAW_DIR",
+    "REPORTS_DIR",
+    "SPLIT_DIR",
+    "VALIDATION_FILE",
+    "dataset_path",
+    "model_dir",
+    "raw_path",
+    "split_path",
+]

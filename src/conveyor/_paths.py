@@ -1,0 +1,18 @@
+"""The output paths that both the pipeline (``runtime``) and the registry read.
+
+At the bottom of the layers so the registry, which sits below ``runtime``, need not repeat them;
+``runtime.layout`` re-exports them with the rest of the stage paths.
+"""
+
+from __future__ import annotations
+
+PARAMS_FILE = "params.yaml"
+MODELS_DIR = "models"
+REPORTS_DIR = "reports"
+METRICS_FILE = f"{REPORTS_DIR}/metrics.json"
+BLESSING_FILE = f"{REPORTS_DIR}/blessing.json"
+
+
+def model_dir(name: str) -> str:
+    """The trained bundle of the model called ``name`` (the project name)."""
+    return f"{MODELS_DIR}/{name}"
