@@ -17,6 +17,7 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     │   └── DataError                      input data unusable (missing file, missing column)
     │       └── DataValidationError        the dataset breaks error-level ``data.schema`` checks
     ├── RegistryError                      a registry request refused (unknown version, unblessed)
+    ├── InputError                 exit 2  rows to score break the model's input schema
     └── BundleError                exit 4  a model bundle is missing, tampered or incomplete
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "ConveyorError",
     "DataError",
     "DataValidationError",
+    "InputError",
     "OverrideError",
     "PluginError",
     "RegistryError",
@@ -144,6 +146,27 @@ class DataValidationError(DataError):
 
 class RegistryError(ConveyorError):
     """A registry request was refused: unknown model or version, uncommitted model, unblessed."""
+
+
+class InputError(ConveyorError):
+    """Rows sent to a model (a request, a batch file) break its input schema: one line each.
+
+    ``problems`` holds ``conveyor.bundle.inputs.Problem`` objects, so a server can answer in its
+    protocol's own error shape and a batch job can count them.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        where: str | None = None,
+        fix: str | None = None,
+        problems: tuple[object, ...] = (),
+    ) -> None:
+        super().__init__(what, where=where, fix=fix)
+        self.problems = problems
 
 
 class BundleError(ConveyorError):
