@@ -34,6 +34,8 @@ class Problem:
     message: str
     rows: tuple[int, ...] = ()
     """Affected row positions, the first 20 at most; empty means the whole column or input."""
+    count: int = 0
+    """How many rows are affected, all of them; 0 for the whole column or input."""
 
     def render(self) -> str:
         """``column 'x': expected a number, got 'abc' (str) at rows 0, 3``."""
@@ -179,7 +181,7 @@ class InputSchema:
         for rule, rows, message in found:
             bad[rows] = True
             shown = tuple(int(r) for r in rows[:_MAX_ROWS_SHOWN])
-            problems.append(Problem(rule.name, message, shown))
+            problems.append(Problem(rule.name, message, shown, len(rows)))
         if len(numeric) != len(self.rules):
             matrix = None
         return Checked(arrays, n_rows, tuple(problems), bad, matrix)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.cli.registry import add_registry_parser
+from conveyor.cli.score import add_score_parser
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write the YAML to FILE (default: stdout)"
     )
     add_registry_parser(commands)
+    add_score_parser(commands)
     return parser
 
 
