@@ -16,3 +16,22 @@ BLESSING_FILE = f"{REPORTS_DIR}/blessing.json"
 def model_dir(name: str) -> str:
     """The trained bundle of the model called ``name`` (the project name)."""
     return f"{MODELS_DIR}/{name}"
+
+
+DEPLOY_DIR = "deploy"
+PREDICTIONS_DIR = "data/predictions"
+
+
+def deploy_path(target: str) -> str:
+    """What the deploy target called ``target`` writes when it writes a directory."""
+    return f"{DEPLOY_DIR}/{target}"
+
+
+def predictions_path(target: str) -> str:
+    """The predictions a batch deploy target writes."""
+    return f"{PREDICTIONS_DIR}/{target}.parquet"
+
+
+def predictions_report(target: str) -> str:
+    """The summary of a batch deploy target's run (kept in git)."""
+    return f"{REPORTS_DIR}/predictions-{target}.json"

@@ -373,7 +373,8 @@ CASES = [
             Problem(
                 f"modle ({CONFIG})",
                 "unknown key 'modle'",
-                "did you mean 'model'? valid keys: data, evaluate, features, model, project, seed",
+                "did you mean 'model'? valid keys: data, deploy, evaluate, features, model, "
+                "project, seed",
             ),
         ),
     ),

@@ -257,7 +257,10 @@ def _plain_numbers(
         return None
     if any(type(value) not in _PLAIN for values in lists for value in values):
         return None
-    return np.array(lists, dtype=np.float64).T
+    try:
+        return np.array(lists, dtype=np.float64).T
+    except OverflowError:  # an integer beyond float64: the slow path names it
+        return None
 
 
 def _parsed_numbers(
@@ -281,7 +284,12 @@ def _parsed_numbers(
         parsed.append(numbers)
         if bad_positions:
             wrong[index] = bad_positions
-            message = f"expected a number, got {_show(items[bad_positions[0]])}"
+            first = items[bad_positions[0]]
+            message = (
+                f"number too large for a 64-bit float: {_show(first)}"
+                if type(first) is int
+                else f"expected a number, got {_show(first)}"
+            )
             found.append((rule, np.asarray(bad_positions), message))
     return np.array(parsed, dtype=np.float64).T
 
@@ -317,8 +325,14 @@ def _parse_numbers(items: list[Any], from_text: bool) -> tuple[list[float], list
     wrong: list[int] = []
     for position, value in enumerate(items):
         kind = type(value)
-        if kind is float or kind is int:
+        if kind is float:
             parsed.append(value)
+        elif kind is int:
+            try:
+                parsed.append(float(value))
+            except OverflowError:  # JSON allows integers no float64 can hold
+                parsed.append(math.nan)
+                wrong.append(position)
         elif value is None:
             parsed.append(math.nan)
         elif from_text and kind is str:

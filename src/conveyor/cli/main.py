@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.cli.registry import add_registry_parser
 from conveyor.cli.score import add_score_parser
+from conveyor.cli.serve import add_serve_parser
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_registry_parser(commands)
     add_score_parser(commands)
+    add_serve_parser(commands)
     return parser
 
 

@@ -21,6 +21,9 @@ CONFIG_DIR = "conf"
 CONFIG_NAME = "config"
 OVERRIDE_SYNTAX = "key=value, group=option, +new.key=value, ~key (Hydra's override grammar)"
 
+Choice = str | tuple[str, ...]
+"""A group's option, or its options in order for a group selected as a list (``deploy``)."""
+
 
 @dataclass(frozen=True)
 class ComposedConfig:
@@ -28,7 +31,7 @@ class ComposedConfig:
 
     data: dict[str, Any]
     params_yaml: str
-    choices: dict[str, str]
+    choices: dict[str, Choice]
     overrides: tuple[str, ...]
 
 
@@ -98,6 +101,7 @@ def _check_overrides(conf_dir: Path, overrides: list[str]) -> None:
 
     parser = OverridesParser.create()
     groups = _groups(conf_dir)
+    lists = {g for g, c in _choices(conf_dir, []).items() if isinstance(c, tuple)}
     problems: list[ConfigProblem] = []
     for text in overrides:
         where = f"override '{text}'"
@@ -118,7 +122,12 @@ def _check_overrides(conf_dir: Path, overrides: list[str]) -> None:
             problems.append(
                 ConfigProblem(where, None, "the override names no key", _syntax_fix(text))
             )
-        elif group in groups and not parsed.is_delete() and not isinstance(parsed.value(), str):
+        elif (
+            group in groups
+            and not parsed.is_delete()
+            and not isinstance(parsed.value(), str)
+            and not (group in lists and _names(parsed.value()))
+        ):
             options = ", ".join(group_options(conf_dir, group)) or "(none)"
             problems.append(
                 ConfigProblem(
@@ -130,6 +139,11 @@ def _check_overrides(conf_dir: Path, overrides: list[str]) -> None:
             )
     if problems:
         raise OverrideError.from_problems(problems)
+
+
+def _names(value: object) -> bool:
+    """Whether an override's value is a list of option names (``deploy=[rest,batch]``)."""
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _parse_reason(exc: Exception, text: str) -> str:
@@ -298,8 +312,11 @@ def flatten(data: object, prefix: str = "") -> dict[str, object]:
     return items
 
 
-def _choices(conf_dir: Path, overrides: list[str]) -> dict[str, str]:
+def _choices(conf_dir: Path, overrides: list[str]) -> dict[str, Choice]:
     """The option chosen for each config group: the primary defaults list, then overrides.
+
+    A group selected as a list (``- deploy: [rest, batch]``, ``deploy=[rest]``) maps to its
+    options in order.
 
     Read from the files rather than from Hydra's ``hydra.runtime.choices``, which would make
     Hydra compose its own dozen ``hydra/*`` configs and double the cost of every compile.
@@ -307,12 +324,14 @@ def _choices(conf_dir: Path, overrides: list[str]) -> dict[str, str]:
     import yaml
 
     primary = yaml.safe_load((conf_dir / f"{CONFIG_NAME}.yaml").read_text(encoding="utf-8"))
-    choices: dict[str, str] = {}
+    choices: dict[str, Choice] = {}
     for entry in (primary or {}).get("defaults") or []:
         if isinstance(entry, dict) and entry:
             key, option = next(iter(entry.items()))
             group = str(key).removeprefix("override ").split("@")[0].strip()
-            if option is not None:
+            if isinstance(option, list):
+                choices[group] = tuple(str(item) for item in option)
+            elif option is not None:
                 choices[group] = str(option)
     for override in overrides:
         key, _, option = override.partition("=")
@@ -320,6 +339,9 @@ def _choices(conf_dir: Path, overrides: list[str]) -> dict[str, str]:
         if (conf_dir / group).is_dir():
             if key.startswith("~"):
                 choices.pop(group, None)
+            elif option.strip().startswith("["):
+                names = option.strip().removeprefix("[").removesuffix("]").split(",")
+                choices[group] = tuple(n.strip().strip("'\"") for n in names if n.strip())
             else:
                 choices[group] = option
     return choices

@@ -113,6 +113,10 @@ class ComponentChecker:
         if evaluate is not None:
             for index, name in enumerate(evaluate.metrics):
                 problems += self._metric(name, f"evaluate.metrics.{index}", task)
+        targets = _section(data, "deploy")
+        if isinstance(targets, dict):
+            for name, raw in targets.items():
+                problems += self._component("target", raw, f"deploy.{name}", task)
         return problems
 
     def _problem(self, path: str, what: str, fix: str | None = None) -> ConfigProblem:

@@ -19,6 +19,8 @@ from conveyor.config.compose import CONFIG_NAME
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from conveyor.config.compose import Choice
+
 _PACKAGE_HEADER = re.compile(r"^#\s*@package\s+(\S+)", re.MULTILINE)
 
 
@@ -84,7 +86,7 @@ class Provenance:
 
 
 def trace(
-    root: Path, conf_dir: Path, choices: dict[str, str], overrides: tuple[str, ...]
+    root: Path, conf_dir: Path, choices: dict[str, Choice], overrides: tuple[str, ...]
 ) -> Provenance:
     """Replay the composition over the raw files of ``conf_dir`` (relative to ``root``)."""
     provenance = Provenance(default_file=_relative(conf_dir / f"{CONFIG_NAME}.yaml", root))
@@ -94,9 +96,11 @@ def trace(
         if group == "_self_":
             _record_file(provenance, primary, "", root)
             continue
-        path = conf_dir / group / f"{choices[group]}.yaml"
-        if path.is_file():
-            _record_file(provenance, path, _package(path, group), root)
+        chosen = choices[group]
+        for option in (chosen,) if isinstance(chosen, str) else chosen:
+            path = conf_dir / group / f"{option}.yaml"
+            if path.is_file():
+                _record_file(provenance, path, _package(path, group), root)
     for override in overrides:
         key = override.lstrip("+~").split("=", 1)[0]
         if key and key not in choices:
@@ -104,7 +108,7 @@ def trace(
     return provenance
 
 
-def _composition_order(primary: Path, choices: dict[str, str]) -> list[str]:
+def _composition_order(primary: Path, choices: dict[str, Choice]) -> list[str]:
     defaults = _load(primary).get("defaults") or []
     order: list[str] = []
     for entry in defaults:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from conveyor.plugins.base import Component, Metric, Model, NoParams, Source, Transform
+from conveyor.plugins.base import (
+    Component,
+    DeployContext,
+    DeployTarget,
+    Metric,
+    Model,
+    NoParams,
+    Source,
+    Transform,
+)
 from conveyor.plugins.registry import GROUPS, Plugins, Registry
 
 __all__ = [
     "GROUPS",
     "Component",
+    "DeployContext",
+    "DeployTarget",
     "Metric",
     "Model",
     "NoParams",

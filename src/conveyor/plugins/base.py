@@ -7,6 +7,7 @@ loading a component class for ``conveyor compile`` costs no more than its pydant
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from conveyor.spec import TASKS, Task
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     import numpy as np
@@ -115,3 +117,52 @@ class Metric(Component[NoParams]):
     @abstractmethod
     def compute(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray | None) -> float:
         """The metric value; ``y_score`` is (n, classes) probabilities for classifiers."""
+
+
+@dataclass(frozen=True)
+class DeployContext:
+    """What a deploy target gets when its ``deploy-<target>`` stage runs.
+
+    The stage has already checked that the gate blessed the model and that the bundle passes
+    its sha256 manifest; paths are absolute, in the order the target declared them.
+    """
+
+    root: Path
+    """The project root."""
+    target: str
+    """The target's name under ``deploy:`` (``rest``)."""
+    model: str
+    """The model's name (``project.name``)."""
+    bundle_dir: Path
+    """The verified bundle, ``models/<project.name>/``."""
+    blessing: Mapping[str, Any]
+    """The ``reports/blessing.json`` document (blessed: true)."""
+    outs: tuple[Path, ...]
+    """What :meth:`DeployTarget.outs` declared, resolved against ``root``."""
+    reports: tuple[Path, ...] = ()
+    """What :meth:`DeployTarget.reports` declared, resolved against ``root``."""
+
+
+class DeployTarget(Component[P]):
+    """Ships a blessed model somewhere (``conveyor.targets``): a build context, predictions...
+
+    The compiler makes one ``deploy-<name>`` stage per configured target, with the bundle, the
+    blessing and :meth:`deps` as dependencies and :meth:`outs`/:meth:`reports` as outputs.
+    """
+
+    @abstractmethod
+    def outs(self, name: str) -> tuple[str, ...]:
+        """Project-relative outputs (DVC-cached) of the target called ``name``."""
+
+    def reports(self, name: str) -> tuple[str, ...]:
+        """Project-relative outputs kept in git (``cache: false``), e.g. a JSON summary."""
+        del name
+        return ()
+
+    def deps(self) -> tuple[str, ...]:
+        """Project-relative files the target reads besides the bundle (a batch input)."""
+        return ()
+
+    @abstractmethod
+    def run(self, ctx: DeployContext) -> None:
+        """Write every declared output; raise a ConveyorError with the fix on failure."""

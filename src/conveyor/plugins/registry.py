@@ -8,7 +8,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import PluginError, UnknownComponentError
-from conveyor.plugins.base import Component, Metric, Model, Source, Transform
+from conveyor.plugins.base import Component, DeployTarget, Metric, Model, Source, Transform
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -18,14 +18,16 @@ GROUPS: dict[str, str] = {
     "transform": "conveyor.transforms",
     "model": "conveyor.models",
     "metric": "conveyor.metrics",
+    "target": "conveyor.targets",
 }
-"""Component kind -> entry-point group. Later kinds (targets, drift tests) join this table."""
+"""Component kind -> entry-point group. Later kinds (drift tests) join this table."""
 
 BASES: dict[str, type[Component[Any]]] = {
     "source": Source,
     "transform": Transform,
     "model": Model,
     "metric": Metric,
+    "target": DeployTarget,
 }
 
 

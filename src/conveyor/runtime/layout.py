@@ -9,11 +9,16 @@ from typing import TYPE_CHECKING
 
 from conveyor._paths import (
     BLESSING_FILE,
+    DEPLOY_DIR,
     METRICS_FILE,
     MODELS_DIR,
     PARAMS_FILE,
+    PREDICTIONS_DIR,
     REPORTS_DIR,
+    deploy_path,
     model_dir,
+    predictions_path,
+    predictions_report,
 )
 
 if TYPE_CHECKING:
@@ -46,15 +51,20 @@ def split_path(part: str) -> str:
 __all__ = [
     "BLESSING_FILE",
     "COMBINED_FILE",
+    "DEPLOY_DIR",
     "METRICS_FILE",
     "MODELS_DIR",
     "PARAMS_FILE",
+    "PREDICTIONS_DIR",
     "RAW_DIR",
     "REPORTS_DIR",
     "SPLIT_DIR",
     "VALIDATION_FILE",
     "dataset_path",
+    "deploy_path",
     "model_dir",
+    "predictions_path",
+    "predictions_report",
     "raw_path",
     "split_path",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conveyor.spec.component import ComponentSpec
 from conveyor.spec.data import CombineSpec, DataSpec, JoinSpec, SplitSpec
+from conveyor.spec.deploy import DeployTargetSpec
 from conveyor.spec.evaluate import EvaluateSpec
 from conveyor.spec.features import FeaturesSpec, TransformSpec
 from conveyor.spec.gate import MetricGateSpec
@@ -17,6 +18,7 @@ __all__ = [
     "CombineSpec",
     "ComponentSpec",
     "DataSpec",
+    "DeployTargetSpec",
     "EvaluateSpec",
     "FeaturesSpec",
     "JoinSpec",

@@ -9,6 +9,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from conveyor.spec._base import NAME_PATTERN, StrictModel
 from conveyor.spec.data import DataSpec
+from conveyor.spec.deploy import NO_GATES_MESSAGE, DeployTargetSpec, TargetName
 from conveyor.spec.evaluate import EvaluateSpec, task_plots
 from conveyor.spec.features import FeaturesSpec
 from conveyor.spec.model import ModelSpec
@@ -33,6 +34,8 @@ class ProjectSpec(StrictModel):
     features: FeaturesSpec = Field(default_factory=FeaturesSpec)
     model: ModelSpec
     evaluate: EvaluateSpec
+    deploy: dict[TargetName, DeployTargetSpec] = Field(default_factory=dict)
+    """Deploy targets by name; each becomes a ``deploy-<name>`` stage gated on the blessing."""
 
     @model_validator(mode="after")
     def _split_and_plots_fit_task(self) -> ProjectSpec:
@@ -57,6 +60,16 @@ class ProjectSpec(StrictModel):
             for index, plot in enumerate(self.evaluate.plots or ())
             if plot not in fitting
         ]
+        if self.deploy and not self.evaluate.gates:
+            misfits.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "value_error", "{message}", {"message": NO_GATES_MESSAGE}
+                    ),
+                    loc=("deploy",),
+                    input=sorted(self.deploy),
+                )
+            )
         if misfits:
             # A ValidationError raised here keeps each error's loc, so the message names
             # evaluate.plots.<i> and its conf file instead of the root of the config.

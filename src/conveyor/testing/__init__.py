@@ -19,7 +19,9 @@ installed (``pip install -e .``)::
 Every ``test_`` method of the suite then runs; those that take ``task`` run once per task in
 ``component.tasks``. ``SourceContract`` and ``TransformContract`` have fixtures to override
 (``root``: a project directory holding the files the source reads; ``frame``: the rows a
-transform is fitted on). conveyor runs the same suites on its own components.
+transform is fitted on); ``DeployTargetContract`` runs the target in a tmp project holding a
+tiny blessed bundle (``run_params``, ``run_tasks`` and ``populate`` adjust that run).
+conveyor runs the same suites on its own components.
 
 This package needs pytest (not a dependency of conveyor itself) and never imports Hydra.
 """
@@ -30,7 +32,10 @@ import pytest
 
 # Before the suites are imported, so that a failing check shows the values it compared.
 pytest.register_assert_rewrite(
-    *(f"conveyor.testing.{m}" for m in ("_contract", "_metric", "_model", "_source", "_transform"))
+    *(
+        f"conveyor.testing.{m}"
+        for m in ("_contract", "_metric", "_model", "_source", "_target", "_transform")
+    )
 )
 
 from conveyor.testing._contract import ComponentContract  # noqa: E402
@@ -38,10 +43,12 @@ from conveyor.testing._metric import MetricContract  # noqa: E402
 from conveyor.testing._model import ModelContract  # noqa: E402
 from conveyor.testing._signature import estimator_params  # noqa: E402
 from conveyor.testing._source import SourceContract  # noqa: E402
+from conveyor.testing._target import DeployTargetContract  # noqa: E402
 from conveyor.testing._transform import TransformContract  # noqa: E402
 
 __all__ = [
     "ComponentContract",
+    "DeployTargetContract",
     "MetricContract",
     "ModelContract",
     "SourceContract",

@@ -198,12 +198,17 @@ class TestR2(MetricContract):
 
 def test_every_builtin_component_runs_its_suite() -> None:
     """A new entry point in pyproject.toml needs a suite here or in a sibling file."""
-    from tests.unit.components import test_source_contracts, test_transform_contracts
+    from tests.unit.components import (
+        test_source_contracts,
+        test_target_contracts,
+        test_transform_contracts,
+    )
 
     suites = [
         *globals().values(),
         *vars(test_source_contracts).values(),
         *vars(test_transform_contracts).values(),
+        *vars(test_target_contracts).values(),
     ]
     registered = {
         (ep.group, ep.name)

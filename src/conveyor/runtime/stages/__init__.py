@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from conveyor.runtime.stages import combine, evaluate, gate, ingest, split, train, validate
+from conveyor.runtime.stages import (
+    combine,
+    deploy,
+    evaluate,
+    gate,
+    ingest,
+    split,
+    train,
+    validate,
+)
 
 STAGES = {
     stage.name: stage
@@ -14,6 +23,7 @@ STAGES = {
         train.STAGE,
         evaluate.STAGE,
         gate.STAGE,
+        deploy.STAGE,
     )
 }
 

@@ -1,0 +1,67 @@
+"""``conveyor serve MODEL``: a thin adapter over :mod:`conveyor.serving` (imported when run)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Load MODEL and serve it until interrupted."""
+    from conveyor.serving.config import ServeConfig, load_serve_config
+    from conveyor.serving.server import open_model, serve
+
+    opened = open_model(args.model, root=Path.cwd())
+    try:
+        config_file = Path(args.config) if args.config else opened.config_file
+        config = load_serve_config(config_file) if config_file else ServeConfig()
+        config = config.replace(
+            host=args.host,
+            port=args.port,
+            log_dir=args.log_dir,
+            max_body_bytes=args.max_body_bytes,
+            unknown_categories=args.unknown_categories,
+        )
+        serve(opened, config, announce=_announce)
+    finally:
+        opened.close()
+    return 0
+
+
+def _announce(line: str) -> None:
+    sys.stdout.write(f"{line}\n")
+    sys.stdout.flush()
+
+
+def add_serve_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparser type
+    """Register ``serve`` on the CLI's subcommands."""
+    text = "Serve a model over HTTP: MLflow /invocations and Open Inference Protocol v2."
+    parser = commands.add_parser(
+        "serve",
+        help=text,
+        description=f"{text} MODEL is a bundle directory (models/<name>), a deploy directory "
+        "with bundle/ and serve.json (deploy/rest), or a registry reference (name@v1.2.0, "
+        "name#prod). Flags override the config file. See docs/serving.md.",
+    )
+    parser.set_defaults(handler=serve_command)
+    parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="a serve.json (default: the deploy directory's)"
+    )
+    parser.add_argument(
+        "--log-dir", metavar="DIR", help="log every prediction as Parquet under DIR"
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, metavar="N", help="refuse larger bodies with 413"
+    )
+    parser.add_argument(
+        "--unknown-categories",
+        choices=("error", "allow"),
+        help="a category the model never saw: a 400 (error, default) or passed on (allow)",
+    )

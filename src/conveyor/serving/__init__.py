@@ -1,0 +1,47 @@
+"""Serving models: the REST server (MLflow + Open Inference Protocol v2) and its parts.
+
+``create_app(predictor, config=...)`` builds the ASGI app; ``open_model`` resolves what
+``conveyor serve MODEL`` names; ``serve`` runs it on uvicorn. Attributes load on first use, so
+importing this package pulls in neither FastAPI nor the ML libraries.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conveyor.serving.app import create_app
+    from conveyor.serving.config import ServeConfig, load_serve_config
+    from conveyor.serving.prediction_log import PredictionLog, Record
+    from conveyor.serving.server import OpenedModel, open_model, serve
+
+_HOMES = {
+    "OpenedModel": "server",
+    "PredictionLog": "prediction_log",
+    "Record": "prediction_log",
+    "ServeConfig": "config",
+    "create_app": "app",
+    "load_serve_config": "config",
+    "open_model": "server",
+    "serve": "server",
+}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the submodule defines
+    if name not in _HOMES:
+        msg = f"module 'conveyor.serving' has no attribute '{name}'"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(f"conveyor.serving.{_HOMES[name]}"), name)
+
+
+__all__ = [
+    "OpenedModel",
+    "PredictionLog",
+    "Record",
+    "ServeConfig",
+    "create_app",
+    "load_serve_config",
+    "open_model",
+    "serve",
+]

@@ -1,0 +1,131 @@
+"""How a server runs: limits, the unknown-category policy, prediction logging, where to listen.
+
+``serve.json`` (what the ``rest`` deploy target writes beside the bundle, or ``--config FILE``)
+holds any subset of the fields; command-line flags override it::
+
+    {"port": 8080, "max_body_bytes": 10485760, "log_dir": "predictions"}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from conveyor.errors import SpecError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+UnknownCategories = Literal["error", "allow"]
+_POLICIES = ("error", "allow")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Settings of one model server; every field has a default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 10 * 1024 * 1024
+    """Larger request bodies are refused with 413 before they are read in full."""
+    unknown_categories: UnknownCategories = "error"
+    """``error``: a category the model never saw is a 400; ``allow``: the model decides."""
+    log_dir: str | None = None
+    """Where prediction logs go (``<log_dir>/<model>/date=.../part-*.parquet``); None: no log.
+    A relative path in a serve.json is relative to that file; on the command line, to the cwd."""
+    log_rotate_rows: int = 10_000
+    """A log file is written once this many rows are waiting..."""
+    log_rotate_seconds: float = 60.0
+    """...or once the oldest waiting row is this old."""
+    model_version: str | None = None
+    """The version label to report; None: the registry version, or ``local`` for a directory."""
+
+    def to_json(self) -> str:
+        """The config as ``serve.json`` text (every field, sorted keys)."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+    def replace(self, **changes: Any) -> ServeConfig:  # noqa: ANN401 - field values
+        """A copy with ``changes`` applied (``None`` values leave a field as it is) and checked."""
+        given = {key: value for key, value in changes.items() if value is not None}
+        return from_mapping({**dataclasses.asdict(self), **given}, where="command line")
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "host": (str,),
+    "port": (int,),
+    "max_body_bytes": (int,),
+    "unknown_categories": (str,),
+    "log_dir": (str, type(None)),
+    "log_rotate_rows": (int,),
+    "log_rotate_seconds": (int, float),
+    "model_version": (str, type(None)),
+}
+
+
+def from_mapping(data: dict[str, Any], *, where: str) -> ServeConfig:
+    """Check ``data`` (parsed serve.json) and build a config; every problem is reported at once."""
+    problems: list[str] = []
+    for key in data:
+        if key not in _TYPES:
+            close = difflib.get_close_matches(key, list(_TYPES), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(f"unknown key '{key}'{hint}")
+    for key, types in _TYPES.items():
+        if key not in data:
+            continue
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            problems.append(f"'{key}' must be {wanted}, got {value!r}")
+    if not problems:
+        problems.extend(_range_problems(data))
+    if problems:
+        raise SpecError(
+            "; ".join(problems),
+            where=where,
+            fix=f"valid keys: {', '.join(_TYPES)} (see docs/serving.md)",
+        )
+    return ServeConfig(**{key: data[key] for key in _TYPES if key in data})
+
+
+def _range_problems(data: dict[str, Any]) -> list[str]:
+    problems = []
+    if not 0 <= data.get("port", 0) <= 65535:
+        problems.append(f"'port' must be 0-65535, got {data['port']}")
+    for key in ("max_body_bytes", "log_rotate_rows", "log_rotate_seconds"):
+        if key in data and data[key] <= 0:
+            problems.append(f"'{key}' must be positive, got {data[key]}")
+    if data.get("unknown_categories", "error") not in _POLICIES:
+        problems.append(
+            f"'unknown_categories' must be 'error' or 'allow', got {data['unknown_categories']!r}"
+        )
+    return problems
+
+
+def load_serve_config(path: Path) -> ServeConfig:
+    """Read and check a ``serve.json`` file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError(f"cannot read the server config: {exc.strerror}", where=str(path)) from exc
+    except ValueError as exc:
+        raise SpecError(
+            f"the server config is not valid JSON: {exc}",
+            where=str(path),
+            fix='write a JSON object such as {"port": 8080}',
+        ) from exc
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"the server config must be a JSON object, got {type(data).__name__}",
+            where=str(path),
+            fix='write a JSON object such as {"port": 8080}',
+        )
+    config = from_mapping(data, where=str(path))
+    if config.log_dir is not None and not os.path.isabs(config.log_dir):
+        # Relative to the file, as the deployed directory's serve.json means it.
+        return dataclasses.replace(config, log_dir=str(path.parent / config.log_dir))
+    return config

@@ -1,0 +1,230 @@
+"""The MLflow scoring protocol: ``POST /invocations`` payloads in, ``{"predictions": ...}`` out.
+
+JSON bodies hold exactly one of ``dataframe_split`` ({columns, data, index?}),
+``dataframe_records`` ([{column: value}]), ``instances`` (a list of records or of rows in schema
+order) or ``inputs`` ({column: [values]} or a list like ``instances``), plus optional
+``params``; CSV bodies have a header row. Errors are ``{"error_code", "message"}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from conveyor.serving.body import RequestError, did_you_mean
+
+if TYPE_CHECKING:
+    from conveyor.bundle.predictor import Prediction
+
+PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+PARAMS = ("predict_proba",)
+CONTENT_TYPES = ("application/json", "text/csv")
+Columns = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A parsed request: column name -> values, and the options in ``params``."""
+
+    columns: Columns
+    from_text: bool = False
+    predict_proba: bool = False
+
+
+def parse_json_payload(doc: Any, names: tuple[str, ...]) -> Invocation:  # noqa: ANN401
+    """Columns from a parsed JSON body; ``names`` are the model's inputs in schema order."""
+    if not isinstance(doc, dict):
+        raise RequestError(
+            f"the JSON body must be an object with one of {_listed(PAYLOAD_KEYS)}, got {_kind(doc)}"
+        )
+    unknown = [key for key in doc if key not in PAYLOAD_KEYS and key != "params"]
+    if unknown:
+        key = unknown[0]
+        raise RequestError(
+            f"unknown key '{key}' in the body{did_you_mean(key, [*PAYLOAD_KEYS, 'params'])}; "
+            f"send exactly one of {_listed(PAYLOAD_KEYS)} (and optionally 'params')"
+        )
+    present = [key for key in PAYLOAD_KEYS if key in doc]
+    if len(present) != 1:
+        found = f"both {_listed(present)}" if present else "none of them"
+        raise RequestError(f"send exactly one of {_listed(PAYLOAD_KEYS)}; the body has {found}")
+    predict_proba = _params(doc.get("params"))
+    key = present[0]
+    value = doc[key]
+    if key == "dataframe_split":
+        columns = _split(value, names)
+    elif key == "dataframe_records":
+        columns = _records(value, key)
+    elif key == "inputs" and isinstance(value, dict):
+        columns = _columnar(value, key)
+    else:
+        columns = _rows(value, key, names)
+    return Invocation(columns, predict_proba=predict_proba)
+
+
+def parse_csv(body: bytes) -> Invocation:
+    """Columns from a CSV body with a header row (cells stay text for the schema to parse)."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestError(f"the CSV body is not UTF-8: {exc}", reason="malformed") from None
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise RequestError(
+                "the CSV body is empty; send a header row, then one line per row",
+                reason="malformed",
+            )
+        rows = [row for row in reader if row]
+    except csv.Error as exc:
+        raise RequestError(
+            f"malformed CSV at line {reader.line_num}: {exc}", reason="malformed"
+        ) from None
+    _unique(header, "the CSV header")
+    for position, row in enumerate(rows):
+        if len(row) != len(header):
+            raise RequestError(
+                f"CSV row {position} has {len(row)} fields; the header has {len(header)}",
+                reason="malformed",
+            )
+    transposed = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    return Invocation(dict(zip(header, transposed, strict=True)), from_text=True)
+
+
+def render(prediction: Prediction, classes: list[Any] | None, *, proba: bool) -> bytes:
+    """``{"predictions": [...]}``: labels, or per-row ``{class: probability}`` with ``proba``."""
+    if proba and prediction.proba is not None and classes is not None:
+        keys = [str(c) for c in classes]
+        rows = [dict(zip(keys, row, strict=True)) for row in prediction.proba.tolist()]
+        return orjson.dumps({"predictions": rows})
+    return orjson.dumps({"predictions": prediction.labels.tolist()})
+
+
+def error_body(message: str, status: int) -> bytes:
+    """MLflow's error shape: ``BAD_REQUEST`` for every 4xx, ``INTERNAL_ERROR`` for a 5xx."""
+    code = "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST"
+    return orjson.dumps({"error_code": code, "message": message})
+
+
+def _split(value: Any, names: tuple[str, ...]) -> Columns:  # noqa: ANN401
+    where = "dataframe_split"
+    if not isinstance(value, dict):
+        raise RequestError(f"'{where}' must be an object {{columns, data}}, got {_kind(value)}")
+    for key in value:
+        if key not in ("columns", "data", "index"):
+            raise RequestError(
+                f"unknown key '{key}' in '{where}'{did_you_mean(key, ['columns', 'data'])}; "
+                "it takes 'columns', 'data' and optionally 'index'"
+            )
+    if "data" not in value:
+        raise RequestError(f"'{where}' has no 'data': send a list of rows")
+    header = value.get("columns", list(names))
+    if not isinstance(header, list) or not all(isinstance(c, str) for c in header):
+        raise RequestError(f"'{where}.columns' must be a list of column names")
+    _unique(header, f"'{where}.columns'")
+    data = value["data"]
+    if not isinstance(data, list):
+        raise RequestError(f"'{where}.data' must be a list of rows, got {_kind(data)}")
+    for position, row in enumerate(data):
+        if not isinstance(row, list) or len(row) != len(header):
+            size = f"{len(row)} values" if isinstance(row, list) else _kind(row)
+            raise RequestError(
+                f"'{where}.data[{position}]' has {size}; 'columns' names {len(header)}"
+            )
+    index = value.get("index")
+    if index is not None and (not isinstance(index, list) or len(index) != len(data)):
+        raise RequestError(f"'{where}.index' must be a list with one entry per row of 'data'")
+    transposed = list(zip(*data, strict=True)) if data else [() for _ in header]
+    return dict(zip(header, transposed, strict=True))
+
+
+def _records(value: Any, where: str) -> Columns:  # noqa: ANN401
+    if not isinstance(value, list):
+        raise RequestError(f"'{where}' must be a list of {{column: value}} objects")
+    for position, record in enumerate(value):
+        if not isinstance(record, dict):
+            raise RequestError(
+                f"'{where}[{position}]' is {_kind(record)}; each row must be an object "
+                "{column: value}"
+            )
+    # pandas' semantics: a column missing from some records is null in those rows.
+    names = dict.fromkeys(key for record in value for key in record)
+    return {name: [record.get(name) for record in value] for name in names}
+
+
+def _columnar(value: dict[str, Any], where: str) -> Columns:
+    lists = {name: isinstance(values, list) for name, values in value.items()}
+    if not any(lists.values()):  # {"a": 1, "b": 2}: one row
+        return {name: [values] for name, values in value.items()}
+    if not all(lists.values()):
+        scalar = next(name for name, is_list in lists.items() if not is_list)
+        raise RequestError(f"'{where}.{scalar}' must be a list of values, like the other columns")
+    lengths = {name: len(values) for name, values in value.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"'{name}' has {n}" for name, n in lengths.items())
+        raise RequestError(f"the columns of '{where}' have different lengths: {shown}")
+    return value
+
+
+def _rows(value: Any, where: str, names: tuple[str, ...]) -> Columns:  # noqa: ANN401
+    if not isinstance(value, list):
+        raise RequestError(f"'{where}' must be a list of rows, got {_kind(value)}")
+    if value and all(isinstance(row, dict) for row in value):
+        return _records(value, where)
+    if value and all(isinstance(row, list) for row in value):
+        for position, row in enumerate(value):
+            if len(row) != len(names):
+                raise RequestError(
+                    f"'{where}[{position}]' has {len(row)} values; the model takes {len(names)} "
+                    f"columns in this order: {_listed(names, limit=8)}"
+                )
+        return dict(zip(names, zip(*value, strict=True), strict=True))
+    if len(names) == 1 and not any(isinstance(v, list | dict) for v in value):
+        return {names[0]: value}  # a single-column model: a list of values
+    if not value:
+        return {name: [] for name in names}
+    raise RequestError(
+        f"'{where}' must be a list of {{column: value}} objects or a list of rows in schema order"
+    )
+
+
+def _params(value: Any) -> bool:  # noqa: ANN401
+    if value is None:
+        return False
+    if not isinstance(value, dict):
+        raise RequestError(f"'params' must be an object, got {_kind(value)}")
+    for key in value:
+        if key not in PARAMS:
+            raise RequestError(
+                f"unknown parameter '{key}' in 'params'{did_you_mean(key, PARAMS)}; "
+                f"known: {_listed(PARAMS)}"
+            )
+    proba = value.get("predict_proba", False)
+    if not isinstance(proba, bool):
+        raise RequestError(f"'params.predict_proba' must be true or false, got {proba!r}")
+    return proba
+
+
+def _unique(header: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise RequestError(f"{where} names column '{name}' twice")
+        seen.add(name)
+
+
+def _listed(names: tuple[str, ...] | list[str], limit: int = 10) -> str:
+    shown = ", ".join(f"'{n}'" for n in names[:limit])
+    return shown + (", ..." if len(names) > limit else "")
+
+
+def _kind(value: Any) -> str:  # noqa: ANN401 - any JSON value
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return kinds.get(type(value), "a number")

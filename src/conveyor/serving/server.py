@@ -1,0 +1,173 @@
+"""``conveyor serve``: find the model MODEL names, load it, and run the app on uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from conveyor.bundle.manifest import MANIFEST
+from conveyor.errors import BundleError, ConveyorError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from types import FrameType
+
+    from conveyor.bundle import Bundle
+    from conveyor.serving.config import ServeConfig
+
+DEPLOY_BUNDLE = "bundle"
+_BACKLOG = 2048  # uvicorn's default
+DEPLOY_CONFIG = "serve.json"
+_WHAT_MODEL_IS = (
+    "give a bundle directory (models/<name>), a deploy directory holding bundle/ and "
+    "serve.json (deploy/rest), or a registry reference: name@v1.2.0 or name#prod"
+)
+
+
+@dataclass(frozen=True)
+class OpenedModel:
+    """A verified, loaded bundle and what the server needs to know about where it came from."""
+
+    bundle: Bundle
+    label: str
+    """How the banner names it: a path or a registry reference."""
+    version: str
+    """The registry version (``v1.2.0``), or ``local`` for a directory."""
+    config_file: Path | None = None
+    """A deploy directory's ``serve.json``."""
+    scratch: Path | None = None
+    """A temporary copy of a registry version's bundle, removed by ``close``."""
+
+    def close(self) -> None:
+        """Remove the temporary copy, if any."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def open_model(model: str, *, root: Path) -> OpenedModel:
+    """Load what ``model`` names: a bundle dir, a deploy dir, or ``name@v..``/``name#stage``.
+
+    Registry references are resolved in the git repository at ``root`` and materialised from its
+    DVC cache into a temporary directory.
+    """
+    from conveyor.bundle import load_bundle
+
+    path = Path(model)
+    if path.is_dir():
+        if (path / MANIFEST).is_file():
+            return OpenedModel(load_bundle(path), str(path), "local")
+        if (path / DEPLOY_BUNDLE).is_dir():
+            config = path / DEPLOY_CONFIG
+            bundle = load_bundle(path / DEPLOY_BUNDLE)
+            return OpenedModel(bundle, str(path), "local", config if config.is_file() else None)
+        raise BundleError(
+            f"'{model}' holds neither a bundle ({MANIFEST}) nor a deploy directory "
+            f"({DEPLOY_BUNDLE}/)",
+            fix=_WHAT_MODEL_IS,
+        )
+    if "@" in model or "#" in model:
+        return _from_registry(model, root)
+    what = "is a file, not a directory" if path.exists() else "does not exist"
+    raise BundleError(f"MODEL '{model}' {what}", fix=_WHAT_MODEL_IS)
+
+
+def _from_registry(ref: str, root: Path) -> OpenedModel:
+    from conveyor.bundle import load_bundle
+    from conveyor.registry.materialise import materialise
+
+    scratch = Path(tempfile.mkdtemp(prefix="conveyor-serve-"))
+    try:
+        done = materialise(root, ref, scratch / DEPLOY_BUNDLE)
+        bundle = load_bundle(done.path)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return OpenedModel(bundle, done.version.ref, done.version.version, scratch=scratch)
+
+
+def serve(opened: OpenedModel, config: ServeConfig, *, announce: Callable[[str], None]) -> None:
+    """Run the server until interrupted; ``announce`` gets one line with the URL and model."""
+    import uvicorn
+
+    from conveyor.bundle.predictor import Predictor
+    from conveyor.serving.app import create_app
+
+    predictor = Predictor(opened.bundle, unknown_categories=config.unknown_categories)
+    predictor.version = config.model_version or opened.version
+    app = create_app(predictor, config=config)
+    listener = _bind(config.host, config.port)
+    host, port = listener.getsockname()[:2]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            loop="auto",
+            http="auto",
+            workers=1,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+        )
+    )
+    # A server lives long: collect garbage again (the CLI turns it off for short commands),
+    # but move everything loaded so far out of the collector's way.
+    gc.enable()
+    gc.freeze()
+    shown = f"[{host}]" if ":" in host else host
+    fast = "fast path" if predictor.fast_path else f"Pipeline ({predictor.fast_path_reason})"
+    announce(
+        f"serving {opened.label} (model '{predictor.name}' {predictor.version}, sha256 "
+        f"{predictor.sha256[:12]}, {fast}) at http://{shown}:{port} - POST /invocations, "
+        f"POST /v2/models/{predictor.name}/infer, docs at /docs"
+    )
+    with _terminate_quietly():
+        server.run(sockets=[listener])
+
+
+@contextlib.contextmanager
+def _terminate_quietly() -> Iterator[None]:
+    """Make SIGTERM a normal exit once uvicorn has shut down (it re-raises the signal then).
+
+    Without this the default action kills the process before ``finally`` blocks run, so the
+    temporary copy of a registry bundle would stay behind and the exit code would be -15.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise SystemExit(0)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        # Listening now, before the banner: a client that reads it may connect at once, and
+        # waits in the backlog until uvicorn's loop accepts.
+        listener.listen(_BACKLOG)
+    except OSError as exc:
+        listener.close()
+        raise ConveyorError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            fix="choose another --port or --host, or stop the process that holds it",
+        ) from exc
+    listener.set_inheritable(True)
+    return listener
