@@ -164,14 +164,17 @@ class InputSchema:
             for name in columns:
                 if name not in self._by_name:
                     problems.append(Problem(str(name), self._unknown_column(str(name))))
-        if problems:
-            bad[:] = True
+        if n_rows == 0:
             return Checked({}, n_rows, tuple(problems), bad)
+        # Whole-column problems make every row bad, but the present columns are still checked,
+        # so one answer names every problem rather than the first kind found.
+        whole_column = bool(problems)
+        present = [rule for rule in self.rules if rule.name in columns]
         arrays: dict[str, np.ndarray] = {}
         found: list[tuple[ColumnRule, np.ndarray, str]] = []
-        numeric = [rule for rule in self.rules if rule.kind == "numeric"]
+        numeric = [rule for rule in present if rule.kind == "numeric"]
         matrix = _numeric_block(numeric, columns, from_text, arrays, found)
-        for rule in self.rules:
+        for rule in present:
             if rule.kind != "numeric":
                 array, messages = _coerce(
                     rule, columns[rule.name], from_text, self.unknown_categories
@@ -182,6 +185,8 @@ class InputSchema:
             bad[rows] = True
             shown = tuple(int(r) for r in rows[:_MAX_ROWS_SHOWN])
             problems.append(Problem(rule.name, message, shown, len(rows)))
+        if whole_column:
+            bad[:] = True
         if len(numeric) != len(self.rules):
             matrix = None
         return Checked(arrays, n_rows, tuple(problems), bad, matrix)

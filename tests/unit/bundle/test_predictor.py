@@ -141,10 +141,12 @@ def test_every_problem_is_reported_with_its_column_and_rows(tmp_path: Path) -> N
     missing = schema.check(
         {c: v for c, v in rows.items() if c != "worst area"} | {"worst aera": [1] * 3}
     )
-    assert [p.render() for p in missing.problems] == [
+    assert [p.render() for p in missing.problems][:2] == [
         "column 'worst area': is missing",
         "column 'worst aera': is not an input of this model (did you mean 'worst area'?)",
     ]
+    assert "column 'mean radius': expected a number" in missing.problems[2].render()
+    assert missing.bad_rows.all()
     assert (
         schema.check({c: [] for c in x.columns})
         .problems[0]

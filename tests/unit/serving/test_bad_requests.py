@@ -119,7 +119,11 @@ def test_several_problems_are_all_reported(cancer: Predictor, client: Client) ->
     row["worst area"] = None
     del row["mean radius"]
     message = _mlflow_error(client.post("/invocations", json={"dataframe_records": [row]}))
-    assert message == "column 'mean radius': is missing"  # a missing column stops the row check
+    assert message == (  # a missing column does not hide the problems of the others
+        "column 'mean radius': is missing; "
+        "column 'mean texture': expected a number, got 'x' (str) at row 0; "
+        "column 'worst area': null/NaN is not allowed (the model saw none) at row 0"
+    )
     row["mean radius"] = 1.0
     message = _mlflow_error(client.post("/invocations", json={"dataframe_records": [row]}))
     assert "column 'mean texture': expected a number, got 'x' (str) at row 0" in message
