@@ -11,6 +11,10 @@ MODELS_DIR = "models"
 REPORTS_DIR = "reports"
 METRICS_FILE = f"{REPORTS_DIR}/metrics.json"
 BLESSING_FILE = f"{REPORTS_DIR}/blessing.json"
+PROFILE_FILE = f"{REPORTS_DIR}/profile.json"
+"""The reference profile of the training data (in git, so each model version carries its own)."""
+DRIFT_FILE = f"{REPORTS_DIR}/drift.json"
+DRIFT_HTML = f"{REPORTS_DIR}/drift.html"
 
 
 def model_dir(name: str) -> str:

@@ -18,6 +18,7 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     │       └── DataValidationError        the dataset breaks error-level ``data.schema`` checks
     ├── RegistryError                      a registry request refused (unknown version, unblessed)
     ├── InputError                 exit 2  rows to score break the model's input schema
+    ├── ContinuousTrainingError            `conveyor ct` cannot run (dirty, locked, no batch)
     └── BundleError                exit 4  a model bundle is missing, tampered or incomplete
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "BundleError",
     "CompileError",
     "ConfigProblem",
+    "ContinuousTrainingError",
     "ConveyorError",
     "DataError",
     "DataValidationError",
@@ -167,6 +169,13 @@ class InputError(ConveyorError):
     ) -> None:
         super().__init__(what, where=where, fix=fix)
         self.problems = problems
+
+
+class ContinuousTrainingError(ConveyorError):
+    """``conveyor ct`` cannot go on: a dirty workspace, another run holding the lock, no batch.
+
+    The workspace is restored to the commit the run started from before this is raised.
+    """
 
 
 class BundleError(ConveyorError):

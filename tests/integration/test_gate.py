@@ -1,13 +1,15 @@
 """The gate on the default project: a worse model is refused by the change threshold.
 
 train -> gate (no champion: absolute thresholds) -> register -> promote; then a model with one
-tree: the gate records NOT BLESSED against the champion, promotion refuses it, and neither the
+tree: the gate records NOT BLESSED against the champion (re-scored on the current test split, or
+its recorded metrics when its bundle is not in the cache), promotion refuses it, and neither the
 registry's tags nor the champion move.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from typing import TYPE_CHECKING
 
 from tests.conftest import conveyor, dvc, sh
@@ -54,6 +56,21 @@ def test_a_worse_model_is_refused_by_the_change_threshold(project: Path) -> None
         c for c in blessing["checks"] if (c["metric"], c["kind"]) == ("roc_auc", "min_delta")
     )
     assert change["observed"] < change["required"] == -0.002
+    # The champion was re-scored on this run's test split (the same split here, so the same
+    # numbers as it recorded); its committed metrics are kept alongside.
+    champion = blessing["champion"]
+    assert champion["metrics_source"] == "rescored on data/split/test.parquet"
+    assert champion["metrics"]["roc_auc"] == champion["recorded_metrics"]["roc_auc"]
+    assert change["champion"] == champion["metrics"]["roc_auc"]
+
+    # Without the champion's bundle in the DVC cache the gate falls back to recorded metrics.
+    shutil.move(project / ".dvc" / "cache", project / "cache-aside")
+    assert "recorded metrics" in conveyor("run", "gate", cwd=project).stdout
+    fallback = _blessing(project)["champion"]
+    assert fallback["metrics_source"] == "recorded"
+    assert "not in the local DVC cache" in fallback["note"]
+    assert _blessing(project)["checks"] == blessing["checks"]
+    shutil.move(project / "cache-aside", project / ".dvc" / "cache")
 
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "one tree", cwd=project)

@@ -171,6 +171,8 @@ def _lower_model(model: Any, names: list[str], task: str, threads: int) -> tuple
             return out  # type: ignore[no-any-return]
 
         return boosted, "xgboost booster"
+    if classify and not hasattr(model, "predict_proba"):
+        raise _Unsupported(f"{type(model).__name__} has no predict_proba")
     plain = copy.copy(model)  # a shallow copy: drop the names check without touching the bundle
     if hasattr(plain, "feature_names_in_"):
         del plain.feature_names_in_

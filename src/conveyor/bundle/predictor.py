@@ -92,12 +92,14 @@ class Predictor:
     def _prediction(self, scores: np.ndarray) -> Prediction:
         if self._class_labels is None:
             return Prediction(scores.astype("float64", copy=False), None)
+        if scores.ndim == 1:  # a classifier without predict_proba: encoded labels, no scores
+            return Prediction(self._class_labels[scores.astype("int64")], None)
         scores = scores.astype("float64", copy=False)
         return Prediction(self._class_labels[scores.argmax(axis=1)], scores)
 
     def _pipeline_scores(self, frame: Any) -> np.ndarray:  # noqa: ANN401 - a DataFrame
         pipeline = self.bundle.pipeline
-        if self._class_labels is not None:
+        if self._class_labels is not None and hasattr(pipeline, "predict_proba"):
             return pipeline.predict_proba(frame)  # type: ignore[no-any-return]
         return pipeline.predict(frame)  # type: ignore[no-any-return]
 

@@ -15,6 +15,8 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.cli.ct import add_ct_parser
+from conveyor.cli.monitor import add_monitor_parser
 from conveyor.cli.registry import add_registry_parser
 from conveyor.cli.score import add_score_parser
 from conveyor.cli.serve import add_serve_parser
@@ -189,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_registry_parser(commands)
     add_score_parser(commands)
     add_serve_parser(commands)
+    add_monitor_parser(commands)
+    add_ct_parser(commands)
     return parser
 
 

@@ -18,15 +18,30 @@ if TYPE_CHECKING:
 CheckKind = Literal["min", "max", "min_delta"]
 
 
+RECORDED = "recorded"
+"""``metrics_source`` when the champion's committed metrics are used as they are."""
+
+
 @dataclass(frozen=True)
 class Champion:
-    """The version a challenger is compared with."""
+    """The version a challenger is compared with.
+
+    ``metrics`` are what ``min_delta`` compares against: the champion re-scored on the
+    challenger's test split when its bundle could be loaded (``metrics_source`` says on which
+    file), else its committed metrics (``metrics_source`` is ``"recorded"``), which were
+    measured on the test split of its own commit and so may not be comparable.
+    """
 
     name: str
     version: str
     stage: str
     commit: str
     metrics: dict[str, Any]
+    metrics_source: str = RECORDED
+    recorded_metrics: dict[str, Any] | None = None
+    """The committed metrics, kept for the record when ``metrics`` were re-scored."""
+    note: str | None = None
+    """Why the champion was not re-scored, when it could not be."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,7 @@ class Blessing:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``reports/blessing.json`` document."""
-        champion = None
+        champion: dict[str, Any] | None = None
         if self.champion is not None:
             champion = {
                 "name": self.champion.name,
@@ -90,7 +105,12 @@ class Blessing:
                 "stage": self.champion.stage,
                 "commit": self.champion.commit,
                 "metrics": _finite(self.champion.metrics),
+                "metrics_source": self.champion.metrics_source,
             }
+            if self.champion.recorded_metrics is not None:
+                champion["recorded_metrics"] = _finite(self.champion.recorded_metrics)
+            if self.champion.note:
+                champion["note"] = self.champion.note
         return {
             "blessed": self.blessed,
             "model": self.model,

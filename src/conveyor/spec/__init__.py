@@ -9,23 +9,37 @@ from conveyor.spec.evaluate import EvaluateSpec
 from conveyor.spec.features import FeaturesSpec, TransformSpec
 from conveyor.spec.gate import MetricGateSpec
 from conveyor.spec.model import ModelSpec
+from conveyor.spec.monitor import (
+    ColumnTestSpec,
+    DriftSpec,
+    MonitorSpec,
+    PerformanceSpec,
+    QualitySpec,
+    RetrainSpec,
+)
 from conveyor.spec.project import TASKS, ProjectMetaSpec, ProjectSpec, Task, is_classification
 from conveyor.spec.schema import ColumnSchema, RowsSchema, SchemaSpec, TimeSchema
 
 __all__ = [
     "TASKS",
     "ColumnSchema",
+    "ColumnTestSpec",
     "CombineSpec",
     "ComponentSpec",
     "DataSpec",
     "DeployTargetSpec",
+    "DriftSpec",
     "EvaluateSpec",
     "FeaturesSpec",
     "JoinSpec",
     "MetricGateSpec",
     "ModelSpec",
+    "MonitorSpec",
+    "PerformanceSpec",
     "ProjectMetaSpec",
     "ProjectSpec",
+    "QualitySpec",
+    "RetrainSpec",
     "RowsSchema",
     "SchemaSpec",
     "SplitSpec",

@@ -13,6 +13,7 @@ from conveyor.spec.deploy import NO_GATES_MESSAGE, DeployTargetSpec, TargetName
 from conveyor.spec.evaluate import EvaluateSpec, task_plots
 from conveyor.spec.features import FeaturesSpec
 from conveyor.spec.model import ModelSpec
+from conveyor.spec.monitor import MonitorSpec
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
@@ -36,6 +37,8 @@ class ProjectSpec(StrictModel):
     evaluate: EvaluateSpec
     deploy: dict[TargetName, DeployTargetSpec] = Field(default_factory=dict)
     """Deploy targets by name; each becomes a ``deploy-<name>`` stage gated on the blessing."""
+    monitor: MonitorSpec = Field(default_factory=MonitorSpec)
+    """Drift monitoring and the retrain policy; the default profiles but compares nothing."""
 
     @model_validator(mode="after")
     def _split_and_plots_fit_task(self) -> ProjectSpec:
@@ -68,6 +71,20 @@ class ProjectSpec(StrictModel):
                     ),
                     loc=("deploy",),
                     input=sorted(self.deploy),
+                )
+            )
+        metric = self.monitor.performance.metric
+        if metric is not None and metric not in self.evaluate.metrics:
+            misfits.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "value_error",
+                        "metric '{metric}' is not computed by evaluate, so reports/metrics.json "
+                        "holds no reference value for it; choose one of: {metrics}",
+                        {"metric": metric, "metrics": ", ".join(self.evaluate.metrics)},
+                    ),
+                    loc=("monitor", "performance", "metric"),
+                    input=metric,
                 )
             )
         if misfits:

@@ -156,3 +156,19 @@ def test_every_problem_is_reported_with_its_column_and_rows(tmp_path: Path) -> N
         {c: [str(v) if v == v else ""] for c, v in x.iloc[0].items()}, from_text=True
     )
     assert text.ok(), text.problems
+
+
+def test_a_classifier_without_probabilities_predicts_labels(tmp_path: Path) -> None:
+    from sklearn.svm import LinearSVC
+
+    x, y = _cancer()
+    transforms = [*SCALE[:1], {"kind": "standard_scaler", "columns": "numeric"}]
+    bundle = load_bundle(
+        _bundle(tmp_path / "m", x, y, transforms, LinearSVC(), "binary_classification")
+    )
+    predictor = Predictor(bundle)
+    assert not predictor.fast_path
+    assert predictor.fast_path_reason == "LinearSVC has no predict_proba"
+    got = predictor.predict_rows({c: x[c].tolist() for c in x.columns})
+    assert got.proba is None
+    assert list(got.labels) == list(bundle.pipeline.predict(x))

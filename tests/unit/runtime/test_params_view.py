@@ -69,4 +69,10 @@ def test_dvc_yaml_lists_only_the_read_keys_params_yaml_holds(tmp_path) -> None:
     stages = yaml.safe_load(compiled.files["dvc.yaml"])["stages"]
     assert "evaluate.slices" not in stages["evaluate"]["params"]
     assert "evaluate.plots" in stages["evaluate"]["params"]
-    assert stages["gate"]["params"] == ["evaluate.gates", "project.name"]
+    # evaluate.champion_stage was removed above, so it stays out (its default applies).
+    assert stages["gate"]["params"] == [
+        "data.target",
+        "evaluate.gates",
+        "project.name",
+        "project.task",
+    ]

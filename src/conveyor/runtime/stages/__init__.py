@@ -8,6 +8,8 @@ from conveyor.runtime.stages import (
     evaluate,
     gate,
     ingest,
+    monitor,
+    profile,
     split,
     train,
     validate,
@@ -23,6 +25,8 @@ STAGES = {
         train.STAGE,
         evaluate.STAGE,
         gate.STAGE,
+        profile.STAGE,
+        monitor.STAGE,
         deploy.STAGE,
     )
 }

@@ -85,7 +85,7 @@ def run(ctx: StageContext) -> None:
     for index, column in enumerate(evaluate.slices):
         require_column(frame, column, key=f"evaluate.slices.{index}", file=test_path)
     x = frame.drop(columns=[target])
-    y_true = _encode(frame[target], bundle.classes, test_path)
+    y_true = encode_labels(frame[target], bundle.classes, test_path)
     registry = ctx.plugins["metric"]
     metrics = {
         name: cast("Metric", registry.load(name, where=f"evaluate.metrics.{i}").from_config({}))
@@ -141,7 +141,7 @@ def _shown(value: float | None) -> str:
     return "null" if value is None else f"{value:.4f}"
 
 
-def _encode(labels: Any, classes: list[Any] | None, file: str) -> np.ndarray:  # noqa: ANN401
+def encode_labels(labels: Any, classes: list[Any] | None, file: str) -> np.ndarray:  # noqa: ANN401
     """Map labels to the class indices the pipeline was trained on."""
     import numpy as np
 

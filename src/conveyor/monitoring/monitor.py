@@ -1,0 +1,317 @@
+"""Monitor a batch: drift against the reference profile, the model's performance, two reports.
+
+:func:`run_monitor` is what the ``monitor`` stage, ``conveyor monitor`` and ``conveyor ct`` all
+call. It reads the batch (files, folders, globs, or a prediction-log directory), scores it with
+the model unless the log already holds the scores (``_score``), compares it with the profile
+(:func:`conveyor.monitoring.drift.compare`), computes the model's metric when labels are known
+(the target column in the batch, or ``labels`` files joined on ``id_column``), and writes
+``drift.json`` and ``drift.html`` into ``out_dir``. Every input is checked before anything is
+written, so bad input leaves the previous reports untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from conveyor import _atomic
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from conveyor.bundle import Bundle
+    from conveyor.bundle.predictor import Predictor
+    from conveyor.monitoring._batch import Batch
+    from conveyor.monitoring._scores import Scores
+    from conveyor.monitoring.drift import DriftOptions, DriftReport
+    from conveyor.monitoring.profile import Profile
+    from conveyor.plugins import Plugins
+    from conveyor.spec import DriftSpec, QualitySpec
+
+JSON_NAME = "drift.json"
+HTML_NAME = "drift.html"
+PERFORMANCE_KEYS = ("metric", "value", "reference", "drop", "max_drop", "rows")
+"""What drift.json's ``performance`` holds (``MonitorResult.performance`` holds more)."""
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """What one monitoring run found and where it wrote it."""
+
+    report: DriftReport
+    performance: dict[str, Any] | None
+    """``{metric, value, reference, drop, max_drop, dropped, rows, source}``; None unlabelled."""
+    document: dict[str, Any]
+    """The ``drift.json`` document."""
+    json_path: Path
+    html_path: Path
+
+    @property
+    def dataset_drift(self) -> bool:
+        """Whether the share of drifted columns reached ``dataset_share``."""
+        return bool(self.report.dataset_drift)
+
+    @property
+    def performance_drop(self) -> bool:
+        """Whether the metric worsened by more than ``max_drop`` (False when unlabelled)."""
+        return bool(self.performance and self.performance["dropped"])
+
+
+def drift_options(drift: DriftSpec, quality: QualitySpec) -> DriftOptions:
+    """The statistics' options from ``monitor.drift`` and ``monitor.quality``."""
+    from conveyor.monitoring.drift import ColumnTest, DriftOptions
+
+    return DriftOptions(
+        default=ColumnTest(drift.method, drift.threshold),
+        columns={name: ColumnTest(t.method, t.threshold) for name, t in drift.columns.items()},
+        dataset_share=drift.dataset_share,
+        ignore=tuple(drift.ignore),
+        null_rate_increase=quality.null_rate_increase,
+        out_of_range_share=quality.out_of_range_share,
+        new_category_share=quality.new_category_share,
+    )
+
+
+def model_predictor(bundle: Bundle, *, threads: int = 1) -> Predictor | None:
+    """The bundle ready to score batches; None for a classifier without probabilities.
+
+    Unknown categories are allowed (monitoring reports them as a quality issue). A classifier
+    without ``predict_proba`` (LinearSVC) has no score to monitor: the features only are.
+    """
+    from conveyor.bundle.predictor import Predictor
+
+    if bundle.classes is not None and not hasattr(bundle.pipeline, "predict_proba"):
+        return None
+    return Predictor(bundle, unknown_categories="allow", threads=threads)
+
+
+def read_reference_metrics(path: Path) -> dict[str, Any] | None:
+    """The evaluate stage's metrics (``reports/metrics.json``); None when there are none."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def run_monitor(
+    root: Path,
+    current: Sequence[str],
+    *,
+    reference: Profile,
+    predictor: Predictor | None,
+    out_dir: Path,
+    options: DriftOptions | None = None,
+    labels: Sequence[str] = (),
+    id_column: str | None = None,
+    target: str | None = None,
+    metric: str | None = None,
+    max_drop: float = 0.05,
+    reference_metrics: Mapping[str, Any] | None = None,
+    reference_name: str = "reports/profile.json",
+    plugins: Plugins | None = None,
+    where: str = "monitor.current",
+    labels_where: str = "monitor.labels",
+) -> MonitorResult:
+    """Compare the batch ``current`` with ``reference``; write drift.json and drift.html.
+
+    Args:
+        root: Where relative paths start (the project root).
+        current: Files, folders or globs of the batch; a prediction-log directory works too.
+        reference: The reference profile (``reports/profile.json``).
+        predictor: The model, to score the batch (unless it holds ``_score``) and to measure
+            performance; None (or a classifier without probabilities) compares the features
+            only.
+        out_dir: Where ``drift.json`` and ``drift.html`` go (created if needed).
+        options: Tests, thresholds and quality limits (default: the documented defaults).
+        labels: Files with ``id_column`` and ``target``, joined to the batch on ``id_column``.
+        id_column: The join key of ``labels``.
+        target: The label column (default: the model's target); in the batch, it is used as is.
+        metric: A ``conveyor.metrics`` name (default: by task, see ``DEFAULT_METRICS``).
+        max_drop: The tolerated worsening of ``metric`` against ``reference_metrics``.
+        reference_metrics: The model's metrics on its test split (``reports/metrics.json``).
+        reference_name: How the reports name the reference.
+        plugins: Where metrics are loaded from (default: the installed entry points).
+        where: How errors name the batch (``monitor.current``, ``CURRENT``).
+        labels_where: How errors name the labels (``monitor.labels``, ``--labels``).
+
+    Returns:
+        The drift report, the performance, the document and the paths written.
+
+    Raises:
+        DataError: The batch or the labels are missing, unreadable, or lack a column.
+    """
+    from conveyor.monitoring import _batch, _scores
+    from conveyor.monitoring._scores import score_table
+    from conveyor.monitoring.drift import DriftOptions, compare
+    from conveyor.monitoring.report import render_html
+
+    options = options or DriftOptions()
+    if target is None and predictor is not None:
+        target = cast("str | None", predictor.bundle.schema.get("target"))
+    features = [name for name in reference.names if name not in options.ignore]
+    numeric = [name for name in features if reference.column(name)["kind"] == "numeric"]
+    inputs = list(predictor.schema.names) if predictor is not None else []
+    extra = {_batch.LOG_SCORE, _batch.LOG_PREDICTION, *inputs}
+    extra |= {c for c in (target, id_column) if c is not None}
+    files = _batch.expand(
+        root, current, where=where, model=predictor.name if predictor is not None else None
+    )
+    batch = _batch.read_batch(
+        root, files, required=features, optional=extra, numeric=numeric, where=where
+    )
+    scorer = predictor if predictor is not None and _scores.can_score(predictor) else None
+    scores: Scores | None = None
+    prediction = None
+    if reference.prediction is not None:
+        prediction = _scores.logged_score(batch.table)
+        if prediction is None and scorer is not None:
+            scores = score_table(scorer, _scores.model_inputs(batch, scorer, where))
+            prediction = scores.score
+    truth = _scores.truth(
+        root,
+        batch,
+        labels,
+        target=target,
+        id_column=id_column,
+        where=where,
+        labels_where=labels_where,
+    )
+    performance = None
+    if truth is not None and scorer is not None:
+        scores = scores or score_table(scorer, _scores.model_inputs(batch, scorer, where))
+        performance = _scores.performance(
+            scorer,
+            scores,
+            truth,
+            metric=metric or _scores.DEFAULT_METRICS[scorer.task],
+            max_drop=max_drop,
+            reference_metrics=reference_metrics or {},
+            plugins=plugins,
+        )
+    report = compare(
+        reference, batch.table.select(features), options=options, current_prediction=prediction
+    )
+    document = _document(report, performance, scores, batch, predictor, reference_name)
+    html = render_html(document, report, performance)
+    json_path, html_path = out_dir / JSON_NAME, out_dir / HTML_NAME
+    _atomic.write_text(json_path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    _atomic.write_text(html_path, html)
+    return MonitorResult(report, performance, document, json_path, html_path)
+
+
+def profile_data(
+    root: Path,
+    paths: Sequence[str],
+    *,
+    predictor: Predictor | None,
+    exclude: Sequence[str] = (),
+    where: str = "reference data",
+) -> Profile:
+    """The reference profile of data files, with the model's predictions when it is given.
+
+    With a model, its input columns are profiled, with kinds from its schema (numbers numeric;
+    text and booleans categorical; date-times left out, as time always drifts). Without one,
+    every column is, with kinds from the data types, but ``_``-prefixed ones (a prediction
+    log's metadata). Columns in ``exclude`` (the target, an id) are always left out.
+    """
+    from conveyor.monitoring import _batch, _scores
+    from conveyor.monitoring.profile import build_profile
+
+    files = _batch.expand(root, paths, where=where)
+    kinds: dict[str, Literal["numeric", "categorical"]] = {}
+    if predictor is not None:
+        for rule in predictor.schema.rules:
+            if rule.kind != "datetime":
+                kinds[rule.name] = "numeric" if rule.kind == "numeric" else "categorical"
+        names = [name for name in kinds if name not in exclude]
+        needed = list(predictor.schema.names)
+    else:
+        columns = _batch.column_names(files[0], where=where)
+        names = [n for n in columns if n not in exclude and not n.startswith("_")]
+        needed = names
+    numeric = [name for name, kind in kinds.items() if kind == "numeric"]
+    batch = _batch.read_batch(root, files, required=needed, numeric=numeric, where=where)
+    prediction = None
+    if predictor is not None and _scores.can_score(predictor):
+        inputs = _scores.model_inputs(batch, predictor, where)
+        prediction = _scores.score_table(predictor, inputs).score
+    return build_profile(batch.table.select(names), kinds=kinds, prediction=prediction)
+
+
+def summary(result: MonitorResult, root: Path) -> str:
+    """One paragraph for the terminal: the verdict, what drifted, performance, the reports."""
+    from conveyor.monitoring.report import describe_test
+
+    report = result.report
+    verdict = "DATASET DRIFT" if result.dataset_drift else "no dataset drift"
+    lines = [
+        f"{verdict}: {len(report.drifted())} of {len(report.columns)} columns drifted "
+        f"({report.drifted_share:.0%}) in {report.rows:,} rows"
+    ]
+    for column in sorted(report.columns, key=lambda c: c.name):
+        if column.drifted:
+            lines.append(f"  drifted: {column.name}: {describe_test(column)}")
+    if report.prediction is not None:
+        state = "drifted" if report.prediction.drifted else "stable"
+        lines.append(f"  prediction: {state}: {describe_test(report.prediction)}")
+    for issue in report.quality:
+        lines.append(f"  quality: {issue.column}: {issue.detail}")
+    performance = result.performance
+    if performance is not None:
+        value, reference = performance["value"], performance["reference"]
+        shown = "n/a" if value is None else f"{value:.4f}"
+        against = "" if reference is None else f" (reference {reference:.4f})"
+        flag = ": PERFORMANCE DROP" if performance["dropped"] else ""
+        lines.append(f"  {performance['metric']}: {shown}{against}{flag}")
+    written = ", ".join(_relative(path, root) for path in (result.json_path, result.html_path))
+    lines.append(f"wrote {written}")
+    return "\n".join(lines)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _document(
+    report: DriftReport,
+    performance: dict[str, Any] | None,
+    scores: Scores | None,
+    batch: Batch,
+    predictor: Predictor | None,
+    reference_name: str,
+) -> dict[str, Any]:
+    """drift.json, shaped for ``dvc metrics show/diff``.
+
+    DVC tabulates every number and string under nested objects but skips lists, so the flat
+    verdict comes first, ``performance`` holds a few numbers, and the per-column details are
+    lists (``columns``, ``quality``), which DVC leaves out of its table.
+    """
+    details = report.to_dict()
+    flat = ("dataset_drift", "drifted_share", "drifted_columns", "prediction_drift")
+    document: dict[str, Any] = {key: details[key] for key in flat}
+    document.update(
+        quality_issues=details["quality_issues"],
+        rows=details["rows"],
+        reference_rows=details["reference_rows"],
+        unscored_rows=scores.unscored if scores is not None else 0,
+    )
+    if performance is not None:
+        document["performance_drop"] = int(performance["dropped"])
+        document["performance"] = {key: performance[key] for key in PERFORMANCE_KEYS}
+    document["inputs"] = {
+        "current": list(batch.files),
+        "reference": reference_name,
+        "model": None if predictor is None else f"{predictor.name} {predictor.version}",
+        "labels": performance["source"] if performance is not None else None,
+        "unscored_reasons": list(scores.problems) if scores is not None else [],
+    }
+    document["columns"] = [{"column": name, **body} for name, body in details["columns"].items()]
+    document["prediction"] = details["prediction"]
+    document["quality"] = details["quality"]
+    return document

@@ -1,0 +1,116 @@
+"""``monitor``: compare the batch named by ``monitor.current`` with the reference profile.
+
+Present only when ``monitor.current`` is set. Writes ``reports/drift.json`` (DVC metrics: the
+flat numbers ``dvc metrics diff`` compares, details nested) and the self-contained
+``reports/drift.html``. Drift never fails the run — the reports are the result, and
+``conveyor ct`` acts on them; only unusable input (a missing file or column) does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conveyor.components._files import dependency
+from conveyor.errors import DataError
+from conveyor.runtime import layout
+from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.spec import DriftSpec, PerformanceSpec, QualitySpec
+
+if TYPE_CHECKING:
+    from conveyor.plugins import Plugins
+    from conveyor.spec import ProjectSpec
+
+READS = (
+    "data.target",
+    "evaluate.metrics",
+    "evaluate.primary",
+    "monitor.current",
+    "monitor.drift",
+    "monitor.id_column",
+    "monitor.labels",
+    "monitor.performance",
+    "monitor.quality",
+)
+"""Not ``monitor.retrain``: the policy is ``conveyor ct``'s, and changing it rescans nothing."""
+
+
+def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
+    """Reads the profile, the bundle, the metrics and the batch; none without a batch."""
+    del plugins
+    monitor = spec.monitor
+    if monitor.current is None:
+        return ()
+    data = [dependency(monitor.current)]
+    if monitor.labels is not None:
+        labels = dependency(monitor.labels)
+        if not any(labels == d or labels.startswith(f"{d}/") for d in data):  # one dep covers
+            data.append(labels)
+    return (
+        StagePlan(
+            name="monitor",
+            desc=f"Compare the batch '{monitor.current}' with the training profile: drift, "
+            "data quality and (with labels) performance",
+            reads=READS,
+            deps=(
+                layout.PROFILE_FILE,
+                layout.model_dir(spec.project.name),
+                layout.METRICS_FILE,
+                *data,
+            ),
+            metrics=(layout.DRIFT_FILE,),
+            reports=(layout.DRIFT_HTML,),
+        ),
+    )
+
+
+def run(ctx: StageContext) -> None:
+    """Score and compare the batch; write drift.json and drift.html."""
+    from conveyor.bundle import load_bundle
+    from conveyor.monitoring.monitor import (
+        drift_options,
+        model_predictor,
+        read_reference_metrics,
+        run_monitor,
+        summary,
+    )
+    from conveyor.monitoring.profile import Profile
+
+    current = ctx.params.parse("monitor.current", str)
+    labels = ctx.params.parse("monitor.labels", str | None, None)
+    performance = ctx.params.parse("monitor.performance", PerformanceSpec, {})
+    metrics = ctx.params.parse("evaluate.metrics", list[str])
+    primary = ctx.params.parse("evaluate.primary", str | None, None)
+    profile_file, bundle_dir, metrics_file = ctx.plan.deps[:3]
+    (drift_file,) = ctx.plan.metrics
+    try:
+        text = (ctx.root / profile_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(
+            f"cannot read {profile_file}: {exc.strerror}",
+            where="stage 'monitor'",
+            fix="run the profile stage first: 'dvc repro' runs them in order",
+        ) from exc
+    result = run_monitor(
+        ctx.root,
+        [current],
+        reference=Profile.from_json(text, where=profile_file),
+        predictor=model_predictor(load_bundle(ctx.root / bundle_dir)),
+        out_dir=(ctx.root / drift_file).parent,
+        options=drift_options(
+            ctx.params.parse("monitor.drift", DriftSpec, {}),
+            ctx.params.parse("monitor.quality", QualitySpec, {}),
+        ),
+        labels=[labels] if labels is not None else [],
+        id_column=ctx.params.parse("monitor.id_column", str | None, None),
+        target=ctx.params.parse("data.target", str),
+        metric=performance.metric or primary or metrics[0],
+        max_drop=performance.max_drop,
+        reference_metrics=read_reference_metrics(ctx.root / metrics_file),
+        reference_name=profile_file,
+        plugins=ctx.plugins,
+        where="monitor.current",
+    )
+    print(f"monitor: {summary(result, ctx.root)}")  # noqa: T201
+
+
+STAGE = StageDef("monitor", plan, run)
