@@ -90,6 +90,24 @@ def run_checked(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
+def ensure_venv(venv: Path, packages: Sequence[str], probe: str, label: str) -> Path:
+    """The python of a separate venv for a competitor, created once with ``packages``.
+
+    ``probe`` is Python code that must run in it (its imports); a venv that fails it is rebuilt.
+    """
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", probe]
+    if python.exists() and subprocess.run(check, capture_output=True, check=False).returncode == 0:
+        return python
+    print(f"{label}: creating {venv} with {', '.join(packages)} (once)")
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    run_checked([sys.executable, "-m", "venv", str(venv)], venv.parent, env)
+    run_checked([str(python), "-m", "pip", "install", "-q", *packages], venv.parent, env)
+    return python
+
+
 def time_once(command: Command, cwd: Path, env: dict[str, str]) -> float:
     """Wall time of one run of ``command`` as a subprocess (interpreter start included)."""
     start = time.perf_counter()

@@ -44,7 +44,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _timing import VENV_BIN, CommandError, bench_env, run_checked, verdict, write_result
+from _timing import (
+    VENV_BIN,
+    CommandError,
+    bench_env,
+    ensure_venv,
+    run_checked,
+    verdict,
+    write_result,
+)
 
 NAME = "bench_drift"
 GOAL_SPEEDUP = 20.0
@@ -106,17 +114,9 @@ class Side:
 
 def ensure_evidently_venv() -> Path:
     """The Evidently venv's python, creating the venv on first use (about a minute)."""
-    python = EVIDENTLY_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import evidently.presets, pyarrow"]
-    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-        return python
-    print(f"{NAME}: creating {EVIDENTLY_VENV} with {', '.join(EVIDENTLY_PACKAGES)} (once)")
-    shutil.rmtree(EVIDENTLY_VENV, ignore_errors=True)
-    EVIDENTLY_VENV.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
-    run_checked([sys.executable, "-m", "venv", str(EVIDENTLY_VENV)], CACHE, env)
-    run_checked([str(python), "-m", "pip", "install", "-q", *EVIDENTLY_PACKAGES], CACHE, env)
-    return python
+    return ensure_venv(
+        EVIDENTLY_VENV, EVIDENTLY_PACKAGES, "import evidently.presets, pyarrow", NAME
+    )
 
 
 def write_data(root: Path, rows: int, seed: int = 0) -> tuple[Path, Path]:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _timing import CommandError, bench_env, run_checked, write_result
+from _timing import CommandError, bench_env, ensure_venv, run_checked, write_result
 from load_test import conveyor_serve, free_port, server_process, train_bundle
 
 NAME = "bench_serve"
@@ -93,17 +93,9 @@ class AbRun:
 
 def ensure_mlflow_venv() -> Path:
     """The MLflow venv's python, creating the venv on first use (about 2 minutes)."""
-    python = MLFLOW_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import mlflow, xgboost, sklearn, pandas, uvicorn"]
-    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-        return python
-    print(f"{NAME}: creating {MLFLOW_VENV} with {', '.join(MLFLOW_PACKAGES)} (once)")
-    shutil.rmtree(MLFLOW_VENV, ignore_errors=True)
-    MLFLOW_VENV.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
-    run_checked([sys.executable, "-m", "venv", str(MLFLOW_VENV)], CACHE, env)
-    run_checked([str(python), "-m", "pip", "install", "-q", *MLFLOW_PACKAGES], CACHE, env)
-    return python
+    return ensure_venv(
+        MLFLOW_VENV, MLFLOW_PACKAGES, "import mlflow, xgboost, sklearn, pandas, uvicorn", NAME
+    )
 
 
 def require_ab() -> None:

@@ -374,7 +374,7 @@ CASES = [
                 f"modle ({CONFIG})",
                 "unknown key 'modle'",
                 "did you mean 'model'? valid keys: data, deploy, evaluate, features, model, "
-                "project, seed",
+                "monitor, project, seed",
             ),
         ),
     ),
