@@ -6,8 +6,9 @@ Everything here is loaded on first use (numpy, scipy and pyarrow stay out of ``c
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conveyor._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from conveyor.monitoring.drift import (
@@ -46,11 +47,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the submodule defines
-    if name not in _HOMES:
-        msg = f"module 'conveyor.monitoring' has no attribute '{name}'"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"conveyor.monitoring.{_HOMES[name]}"), name)
+__getattr__ = lazy_getattr("conveyor.monitoring", _HOMES)
 
 
 __all__ = [

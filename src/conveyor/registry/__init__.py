@@ -12,9 +12,9 @@ a repository-wide lock.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from conveyor._lazy import lazy_getattr
 from conveyor.registry._errors import RegistryError
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from conveyor.registry.materialise import (
         Materialised,
         load_version,
-        materialise,
         verify_version,
     )
     from conveyor.registry.operations import promote, register, rollback
@@ -54,7 +53,6 @@ _HOMES = {
     "history": "query",
     "list_models": "query",
     "load_version": "materialise",
-    "materialise": "materialise",
     "promote": "operations",
     "register": "operations",
     "resolve": "query",
@@ -64,11 +62,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the submodule defines
-    if name not in _HOMES:
-        msg = f"module 'conveyor.registry' has no attribute '{name}'"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"conveyor.registry.{_HOMES[name]}"), name)
+__getattr__ = lazy_getattr("conveyor.registry", _HOMES)
 
 
 __all__ = [
@@ -84,7 +78,6 @@ __all__ = [
     "history",
     "list_models",
     "load_version",
-    "materialise",
     "promote",
     "register",
     "resolve",

@@ -7,8 +7,9 @@ importing this package pulls in neither FastAPI nor the ML libraries.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conveyor._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from conveyor.serving.app import create_app
@@ -28,11 +29,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the submodule defines
-    if name not in _HOMES:
-        msg = f"module 'conveyor.serving' has no attribute '{name}'"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"conveyor.serving.{_HOMES[name]}"), name)
+__getattr__ = lazy_getattr("conveyor.serving", _HOMES)
 
 
 __all__ = [
