@@ -84,10 +84,13 @@ def from_mapping(data: dict[str, Any], *, where: str) -> ServeConfig:
     if not problems:
         problems.extend(_range_problems(data))
     if problems:
+        unknown = any(p.startswith("unknown key") for p in problems)
         raise SpecError(
             "; ".join(problems),
             where=where,
-            fix=f"valid keys: {', '.join(_TYPES)} (see docs/serving.md)",
+            fix=f"valid keys: {', '.join(_TYPES)} (see docs/serving.md)"
+            if unknown
+            else "correct the value(s) named above; docs/serving.md lists each key's range",
         )
     return ServeConfig(**{key: data[key] for key in _TYPES if key in data})
 
