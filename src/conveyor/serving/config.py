@@ -90,7 +90,7 @@ def from_mapping(data: dict[str, Any], *, where: str) -> ServeConfig:
             where=where,
             fix=f"valid keys: {', '.join(_TYPES)} (see docs/serving.md)"
             if unknown
-            else "correct the value(s) named above; docs/serving.md lists each key's range",
+            else "correct the values named above (each key: docs/serving.md, Configuration)",
         )
     return ServeConfig(**{key: data[key] for key in _TYPES if key in data})
 
