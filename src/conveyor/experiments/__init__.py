@@ -1,0 +1,1 @@
+"""Sweeps as tracked DVC experiments: expand, queue, run in parallel, rank."""

@@ -1,0 +1,1 @@
+"""`conveyor init`: scaffold a new project that compiles and runs."""
