@@ -19,6 +19,9 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     ├── RegistryError                      a registry request refused (unknown version, unblessed)
     ├── InputError                 exit 2  rows to score break the model's input schema
     ├── ContinuousTrainingError            `conveyor ct` cannot run (dirty, locked, no batch)
+    ├── RevisionError                      a git revision to diff cannot be read or compiled
+    ├── SweepError                         a sweep cannot start or go on (bad space, structure)
+    ├── InitError                          `conveyor init` refuses a target directory
     └── BundleError                exit 4  a model bundle is missing, tampered or incomplete
 """
 
@@ -35,12 +38,15 @@ __all__ = [
     "ConveyorError",
     "DataError",
     "DataValidationError",
+    "InitError",
     "InputError",
     "OverrideError",
     "PluginError",
     "RegistryError",
+    "RevisionError",
     "SpecError",
     "StageError",
+    "SweepError",
     "UndeclaredParamError",
     "UnknownComponentError",
 ]
@@ -176,6 +182,18 @@ class ContinuousTrainingError(ConveyorError):
 
     The workspace is restored to the commit the run started from before this is raised.
     """
+
+
+class RevisionError(ConveyorError):
+    """A git revision named for a diff cannot be resolved, read, or compiled."""
+
+
+class SweepError(ConveyorError):
+    """A sweep cannot start or go on: a malformed search space, a structural change, no queue."""
+
+
+class InitError(ConveyorError):
+    """``conveyor init`` refuses a directory: not empty, or already a conveyor project."""
 
 
 class BundleError(ConveyorError):
