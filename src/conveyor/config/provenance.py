@@ -44,6 +44,8 @@ class Provenance:
 
     origins: dict[str, Origin] = field(default_factory=dict)
     default_file: str = f"conf/{CONFIG_NAME}.yaml"
+    history: list[tuple[str, Origin]] = field(default_factory=list)
+    """Every write, in composition order: ``origins`` keeps only the last writer of a path."""
 
     def origin(self, path: str) -> Origin:
         """The origin of ``path``, or of its nearest ancestor that some file set."""
@@ -59,11 +61,30 @@ class Provenance:
         origin = self.origin(path)
         return str(origin) if origin.override is not None else origin.file
 
+    def writers(self, path: str) -> list[Origin]:
+        """Every file or override that wrote ``path`` (or a key above or below it), in order.
+
+        The last one wins; the others were shadowed. Consecutive writes by one source count
+        once, at the line of ``path`` itself when that source wrote it, else its nearest line.
+        """
+        runs: list[list[tuple[str, Origin]]] = []
+        for written, origin in self.history:
+            related = written == path or path.startswith(f"{written}.")
+            if not (related or written.startswith(f"{path}.")):
+                continue
+            source = (origin.file, origin.override)
+            if runs and (runs[-1][0][1].file, runs[-1][0][1].override) == source:
+                runs[-1].append((written, origin))
+            else:
+                runs.append([(written, origin)])
+        return [_closest(run, path) for run in runs]
+
     def _set(self, path: str, origin: Origin) -> None:
         stale = [p for p in self.origins if p.startswith(f"{path}.")]
         for p in stale:
             del self.origins[p]
         self.origins[path] = origin
+        self.history.append((path, origin))
 
     def record(self, node: yaml.Node, prefix: str, file: str) -> None:
         """Record every path under ``node`` (a composed YAML node) as set by ``file``."""
@@ -83,6 +104,15 @@ class Provenance:
                 path = f"{prefix}.{index}"
                 self._set(path, Origin(file, item.start_mark.line + 1))
                 self.record(item, path, file)
+
+
+def _closest(run: list[tuple[str, Origin]], path: str) -> Origin:
+    """The write of ``path`` itself, else of its deepest ancestor, else the first below it."""
+    exact = [origin for written, origin in run if written == path]
+    above = [origin for written, origin in run if path.startswith(f"{written}.")]
+    if exact:
+        return exact[-1]
+    return above[-1] if above else run[0][1]
 
 
 def trace(
