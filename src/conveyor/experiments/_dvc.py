@@ -1,0 +1,182 @@
+"""The ``dvc`` and ``git`` commands a sweep runs; each failure is a SweepError with the output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from conveyor.errors import SweepError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+TAIL_LINES = 20
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "DVC_NO_ANALYTICS": "1"}
+
+
+def run(
+    root: Path, *args: str, what: str, check: bool = True, detach: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``git``/``dvc`` in ``root``; raise a SweepError naming ``what`` when it fails.
+
+    ``detach`` is for commands that leave daemons behind (``dvc queue start``): their output
+    goes to a file, because a daemon holding our pipe open would block us until it exits.
+    """
+    if detach:
+        return _run_detached(root, *args, what=what)
+    command = shutil.which(args[0]) or args[0]
+    try:
+        done = subprocess.run(
+            [command, *args[1:]],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as exc:
+        raise SweepError(
+            f"the '{args[0]}' command is not installed",
+            where="conveyor sweep",
+            fix=f"install {args[0]} (sweeps run as DVC experiments)",
+        ) from exc
+    if check and done.returncode != 0:
+        raise failure(what, args, done)
+    return done
+
+
+def _run_detached(root: Path, *args: str, what: str) -> subprocess.CompletedProcess[str]:
+    import tempfile
+
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
+        code = subprocess.call(
+            [shutil.which(args[0]) or args[0], *args[1:]],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+        )
+        log.seek(0)
+        output = log.read()
+    if code != 0:
+        raise failure(what, args, subprocess.CompletedProcess(list(args), code, output, ""))
+    return subprocess.CompletedProcess(list(args), code, output, "")
+
+
+def failure(what: str, args: tuple[str, ...], done: subprocess.CompletedProcess[str]) -> SweepError:
+    """The SweepError for a command that failed: the command, its exit code, its output's tail."""
+    shown = "\n    ".join(tail(done.stdout + (done.stderr or "")))
+    return SweepError(
+        f"{what} failed ('{' '.join(args)}' exited {done.returncode}):\n    {shown}",
+        where="conveyor sweep",
+        fix="fix the cause above; finished trials are kept: conveyor sweep --resume",
+    )
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> list[str]:
+    """The last ``lines`` non-empty lines of ``text``."""
+    return [line for line in text.strip().splitlines() if line.strip()][-lines:]
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A row of ``dvc queue status``."""
+
+    task: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """``dvc queue status``: entries by experiment name, and how many workers are busy."""
+
+    entries: dict[str, QueueEntry]
+    active_workers: int | None
+
+    def get(self, name: str) -> QueueEntry | None:
+        """The entry of experiment ``name``, if the queue has one."""
+        return self.entries.get(name)
+
+    def is_ghost(self, name: str) -> bool:
+        """Whether ``name`` shows as running although no worker is busy (its worker died)."""
+        entry = self.entries.get(name)
+        return entry is not None and entry.status == "running" and self.active_workers == 0
+
+
+def queue_status(root: Path) -> QueueStatus:
+    """Read the DVC queue (unnamed entries are skipped).
+
+    ``dvc queue status`` has no JSON output, so its table is read: ``Task Name Created Status``,
+    where Created may hold a space (``04:38 PM``) but Status never does; then a last line
+    ``Worker status: N active, M idle``.
+    """
+    done = run(root, "dvc", "queue", "status", what="reading the experiment queue")
+    entries: dict[str, QueueEntry] = {}
+    active: int | None = None
+    for line in done.stdout.splitlines():
+        if line.startswith("Worker status:"):
+            count = line.removeprefix("Worker status:").split()[0]
+            active = int(count) if count.isdigit() else None
+            continue
+        cells = line.split()
+        if len(cells) < 4 or cells[0] == "Task":
+            continue
+        entry = QueueEntry(cells[0], cells[1], cells[-1].lower())
+        # Active entries are listed first: a later line for a name is its newer attempt.
+        if entry.name != "None":
+            entries[entry.name] = entry
+    return QueueStatus(entries, active)
+
+
+def queue_log(root: Path, name: str) -> str:
+    """The tail of a queued experiment's log (``dvc queue logs``)."""
+    done = run(root, "dvc", "queue", "logs", name, what="reading the log", check=False)
+    return "\n".join(tail(done.stdout + done.stderr))
+
+
+def experiment_refs(root: Path) -> dict[str, str]:
+    """Every finished experiment's name -> commit, from ``refs/exps`` (fast: no DVC start-up)."""
+    done = run(
+        root,
+        "git",
+        "for-each-ref",
+        "--format=%(objectname) %(refname)",
+        "refs/exps",
+        what="listing experiments",
+    )
+    refs: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        sha, _, ref = line.partition(" ")
+        parts = ref.split("/")
+        # refs/exps/<2 hex>/<38 hex>/<name>; stash and temp refs have other shapes.
+        if len(parts) == 5 and parts[1] == "exps" and len(parts[2]) == 2:
+            refs[parts[4]] = sha
+    return refs
+
+
+def head(root: Path) -> str:
+    """The commit the work tree is on."""
+    return run(root, "git", "rev-parse", "HEAD", what="reading HEAD").stdout.strip()
+
+
+def show_file(root: Path, commit: str, path: str) -> str | None:
+    """The text of ``path`` at ``commit``; None when the commit does not have it."""
+    done = run(root, "git", "show", f"{commit}:{path}", what="git show", check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def dirty(root: Path, paths: list[str]) -> list[str]:
+    """Uncommitted (or untracked) files under ``paths``."""
+    done = run(
+        root, "git", "status", "--porcelain", "--untracked-files=all", "--", *paths, what="git"
+    )
+    return [line[3:] for line in done.stdout.splitlines() if line.strip()]

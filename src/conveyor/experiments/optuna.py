@@ -1,0 +1,141 @@
+"""Bayesian search: Optuna's TPE sampler, ask-and-tell, each trial a DVC experiment.
+
+Trials are asked in batches of ``-j`` (one per queue worker), run, then told: the value of
+``evaluate.primary`` read from the experiment's metrics, or FAIL for a trial that failed. The
+sampler is seeded from the project's ``seed``. On ``--resume`` the study is rebuilt from the
+finished trials kept in the sweep state, so no result is lost or run twice.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, Literal
+
+from conveyor.errors import SweepError
+from conveyor.experiments import leaderboard, sweep
+from conveyor.experiments.plan import FINISHED, Trial
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conveyor.config.sweep import Dimension
+    from conveyor.experiments._progress import Progress
+    from conveyor.experiments.plan import SweepState
+
+
+def distribution(dimension: Dimension) -> Any:  # noqa: ANN401 - an optuna distribution
+    """The Optuna distribution of a swept dimension."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if dimension.is_interval:
+        assert dimension.low is not None  # noqa: S101 - an interval has both ends
+        assert dimension.high is not None  # noqa: S101
+        if dimension.integer:
+            return IntDistribution(int(dimension.low), int(dimension.high), log=dimension.log)
+        return FloatDistribution(dimension.low, dimension.high, log=dimension.log)
+    numbers = dimension.numeric
+    if numbers and len(numbers) > 1 and all(isinstance(n, int) for n in numbers):
+        step = int(numbers[1] - numbers[0])
+        return IntDistribution(int(numbers[0]), int(numbers[-1]), step=step)
+    return CategoricalDistribution(list(dimension.values))
+
+
+def run_study(
+    root: Path, state: SweepState, dimensions: list[Dimension], progress: Progress
+) -> None:
+    """Ask, run and tell until ``state.budget`` trials have finished."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    if state.primary is None:
+        raise SweepError(
+            "optuna needs a metric to optimise, and the project has no evaluate.primary",
+            where="conf/evaluate/",
+            fix="set evaluate.primary, or use a grid sweep",
+        )
+    fixed, swept = sweep.fixed_and_swept(dimensions)
+    if not swept:
+        raise SweepError(
+            "nothing to search: every key has a single value",
+            where="conveyor sweep --optimizer optuna",
+            fix="give ranges: key=range(2,8), key=interval(0.01,0.3), key=choice(a,b)",
+        )
+    distributions = {d.key: distribution(d) for d in swept}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction: Literal["maximize", "minimize"] = (
+        "maximize" if state.higher_is_better else "minimize"
+    )
+    with warnings.catch_warnings():  # constant_liar (spread a batch's guesses) is "experimental"
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=sweep.seed(root), constant_liar=True)
+    study = optuna.create_study(direction=direction, sampler=sampler)
+    by_key = {d.key: d for d in swept}
+
+    def tell(trials: list[Trial]) -> None:
+        values = leaderboard.primary_values(root, state)
+        for trial in trials:
+            value = values.get(trial.name)
+            ok = trial.status == "success" and value is not None
+            study.add_trial(
+                create_trial(
+                    params=trial.params or {},
+                    distributions=distributions,
+                    value=value if ok else None,
+                    state=TrialState.COMPLETE if ok else TrialState.FAIL,
+                )
+            )
+
+    tell([t for t in state.trials if t.status in FINISHED and t.params is not None])
+    leftover = [t for t in state.trials if t.status not in FINISHED]
+    if leftover:  # asked before an interruption: run them as they were asked
+        sweep.run_trials(root, state, leftover, sweep.validate(root, state, leftover), progress)
+        tell(leftover)
+    while len(state.trials) < state.budget:
+        asked: dict[str, Any] = {}
+        for _ in range(min(state.jobs, state.budget - len(state.trials))):
+            suggestion = study.ask(distributions)
+            params = dict(suggestion.params)
+            overrides = [*fixed, *(by_key[k].override(_text(v)) for k, v in params.items())]
+            trial = Trial(state.next_name(), overrides, number=suggestion.number, params=params)
+            state.trials.append(trial)
+            asked[trial.name] = suggestion
+        state.save(root)
+        batch = [state.trial(name) for name in asked]
+        runnable, pipelines = _compilable(root, state, batch, progress)
+        sweep.run_trials(root, state, runnable, pipelines, progress)
+        values = leaderboard.primary_values(root, state)
+        for trial in batch:
+            value = values.get(trial.name)
+            if trial.status == "success" and value is not None:
+                study.tell(asked[trial.name], value)
+            else:
+                study.tell(asked[trial.name], state=TrialState.FAIL)
+
+
+def _compilable(
+    root: Path, state: SweepState, batch: list[Trial], progress: Progress
+) -> tuple[list[Trial], dict[str, str]]:
+    """The trials of ``batch`` that compile; the others fail at once with the reason."""
+    runnable: list[Trial] = []
+    pipelines: dict[str, str] = {}
+    for trial in batch:
+        try:
+            pipelines.update(sweep.validate(root, state, [trial]))
+        except SweepError as exc:
+            trial.status, trial.error = "failed", exc.what
+            progress.note(f"trial {trial.name} failed: {exc.what}")
+            continue
+        runnable.append(trial)
+    state.save(root)
+    return runnable, pipelines
+
+
+def _text(value: object) -> str:
+    """A suggested value as override text."""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

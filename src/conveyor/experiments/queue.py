@@ -1,0 +1,215 @@
+"""Run trials as DVC experiments through DVC's queue, N workers in parallel.
+
+Each trial is queued with ``dvc exp run --queue -n NAME -S override ... TARGET``, which snapshots
+the workspace at once: a trial whose overrides change the pipeline's structure gets its own
+dvc.yaml written just before it is queued and the committed one put back right after. Then
+``dvc queue start -j N`` runs them, and ``dvc queue status`` is polled for progress. Workers are
+DVC's own daemons, so a killed ``conveyor`` leaves them running; Ctrl-C stops them: running trials
+are killed, queued ones removed, and both go back to pending for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import TYPE_CHECKING
+
+from conveyor import _atomic
+from conveyor.experiments import _dvc
+from conveyor.experiments.plan import FINISHED
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from conveyor.experiments.plan import SweepState, Trial
+
+POLL_SECONDS = 5.0
+"""Each ``dvc queue status`` is a whole DVC process (~1 s of CPU the workers need)."""
+STARVED_POLLS = 3
+"""Polls with fewer trials running than workers wanted before ``dvc queue start`` again."""
+DVC_YAML = "dvc.yaml"
+
+
+def enqueue(root: Path, state: SweepState, trial: Trial, dvc_yaml: str | None) -> None:
+    """Queue ``trial``; its own ``dvc_yaml``, if any, is in the workspace while DVC snapshots."""
+    args = ["dvc", "exp", "run", "--queue", "-n", trial.name]
+    for override in trial.overrides:
+        args += ["-S", override]
+    args.append(state.target)
+    path = root / DVC_YAML
+    committed = path.read_text(encoding="utf-8")
+    if dvc_yaml is not None:
+        _atomic.write_text(path, dvc_yaml)
+    try:
+        done = _dvc.run(root, *args, what=f"queueing trial '{trial.name}'", check=False)
+    finally:
+        if dvc_yaml is not None:
+            _atomic.write_text(path, committed)
+    if done.returncode != 0:
+        if trial.name not in _dvc.experiment_refs(root):
+            raise _dvc.failure(f"queueing trial '{trial.name}'", tuple(args), done)
+        trial.status = "success"  # a worker finished it after an interruption was handled
+    else:
+        trial.status = "queued"
+    trial.error = None
+    state.save(root)
+
+
+def enqueue_grid(root: Path, state: SweepState, trials: list[Trial]) -> bool:
+    """Queue a whole grid with one ``dvc exp run --queue -S k=a,b ...`` (DVC expands it).
+
+    DVC starts once instead of once per trial (seconds each), and names the trials
+    ``<prefix>-1..N`` in BasicSweeper's order, as we do. Only when ``trials`` are exactly that
+    product, none of them structural; returns False (nothing queued) otherwise.
+    """
+    if not trials or any(t.structural for t in trials):
+        return False
+    width = len(trials[0].overrides)
+    if any(len(t.overrides) != width for t in trials):
+        return False
+    columns = [list(dict.fromkeys(t.overrides[i] for t in trials)) for i in range(width)]
+    keys = [{o.split("=", 1)[0] for o in column} for column in columns]
+    if any(len(k) != 1 for k in keys):
+        return False
+    product = [list(combo) for combo in itertools.product(*columns)]
+    names = [f"{state.prefix}-{i}" for i in range(1, len(product) + 1)]
+    if product != [t.overrides for t in trials] or names != [t.name for t in trials]:
+        return False
+    args = ["dvc", "exp", "run", "--queue", "-n", state.prefix]
+    for column in columns:
+        key = column[0].split("=", 1)[0]
+        args += ["-S", f"{key}={','.join(o.split('=', 1)[1] for o in column)}"]
+    if len(trials) == 1:
+        args[5] = trials[0].name  # a single trial is not a sweep: DVC would not add '-1'
+    args.append(state.target)
+    _dvc.run(root, *args, what=f"queueing the {len(trials)} trials of '{state.prefix}'")
+    for trial in trials:
+        trial.status, trial.error = "queued", None
+    state.save(root)
+    return True
+
+
+def forget(root: Path, names: list[str]) -> None:
+    """Drop leftover queue entries (a failed or killed earlier attempt) so names can be reused."""
+    if names:
+        _dvc.run(root, "dvc", "queue", "remove", *names, what="clearing the queue", check=False)
+
+
+def reconcile(root: Path, state: SweepState) -> None:
+    """Bring each unfinished trial's status up to date with refs/exps and the DVC queue."""
+    refs = _dvc.experiment_refs(root)
+    if all(t.status in FINISHED for t in state.trials):
+        return
+    entries = _dvc.queue_status(root)
+    for trial in state.trials:
+        if trial.status in FINISHED:
+            continue
+        entry = entries.get(trial.name)
+        if trial.name in refs:
+            trial.status, trial.error = "success", None
+        elif entries.is_ghost(trial.name):  # its worker died (Ctrl-C reaches workers too)
+            _kill(root, [trial.name])
+            trial.status = "pending"
+        elif entry is not None and entry.status in ("queued", "running"):
+            trial.status = "queued" if entry.status == "queued" else "running"
+        elif entry is not None and entry.status == "failed":
+            trial.status = "failed"
+            trial.error = _dvc.queue_log(root, trial.name) or "failed (no log)"
+        else:
+            trial.status = "pending"  # never queued, removed, or its worker died
+    state.save(root)
+
+
+def wait(
+    root: Path,
+    state: SweepState,
+    trials: list[Trial],
+    on_change: Callable[[], None],
+) -> None:
+    """Start ``state.jobs`` workers and poll until every one of ``trials`` has finished.
+
+    A worker can die while others run (kombu's filesystem broker sometimes reads a message file
+    half-written: ``JSONDecodeError`` in ``.dvc/tmp/exps/celery/dvc-exp-worker-N.out``); the rest
+    would then run on fewer workers. When fewer trials run than there should be for a few polls,
+    ``dvc queue start -j N`` is called again: it only adds the missing workers.
+    """
+    _start_workers(root, state.jobs)
+    starved = ghost_polls = 0
+    while any(t.status not in FINISHED for t in trials):
+        time.sleep(POLL_SECONDS)
+        entries = _dvc.queue_status(root)
+        refs: dict[str, str] | None = None
+        changed = False
+        for trial in trials:
+            if trial.status in FINISHED:
+                continue
+            entry = entries.get(trial.name)
+            status = entry.status if entry is not None else "missing"
+            if status == "success" or status == "missing":
+                refs = refs if refs is not None else _dvc.experiment_refs(root)
+                if trial.name in refs:
+                    trial.status, changed = "success", True
+                elif status == "missing":
+                    trial.status, trial.error = "failed", "left the DVC queue without a result"
+                    changed = True
+            elif status == "failed":
+                trial.status, changed = "failed", True
+                trial.error = _dvc.queue_log(root, trial.name) or "failed (no log)"
+            elif status in ("queued", "running") and trial.status != status:
+                trial.status, changed = ("queued" if status == "queued" else "running"), True
+        if changed:
+            state.save(root)
+            on_change()
+        ghosts = [t for t in trials if t.status == "running" and entries.is_ghost(t.name)]
+        ghost_polls = ghost_polls + 1 if ghosts else 0
+        if ghost_polls >= STARVED_POLLS:
+            _kill(root, [t.name for t in ghosts])
+            for trial in ghosts:
+                trial.status = "failed"
+                trial.error = "its DVC queue worker died; 'conveyor sweep --resume' runs it again"
+            state.save(root)
+            on_change()
+            ghost_polls = 0
+        waiting = sum(t.status == "queued" for t in trials)
+        running = sum(t.status == "running" for t in trials)
+        starved = starved + 1 if waiting and running < state.jobs else 0
+        if starved >= STARVED_POLLS:
+            _start_workers(root, state.jobs)
+            starved = 0
+
+
+def _start_workers(root: Path, jobs: int) -> None:
+    _dvc.run(root, "dvc", "queue", "start", "-j", str(jobs), what="starting workers", detach=True)
+
+
+def stop(root: Path, state: SweepState, trials: list[Trial]) -> None:
+    """After Ctrl-C: unqueue waiting trials, kill running ones, mark both pending for --resume.
+
+    Unqueue first, so that no worker picks up a trial between the kill and the removal; a
+    killed (or dead-worker) entry turns 'failed' in DVC's queue and can then be removed.
+    """
+    refs = _dvc.experiment_refs(root)
+    unfinished = [t.name for t in trials if t.status not in FINISHED and t.name not in refs]
+    entries = _dvc.queue_status(root)
+    # 'dvc queue remove' fails as a whole if any name is running: unqueue the waiting ones only.
+    forget(root, [n for n in unfinished if (e := entries.get(n)) and e.status == "queued"])
+    _kill(root, [n for n in unfinished if (e := entries.get(n)) and e.status == "running"])
+    entries = _dvc.queue_status(root)
+    for name in unfinished:  # killed entries turn 'failed'; anything left goes one by one
+        if entries.is_ghost(name):
+            _kill(root, [name])
+        if entries.get(name) is not None:
+            forget(root, [name])
+    refs = _dvc.experiment_refs(root)
+    for trial in trials:
+        if trial.name in refs:
+            trial.status, trial.error = "success", None
+        elif trial.status not in FINISHED:
+            trial.status = "pending"
+    state.save(root)
+
+
+def _kill(root: Path, names: list[str]) -> None:
+    if names:
+        _dvc.run(root, "dvc", "queue", "kill", *names, what="stopping trials", check=False)

@@ -1,0 +1,211 @@
+"""``conveyor sweep`` end to end: real Hydra, real DVC queue workers, real git experiments.
+
+One small project per module (the default conf with ``deploy=[]`` and 40 trees, its first run in
+the run-cache so trials only train, evaluate and gate), copied per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.conftest import VENV_BIN, conveyor, dvc, sh
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def prepared(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sweep") / "project"
+    shutil.copytree(project_template, root, symlinks=True)
+    config = root / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("deploy: [rest, batch]", "deploy: []"))
+    conveyor("compile", cwd=root)
+    dvc("repro", "gate", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "small project", cwd=root)
+    return root
+
+
+@pytest.fixture
+def project(prepared: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(prepared, root, symlinks=True)
+    return root
+
+
+def _experiments(root: Path) -> dict[str, dict]:
+    """Every experiment in ``dvc exp show --json``: name -> its data (params and metrics)."""
+    shown = json.loads(dvc("exp", "show", "--json", cwd=root).stdout)
+    found: dict[str, dict] = {}
+    for commit in shown:
+        for exp in commit.get("experiments") or []:
+            assert exp["name"] not in found, f"{exp['name']} listed twice"
+            found[exp["name"]] = exp["revs"][0]["data"]
+    return found
+
+
+def _params(data: dict) -> dict:
+    return data["params"]["params.yaml"]["data"]
+
+
+def _metrics(data: dict) -> dict:
+    return data["metrics"]["reports/metrics.json"]["data"]
+
+
+def _state(root: Path, prefix: str) -> dict:
+    return json.loads((root / ".dvc/tmp/conveyor-sweeps" / f"{prefix}.json").read_text())
+
+
+def test_grid_sweep_tracks_every_trial_and_applies_the_best(project: Path) -> None:
+    done = conveyor(
+        "sweep", "model.params.max_depth=2,3", "-j", "2", "--name", "g", "--json", cwd=project
+    )
+    board = json.loads(done.stdout)
+    assert [r["status"] for r in board["rows"]] == ["success", "success"]
+    assert board["primary"] == "roc_auc"
+    assert board["higher_is_better"] is True
+    assert all(r["blessed"] is not None for r in board["rows"])
+    shown = _experiments(project)
+    assert {n: _params(shown[n])["model"]["params"]["max_depth"] for n in ("g-1", "g-2")} == {
+        "g-1": 2,
+        "g-2": 3,
+    }
+    for row in board["rows"]:
+        assert row["metrics"]["roc_auc"] == _metrics(shown[row["name"]])["roc_auc"]
+    best = board["rows"][0]
+    assert best["rank"] == 1
+    assert best["metrics"]["roc_auc"] >= board["rows"][1]["metrics"]["roc_auc"]
+
+    conveyor("sweep", "--apply", "best", cwd=project)
+    depth = best["params"]["model.params.max_depth"]
+    xgb = (project / "conf/model/xgboost.yaml").read_text()
+    assert f"  max_depth: {depth}\n" in xgb
+    assert conveyor("compile", "--check", cwd=project).returncode == 0
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert metrics["roc_auc"] == best["metrics"]["roc_auc"]  # the winner's outputs
+
+
+def test_group_sweep(project: Path) -> None:
+    conveyor("sweep", "model=xgboost,logistic_regression", "-j", "2", "--name", "m", cwd=project)
+    shown = _experiments(project)
+    assert _params(shown["m-1"])["model"]["kind"] == "xgboost"
+    assert _params(shown["m-2"])["model"]["kind"] == "logistic_regression"
+    assert "roc_auc" in _metrics(shown["m-2"])
+
+
+def test_optuna_runs_the_trials_it_asks_for(project: Path) -> None:
+    done = conveyor(
+        "sweep",
+        "--optimizer",
+        "optuna",
+        "--trials",
+        "3",
+        "-j",
+        "2",
+        "--name",
+        "o",
+        "model.params.max_depth=range(2,6)",
+        "model.params.learning_rate=tag(log,interval(0.05,0.3))",
+        "--json",
+        cwd=project,
+    )
+    rows = json.loads(done.stdout)["rows"]
+    assert sorted(r["name"] for r in rows) == ["o-1", "o-2", "o-3"]
+    assert all(r["status"] == "success" for r in rows)
+    state = _state(project, "o")
+    shown = _experiments(project)
+    for trial in state["trials"]:
+        params = _params(shown[trial["name"]])["model"]["params"]
+        assert params["max_depth"] == trial["params"]["model.params.max_depth"]
+        assert 0.05 <= params["learning_rate"] <= 0.3
+
+
+def test_a_failed_trial_is_reported_and_does_not_stop_the_others(project: Path) -> None:
+    # rows.min is a schema check: it compiles, and the validate stage fails at run time.
+    done = conveyor(
+        "sweep",
+        "data.schema.rows.min=10,100000",
+        "-j",
+        "2",
+        "--name",
+        "f",
+        cwd=project,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "trial f-2 failed (data.schema.rows.min=100000)" in done.stderr
+    assert "rows" in done.stderr  # the tail of its log says why
+    state = _state(project, "f")
+    assert [t["status"] for t in state["trials"]] == ["success", "failed"]
+    assert "f-1" in _experiments(project)
+
+
+def test_a_typo_fails_before_anything_is_queued(project: Path) -> None:
+    done = conveyor("sweep", "model.params.max_dept=2,3", "--name", "t", cwd=project, check=False)
+    assert done.returncode == 1
+    assert "trial 't-1' (model.params.max_dept=2) does not compile" in done.stderr
+    assert "nothing was queued" in done.stderr
+    assert "t" not in dvc("queue", "status", cwd=project).stdout.split()
+
+
+def test_uncommitted_conf_is_refused(project: Path) -> None:
+    xgb = project / "conf/model/xgboost.yaml"
+    xgb.write_text(xgb.read_text() + "# edited\n")
+    done = conveyor("sweep", "seed=1,2", cwd=project, check=False)
+    assert "uncommitted changes in conf/model/xgboost.yaml" in done.stderr
+
+
+def test_a_structural_trial_runs_with_its_own_dvc_yaml(project: Path) -> None:
+    committed = (project / "dvc.yaml").read_text()
+    conveyor("sweep", "deploy=[],[rest]", "--name", "s", "-j", "2", cwd=project)
+    state = _state(project, "s")
+    assert [t["structural"] for t in state["trials"]] == [False, True]
+    assert (project / "dvc.yaml").read_text() == committed  # put back after queueing
+    refs = sh("git", "for-each-ref", "--format=%(refname)", "refs/exps", cwd=project).stdout
+    ref = next(line for line in refs.splitlines() if line.endswith("/s-2"))
+    assert "deploy-rest:" in sh("git", "show", f"{ref}:dvc.yaml", cwd=project).stdout
+    assert sh("git", "status", "--porcelain", "--untracked-files=no", cwd=project).stdout == ""
+
+
+def test_interrupted_sweep_resumes_without_running_anything_twice(project: Path) -> None:
+    args = ["sweep", "model.params.max_depth=2,3,4", "-j", "1", "--name", "i"]
+    process = subprocess.Popen(
+        [VENV_BIN / "conveyor", *args],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    state_file = project / ".dvc/tmp/conveyor-sweeps/i.json"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if state_file.exists() and any(
+            t["status"] == "success" for t in _state(project, "i")["trials"]
+        ):
+            break
+        assert process.poll() is None, process.communicate()
+        time.sleep(1)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err
+    assert "conveyor sweep --resume --name i" in err
+    statuses = [t["status"] for t in _state(project, "i")["trials"]]
+    assert "success" in statuses
+    assert set(statuses) <= {"success", "pending"}
+
+    conveyor("sweep", "--resume", "--name", "i", "-j", "2", cwd=project)
+    assert [t["status"] for t in _state(project, "i")["trials"]] == ["success"] * 3
+    names = [n for n in _experiments(project) if n.startswith("i-")]
+    assert sorted(names) == ["i-1", "i-2", "i-3"]  # _experiments asserts each appears once
