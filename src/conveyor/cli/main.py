@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.cli.ct import add_ct_parser
+from conveyor.cli.diff import add_diff_parser
+from conveyor.cli.init import add_init_parser
+from conveyor.cli.inspect import add_inspect_parser
 from conveyor.cli.monitor import add_monitor_parser
 from conveyor.cli.registry import add_registry_parser
 from conveyor.cli.score import add_score_parser
 from conveyor.cli.serve import add_serve_parser
+from conveyor.cli.sweep import add_sweep_parser
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
@@ -193,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(commands)
     add_monitor_parser(commands)
     add_ct_parser(commands)
+    add_diff_parser(commands)
+    add_init_parser(commands)
+    add_inspect_parser(commands)
+    add_sweep_parser(commands)
     return parser
 
 
@@ -222,6 +230,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (`conveyor dag | head`): not a bug. Point stdout at devnull so the
+        # interpreter's own flush at exit does not raise again (Python docs, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except Exception:
         traceback.print_exc()
         _err(
