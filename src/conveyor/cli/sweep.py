@@ -43,7 +43,7 @@ def sweep_command(args: argparse.Namespace) -> int:
                     name=args.name,
                 )
                 state = start_sweep(root, request, progress)
-    board = leaderboard.build(root, state, state.baseline)
+    board = leaderboard.build(root, state)
     if args.json:
         _out(json.dumps(board.to_dict(), indent=2))
     else:

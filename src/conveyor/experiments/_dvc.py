@@ -168,10 +168,32 @@ def head(root: Path) -> str:
     return run(root, "git", "rev-parse", "HEAD", what="reading HEAD").stdout.strip()
 
 
-def show_file(root: Path, commit: str, path: str) -> str | None:
-    """The text of ``path`` at ``commit``; None when the commit does not have it."""
-    done = run(root, "git", "show", f"{commit}:{path}", what="git show", check=False)
-    return done.stdout if done.returncode == 0 else None
+def show_files(root: Path, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The text of each ``(commit, path)`` that exists, read by one ``git cat-file --batch``."""
+    if not wanted:
+        return {}
+    request = "".join(f"{commit}:{path}\n" for commit, path in wanted).encode()
+    done = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=root, input=request, capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        raise failure("reading results", ("git", "cat-file", "--batch"), _decoded(done))
+    found: dict[tuple[str, str], str] = {}
+    output, at = done.stdout, 0
+    for key in wanted:
+        end = output.index(b"\n", at)
+        header = output[at:end].split()  # "<oid> <type> <size>", or "<name> missing"
+        at = end + 1
+        if len(header) == 3 and header[2].isdigit():
+            size = int(header[2])
+            found[key] = output[at : at + size].decode("utf-8", errors="replace")
+            at += size + 1  # the content is followed by a newline
+    return found
+
+
+def _decoded(done: subprocess.CompletedProcess[bytes]) -> subprocess.CompletedProcess[str]:
+    text = (done.stdout + done.stderr).decode("utf-8", errors="replace")
+    return subprocess.CompletedProcess(done.args, done.returncode, text, "")
 
 
 def dirty(root: Path, paths: list[str]) -> list[str]:

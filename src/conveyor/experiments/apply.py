@@ -41,7 +41,7 @@ def apply_experiment(
     """Apply the best trial of ``sweep`` (``which='best'``) or the trial named ``which``."""
     state = load_state(root, sweep) if which == "best" else _state_with(root, which, sweep)
     if which == "best":
-        best = leaderboard.build(root, state, state.baseline).best
+        best = leaderboard.build(root, state).best
         if best is None:
             raise SweepError(
                 f"sweep '{state.prefix}' has no finished trial with a {state.primary} value",

@@ -1,8 +1,9 @@
 """The leaderboard: a sweep's experiments ranked by ``evaluate.primary`` in its better direction.
 
-Params and metrics come from ``dvc exp show --json`` (what DVC itself recorded for each
-experiment); ``blessed`` from the experiment commit's ``reports/blessing.json`` when the target
-ran the gate. Progress uses the cheaper :func:`primary_values` (git only, no DVC start-up).
+Metrics and ``blessed`` are read from each experiment's commit (``refs/exps``: the
+``reports/metrics.json`` and ``reports/blessing.json`` that DVC committed, the same files
+``dvc exp show`` reads), all in one ``git cat-file --batch``: reading them through
+``dvc exp show --json`` cost 8-9 s of serial time at the end of every sweep on 2 cores.
 """
 
 from __future__ import annotations
@@ -75,16 +76,20 @@ def swept_params(overrides: list[str]) -> dict[str, str]:
     return dict(o.lstrip("+").split("=", 1) for o in overrides if "=" in o)
 
 
-def build(root: Path, state: SweepState, baseline: str | None = None) -> Leaderboard:
-    """Read every trial's results from ``dvc exp show --json`` and rank them."""
-    results = _exp_show(root, [t.name for t in state.trials if t.status == "success"], baseline)
-    refs = _dvc.experiment_refs(root)
+def build(root: Path, state: SweepState) -> Leaderboard:
+    """Read every finished trial's results from its experiment commit and rank them."""
+    commits = _dvc.experiment_refs(root)
+    finished = [t for t in state.trials if t.status == "success" and t.name in commits]
+    files = _dvc.show_files(
+        root, [(commits[t.name], path) for t in finished for path in (METRICS_FILE, BLESSING_FILE)]
+    )
     rows = []
     for trial in state.trials:
         row = Row(trial.name, trial.status, swept_params(trial.overrides), error=trial.error)
-        if trial.status == "success":
-            row.metrics = results.get(trial.name, {})
-            row.blessed = _blessed(root, refs.get(trial.name))
+        if trial in finished:
+            commit = commits[trial.name]
+            row.metrics = _metrics(files.get((commit, METRICS_FILE)))
+            row.blessed = _blessed(files.get((commit, BLESSING_FILE)))
         rows.append(row)
     return Leaderboard(state.prefix, state.primary, state.higher_is_better, rank(rows, state))
 
@@ -103,40 +108,11 @@ def rank(rows: list[Row], state: SweepState) -> list[Row]:
 
 
 def primary_values(root: Path, state: SweepState) -> dict[str, float]:
-    """The primary metric of each finished trial, read from its experiment commit."""
+    """The primary metric of each finished trial (for progress: 'best so far')."""
     if state.primary is None:
         return {}
-    refs = _dvc.experiment_refs(root)
-    values: dict[str, float] = {}
-    for trial in state.trials:
-        commit = refs.get(trial.name)
-        text = _dvc.show_file(root, commit, METRICS_FILE) if commit else None
-        value = _metrics(text).get(state.primary)
-        if value is not None:
-            values[trial.name] = value
-    return values
-
-
-def _exp_show(root: Path, names: list[str], baseline: str | None) -> dict[str, dict[str, float]]:
-    if not names:
-        return {}
-    args = ["dvc", "exp", "show", "--json"]
-    if baseline:
-        args += ["--rev", baseline]
-    done = _dvc.run(root, *args, what="reading results ('dvc exp show')")
-    wanted = set(names)
-    found: dict[str, dict[str, float]] = {}
-    for commit in json.loads(done.stdout or "[]"):
-        for exp in commit.get("experiments") or []:
-            if exp.get("name") not in wanted:
-                continue
-            for rev in exp.get("revs") or []:
-                data = rev.get("data") or {}
-                metrics = (data.get("metrics") or {}).get(METRICS_FILE, {}).get("data") or {}
-                found[exp["name"]] = {
-                    k: float(v) for k, v in metrics.items() if isinstance(v, int | float)
-                }
-    return found
+    board = build(root, state)
+    return {r.name: r.metrics[state.primary] for r in board.rows if state.primary in r.metrics}
 
 
 def _metrics(text: str | None) -> dict[str, float]:
@@ -147,8 +123,7 @@ def _metrics(text: str | None) -> dict[str, float]:
     return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
 
 
-def _blessed(root: Path, commit: str | None) -> bool | None:
-    text = _dvc.show_file(root, commit, BLESSING_FILE) if commit else None
+def _blessed(text: str | None) -> bool | None:
     try:
         data = json.loads(text) if text else None
     except ValueError:
