@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 5.0
 """Each ``dvc queue status`` is a whole DVC process (~1 s of CPU the workers need)."""
+REFS_SECONDS = 1.0
+"""A finished trial shows as an experiment ref (``git for-each-ref``, milliseconds): check often."""
 STARVED_POLLS = 3
 """Polls with fewer trials running than workers wanted before ``dvc queue start`` again."""
 DVC_YAML = "dvc.yaml"
@@ -137,7 +139,8 @@ def wait(
     _start_workers(root, state.jobs)
     starved = ghost_polls = 0
     while any(t.status not in FINISHED for t in trials):
-        time.sleep(POLL_SECONDS)
+        if not _refs_until_poll(root, state, trials, on_change):
+            break  # every trial has its experiment ref: no need to ask DVC's queue
         entries = _dvc.queue_status(root)
         refs: dict[str, str] | None = None
         changed = False
@@ -177,6 +180,30 @@ def wait(
         if starved >= STARVED_POLLS:
             _start_workers(root, state.jobs)
             starved = 0
+
+
+def _refs_until_poll(
+    root: Path, state: SweepState, trials: list[Trial], on_change: Callable[[], None]
+) -> bool:
+    """Mark trials whose experiment ref appears as finished, for up to POLL_SECONDS.
+
+    DVC writes the ref when the trial's results are committed; ``dvc queue status`` shows it
+    as a success only later, so without this the last trial of a sweep waited a poll or two.
+    Returns whether any of ``trials`` is still unfinished.
+    """
+    deadline = time.monotonic() + POLL_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(REFS_SECONDS)
+        refs = _dvc.experiment_refs(root)
+        done = [t for t in trials if t.status not in FINISHED and t.name in refs]
+        for trial in done:
+            trial.status, trial.error = "success", None
+        if done:
+            state.save(root)
+            on_change()
+        if all(t.status in FINISHED for t in trials):
+            return False
+    return True
 
 
 def _start_workers(root: Path, jobs: int) -> None:
