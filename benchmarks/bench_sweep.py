@@ -1,0 +1,404 @@
+"""8 tracked experiments: ``conveyor sweep -j 2`` vs ``-j 1``. Goal: speedup >= 1.7 on 2 cores.
+
+Setup, in a temporary copy of the project: ``git init``, ``dvc init`` with the repo's
+``.dvc/config`` (hydra composition on), ``dvc repro gate`` and a commit, so every trial finds
+ingest/validate/split done and runs train, evaluate and gate. Each measured run is
+
+    conveyor sweep model.params.max_depth=2,4,6,8 model.params.learning_rate=0.05,0.2 -j N
+
+until its 8 experiments are finished (the command waits), in interleaved rounds of alternating
+order. Before each run every experiment, queue entry and sweep state is removed, the idle DVC
+queue workers are waited out, and the run-cache (``.dvc/cache/runs``) is emptied: otherwise a
+trial whose params an earlier run already trained restores ``train`` instead of running it.
+
+The baseline for the per-experiment overhead is a bare run of the same 8 trials in the
+workspace, one after another: write the trial's values into params.yaml, then
+``conveyor run train``, ``conveyor run evaluate``, ``conveyor run gate`` (the stages a trial
+runs). Overhead per trial = (sweep -j 1 - bare) / 8: DVC's temporary clone, queue, workers and
+result commits, plus conveyor's validation and polling.
+
+Besides wall times, each run records the machine's busy cores (from /proc/stat; other users of
+the machine count too), the load average, and whether a DVC queue worker died (kombu's
+filesystem broker can crash a worker with a JSONDecodeError; the rest then run on fewer workers).
+
+    .venv/bin/python benchmarks/bench_sweep.py [--repeats 1] [--driver conveyor|dvc] [--n-jobs-1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from _timing import (
+    REPO,
+    VENV_BIN,
+    Command,
+    Timing,
+    bench_env,
+    compare,
+    project_copy,
+    run_checked,
+    write_result,
+)
+
+NAME = "bench_sweep"
+GOAL_SPEEDUP = 1.7
+TRIALS = 8
+SWEEP = ["model.params.max_depth=2,4,6,8", "model.params.learning_rate=0.05,0.2"]
+TARGET = "gate"
+STAGES = ("train", "evaluate", "gate")
+POLL_SECONDS = 2.0
+WORKER_EXIT_TIMEOUT = 60.0
+BUSY_LOAD = 2.5
+"""A 1-minute load average above this (a -j 2 sweep alone makes ~2) means others ran too."""
+_TASK_LINE = re.compile(
+    r"^\[(?P<stamp>[\d-]+ [\d:,]+): INFO/MainProcess\] Task \S*run_exp\[\S+\] "
+    r"(?P<event>received|succeeded)(?: in (?P<seconds>[\d.]+)s)?"
+)
+BARE_TRIALS = """\
+import itertools
+import subprocess
+
+import yaml
+
+original = open("params.yaml").read()
+depths, rates = [2, 4, 6, 8], [0.05, 0.2]
+try:
+    for depth, rate in itertools.product(depths, rates):
+        params = yaml.safe_load(original)
+        params["model"]["params"].update(max_depth=depth, learning_rate=rate)
+        open("params.yaml", "w").write(yaml.safe_dump(params, sort_keys=False))
+        for stage in {stages!r}:
+            subprocess.run(["conveyor", "run", stage], check=True, capture_output=True)
+finally:
+    open("params.yaml", "w").write(original)
+"""
+
+
+@dataclass
+class Run:
+    """One measured run and what the machine did meanwhile."""
+
+    label: str
+    seconds: float
+    busy_cores: float | None
+    load_before: float
+    load_after: float
+    worker_crashes: int = 0
+    phases: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "seconds": round(self.seconds, 2),
+            "busy_cores": None if self.busy_cores is None else round(self.busy_cores, 2),
+            "load_before": round(self.load_before, 2),
+            "load_after": round(self.load_after, 2),
+            "worker_crashes": self.worker_crashes,
+            "phases_s": {k: round(v, 2) for k, v in self.phases.items()},
+            "notes": self.notes,
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds (4+ min each)")
+    parser.add_argument(
+        "--driver",
+        choices=("conveyor", "dvc"),
+        default="conveyor",
+        help="run the sweep with 'conveyor sweep' or with the raw dvc queue commands",
+    )
+    parser.add_argument(
+        "--n-jobs-1",
+        action="store_true",
+        help="also time -j 2 with model.params.n_jobs=1 (one xgboost thread per trial)",
+    )
+    args = parser.parse_args()
+    if not (REPO / ".dvc" / "config").is_file():
+        sys.exit(f"{REPO} has no .dvc/config: run this from a conveyor project with DVC set up")
+
+    env = bench_env()
+    runs: dict[str, list[Run]] = {"-j 1": [], "-j 2": [], "bare": []}
+    if args.n_jobs_1:
+        runs["-j 2, n_jobs=1"] = []
+    with project_copy("sweep", ".dvcignore") as project:
+        print(f"{NAME}: setting up {project} (git init, dvc init, dvc repro {TARGET}, commit)")
+        set_up(project, env)
+        for round_ in range(args.repeats):
+            order = list(runs) if round_ % 2 == 0 else list(runs)[::-1]
+            for label in order:
+                run = run_one(project, env, label, args.driver, f"r{round_}")
+                runs[label].append(run)
+                crashed = f", {run.worker_crashes} worker crash(es)" if run.worker_crashes else ""
+                phases = "  ".join(f"{k} {v:.1f}s" for k, v in run.phases.items())
+                print(
+                    f"  round {round_ + 1}/{args.repeats} {label:<15} {run.seconds:7.1f}s"
+                    f"  busy cores {fmt(run.busy_cores)}  load {run.load_before:.1f}"
+                    f"->{run.load_after:.1f}{crashed}"
+                )
+                if phases:
+                    print(f"    {phases}")
+    report(runs, args)
+    return 0
+
+
+def set_up(project: Path, env: dict[str, str]) -> None:
+    """Make the copy a committed git + DVC repo whose pipeline has run up to the target."""
+    run_checked(["git", "init", "-q"], project, env)
+    run_checked([str(VENV_BIN / "dvc"), "init", "-q"], project, env)
+    shutil.copy2(REPO / ".dvc" / "config", project / ".dvc" / "config")
+    run_checked([str(VENV_BIN / "dvc"), "repro", "-q", TARGET], project, env)
+    commit(project, env, "project at its repro'd state")
+
+
+def commit(project: Path, env: dict[str, str], message: str) -> None:
+    """Commit everything in ``project`` (a throwaway repo: the identity is fixed)."""
+    run_checked(["git", "add", "-A"], project, env)
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    run_checked(["git", *identity, "commit", "-q", "-m", message], project, env)
+
+
+def run_one(project: Path, env: dict[str, str], label: str, driver: str, tag: str) -> Run:
+    """Reset the project, then time one run of ``label`` ("bare", "-j 1", "-j 2", ...)."""
+    reset(project, env)
+    if label == "bare":
+        (project / "bare_trials.py").write_text(BARE_TRIALS.format(stages=STAGES), "utf-8")
+        command = Command(label, [sys.executable, "bare_trials.py"])
+    else:
+        jobs = 2 if label.startswith("-j 2") else 1
+        fixed = ["model.params.n_jobs=1"] if "n_jobs=1" in label else []
+        name = f"{tag}-j{jobs}{'t' if fixed else ''}"
+        command = sweep_command(driver, name, jobs, fixed)
+    load_before = os.getloadavg()[0]
+    busy_before = cpu_busy()
+    wall_start = time.time()
+    start = time.perf_counter()
+    if command.argv[0] == "dvc-queue":
+        run_raw_queue(project, env, command)
+    else:
+        run_checked(command.argv, project, env)
+    seconds = time.perf_counter() - start
+    busy = busy_cores(busy_before, cpu_busy(), seconds)
+    run = Run(label, seconds, busy, load_before, os.getloadavg()[0])
+    if label == "bare":
+        (project / "bare_trials.py").unlink()
+        restore_workspace(project, env)
+    else:
+        run.worker_crashes = worker_crashes(project)
+        run.phases = queue_phases(project, wall_start, wall_start + seconds)
+        finished = experiment_names(project, env)
+        if len(finished) != TRIALS:
+            run.notes.append(f"{len(finished)} experiments in 'dvc exp ls', not {TRIALS}")
+    return run
+
+
+def sweep_command(driver: str, name: str, jobs: int, fixed: list[str]) -> Command:
+    """The command line of one sweep (raw dvc: a marker the runner expands)."""
+    if driver == "conveyor":
+        argv = [str(VENV_BIN / "conveyor"), "sweep", *SWEEP, *fixed, "-j", str(jobs)]
+        return Command(f"conveyor sweep -j {jobs}", [*argv, "--name", name, "--json"])
+    return Command(f"dvc queue -j {jobs}", ["dvc-queue", name, str(jobs), *fixed])
+
+
+def run_raw_queue(project: Path, env: dict[str, str], command: Command) -> None:
+    """Queue the grid with one ``dvc exp run --queue``, start N workers, poll until done."""
+    name, jobs, *fixed = command.argv[1:]
+    dvc = str(VENV_BIN / "dvc")
+    overrides = [arg for override in [*SWEEP, *fixed] for arg in ("-S", override)]
+    run_checked([dvc, "exp", "run", "--queue", "-n", name, *overrides, TARGET], project, env)
+    run_checked([dvc, "queue", "start", "-j", jobs], project, env)
+    while True:
+        time.sleep(POLL_SECONDS)
+        status = run_checked([dvc, "queue", "status"], project, env)
+        if "Queued" not in status and "Running" not in status:
+            break
+    if status.count("Success") != TRIALS:
+        raise SystemExit(f"dvc queue finished with failures:\n{status}")
+
+
+def reset(project: Path, env: dict[str, str]) -> None:
+    """Remove experiments, queue entries, sweep state and the run-cache; let workers exit."""
+    dvc = str(VENV_BIN / "dvc")
+    wait_for_workers(project)
+    run_checked([dvc, "queue", "remove", "--all", "-q"], project, env)
+    run_checked([dvc, "exp", "remove", "-A", "-q"], project, env)
+    shutil.rmtree(project / ".dvc" / "cache" / "runs", ignore_errors=True)
+    shutil.rmtree(project / ".dvc" / "tmp" / "conveyor-sweeps", ignore_errors=True)
+    for log in (project / ".dvc" / "tmp" / "exps" / "celery").glob("dvc-exp-worker-*.out"):
+        log.unlink()
+
+
+def wait_for_workers(project: Path) -> None:
+    """Wait until DVC's queue workers (idle ones exit by themselves after ~10 s) are gone."""
+    deadline = time.monotonic() + WORKER_EXIT_TIMEOUT
+    celery = project / ".dvc" / "tmp" / "exps" / "celery"
+    while time.monotonic() < deadline:
+        infos = [json.loads(p.read_text()) for p in celery.glob("dvc-exp-worker-*.json")]
+        if all(info.get("returncode") is not None or not alive(info["pid"]) for info in infos):
+            return
+        time.sleep(1.0)
+    raise SystemExit(f"DVC queue workers in {celery} did not exit within {WORKER_EXIT_TIMEOUT} s")
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def restore_workspace(project: Path, env: dict[str, str]) -> None:
+    """Put back the committed params.yaml, reports and model after the bare baseline."""
+    run_checked(["git", "checkout", "--", "."], project, env)
+    # Only train's outputs: a whole-pipeline checkout fails on the deploy stages never run.
+    run_checked([str(VENV_BIN / "dvc"), "checkout", "--force", "-q", "train"], project, env)
+
+
+def worker_crashes(project: Path) -> int:
+    """Queue workers that died of an unrecoverable error during the last run."""
+    logs = (project / ".dvc" / "tmp" / "exps" / "celery").glob("dvc-exp-worker-*.out")
+    return sum(log.read_text(errors="replace").count("Unrecoverable error") for log in logs)
+
+
+def queue_phases(project: Path, start: float, end: float) -> dict[str, float]:
+    """Split a sweep's wall time by the workers' task log lines (timestamps to the ms).
+
+    ``before_first_trial``: checks, compiles, queueing, worker start; ``trials``: first task
+    received to last task done; ``after_last_trial``: the leaderboard; ``mean_trial``: one
+    task's own duration as the worker reports it.
+    """
+    received: list[float] = []
+    done: list[float] = []
+    durations: list[float] = []
+    for log in (project / ".dvc" / "tmp" / "exps" / "celery").glob("dvc-exp-worker-*.out"):
+        for line in log.read_text(errors="replace").splitlines():
+            if match := _TASK_LINE.match(line):
+                stamp = datetime.strptime(match["stamp"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                (received if match["event"] == "received" else done).append(stamp)
+                if match["seconds"]:
+                    durations.append(float(match["seconds"]))
+    if not received or not done:
+        return {}
+    return {
+        "before_first_trial": min(received) - start,
+        "trials": max(done) - min(received),
+        "after_last_trial": end - max(done),
+        "mean_trial": statistics.mean(durations) if durations else 0.0,
+    }
+
+
+def experiment_names(project: Path, env: dict[str, str]) -> list[str]:
+    """Names of the experiments DVC has (``dvc exp ls --name-only``)."""
+    output = run_checked([str(VENV_BIN / "dvc"), "exp", "ls", "--name-only"], project, env)
+    return [line for line in output.split() if line and not line.endswith(":")]
+
+
+def cpu_busy() -> float | None:
+    """Seconds of busy CPU (all cores) since boot, from /proc/stat; None off Linux."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(f) for f in fields]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cores(before: float | None, after: float | None, seconds: float) -> float | None:
+    """Average number of busy cores over a run."""
+    if before is None or after is None:
+        return None
+    return (after - before) / seconds
+
+
+def fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> None:
+    """Print the comparison, the overhead and the verdict; write the result file."""
+    timings = {
+        label: Timing(Command(label, []), [r.seconds for r in rs]) for label, rs in runs.items()
+    }
+    serial, parallel, bare = timings["-j 1"], timings["-j 2"], timings["bare"]
+    print()
+    summary = compare(parallel, serial)
+    speedup = serial.median / parallel.median
+    per_trial = serial.median / TRIALS
+    bare_per_trial = bare.median / TRIALS
+    overhead = per_trial - bare_per_trial
+    measured = [r.busy_cores for r in runs["-j 1"] if r.busy_cores is not None]
+    serial_cores = statistics.median(measured) if measured else None
+    print(f"bare trial ({' + '.join(f'conveyor run {s}' for s in STAGES)}): {bare_per_trial:.1f}s")
+    print(
+        f"sweep -j 1 per trial: {per_trial:.1f}s -> overhead {overhead:.1f}s per trial "
+        f"({100 * overhead / bare_per_trial:.0f}% of the bare trial)"
+    )
+    if "-j 2, n_jobs=1" in timings:
+        single = timings["-j 2, n_jobs=1"]
+        print(
+            f"-j 2 with model.params.n_jobs=1: {single.median:.1f}s "
+            f"(speedup {serial.median / single.median:.2f} over -j 1)"
+        )
+    if serial_cores is not None:
+        print(
+            f"busy cores during -j 1: {serial_cores:.2f} of {os.cpu_count()} "
+            f"(ceiling for -j 2 on an otherwise idle machine: "
+            f"{(os.cpu_count() or 1) / serial_cores:.2f}x)"
+        )
+    crashes = sum(r.worker_crashes for rs in runs.values() for r in rs)
+    if crashes:
+        print(f"DVC queue workers that died during the runs: {crashes}")
+    busiest = max(max(r.load_before, r.load_after) for rs in runs.values() for r in rs)
+    if busiest > BUSY_LOAD:
+        print(
+            f"WARNING: load average reached {busiest:.1f} on {os.cpu_count()} cores: other "
+            "processes shared the machine, so these times are not reliable; rerun when idle"
+        )
+    met = speedup >= GOAL_SPEEDUP
+    if met:
+        print(f"GOAL MET: speedup {speedup:.2f}x >= {GOAL_SPEEDUP}x")
+    else:
+        print(f"GOAL MISSED: speedup {speedup:.2f}x < {GOAL_SPEEDUP}x")
+    write_result(
+        NAME,
+        {
+            "goal": f"median(sweep -j 1) / median(sweep -j 2) >= {GOAL_SPEEDUP} ({TRIALS} trials)",
+            "goal_met": met,
+            "driver": args.driver,
+            "sweep": SWEEP,
+            "target": TARGET,
+            "repeats": args.repeats,
+            "speedup": round(speedup, 3),
+            **summary,
+            "bare_baseline": "8 trials in the workspace: params.yaml edited, then "
+            + ", ".join(f"conveyor run {s}" for s in STAGES),
+            "bare_per_trial_s": round(bare_per_trial, 2),
+            "sweep_j1_per_trial_s": round(per_trial, 2),
+            "overhead_per_trial_s": round(overhead, 2),
+            "serial_busy_cores": None if serial_cores is None else round(serial_cores, 2),
+            "worker_crashes": crashes,
+            "max_load_average": round(busiest, 2),
+            "runs": {label: [r.to_dict() for r in rs] for label, rs in runs.items()},
+        },
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
