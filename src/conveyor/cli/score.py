@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.cli._args import positive_int
 from conveyor.cli._model import FORMS
 
 if TYPE_CHECKING:
@@ -100,18 +101,6 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
         yield on_progress
 
 
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got '{text}'")
-    return value
-
-
 def add_score_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparser type
     """Register ``conveyor score``."""
     text = "Score CSV or Parquet files with a model into one Parquet file."
@@ -135,7 +124,7 @@ def add_score_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
     )
     parser.add_argument(
         "--chunk-rows",
-        type=_positive,
+        type=positive_int,
         default=65_536,
         metavar="N",
         help="rows per chunk (default: 65536); memory follows this, not the input size",
@@ -165,7 +154,7 @@ def add_score_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
     )
     parser.add_argument(
         "--threads",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="threads the model predicts with (default: all cores)",
     )

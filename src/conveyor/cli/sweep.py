@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.cli._args import positive_int
+
 if TYPE_CHECKING:
     import argparse
 
@@ -79,10 +81,10 @@ def add_sweep_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
     parser.set_defaults(handler=sweep_command)
     parser.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="swept Hydra overrides")
     parser.add_argument(
-        "-j", "--jobs", type=_positive, default=None, metavar="N", help="parallel trials (1)"
+        "-j", "--jobs", type=positive_int, default=None, metavar="N", help="parallel trials (1)"
     )
     parser.add_argument("--optimizer", choices=("grid", "optuna"), help="default: grid")
-    parser.add_argument("--trials", type=_positive, metavar="N", help="optuna: trials to run")
+    parser.add_argument("--trials", type=positive_int, metavar="N", help="optuna: trials to run")
     parser.add_argument("--space", metavar="NAME", help="search space from conf/sweep/NAME.yaml")
     parser.add_argument(
         "--target", default="gate", metavar="STAGE", help="run each trial up to STAGE (gate)"
@@ -99,15 +101,3 @@ def add_sweep_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
     )
     actions.add_argument("--resume", action="store_true", help="run what a sweep left unfinished")
     parser.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
-
-
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
-    return value
