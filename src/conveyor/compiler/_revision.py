@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from conveyor._git import cat_file
 from conveyor.errors import RevisionError
 
 if TYPE_CHECKING:
@@ -132,18 +133,7 @@ def list_tree(repo: Path, prefix: str, rev: str) -> RevisionTree:
 
 def read_blobs(repo: Path, shas: Iterable[str]) -> dict[str, bytes]:
     """The content of each blob, streamed through one ``git cat-file --batch``."""
-    wanted = list(dict.fromkeys(shas))
-    if not wanted:
-        return {}
-    out = git(repo, "cat-file", "--batch", stdin="".join(f"{s}\n" for s in wanted).encode())
-    blobs: dict[str, bytes] = {}
-    position = 0
-    for sha in wanted:
-        header_end = out.index(b"\n", position)
-        size = int(out[position:header_end].split()[2])
-        blobs[sha] = out[header_end + 1 : header_end + 1 + size]
-        position = header_end + 1 + size + 1  # the content is followed by a newline
-    return blobs
+    return cat_file(repo, shas)
 
 
 def materialise(tree: RevisionTree, dest: Path) -> None:

@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from conveyor._git import cat_file
 from conveyor.errors import SweepError
 
 if TYPE_CHECKING:
@@ -170,30 +171,16 @@ def head(root: Path) -> str:
 
 def show_files(root: Path, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The text of each ``(commit, path)`` that exists, read by one ``git cat-file --batch``."""
-    if not wanted:
-        return {}
-    request = "".join(f"{commit}:{path}\n" for commit, path in wanted).encode()
-    done = subprocess.run(
-        ["git", "cat-file", "--batch"], cwd=root, input=request, capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        raise failure("reading results", ("git", "cat-file", "--batch"), _decoded(done))
-    found: dict[tuple[str, str], str] = {}
-    output, at = done.stdout, 0
-    for key in wanted:
-        end = output.index(b"\n", at)
-        header = output[at:end].split()  # "<oid> <type> <size>", or "<name> missing"
-        at = end + 1
-        if len(header) == 3 and header[2].isdigit():
-            size = int(header[2])
-            found[key] = output[at : at + size].decode("utf-8", errors="replace")
-            at += size + 1  # the content is followed by a newline
-    return found
-
-
-def _decoded(done: subprocess.CompletedProcess[bytes]) -> subprocess.CompletedProcess[str]:
-    text = (done.stdout + done.stderr).decode("utf-8", errors="replace")
-    return subprocess.CompletedProcess(done.args, done.returncode, text, "")
+    keys = {f"{commit}:{path}": (commit, path) for commit, path in wanted}
+    try:
+        found = cat_file(root, keys)
+    except subprocess.CalledProcessError as exc:
+        args = ("git", "cat-file", "--batch")
+        stderr = exc.stderr.decode("utf-8", errors="replace") if exc.stderr else ""
+        raise failure(
+            "reading results", args, subprocess.CompletedProcess(args, exc.returncode, "", stderr)
+        ) from exc
+    return {keys[name]: text.decode("utf-8", errors="replace") for name, text in found.items()}
 
 
 def dirty(root: Path, paths: list[str]) -> list[str]:

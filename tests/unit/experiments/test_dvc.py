@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 from typing import TYPE_CHECKING
 
+import pytest
+
+from conveyor.errors import SweepError
 from conveyor.experiments._dvc import show_files
 
 if TYPE_CHECKING:
@@ -40,3 +43,8 @@ def test_files_of_several_commits_come_back_whole_and_missing_ones_are_left_out(
 
 def test_nothing_asked_runs_nothing(tmp_path: Path) -> None:
     assert show_files(tmp_path, []) == {}  # not a git repository: git is never called
+
+
+def test_outside_a_repository_git_fails_as_a_sweep_error_with_its_message(tmp_path: Path) -> None:
+    with pytest.raises(SweepError, match=r"(?s)reading results failed .*not a git repository"):
+        show_files(tmp_path, [("HEAD", "m.json")])
