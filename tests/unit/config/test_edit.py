@@ -1,4 +1,4 @@
-"""--apply writes overrides where they belong in conf/, keeping comments (no DVC needed here)."""
+"""Overrides written where they belong in conf/, keeping comments (what sweep --apply does)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conveyor.config import compose
-from conveyor.experiments.apply import _set_group, _set_value
+from conveyor.config.edit import set_group_option, set_value
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
@@ -22,37 +22,37 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_a_value_is_written_on_the_line_that_sets_it(root: Path) -> None:
-    assert _set_value(root, "model.params.learning_rate=0.2") == ["conf/model/xgboost.yaml"]
+    assert set_value(root, "model.params.learning_rate=0.2") == ["conf/model/xgboost.yaml"]
     assert "  learning_rate: 0.2\n" in (root / "conf/model/xgboost.yaml").read_text()
     assert compose(root / "conf").data["model"]["params"]["learning_rate"] == 0.2
 
 
 def test_the_lines_comment_is_kept(root: Path) -> None:
-    _set_value(root, "evaluate.primary=pr_auc")
-    _set_value(root, "data.schema.extra_columns=ignore")
+    set_value(root, "evaluate.primary=pr_auc")
+    set_value(root, "data.schema.extra_columns=ignore")
     data = (root / "conf/data/breast_cancer.yaml").read_text()
     assert "  extra_columns: ignore  # a new or renamed column stops" in data
     assert "primary: pr_auc\n" in (root / "conf/evaluate/classification.yaml").read_text()
 
 
 def test_an_unchanged_value_touches_nothing(root: Path) -> None:
-    assert _set_value(root, "seed=42") == []
+    assert set_value(root, "seed=42") == []
 
 
 def test_a_key_no_file_sets_is_added_to_its_parents_file(root: Path) -> None:
-    _set_value(root, "model.params.gamma=0.5")
+    set_value(root, "model.params.gamma=0.5")
     text = (root / "conf/model/xgboost.yaml").read_text()
     assert "  gamma: 0.5\n" in text
     assert compose(root / "conf").data["model"]["params"]["gamma"] == 0.5
 
 
 def test_a_group_option_is_set_in_the_defaults_list(root: Path) -> None:
-    assert _set_group(root, "model=random_forest") == ["conf/config.yaml"]
-    assert _set_group(root, "deploy=[rest]") == ["conf/config.yaml"]
+    assert set_group_option(root, "model=random_forest") == ["conf/config.yaml"]
+    assert set_group_option(root, "deploy=[rest]") == ["conf/config.yaml"]
     text = (root / "conf/config.yaml").read_text()
     assert "  - model: random_forest\n" in text
     assert "  - deploy: [rest]  # a list: each option adds one target" in text
     choices = compose(root / "conf").choices
     assert (choices["model"], choices["deploy"]) == ("random_forest", ("rest",))
-    _set_value(root, "model.params.max_depth=3")  # now lands in the random forest's file
+    set_value(root, "model.params.max_depth=3")  # now lands in the random forest's file
     assert "  max_depth: 3\n" in (root / "conf/model/random_forest.yaml").read_text()
