@@ -156,14 +156,17 @@ def test_a_typo_fails_before_anything_is_queued(project: Path) -> None:
     assert done.returncode == 1
     assert "trial 't-1' (model.params.max_dept=2) does not compile" in done.stderr
     assert "nothing was queued" in done.stderr
-    assert "t" not in dvc("queue", "status", cwd=project).stdout.split()
+    assert "t-1" not in dvc("queue", "status", cwd=project).stdout
 
 
 def test_uncommitted_conf_is_refused(project: Path) -> None:
     xgb = project / "conf/model/xgboost.yaml"
     xgb.write_text(xgb.read_text() + "# edited\n")
-    done = conveyor("sweep", "seed=1,2", cwd=project, check=False)
+    done = conveyor("sweep", "seed=1,2", "--name", "u", cwd=project, check=False)
+    assert done.returncode == 1
     assert "uncommitted changes in conf/model/xgboost.yaml" in done.stderr
+    assert "fix: commit them" in done.stderr
+    assert "u-1" not in dvc("queue", "status", cwd=project).stdout
 
 
 def test_a_structural_trial_runs_with_its_own_dvc_yaml(project: Path) -> None:

@@ -209,7 +209,9 @@ def load_space_file(root: Path, name: str) -> SpaceFile:
     trials = raw.get("trials")
     if trials is not None and (not isinstance(trials, int) or trials < 1):
         raise SweepError(
-            f"trials must be a positive integer, not {trials!r}", where=f"trials ({shown})"
+            f"trials must be a positive integer, not {trials!r}",
+            where=f"trials ({shown})",
+            fix="write 'trials: N' with N >= 1, or leave it out and pass --trials N",
         )
     overrides = tuple(f"{key}={_as_override_value(value)}" for key, value in params.items())
     return SpaceFile(name, shown, optimizer, trials, overrides)

@@ -88,3 +88,11 @@ def test_space_file_keys_are_checked(root: Path) -> None:
 
 def test_the_sweep_group_never_reaches_params_yaml(root: Path) -> None:
     assert "sweep" not in compose(root / "conf").data
+
+
+def test_a_bad_trial_count_names_the_file_and_the_fix(root: Path) -> None:
+    (root / "conf" / "sweep" / "bad.yaml").write_text("trials: 0\nparams: {seed: 1,2}\n")
+    with pytest.raises(SweepError, match=r"trials must be a positive integer, not 0") as caught:
+        load_space_file(root, "bad")
+    assert caught.value.where == "trials (conf/sweep/bad.yaml)"
+    assert "--trials N" in (caught.value.fix or "")
