@@ -2,39 +2,54 @@
 
 Layout of ``models/<name>/``::
 
-    pipeline.skops   the Pipeline (features + model), in skops' safe format
+    pipeline.skops   the Pipeline (features + model), in skops' format (no pickle)
     schema.json      task, target, classes and the input columns (dtype, nulls, ranges)
-    metadata.json    lineage: git commit, params, data hashes, library versions
+    metadata.json    lineage: params, data hashes, library versions
     manifest.json    sha256 of every other file; checked before anything is loaded
 
-Loading never unpickles: skops only rebuilds types on an explicit trust list (the libraries
-below plus the module of the model that trained the bundle), and only after the manifest passes.
+A bundle is data from outside the trust boundary (a DVC remote, a registry version, a pull
+request), so loading it runs none of its code. In order, before any object is built:
+
+1. every file is a regular file inside the bundle, listed in the manifest with its sha256
+   (:mod:`conveyor.bundle.manifest`); the bytes hashed are the bytes loaded;
+2. manifest.json, schema.json and metadata.json have their documented shapes
+   (:mod:`conveyor.bundle.document`);
+3. the root of ``pipeline.skops`` is a ``sklearn.pipeline.Pipeline``, and every type any of
+   its nodes names is on the exact-type allowlist of :mod:`conveyor.bundle.trust`. The list
+   is fixed by installed code and by the caller (the project's ``model._target_``); nothing
+   in the bundle widens it (a ``trusted_modules`` key in metadata.json is ignored).
+
+Only then does skops build the Pipeline, which must be fitted, end in a ``model`` step that
+predicts, and have transformers before it. Each refusal is a :class:`BundleError` (exit 4).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
-from conveyor.bundle.manifest import verify_manifest, write_manifest
+from conveyor.bundle.document import MetadataDocument, SchemaDocument, parse_document
+from conveyor.bundle.manifest import read_verified, write_manifest
+from conveyor.bundle.trust import refused_types, schema_types
 from conveyor.errors import BundleError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
-TRUSTED_PREFIXES = (
-    "sklearn.",
-    "xgboost.",
-    "numpy.",
-    "scipy.",
-    "builtins.",
-    "collections.",
-    "conveyor.components.",
+MODEL_STEP = "model"
+_PIPELINE = "sklearn.pipeline.Pipeline"
+_FIX_UNTRUSTED = (
+    "load bundles only from sources you trust. If you trust this model: an installed model "
+    "plugin declares its types in 'trusted_types', and a project's own estimator is trusted "
+    "when the project's params.yaml names it as model._target_ (run from that project)"
 )
 
 
@@ -74,37 +89,105 @@ def save_bundle(
         write_manifest(tmp)
 
 
-def load_bundle(path: Path) -> Bundle:
-    """Verify the manifest, then load the pipeline trusting only expected types."""
-    verify_manifest(path)
-    try:
-        schema = json.loads((path / SCHEMA_FILE).read_text(encoding="utf-8"))
-        metadata = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"bundle '{path}' has unreadable metadata: {exc}") from exc
-    pipeline = _load_pipeline(path / PIPELINE_FILE, _trusted_prefixes(metadata))
+def load_bundle(path: Path, *, trusted: Iterable[str] = ()) -> Bundle:
+    """Verify the bundle at ``path``, then build its Pipeline from allowlisted types only.
+
+    Args:
+        path: The bundle directory.
+        trusted: Exact ``module.Class`` names the caller vouches for beyond the installed
+            components: :func:`conveyor.bundle.trust.project_types` of the project that
+            trained it. Never anything read from the bundle.
+
+    Returns:
+        The loaded bundle.
+
+    Raises:
+        BundleError: The bundle is incomplete, altered, oddly shaped, or names a type that is
+            not trusted (exit code 4). Nothing in it has been built then.
+    """
+    _, data = read_verified(path, (PIPELINE_FILE, SCHEMA_FILE, METADATA_FILE))
+    schema = parse_document(data[SCHEMA_FILE], SchemaDocument, where=f"{path / SCHEMA_FILE}")
+    metadata = parse_document(
+        data[METADATA_FILE], MetadataDocument, where=f"{path / METADATA_FILE}"
+    )
+    pipeline = _load_pipeline(data[PIPELINE_FILE], f"{path / PIPELINE_FILE}", trusted)
     return Bundle(path, pipeline, schema, metadata)
 
 
-def _trusted_prefixes(metadata: dict[str, Any]) -> tuple[str, ...]:
-    """The libraries conveyor's own components use, plus the trained model's own module."""
-    extra = [f"{m}." for m in metadata.get("trusted_modules", []) if isinstance(m, str) and m]
-    return (*TRUSTED_PREFIXES, *extra)
-
-
-def _load_pipeline(file: Path, prefixes: tuple[str, ...]) -> Any:  # noqa: ANN401
+def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Any:  # noqa: ANN401
     import skops.io as sio
 
+    root = _read_skops_schema(data, where)
+    if not isinstance(root, dict) or (
+        f"{root.get('__module__')}.{root.get('__class__')}" != _PIPELINE
+        or root.get("__loader__") != "ObjectNode"
+    ):
+        found = (
+            f"{root.get('__module__')}.{root.get('__class__')}" if isinstance(root, dict) else "?"
+        )
+        raise BundleError(
+            f"holds a '{found}', not a scikit-learn Pipeline",
+            where=where,
+            fix="a bundle holds the Pipeline conveyor's train stage fits; retrain the model",
+        )
+    found_types = schema_types(root, where=where)
+    refused = refused_types(found_types, trusted)
+    if not refused:  # skops' own view too: types its nodes hold besides their own
+        try:
+            found_types |= set(sio.get_untrusted_types(data=data))
+        except Exception as exc:  # skops raises many kinds on a corrupt archive
+            raise BundleError(f"cannot read it: {exc}", where=where, fix="retrain") from exc
+        refused = refused_types(found_types, trusted)
+    if refused:
+        raise BundleError(
+            f"holds types that are not trusted, so nothing in it was loaded: "
+            f"{', '.join(map(repr, refused))}",
+            where=where,
+            fix=_FIX_UNTRUSTED,
+        )
     try:
-        untrusted = sio.get_untrusted_types(file=file)
-        refused = [t for t in untrusted if not t.startswith(prefixes)]
-        if refused:
-            raise BundleError(
-                f"'{file}' holds types outside the trust list: {', '.join(refused)}",
-                fix="only load bundles trained by conveyor from models you know",
-            )
-        return sio.load(file, trusted=untrusted)
-    except BundleError:
-        raise
+        pipeline = sio.loads(data, trusted=sorted(found_types))
     except Exception as exc:  # skops raises many kinds on a corrupt archive
-        raise BundleError(f"cannot load '{file}': {exc}", fix="retrain the model") from exc
+        raise BundleError(f"cannot load it: {exc}", where=where, fix="retrain the model") from exc
+    _check_pipeline(pipeline, where)
+    return pipeline
+
+
+def _read_skops_schema(data: bytes, where: str) -> Any:  # noqa: ANN401 - parsed JSON
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise BundleError(
+            f"is not a skops archive: {exc}", where=where, fix="retrain the model"
+        ) from exc
+
+
+def _check_pipeline(pipeline: Any, where: str) -> None:  # noqa: ANN401
+    """A fitted Pipeline: transformers, then a fitted ``model`` step that predicts."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import check_is_fitted
+
+    steps = getattr(pipeline, "steps", None) if isinstance(pipeline, Pipeline) else None
+    problem = None
+    if not isinstance(steps, list) or not steps:
+        problem = "is not a Pipeline with steps"
+    elif not all(isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], str) for s in steps):
+        problem = "has steps that are not (name, estimator) pairs"
+    elif steps[-1][0] != MODEL_STEP or not callable(getattr(steps[-1][1], "predict", None)):
+        problem = f"does not end in a '{MODEL_STEP}' step that predicts"
+    elif not all(callable(getattr(step, "transform", None)) for _, step in steps[:-1]):
+        problem = "has a step before the model that is not a transformer"
+    else:
+        try:
+            for _, step in steps:
+                check_is_fitted(step)
+        except (NotFittedError, TypeError) as exc:
+            problem = f"is not fitted: {exc}"
+    if problem:
+        raise BundleError(
+            f"the Pipeline {problem}",
+            where=where,
+            fix="a bundle holds the fitted Pipeline conveyor's train stage writes; retrain it",
+        )

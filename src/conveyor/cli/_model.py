@@ -31,13 +31,14 @@ def resolve_model(ref: str, root: Path) -> Bundle:
 def resolve_model_version(ref: str, root: Path) -> tuple[Bundle, str]:
     """The bundle ``ref`` names, and its version label (``v1.2.0``, or ``local`` for a dir)."""
     from conveyor.bundle import load_bundle
+    from conveyor.bundle.trust import project_types
 
     path = Path(ref) if Path(ref).is_absolute() else root / ref
     if path.is_dir():
         if (path / MANIFEST).is_file():
-            return load_bundle(path), "local"
+            return load_bundle(path, trusted=project_types(root)), "local"
         if (path / "bundle" / MANIFEST).is_file():
-            return load_bundle(path / "bundle"), "local"
+            return load_bundle(path / "bundle", trusted=project_types(root)), "local"
         inside = sorted(f"'{Path(ref) / m.parent.name}'" for m in path.glob(f"*/{MANIFEST}"))
         raise BundleError(
             f"directory '{ref}' holds no model bundle (no {MANIFEST}, nor bundle/{MANIFEST})",
@@ -52,7 +53,7 @@ def resolve_model_version(ref: str, root: Path) -> tuple[Bundle, str]:
         scratch = Path(tempfile.mkdtemp(prefix="conveyor-bundle-"))
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
         done = materialise(root, ref, scratch)
-        return load_bundle(done.path), done.version.version
+        return load_bundle(done.path, trusted=done.trusted), done.version.version
     raise BundleError(
         f"'{ref}' is not a directory, nor a registry reference",
         where="MODEL",

@@ -72,6 +72,9 @@ class XGBoostModel(Model[XGBoostParams]):
     unsupported_args: ClassVar[frozenset[str]] = frozenset(
         {"callbacks", "early_stopping_rounds"}  # need Python objects / an eval set at fit time
     )
+    trusted_types: ClassVar[frozenset[str]] = frozenset(
+        {"xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor", "xgboost.core.Booster"}
+    )
 
     def estimator_class(self, task: Task) -> type[Any]:
         """``XGBClassifier`` for classification, ``XGBRegressor`` for regression."""
@@ -124,6 +127,15 @@ class RandomForestModel(Model[_ForestParams]):
     """``kind: random_forest`` — a random forest classifier or regressor."""
 
     Params = RandomForestClassifierParams
+    trusted_types: ClassVar[frozenset[str]] = frozenset(
+        {
+            "sklearn.ensemble._forest.RandomForestClassifier",
+            "sklearn.ensemble._forest.RandomForestRegressor",
+            "sklearn.tree._classes.DecisionTreeClassifier",
+            "sklearn.tree._classes.DecisionTreeRegressor",
+            "sklearn.tree._tree.Tree",
+        }
+    )
 
     @classmethod
     def params_model(cls, task: Task | None = None) -> type[BaseModel]:
@@ -186,6 +198,35 @@ class HistGradientBoostingModel(Model[_HistParams]):
     """``kind: hist_gradient_boosting`` — scikit-learn's histogram gradient boosting."""
 
     Params = HistGradientBoostingClassifierParams
+    trusted_types: ClassVar[frozenset[str]] = frozenset(
+        {
+            f"sklearn.ensemble._hist_gradient_boosting.{name}"
+            for name in (
+                "gradient_boosting.HistGradientBoostingClassifier",
+                "gradient_boosting.HistGradientBoostingRegressor",
+                "binning._BinMapper",
+                "predictor.TreePredictor",
+            )
+        }
+        | {"sklearn.preprocessing._label.LabelEncoder"}
+        | {
+            f"sklearn._loss.link.{name}"
+            for name in ("IdentityLink", "Interval", "LogLink", "LogitLink", "MultinomialLogit")
+        }
+        | {  # one loss per ``loss:`` choice, each with its Cython counterpart
+            f"sklearn._loss.{module}.{prefix}{name}"
+            for name in (
+                "HalfSquaredError",
+                "AbsoluteError",
+                "HalfGammaLoss",
+                "HalfPoissonLoss",
+                "PinballLoss",
+                "HalfBinomialLoss",
+                "HalfMultinomialLoss",
+            )
+            for module, prefix in (("loss", ""), ("_loss", "Cy"))
+        }
+    )
 
     @classmethod
     def params_model(cls, task: Task | None = None) -> type[BaseModel]:
@@ -233,6 +274,9 @@ class LogisticRegressionModel(Model[LogisticRegressionParams]):
 
     Params = LogisticRegressionParams
     tasks: ClassVar[tuple[Task, ...]] = ("binary_classification", "multiclass_classification")
+    trusted_types: ClassVar[frozenset[str]] = frozenset(
+        {"sklearn.linear_model._logistic.LogisticRegression"}
+    )
 
     def estimator_class(self, task: Task) -> type[Any]:
         """``LogisticRegression``."""

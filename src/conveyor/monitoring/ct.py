@@ -231,12 +231,13 @@ def _predictor(root: Path, name: str, champion: Version | None, scratch: Path) -
     """The champion's bundle from the DVC cache (or the work tree's model), ready to score."""
     from conveyor.bundle import load_bundle
     from conveyor.bundle.predictor import Predictor
+    from conveyor.bundle.trust import project_types
     from conveyor.registry import load_version
 
     if champion is not None:
         bundle = load_version(root, champion.ref, scratch / "bundle")
     elif (root / model_dir(name)).is_dir():
-        bundle = load_bundle(root / model_dir(name))
+        bundle = load_bundle(root / model_dir(name), trusted=project_types(root))
     else:
         return None
     predictor = Predictor(bundle)

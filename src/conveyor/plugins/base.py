@@ -74,6 +74,10 @@ class Model(Component[P]):
 
     unsupported_args: ClassVar[frozenset[str]] = frozenset()
     """Estimator arguments that cannot come from YAML (callables, fit-time objects)."""
+    trusted_types: ClassVar[frozenset[str]] = frozenset()
+    """Exact ``module.Class`` names of the types a fitted estimator holds, which a bundle may
+    rebuild (the estimator classes, trees, boosters, losses). Declare every one: a bundle
+    holding any other type is refused. ``estimator_class`` results are trusted without it."""
 
     @abstractmethod
     def estimator_class(self, task: Task) -> type[Any]:
@@ -92,6 +96,10 @@ class Model(Component[P]):
 
 class Transform(Component[P]):
     """Builds an unfitted scikit-learn transformer (``conveyor.transforms``)."""
+
+    trusted_types: ClassVar[frozenset[str]] = frozenset()
+    """Exact ``module.Class`` names of the types the fitted transformer holds, which a bundle
+    may rebuild. A bundle holding a type no installed component declares is refused."""
 
     @abstractmethod
     def build(self) -> Any:  # noqa: ANN401 - any sklearn transformer

@@ -2,8 +2,10 @@
 
 dvc.lock at the version's commit gives the bundle directory's md5 (``<md5>.dir``); the ``.dir``
 object in the cache lists each file's md5; each file is copied out of the cache, checked
-against its md5, and the result goes through ``load_bundle`` (sha256 manifest, skops trust
-list). Nothing is unpickled, and nothing in the work tree is read or written.
+against its md5, and the result goes through ``load_bundle`` (sha256 manifest, exact-type
+allowlist). The types the version may hold beyond the installed components are those its own
+commit's params.yaml declares (``model._target_``): the reviewed configuration that trained it,
+never the bundle. Nothing is unpickled, and nothing in the work tree is read or written.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor._paths import model_dir
 from conveyor.bundle import load_bundle
+from conveyor.bundle.trust import PARAMS_FILE, declared_types
 from conveyor.errors import BundleError
 from conveyor.registry._errors import RegistryError
+from conveyor.registry._git import show_file
 from conveyor.registry.lineage import model_entry, read_lock
 from conveyor.registry.query import resolve
 
@@ -60,6 +64,8 @@ class Materialised:
     version: Version
     path: Path
     files: int
+    trusted: frozenset[str] = frozenset()
+    """Types the version's commit declares in params.yaml: pass them to ``load_bundle``."""
 
 
 def materialise(root: Path, ref: str, dest: Path) -> Materialised:
@@ -97,7 +103,19 @@ def materialise(root: Path, ref: str, dest: Path) -> Materialised:
                 fix=f"remove '{source}' and fetch it again with "
                 f"'dvc fetch --rev {version.commit[:7]}'",
             )
-    return Materialised(version, dest, len(listing))
+    return Materialised(version, dest, len(listing), declared_at(root, version.commit))
+
+
+def declared_at(root: Path, commit: str) -> frozenset[str]:
+    """The types ``commit``'s params.yaml vouches for (its ``model._target_``), if any."""
+    import yaml
+
+    text = show_file(root, commit, PARAMS_FILE)
+    try:
+        params = yaml.safe_load(text) if text is not None else None
+    except yaml.YAMLError:
+        return frozenset()
+    return declared_types(params, root) if isinstance(params, dict) else frozenset()
 
 
 def load_version(root: Path, ref: str, dest: Path | None = None) -> Bundle:
@@ -106,15 +124,15 @@ def load_version(root: Path, ref: str, dest: Path | None = None) -> Bundle:
     The files stay in ``dest`` (``bundle.path``), which the caller owns and may delete.
     """
     target = dest if dest is not None else Path(tempfile.mkdtemp(prefix="conveyor-bundle-"))
-    materialise(root, ref, target)
-    return load_bundle(target)
+    done = materialise(root, ref, target)
+    return load_bundle(target, trusted=done.trusted)
 
 
 def verify_version(root: Path, ref: str) -> Materialised:
     """Materialise ``ref`` into a scratch dir and run the full bundle check; raise if it fails."""
     with tempfile.TemporaryDirectory(prefix="conveyor-verify-") as scratch:
         done = materialise(root, ref, Path(scratch) / "bundle")
-        load_bundle(done.path)
+        load_bundle(done.path, trusted=done.trusted)
     return done
 
 

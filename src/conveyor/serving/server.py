@@ -59,14 +59,15 @@ def open_model(model: str, *, root: Path) -> OpenedModel:
     DVC cache into a temporary directory.
     """
     from conveyor.bundle import load_bundle
+    from conveyor.bundle.trust import project_types
 
     path = Path(model)
     if path.is_dir():
         if (path / MANIFEST).is_file():
-            return OpenedModel(load_bundle(path), str(path), "local")
+            return OpenedModel(load_bundle(path, trusted=project_types(root)), str(path), "local")
         if (path / DEPLOY_BUNDLE).is_dir():
             config = path / DEPLOY_CONFIG
-            bundle = load_bundle(path / DEPLOY_BUNDLE)
+            bundle = load_bundle(path / DEPLOY_BUNDLE, trusted=project_types(root))
             return OpenedModel(bundle, str(path), "local", config if config.is_file() else None)
         raise BundleError(
             f"'{model}' holds neither a bundle ({MANIFEST}) nor a deploy directory "
@@ -86,7 +87,7 @@ def _from_registry(ref: str, root: Path) -> OpenedModel:
     scratch = Path(tempfile.mkdtemp(prefix="conveyor-serve-"))
     try:
         done = materialise(root, ref, scratch / DEPLOY_BUNDLE)
-        bundle = load_bundle(done.path)
+        bundle = load_bundle(done.path, trusted=done.trusted)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

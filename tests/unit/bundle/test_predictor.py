@@ -9,6 +9,7 @@ import pytest
 
 from conveyor.bundle import infer_schema, load_bundle, save_bundle
 from conveyor.bundle.predictor import Predictor
+from conveyor.bundle.trust import type_name
 from conveyor.errors import InputError
 from conveyor.plugins import Plugins
 from conveyor.runtime.estimator import build_pipeline
@@ -164,7 +165,8 @@ def test_a_classifier_without_probabilities_predicts_labels(tmp_path: Path) -> N
     x, y = _cancer()
     transforms = [*SCALE[:1], {"kind": "standard_scaler", "columns": "numeric"}]
     bundle = load_bundle(
-        _bundle(tmp_path / "m", x, y, transforms, LinearSVC(), "binary_classification")
+        _bundle(tmp_path / "m", x, y, transforms, LinearSVC(), "binary_classification"),
+        trusted=[type_name(LinearSVC)],  # a _target_ estimator: the project vouches for it
     )
     predictor = Predictor(bundle)
     assert not predictor.fast_path

@@ -19,6 +19,7 @@ import pytest
 
 from conveyor.bundle import infer_schema, load_bundle, save_bundle
 from conveyor.bundle.predictor import Predictor
+from conveyor.bundle.trust import type_name
 from conveyor.errors import DataError
 from conveyor.monitoring import drift_options, profile_data, run_monitor
 from conveyor.monitoring.drift import ColumnTest, DriftOptions
@@ -328,7 +329,7 @@ def test_a_classifier_without_probabilities_compares_the_features_only(tmp_path:
     schema = {"task": "multiclass_classification", "target": "fruit", "classes": CLASSES,
               "columns": infer_schema(x)}  # fmt: skip
     save_bundle(tmp_path / "svc", pipeline, schema, {"name": "svc"})
-    model = model_predictor(load_bundle(tmp_path / "svc"))
+    model = model_predictor(load_bundle(tmp_path / "svc", trusted=[type_name(LinearSVC)]))
     assert model is None  # no score to monitor: the features only, as the profile stage does
     x.assign(fruit=train["fruit"]).to_parquet(tmp_path / "train.parquet")
     profile = profile_data(tmp_path, ["train.parquet"], predictor=model, exclude=["fruit"])
@@ -351,7 +352,7 @@ def test_regression_performance_worsens_upwards(tmp_path: Path) -> None:
     pipeline = build_pipeline(features, Ridge(), Plugins.discover()).fit(x, y)
     schema = {"task": "regression", "target": "y", "classes": None, "columns": infer_schema(x)}
     save_bundle(tmp_path / "m", pipeline, schema, {"name": "m"})
-    model = Predictor(load_bundle(tmp_path / "m"))
+    model = Predictor(load_bundle(tmp_path / "m", trusted=[type_name(Ridge)]))
     x.assign(y=y).to_parquet(tmp_path / "train.parquet")
     profile = profile_data(tmp_path, ["train.parquet"], predictor=model, exclude=["y"])
     x.assign(y=y + 2.0).to_parquet(tmp_path / "batch.parquet")  # the world moved by 2

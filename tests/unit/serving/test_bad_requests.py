@@ -386,9 +386,10 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
     """A bundle whose schema.json disagrees with its pipeline: predict raises inside sklearn."""
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
 
     fitted_on = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "c": [1.0, 0.0, 1.0, 0.0]})
-    pipeline = LogisticRegression().fit(fitted_on, [0, 1, 0, 1])
+    pipeline = Pipeline([("model", LogisticRegression())]).fit(fitted_on, [0, 1, 0, 1])
     declared = fitted_on.rename(columns={"c": "b"})
     path = tmp_path_factory.mktemp("broken") / "broken"
     schema = {"task": "binary_classification", "classes": [0, 1], "columns": infer_schema(declared)}

@@ -51,7 +51,15 @@ class ExpressionColumns(FrameTransformer):
 
     def _evaluate(self, frame: pd.DataFrame) -> pd.DataFrame:
         derived: list[pd.Series] = []
+        from conveyor.components.transforms.columns import expression_problem
+
         for name, expression in (self.columns_out or {}).items():
+            problem = expression_problem(expression) if isinstance(expression, str) else "?"
+            if problem is not None:  # a bundle carries its expressions: check them every time
+                raise self.error(
+                    f"refusing to evaluate {name}: {problem}",
+                    fix="retrain the model from a conf/ whose expressions pass 'conveyor compile'",
+                )
             try:
                 value = frame.eval(expression, local_dict={}, global_dict={})
             except Exception as exc:  # pandas raises many kinds for one bad expression

@@ -23,6 +23,7 @@ class OneHot(Transform[OneHotParams]):
     """``kind: one_hot`` — one column per category seen in the training split."""
 
     Params = OneHotParams
+    trusted_types = frozenset({"sklearn.preprocessing._encoders.OneHotEncoder"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A dense ``OneHotEncoder`` that ignores unseen categories by default."""
@@ -50,6 +51,7 @@ class Ordinal(Transform[OrdinalParams]):
     """``kind: ordinal`` — one integer code per category, in one column."""
 
     Params = OrdinalParams
+    trusted_types = frozenset({"conveyor.components.transformers.ordinal.FrameOrdinalEncoder"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """An ``OrdinalEncoder`` that encodes unseen categories as ``unknown_value``."""
@@ -86,6 +88,12 @@ class TargetEncoding(Transform[TargetEncodingParams]):
     """``kind: target_encoding`` — replace categories by the mean target learnt in training."""
 
     Params = TargetEncodingParams
+    trusted_types = frozenset(
+        {
+            "sklearn.preprocessing._target_encoder.TargetEncoder",
+            "conveyor.components.transformers.encoding.TargetFolds",
+        }
+    )
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``TargetEncoder`` with seeded, stratified-for-classes cross-fitting folds."""

@@ -12,25 +12,42 @@ from conveyor.components.transforms._params import TransformParams
 from conveyor.plugins.base import NoParams, Transform
 
 _QUOTED_NAME = re.compile(r"`[^`]*`")
-# Valid Python that DataFrame.eval refuses anyway, or that reaches beyond the frame's columns.
-_REFUSED_NODES = (
-    ast.Lambda,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-    ast.NamedExpr,
-    ast.JoinedStr,
-    ast.Await,
-    ast.Yield,
-    ast.YieldFrom,
-    ast.Starred,
-    ast.IfExp,
+# What an expression may contain: arithmetic, comparisons and logic over column names and
+# constants, and calls of DataFrame.eval's math functions by name. Anything else (attribute
+# access such as 'a.__class__', subscripts, comprehensions, lambdas) is refused: DataFrame.eval
+# resolves attributes and calls methods, so 'col.__class__.__init__.__globals__[...]' would
+# reach any Python object. The transformer checks again before it evaluates, because a model
+# bundle carries its expressions and a bundle is not trusted.
+_ALLOWED_NODES = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Call,
+    ast.List,
+    ast.Tuple,
+    ast.operator,
+    ast.unaryop,
+    ast.boolop,
+    ast.cmpop,
 )
+MATH_FUNCTIONS = frozenset(
+    {
+        "abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
+        "ceil", "cos", "cosh", "exp", "expm1", "floor", "log", "log10", "log1p", "sin",
+        "sinh", "sqrt", "tan", "tanh",
+    }
+)  # fmt: skip
 
 
 class Drop(Transform[NoParams]):
     """``kind: drop`` — remove the columns ``columns:`` names (ids, leaky columns)."""
+
+    trusted_types = frozenset({"conveyor.components.transformers.columns.DropColumns"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A transformer that outputs none of its columns."""
@@ -75,9 +92,19 @@ def expression_problem(expression: str) -> str | None:
         tree = ast.parse(_QUOTED_NAME.sub("_quoted_name", expression).strip(), mode="eval")
     except SyntaxError as exc:
         return f"'{expression}' is not a valid expression: {exc.msg}"
-    refused = sorted({type(n).__name__ for n in ast.walk(tree) if isinstance(n, _REFUSED_NODES)})
+    refused = sorted(
+        {type(n).__name__ for n in ast.walk(tree) if not isinstance(n, _ALLOWED_NODES)}
+    )
     if refused:
         return f"'{expression}' uses {', '.join(refused)}, which expressions cannot contain"
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    if any(not isinstance(c.func, ast.Name) or c.func.id not in MATH_FUNCTIONS for c in calls):
+        return (
+            f"'{expression}' calls something other than the math functions "
+            f"{', '.join(sorted(MATH_FUNCTIONS))}"
+        )
+    if any(c.keywords for c in calls):
+        return f"'{expression}' passes a keyword argument; functions take columns only"
     return None
 
 
@@ -85,6 +112,7 @@ class Expression(Transform[ExpressionParams]):
     """``kind: expression`` — add columns computed from the input columns, row by row."""
 
     Params = ExpressionParams
+    trusted_types = frozenset({"conveyor.components.transformers.columns.ExpressionColumns"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """An ``ExpressionColumns`` transformer."""

@@ -27,6 +27,7 @@ class Impute(Transform[ImputeParams]):
     """``kind: impute`` — fill missing values with a statistic of the training split."""
 
     Params = ImputeParams
+    trusted_types = frozenset({"conveyor.components.transformers.impute.FrameImputer"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``SimpleImputer`` that keeps numeric columns numeric in its pandas output."""
@@ -46,6 +47,7 @@ class StandardScale(Transform[StandardScaleParams]):
     """``kind: standard_scaler`` — centre and scale with training-split statistics."""
 
     Params = StandardScaleParams
+    trusted_types = frozenset({"sklearn.preprocessing._data.StandardScaler"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``StandardScaler``."""
@@ -74,6 +76,7 @@ class MinMaxScale(Transform[MinMaxScaleParams]):
     """``kind: minmax_scaler`` — map the training range of each column onto ``feature_range``."""
 
     Params = MinMaxScaleParams
+    trusted_types = frozenset({"sklearn.preprocessing._data.MinMaxScaler"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``MinMaxScaler``."""
@@ -103,6 +106,7 @@ class RobustScale(Transform[RobustScaleParams]):
     """``kind: robust_scaler`` — scaling that outliers in the training split barely move."""
 
     Params = RobustScaleParams
+    trusted_types = frozenset({"sklearn.preprocessing._data.RobustScaler"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``RobustScaler``."""

@@ -32,6 +32,7 @@ class DatetimeParts(Transform[DatetimePartsParams]):
     """``kind: datetime_parts`` — ``<column>_<part>`` float columns from dates."""
 
     Params = DatetimePartsParams
+    trusted_types = frozenset({"conveyor.components.transformers.calendar.DatetimeParts"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``DatetimeParts`` transformer."""
@@ -86,6 +87,7 @@ class Lag(_SeriesTransform[LagParams]):
     """``kind: lag`` — ``<column>_lag<k>``: the value ``k`` rows earlier in the same series."""
 
     Params = LagParams
+    trusted_types = frozenset({"conveyor.components.transformers.history.Lag"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``Lag`` transformer."""
@@ -128,6 +130,7 @@ class Rolling(_SeriesTransform[RollingParams]):
     """``kind: rolling`` — ``<column>_roll<w>_<agg>`` over earlier rows only (no look-ahead)."""
 
     Params = RollingParams
+    trusted_types = frozenset({"conveyor.components.transformers.history.Rolling"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``Rolling`` transformer."""

@@ -24,6 +24,7 @@ class TextStats(Transform[TextStatsParams]):
     """``kind: text_stats`` — ``<column>_<stat>`` float columns; missing text gives NaN."""
 
     Params = TextStatsParams
+    trusted_types = frozenset({"conveyor.components.transformers.text.TextStats"})
 
     def build(self) -> Any:  # noqa: ANN401 - a scikit-learn transformer
         """A ``TextStats`` transformer."""

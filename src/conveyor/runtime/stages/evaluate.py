@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from conveyor import _atomic
 from conveyor.bundle import load_bundle
+from conveyor.bundle.trust import project_types
 from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.evaluation import (
@@ -79,7 +80,7 @@ def run(ctx: StageContext) -> None:
     task: Task = ctx.params.parse("project.task", str)
     seed = ctx.params.parse("seed", int)
     bundle_dir, test_path = ctx.plan.deps
-    bundle = load_bundle(ctx.root / bundle_dir)
+    bundle = load_bundle(ctx.root / bundle_dir, trusted=project_types(ctx.root))
     frame = read_frame(ctx.root, test_path, "evaluate")
     require_column(frame, target, key="data.target", file=test_path)
     for index, column in enumerate(evaluate.slices):

@@ -66,6 +66,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 def run(ctx: StageContext) -> None:
     """Score and compare the batch; write drift.json and drift.html."""
     from conveyor.bundle import load_bundle
+    from conveyor.bundle.trust import project_types
     from conveyor.monitoring.monitor import (
         drift_options,
         model_predictor,
@@ -94,7 +95,9 @@ def run(ctx: StageContext) -> None:
         ctx.root,
         [current],
         reference=Profile.from_json(text, where=profile_file),
-        predictor=model_predictor(load_bundle(ctx.root / bundle_dir)),
+        predictor=model_predictor(
+            load_bundle(ctx.root / bundle_dir, trusted=project_types(ctx.root))
+        ),
         out_dir=(ctx.root / drift_file).parent,
         options=drift_options(
             ctx.params.parse("monitor.drift", DriftSpec, {}),

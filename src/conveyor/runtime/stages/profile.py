@@ -42,6 +42,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 def run(ctx: StageContext) -> None:
     """Score the training split with the bundle and profile both."""
     from conveyor.bundle import load_bundle
+    from conveyor.bundle.trust import project_types
     from conveyor.monitoring.monitor import model_predictor, profile_data
 
     target = ctx.params.parse("data.target", str)
@@ -52,7 +53,7 @@ def run(ctx: StageContext) -> None:
             where="stage 'profile'",
             fix="run the upstream stages first: 'dvc repro' runs them in order",
         )
-    predictor = model_predictor(load_bundle(ctx.root / bundle_dir))
+    predictor = model_predictor(load_bundle(ctx.root / bundle_dir, trusted=project_types(ctx.root)))
     profile = profile_data(
         ctx.root, [train_path], predictor=predictor, exclude=[target], where="stage 'profile'"
     )

@@ -72,7 +72,6 @@ def run(ctx: StageContext) -> None:
         "name": ctx.params.parse("project.name", str),
         "model": model_spec.label,
         "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
-        "trusted_modules": sorted(_plugin_modules(pipeline)),
         **lineage(ctx.root, ctx.params.section(*READS), ctx.plan.deps),
     }
     (bundle_dir,) = ctx.plan.outs
@@ -95,16 +94,6 @@ def _fit_fix(x: Any) -> str:  # noqa: ANN401 - a pandas DataFrame
             "them under features.transforms (e.g. kind: one_hot, columns: categorical)"
         )
     return "check model.params and the training data; CONVEYOR_FULL_ERROR=1 shows the cause"
-
-
-def _plugin_modules(pipeline: Any) -> set[str]:  # noqa: ANN401 - a fitted Pipeline
-    """Top-level packages of the estimators and transformers outside the default trust list."""
-    from conveyor.bundle.bundle import TRUSTED_PREFIXES
-
-    objects = [step for _, step in pipeline.steps]
-    objects += [t for step in objects for _, t, _ in getattr(step, "transformers", [])]
-    modules = {type(obj).__module__ for obj in objects}
-    return {m for m in modules if not f"{m}.".startswith(TRUSTED_PREFIXES)}
 
 
 STAGE = StageDef("train", plan, run)
