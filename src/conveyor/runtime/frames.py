@@ -9,6 +9,7 @@ from conveyor import _atomic
 from conveyor.errors import DataError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     import numpy as np
@@ -54,10 +55,28 @@ def _read_in_column_groups(path: Path) -> pd.DataFrame:
 def write_frame(
     root: Path, relative: str, frame: pd.DataFrame, *, rows: np.ndarray | None = None
 ) -> None:
-    """Write ``frame`` (or its rows at positions ``rows``) to Parquet atomically, no index.
+    """Write ``frame`` (or its rows at positions ``rows``) to Parquet atomically, no index."""
+    with _atomic.atomic_path(root / relative) as tmp:
+        write_parquet(tmp, frame, rows=rows)
 
-    A row group at a time: converting the whole frame to Arrow first, or taking the rows into
-    a new frame, would double it in memory; this way the extra is one row group.
+
+def write_frames(root: Path, parts: Mapping[str, np.ndarray], frame: pd.DataFrame) -> None:
+    """Write the rows of ``frame`` at each part's positions, replacing the files as one set.
+
+    The outputs of one stage: a killed run leaves all the old files or, once the next
+    ``conveyor run`` has recovered them, all the new ones (see ``conveyor._atomic``).
+    """
+    paths = [root / relative for relative in parts]
+    with _atomic.atomic_paths(paths) as temps:
+        for tmp, rows in zip(temps, parts.values(), strict=True):
+            write_parquet(tmp, frame, rows=rows)
+
+
+def write_parquet(file: Path, frame: pd.DataFrame, *, rows: np.ndarray | None = None) -> None:
+    """Write ``frame`` (or its rows at ``rows``) to ``file`` as Parquet, a row group at a time.
+
+    Converting the whole frame to Arrow first, or taking the rows into a new frame, would
+    double it in memory; this way the extra is one row group.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -69,14 +88,13 @@ def write_frame(
             return frame.iloc[start : start + _ROW_GROUP]
         return frame.take(rows[start : start + _ROW_GROUP])
 
-    with _atomic.atomic_path(root / relative) as tmp:
-        first = pa.Table.from_pandas(chunk(0), preserve_index=False)
-        with pq.ParquetWriter(tmp, first.schema) as writer:
-            writer.write_table(first)
-            for start in range(_ROW_GROUP, count, _ROW_GROUP):
-                writer.write_table(
-                    pa.Table.from_pandas(chunk(start), schema=first.schema, preserve_index=False)
-                )
+    first = pa.Table.from_pandas(chunk(0), preserve_index=False)
+    with pq.ParquetWriter(file, first.schema) as writer:
+        writer.write_table(first)
+        for start in range(_ROW_GROUP, count, _ROW_GROUP):
+            writer.write_table(
+                pa.Table.from_pandas(chunk(start), schema=first.schema, preserve_index=False)
+            )
 
 
 def require_column(frame: pd.DataFrame, column: str, *, key: str, file: str) -> None:

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from conveyor import _atomic
 from conveyor.errors import StageError
 from conveyor.plugins import Plugins
 from conveyor.plugins.target import project_importable
 from conveyor.runtime.layout import PARAMS_FILE
 from conveyor.runtime.params import ParamsView, load_params
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.runtime.repo_lock import repo_lock
 from conveyor.runtime.stages import STAGES
 from conveyor.spec import ProjectSpec
 
@@ -43,8 +45,16 @@ def run_stage(root: Path, name: str, *, plugins: Plugins | None = None) -> None:
         )
     definition, plan = plans[name]
     context = StageContext(root, ParamsView(data, plan.reads, name), plan, plugins)
-    with project_importable(root):  # modules at the project root serve as _target_ classes
+    with repo_lock(root, name), project_importable(root):  # _target_ classes at the root
+        # Finish or undo what a killed run left beside this stage's inputs and outputs.
+        _atomic.recover(*(root / path for path in _paths(plan)))
         definition.run(context)
+
+
+def _paths(plan: StagePlan) -> list[str]:
+    """Every file or folder the stage reads or writes, as dvc.yaml lists them."""
+    plots = [path for path, _ in plan.plots]
+    return [*plan.deps, *plan.outs, *plan.metrics, *plan.reports, *plots]
 
 
 def plan_stages(spec: ProjectSpec, plugins: Plugins) -> list[tuple[StageDef, StagePlan]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import DataError
 from conveyor.runtime import layout
-from conveyor.runtime.frames import read_frame, require_column, write_frame
+from conveyor.runtime.frames import read_frame, require_column, write_frames
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.runtime.stages import validate
 from conveyor.spec import SplitSpec
@@ -74,9 +74,9 @@ def run(ctx: StageContext) -> None:
                 where="data.split",
                 fix="use more data, or change test_size/valid_size (or test_from/valid_from)",
             )
-    # Written a row group at a time from positions: no split is ever a second copy in memory.
-    for part, rows in outputs.items():
-        write_frame(ctx.root, layout.split_path(part), labelled, rows=rows)
+    # Written a row group at a time from positions: no split is ever a second copy in memory;
+    # replaced as one set, so a killed run never leaves a new train beside an old test.
+    write_frames(ctx.root, {layout.split_path(p): rows for p, rows in outputs.items()}, labelled)
     sizes = ", ".join(f"{part} {len(rows)}" for part, rows in outputs.items())
     print(f"split: {split.strategy}: {sizes}")  # noqa: T201
 
