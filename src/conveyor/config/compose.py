@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conveyor.config.limits import check_conf_dir
 from conveyor.errors import ConfigProblem, OverrideError, SpecError
 
 CONFIG_DIR = "conf"
@@ -59,6 +60,7 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
             f"no {CONFIG_DIR}/{CONFIG_NAME}.yaml in '{conf_dir.parent}'",
             fix="run conveyor from the project root, or create one with 'conveyor init'",
         )
+    check_conf_dir(conf_dir)  # before anything parses conf/: an alias bomb must not expand
     overrides = list(overrides)
     _check_overrides(conf_dir, overrides)
     try:
