@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from conveyor.compiler._outside import outside_sources
 from conveyor.compiler.build import compile_project
 from conveyor.compiler.ir import Pipeline, Stage
 from conveyor.compiler.render import DVC_YAML, PARAMS_YAML, render
 from conveyor.compiler.tracking import untracked_sources
 from conveyor.compiler.writer import diff_files, write_files
 from conveyor.config import load_project
+from conveyor.errors import SpecError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,6 +47,8 @@ class Compiled:
 def compile_files(root: Path, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
     """Compose, validate and compile the project at ``root``."""
     project = load_project(root, overrides)
+    if problems := outside_sources(project):
+        raise SpecError.from_problems(problems)
     pipeline = compile_project(project)
     warnings = tuple(untracked_sources(pipeline, root))
     return Compiled(pipeline, render(pipeline, project.composed), warnings)

@@ -3,6 +3,9 @@
 A source path is project-relative and may be a file, a folder or a glob (``data/sales/*.parquet``).
 DVC tracks what ``local_files()`` returns, so a glob becomes its static folder prefix: DVC then
 reruns ingest when any file under that folder changes, including a new file the glob matches.
+
+Every file a source reads is first checked with ``refuse_outside``: once symlinks are followed
+it must still be inside the project (a link that stays inside is fine).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from conveyor._paths import real_path_outside
 from conveyor.errors import DataError
 
 if TYPE_CHECKING:
@@ -80,6 +84,29 @@ def dependency(path: str) -> str:
     return static_prefix(path) if is_glob(path) else path
 
 
+def refuse_outside(root: Path, path: Path | str, *, key: str = "path") -> None:
+    """Raise a DataError when ``path`` (project-relative, or under ``root``) leads out of it.
+
+    ``key`` is the params key that named it (``path``, ``database``, ``tables.sales``).
+    """
+    relative = path if isinstance(path, str) else path.relative_to(root).as_posix()
+    real = real_path_outside(root, root / relative)
+    if real is not None:
+        raise DataError(
+            f"'{relative}' (params.{key}) is outside the project: its real path is '{real}'",
+            where=WHERE,
+            fix=outside_fix(f"params.{key}"),
+        )
+
+
+def outside_fix(key: str) -> str:
+    """How to fix a source file that a symlink leads out of the project."""
+    return (
+        f"sources read files inside the project only: copy the data in (then 'dvc add' it) "
+        f"and point {key} at the copy; a symlink may point only inside the project"
+    )
+
+
 def missing_path_error(root: Path, relative: str, *, kind: str, key: str = "path") -> DataError:
     """A DataError for a file that is not there, with close names from its folder."""
     parent = (root / relative).parent
@@ -104,6 +131,7 @@ def expand(
     suffix is in ``suffixes``, skipping hidden and ``_``-prefixed entries (``_SUCCESS``, ``.crc``).
     """
     target = root / path
+    refuse_outside(root, static_prefix(path) if is_glob(path) else path, key=key)
     if is_glob(path):
         base = root / static_prefix(path)
         files = sorted((p for p in root.glob(path) if p.is_file()), key=_name_under(root))
@@ -113,7 +141,7 @@ def expand(
                 where=WHERE,
                 fix=f"check the pattern, or fetch the data with 'dvc pull {static_prefix(path)}'",
             )
-        return files, base
+        return _inside(root, files, key), base
     if target.is_dir():
         files = sorted(
             (p for p in target.rglob("*") if p.is_file() and _is_data_file(target, p, suffixes)),
@@ -126,10 +154,17 @@ def expand(
                 where=WHERE,
                 fix=f"put the data files in the folder, or point params.{key} at a file or glob",
             )
-        return files, target
+        return _inside(root, files, key), target
     if not target.is_file():
         raise missing_path_error(root, path, kind=kind, key=key)
     return [target], target.parent
+
+
+def _inside(root: Path, files: list[Path], key: str) -> list[Path]:
+    """``files``, once each is known to stay inside the project (a glob may pass a link)."""
+    for file in files:
+        refuse_outside(root, file, key=key)
+    return files
 
 
 def _is_data_file(folder: Path, file: Path, suffixes: frozenset[str]) -> bool:

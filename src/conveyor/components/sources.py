@@ -19,6 +19,7 @@ from conveyor.components._files import (
     is_glob,
     missing_columns_error,
     missing_path_error,
+    refuse_outside,
 )
 from conveyor.errors import DataError, PluginError
 from conveyor.plugins.base import Source
@@ -208,6 +209,7 @@ class CsvSource(Source[CsvParams]):
         import pandas as pd
 
         relative = self.params.path
+        refuse_outside(root, relative)
         path = root / relative
         if not path.is_file():
             raise missing_path_error(root, relative, kind="csv source")

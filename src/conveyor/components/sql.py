@@ -10,6 +10,13 @@ DuckDB reads SQLite through an extension that it downloads on first use, and sta
 offline. A SQLite query therefore cannot join ``tables``, and SQLite's loose typing applies
 (dates come back as text). DuckDB runs single-threaded so that a query without ``ORDER BY``
 returns its rows in the same order on every run; write ``ORDER BY`` anyway when order matters.
+
+A query only reads, and creates or changes no file: ``compile`` refuses a statement that
+writes (``_sql_guard.writing_statement``); at run time SQLite opens the database read-only
+with an authorizer that allows nothing but reads of it, and DuckDB runs with external access
+off, only the declared files allowed, and its configuration locked, so that no statement can
+widen the sandbox, move its temp or log files, or load an extension. Every file (database,
+table) must really be inside the project: a symlink that leads out is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from contextlib import closing
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from conveyor.components._files import (
     WHERE,
@@ -29,7 +37,9 @@ from conveyor.components._files import (
     expand,
     is_glob,
     missing_path_error,
+    refuse_outside,
 )
+from conveyor.components._sql_guard import ReadOnlyAuthorizer, writing_statement
 from conveyor.errors import DataError
 from conveyor.plugins.base import Source
 
@@ -47,6 +57,11 @@ _DUCKDB_MAGIC = b"DUCK"  # at byte 8 of a DuckDB database file
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _END_WITH_SELECT = "end the query with a SELECT"
 _ROW_STATEMENTS = frozenset({"SELECT", "MULTI"})  # MULTI: PIVOT, which DuckDB expands
+_READ_STATEMENTS = _ROW_STATEMENTS | {"CREATE", "EXPLAIN"}  # CREATE: in memory only
+_READS_ONLY = (
+    "a source query only reads: remove the statement, and compute the rows with SELECT "
+    "(a DuckDB query may first CREATE temporary tables or views)"
+)
 _SUGGESTION = re.compile(r'\s*Did you mean "([^"]+)"\?')
 _SANDBOX = (
     "declare every file the query reads under params.tables (view name: path), so that DVC "
@@ -56,8 +71,11 @@ _SANDBOX = (
 _CONFIG: dict[str, Any] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
+    "allow_community_extensions": False,
     "threads": 1,
 }
+# After the views are made: no file but the declared ones, and no SET can undo it.
+_SANDBOX_SQL = ("SET enable_external_access = false", "SET lock_configuration = true")
 
 
 class SqlParams(StrictParams):
@@ -100,6 +118,22 @@ class SqlParams(StrictParams):
             raise ValueError(msg)
         return self
 
+    @model_validator(mode="after")
+    def _reads_only(self) -> SqlParams:
+        sqlite = self.database is not None and PurePosixPath(self.database).suffix in (
+            SQLITE_SUFFIXES
+        )
+        statement = writing_statement(self.query, sqlite=sqlite)
+        if statement is None:
+            return self
+        error = PydanticCustomError(
+            "value_error",
+            "{message}",
+            {"message": f"the query writes ('{statement}' statement)", "fix": _READS_ONLY},
+        )
+        details = InitErrorDetails(type=error, loc=("query",), input=self.query)
+        raise ValidationError.from_exception_data(type(self).__name__, [details])
+
 
 class SqlSource(Source[SqlParams]):
     """``kind: sql`` — ``params: {query: "SELECT * FROM sales", tables: {sales: data/s.csv}}``."""
@@ -110,6 +144,7 @@ class SqlSource(Source[SqlParams]):
         """Run the query; a SQL error is a DataError that quotes the engine."""
         database = None
         if self.params.database is not None:
+            refuse_outside(root, self.params.database, key="database")
             database = root / self.params.database
             if not database.is_file():
                 raise missing_path_error(
@@ -157,7 +192,8 @@ class SqlSource(Source[SqlParams]):
                 connection.execute(view)
             allowed = ", ".join(_literal(str(f)) for _, files, _ in views.values() for f in files)
             connection.execute(f"SET allowed_paths = [{allowed}]")
-            connection.execute("SET enable_external_access = false")
+            for statement in _SANDBOX_SQL:
+                connection.execute(statement)
             return _run_duckdb(
                 connection, self.params.query, where=WHERE, root=root, sandbox=_SANDBOX
             )
@@ -190,6 +226,7 @@ def query_frames(query: str, frames: dict[str, pd.DataFrame], *, where: str) -> 
     with duckdb.connect(":memory:", config={**_CONFIG, "enable_external_access": False}) as con:
         for name, frame in frames.items():
             con.register(name, frame)
+        con.execute("SET lock_configuration = true")
         sandbox = "query the frames by name; the SQL cannot read files"
         return _run_duckdb(con, query, where=where, sandbox=sandbox)
 
@@ -211,6 +248,14 @@ def _run_duckdb(
 
     try:
         statements = duckdb.extract_statements(query)
+        for statement in statements:  # what compile checked, now with DuckDB's own parser
+            name = writing_statement(statement.query, sqlite=False)
+            if name is None and statement.type.name not in _READ_STATEMENTS:
+                name = statement.type.name
+            if name is not None:
+                raise DataError(
+                    f"the query writes ('{name}' statement)", where=where, fix=_READS_ONLY
+                )
         last = statements[-1].type.name if statements else None
         if last not in _ROW_STATEMENTS:
             what = f"ends with {last} statement" if last else "holds no statement"
@@ -220,11 +265,17 @@ def _run_duckdb(
         frame: pd.DataFrame = connection.sql(query).df()
     except duckdb.PermissionException as exc:
         raise DataError(
-            f"the query reads a file it may not: {_engine_message(exc, root)}",
+            f"the query reads or writes a file it may not: {_engine_message(exc, root)}",
             where=where,
             fix=sandbox,
         ) from exc
     except duckdb.Error as exc:
+        if "configuration has been locked" in str(exc):
+            raise DataError(
+                f"the query writes or changes the engine's settings: {_engine_message(exc, root)}",
+                where=where,
+                fix=_READS_ONLY,
+            ) from exc
         rows = connection.execute(
             "SELECT DISTINCT table_name FROM information_schema.tables ORDER BY 1"
         ).fetchall()
@@ -248,7 +299,12 @@ def _read_sqlite(database: Path, query: str) -> pd.DataFrame:
     import pandas as pd
 
     uri = f"{database.resolve().as_uri()}?mode=ro"
+    authorizer = ReadOnlyAuthorizer()
     with closing(sqlite3.connect(uri, uri=True)) as connection:
+        if hasattr(connection, "enable_load_extension"):  # absent when SQLite lacks it
+            connection.enable_load_extension(False)
+        connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        connection.set_authorizer(authorizer)
         try:
             # What pandas.read_sql_query does, minus its TypeError on a query with no rows.
             cursor = connection.execute(query)
@@ -261,6 +317,13 @@ def _read_sqlite(database: Path, query: str) -> pd.DataFrame:
             columns = [column[0] for column in cursor.description]
             return pd.DataFrame.from_records(cursor.fetchall(), columns=columns, coerce_float=True)
         except sqlite3.Error as exc:
+            if authorizer.refused:
+                raise DataError(
+                    "the query writes or leaves the declared database: SQLite refused "
+                    f"{authorizer.refused[0]}",
+                    where=WHERE,
+                    fix=f"{_READS_ONLY}; a SQLite query reads the tables of params.database",
+                ) from exc
             rows = connection.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
             ).fetchall()

@@ -77,7 +77,8 @@ def _problem(
         )
     if kind in {"value_error", "assertion_error"}:
         message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        return ConfigProblem(path, file, message)
+        said = first.get("ctx", {}).get("fix")  # a validator's PydanticCustomError may say it
+        return ConfigProblem(path, file, message, said if isinstance(said, str) else None)
     expected = "; or ".join(_lower(e["msg"]) for e in errors)
     takes = _expected(parent, key)
     fix = f"set '{key}' to {takes}" if takes else f"set a valid '{key}'"

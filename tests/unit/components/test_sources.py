@@ -319,7 +319,7 @@ def test_sql_unknown_column(shop: Path) -> None:
 
 
 def test_sql_cannot_read_undeclared_files(shop: Path) -> None:
-    with pytest.raises(DataError, match="the query reads a file it may not") as e:
+    with pytest.raises(DataError, match="the query reads or writes a file it may not") as e:
         _read(SqlSource, shop, query="SELECT * FROM 'data/stores.csv'")
     assert e.value.fix is not None
     assert "declare every file the query reads under params.tables" in e.value.fix
@@ -327,7 +327,10 @@ def test_sql_cannot_read_undeclared_files(shop: Path) -> None:
 
 @pytest.mark.parametrize(
     ("query", "last"),
-    [("SET threads = 1", "SET"), ("SELECT 1; INSERT INTO t VALUES (1)", "INSERT")],
+    [
+        ("CREATE TEMP VIEW v AS SELECT 1", "CREATE"),
+        ("SELECT 1; CREATE TEMP TABLE t AS SELECT 1", "CREATE"),
+    ],
 )
 def test_sql_must_end_with_a_select(shop: Path, query: str, last: str) -> None:
     with pytest.raises(DataError, match=f"the query ends with {last} statement, which returns no"):
@@ -396,7 +399,7 @@ def test_query_frames_error_names_where() -> None:
 def test_query_frames_cannot_read_files(tmp_path: Path) -> None:
     _people().to_csv(tmp_path / "people.csv", index=False)
     query = f"SELECT * FROM '{tmp_path / 'people.csv'}'"  # noqa: S608 - a test path
-    with pytest.raises(DataError, match="the query reads a file it may not"):
+    with pytest.raises(DataError, match="the query reads or writes a file it may not"):
         query_frames(query, {}, where="data.combine.query")
 
 

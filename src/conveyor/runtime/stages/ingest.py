@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from conveyor.errors import DataError, PluginError
+from pydantic import ValidationError
+
+from conveyor.errors import DataError, PluginError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.frames import write_frame
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
@@ -20,6 +22,10 @@ if TYPE_CHECKING:
     from conveyor.spec import ProjectSpec
 
 PREFIX = "ingest-"
+_RECOMPILE = (
+    "correct conf/ and run 'conveyor compile': params.yaml is generated, and compile reports "
+    "every problem with its conf/ file"
+)
 
 
 def source_of(stage: str) -> str:
@@ -67,7 +73,19 @@ def run(ctx: StageContext) -> None:
 
 def _source(plugins: Plugins, name: str, spec: ComponentSpec) -> Source[Any]:
     cls = plugins["source"].load(spec.kind, where=f"data.sources.{name}.kind")
-    return cast("Source[Any]", cls.from_config(spec.params))
+    try:
+        return cast("Source[Any]", cls.from_config(spec.params))
+    except ValidationError as exc:  # params.yaml edited by hand, past compile's checks
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        fix = first.get("ctx", {}).get("fix")
+        if not isinstance(fix, str):
+            fix = _RECOMPILE
+        raise StageError(
+            first["msg"].removeprefix("Value error, "),
+            where=f"data.sources.{name}.params{f'.{key}' if key else ''}",
+            fix=fix,
+        ) from exc
 
 
 STAGE = StageDef("ingest", plan, run)
