@@ -9,11 +9,14 @@ counted (nodes, aliases, bytes, depth, dict scans), and each is tested exactly a
 from __future__ import annotations
 
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+from pydantic import BaseModel, ValidationError
 
+from conveyor.components import models
+from conveyor.components.transforms.categorical import TargetEncodingParams
 from conveyor.config import limits
 from conveyor.config.provenance import Origin, Provenance
 from conveyor.errors import SpecError
@@ -209,3 +212,75 @@ def test_a_wide_schema_compiles_and_an_error_in_it_names_its_line(project: Path)
     assert done.returncode == 0, done.stderr
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert len(params["data"]["schema"]["columns"]) == 31 + columns
+
+
+# --- numeric parameters: a sane upper bound, located -------------------------------------------
+
+
+def test_n_estimators_at_the_limit_compiles_and_past_it_is_refused(project: Path) -> None:
+    xgb = project / "conf" / "model" / "xgboost.yaml"
+    text = xgb.read_text()
+    assert text.count("n_estimators: 40") == 1
+    xgb.write_text(text.replace("n_estimators: 40", "n_estimators: 100000"))
+    done = _compile(project)
+    assert done.returncode == 0, done.stderr
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["model"]["params"]["n_estimators"] == 100_000
+    for value in ("100001", "1e15"):  # 1e15 is a float that pydantic took as an integer
+        xgb.write_text(text.replace("n_estimators: 40", f"n_estimators: {value}"))
+        error = _refused(project)
+        assert "error: model.params.n_estimators (conf/model/xgboost.yaml): got " in error
+        assert "less than or equal to 100000" in error
+        assert "fix: set 'n_estimators' to an integer >= 1 and <= 100000, or null" in error
+
+
+XGB, RF = models.XGBoostParams, models.RandomForestClassifierParams
+RFR = models.RandomForestRegressorParams
+HGB, LR = models.HistGradientBoostingClassifierParams, models.LogisticRegressionParams
+INT32, SEED = 2**31 - 1, 2**32 - 1
+
+
+@pytest.mark.parametrize(
+    ("model", "at_limit", "past_limit"),
+    [
+        (XGB, {"n_estimators": 100_000}, {"n_estimators": 100_001}),
+        (XGB, {"max_depth": 1_000}, {"max_depth": 1_001}),
+        (XGB, {"max_leaves": INT32}, {"max_leaves": INT32 + 1}),
+        (XGB, {"max_bin": 65_536}, {"max_bin": 65_537}),
+        (XGB, {"n_jobs": 4_096}, {"n_jobs": 4_097}),
+        (XGB, {"n_jobs": -4_096}, {"n_jobs": -4_097}),
+        (XGB, {"random_state": SEED}, {"random_state": SEED + 1}),
+        (XGB, {"max_cat_to_onehot": INT32}, {"max_cat_to_onehot": INT32 + 1}),
+        (XGB, {"num_parallel_tree": 1_000}, {"num_parallel_tree": 1_001}),  # x 100 trees
+        (
+            XGB,
+            {"n_estimators": 1_000, "num_parallel_tree": 100},
+            {"n_estimators": 1_001, "num_parallel_tree": 100},
+        ),
+        (RF, {"n_estimators": 100_000}, {"n_estimators": 100_001}),
+        (RF, {"max_depth": 1_000}, {"max_depth": 1_001}),
+        (RF, {"min_samples_split": INT32}, {"min_samples_split": INT32 + 1}),
+        (RF, {"min_samples_split": 1.0}, {"min_samples_split": 1.5}),
+        (RF, {"max_features": 1.0}, {"max_features": 1.5}),
+        (RF, {"max_samples": 1.0}, {"max_samples": 1e15 + 0.5}),
+        (RF, {"max_leaf_nodes": INT32}, {"max_leaf_nodes": INT32 + 1}),
+        (RF, {"random_state": SEED}, {"random_state": SEED + 1}),
+        (RF, {"n_jobs": -1}, {"n_jobs": 10**6}),
+        (RFR, {"max_features": 1.0}, {"max_features": 1e29}),
+        (HGB, {"max_iter": 100_000}, {"max_iter": 100_001}),
+        (HGB, {"max_depth": 1_000}, {"max_depth": 1_001}),
+        (HGB, {"min_samples_leaf": INT32}, {"min_samples_leaf": INT32 + 1}),
+        (HGB, {"validation_fraction": 0.5}, {"validation_fraction": 1.5}),
+        (HGB, {"random_state": SEED}, {"random_state": SEED + 1}),
+        (LR, {"max_iter": 100_000}, {"max_iter": 100_001}),
+        (LR, {"random_state": SEED}, {"random_state": SEED + 1}),
+        (LR, {"n_jobs": 4_096}, {"n_jobs": 4_097}),
+        (TargetEncodingParams, {"random_state": SEED}, {"random_state": SEED + 1}),
+    ],
+)
+def test_each_numeric_bound_accepts_its_limit_and_refuses_past_it(
+    model: type[BaseModel], at_limit: dict[str, Any], past_limit: dict[str, Any]
+) -> None:
+    model.model_validate(at_limit)
+    with pytest.raises(ValidationError, match=r"less than|greater than|trees; at most"):
+        model.model_validate(past_limit)

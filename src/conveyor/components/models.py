@@ -2,17 +2,41 @@
 
 Each ``Params`` mirrors the real estimator signature (a contract test pins it), so
 ``conveyor compile`` catches typos and wrong types without importing scikit-learn or xgboost.
+
+Numbers get the bounds the libraries give them, plus upper bounds where they leave a value
+open and a huge one means a fit that never ends or a C integer that overflows at fit time
+(``n_estimators: 1e15`` used to compile):
+
+- trees, boosting rounds and solver iterations: at most ``MAX_ROUNDS`` (100,000) in all;
+- tree depth: at most ``MAX_TREE_DEPTH`` (1,000; ``None``, or 0 for xgboost, means unlimited);
+- xgboost histogram bins: at most ``MAX_BINS`` (65,536; scikit-learn stops at 255);
+- ``n_jobs``: at most ``MAX_JOBS`` (4,096) threads or processes either way (-1 = all CPUs);
+- ``random_state``: 0 to 2**32 - 1, numpy's seed range (as ``project.seed``);
+- other counts that the data bounds anyway (leaves, categories): a C int, 2**31 - 1.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from conveyor.plugins.base import Model
 from conveyor.spec import Task, is_classification
+
+MAX_ROUNDS = 100_000
+MAX_TREE_DEPTH = 1_000
+MAX_BINS = 65_536
+MAX_JOBS = 4_096
+MAX_SEED = 2**32 - 1
+MAX_COUNT = 2**31 - 1
+
+Jobs = Annotated[int, Field(ge=-MAX_JOBS, le=MAX_JOBS)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+"""A share of the rows or features, in (0, 1]; an integer in the same field is a count."""
 
 
 class _Params(BaseModel):
@@ -25,17 +49,17 @@ ClassWeight = Literal["balanced"] | dict[str, float] | dict[int, float] | None
 class XGBoostParams(_Params):
     """``xgboost.XGBClassifier`` / ``XGBRegressor`` arguments (``None`` = xgboost's default)."""
 
-    n_estimators: int | None = Field(default=None, ge=1)
-    max_depth: int | None = Field(default=None, ge=0)
-    max_leaves: int | None = Field(default=None, ge=0)
-    max_bin: int | None = Field(default=None, ge=2)
+    n_estimators: int | None = Field(default=None, ge=1, le=MAX_ROUNDS)
+    max_depth: int | None = Field(default=None, ge=0, le=MAX_TREE_DEPTH)
+    max_leaves: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    max_bin: int | None = Field(default=None, ge=2, le=MAX_BINS)
     grow_policy: Literal["depthwise", "lossguide"] | None = None
     learning_rate: float | None = Field(default=None, gt=0)
     verbosity: int | None = Field(default=None, ge=0, le=3)
     objective: str | None = None
     booster: Literal["gbtree", "gblinear", "dart"] | None = None
     tree_method: Literal["auto", "exact", "approx", "hist"] | None = None
-    n_jobs: int | None = None
+    n_jobs: Jobs | None = None
     gamma: float | None = Field(default=None, ge=0)
     min_child_weight: float | None = Field(default=None, ge=0)
     max_delta_step: float | None = Field(default=None, ge=0)
@@ -48,9 +72,9 @@ class XGBoostParams(_Params):
     reg_lambda: float | None = Field(default=None, ge=0)
     scale_pos_weight: float | None = Field(default=None, gt=0)
     base_score: float | list[float] | None = None
-    random_state: int | None = Field(default=None, ge=0)
+    random_state: Seed | None = None
     missing: float = math.nan
-    num_parallel_tree: int | None = Field(default=None, ge=1)
+    num_parallel_tree: int | None = Field(default=None, ge=1, le=MAX_ROUNDS)
     monotone_constraints: dict[str, int] | str | None = None
     interaction_constraints: list[list[str]] | str | None = None
     importance_type: Literal["gain", "weight", "cover", "total_gain", "total_cover"] | None = None
@@ -59,10 +83,21 @@ class XGBoostParams(_Params):
     enable_categorical: bool = False
     feature_types: list[str] | None = None
     feature_weights: list[float] | None = None
-    max_cat_to_onehot: int | None = Field(default=None, ge=1)
-    max_cat_threshold: int | None = Field(default=None, ge=1)
+    max_cat_to_onehot: Count | None = None
+    max_cat_threshold: Count | None = None
     multi_strategy: Literal["one_output_per_tree", "multi_output_tree"] | None = None
     eval_metric: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _trees_bounded(self) -> XGBoostParams:
+        trees = (self.n_estimators or 100) * (self.num_parallel_tree or 1)
+        if trees > MAX_ROUNDS:
+            msg = (
+                f"n_estimators x num_parallel_tree is {trees:,} trees; "
+                f"at most {MAX_ROUNDS:,} can be trained"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class XGBoostModel(Model[XGBoostParams]):
@@ -88,21 +123,21 @@ class XGBoostModel(Model[XGBoostParams]):
 
 
 class _ForestParams(_Params):
-    n_estimators: int = Field(default=100, ge=1)
-    max_depth: int | None = Field(default=None, ge=1)
-    min_samples_split: int | float = Field(default=2, gt=0)
-    min_samples_leaf: int | float = Field(default=1, gt=0)
+    n_estimators: int = Field(default=100, ge=1, le=MAX_ROUNDS)
+    max_depth: int | None = Field(default=None, ge=1, le=MAX_TREE_DEPTH)
+    min_samples_split: Annotated[int, Field(ge=2, le=MAX_COUNT)] | Fraction = 2
+    min_samples_leaf: Count | Annotated[float, Field(gt=0, lt=1)] = 1
     min_weight_fraction_leaf: float = Field(default=0.0, ge=0, le=0.5)
-    max_leaf_nodes: int | None = Field(default=None, ge=2)
+    max_leaf_nodes: int | None = Field(default=None, ge=2, le=MAX_COUNT)
     min_impurity_decrease: float = Field(default=0.0, ge=0)
     bootstrap: bool = True
     oob_score: bool = False
-    n_jobs: int | None = None
-    random_state: int | None = Field(default=None, ge=0)
+    n_jobs: Jobs | None = None
+    random_state: Seed | None = None
     verbose: int = Field(default=0, ge=0)
     warm_start: bool = False
     ccp_alpha: float = Field(default=0.0, ge=0)
-    max_samples: int | float | None = Field(default=None, gt=0)
+    max_samples: Count | Fraction | None = None
     monotonic_cst: list[int] | None = None
 
 
@@ -110,7 +145,7 @@ class RandomForestClassifierParams(_ForestParams):
     """``RandomForestClassifier`` arguments."""
 
     criterion: Literal["gini", "entropy", "log_loss"] = "gini"
-    max_features: Literal["sqrt", "log2"] | int | float | None = "sqrt"
+    max_features: Literal["sqrt", "log2"] | Count | Fraction | None = "sqrt"
     class_weight: Literal["balanced", "balanced_subsample"] | dict[str, float] | None = None
 
 
@@ -120,7 +155,7 @@ class RandomForestRegressorParams(_ForestParams):
     criterion: Literal["squared_error", "absolute_error", "friedman_mse", "poisson"] = (
         "squared_error"
     )
-    max_features: Literal["sqrt", "log2"] | int | float | None = 1.0
+    max_features: Literal["sqrt", "log2"] | Count | Fraction | None = 1.0
 
 
 class RandomForestModel(Model[_ForestParams]):
@@ -158,10 +193,10 @@ class RandomForestModel(Model[_ForestParams]):
 
 class _HistParams(_Params):
     learning_rate: float = Field(default=0.1, gt=0)
-    max_iter: int = Field(default=100, ge=1)
-    max_leaf_nodes: int | None = Field(default=31, ge=2)
-    max_depth: int | None = Field(default=None, ge=1)
-    min_samples_leaf: int = Field(default=20, ge=1)
+    max_iter: int = Field(default=100, ge=1, le=MAX_ROUNDS)
+    max_leaf_nodes: int | None = Field(default=31, ge=2, le=MAX_COUNT)
+    max_depth: int | None = Field(default=None, ge=1, le=MAX_TREE_DEPTH)
+    min_samples_leaf: Count = 20
     l2_regularization: float = Field(default=0.0, ge=0)
     max_features: float = Field(default=1.0, gt=0, le=1)
     max_bins: int = Field(default=255, ge=2, le=255)
@@ -171,11 +206,11 @@ class _HistParams(_Params):
     warm_start: bool = False
     early_stopping: Literal["auto"] | bool = "auto"
     scoring: str | None = "loss"
-    validation_fraction: int | float | None = Field(default=0.1, gt=0)
+    validation_fraction: Count | Annotated[float, Field(gt=0, lt=1)] | None = 0.1
     n_iter_no_change: int = Field(default=10, ge=1)
     tol: float = Field(default=1e-7, ge=0)
     verbose: int = Field(default=0, ge=0)
-    random_state: int | None = Field(default=None, ge=0)
+    random_state: Seed | None = None
 
 
 class HistGradientBoostingClassifierParams(_HistParams):
@@ -261,12 +296,12 @@ class LogisticRegressionParams(_Params):
     fit_intercept: bool = True
     intercept_scaling: float = Field(default=1.0, gt=0)
     class_weight: ClassWeight = None
-    random_state: int | None = Field(default=None, ge=0)
+    random_state: Seed | None = None
     solver: Literal["lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"] = "lbfgs"
-    max_iter: int = Field(default=100, ge=1)
+    max_iter: int = Field(default=100, ge=1, le=MAX_ROUNDS)
     verbose: int = Field(default=0, ge=0)
     warm_start: bool = False
-    n_jobs: int | None = None
+    n_jobs: Jobs | None = None
 
 
 class LogisticRegressionModel(Model[LogisticRegressionParams]):

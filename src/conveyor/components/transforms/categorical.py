@@ -81,7 +81,8 @@ class TargetEncodingParams(TransformParams):
     """Weight of the overall mean against a category's own mean; ``auto`` estimates it."""
     cv: int = Field(default=5, ge=2)
     """Cross-fitting folds."""
-    random_state: int = 0
+    random_state: int = Field(default=0, ge=0, le=2**32 - 1)
+    """Seeds the fold shuffle: numpy's seed range, as ``project.seed``."""
 
 
 class TargetEncoding(Transform[TargetEncodingParams]):
