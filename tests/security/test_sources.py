@@ -423,3 +423,32 @@ def test_symlinks_that_stay_inside_the_project_are_read(project: Path) -> None:
     conveyor("compile", cwd=project)
     conveyor("run", "ingest-src", cwd=project)
     assert pd.read_parquet(project / RAW).equals(ROWS)
+
+
+@pytest.mark.parametrize(
+    ("target", "inside"),
+    [
+        ("project", True),  # the project root itself: inside
+        ("project/raw", True),
+        ("project-copy", False),  # shares the project's name as a prefix: outside
+        ("projec", False),
+        ("", False),
+    ],
+)
+def test_the_project_boundary_is_a_folder_not_a_name_prefix(
+    tmp_path: Path, target: str, inside: bool
+) -> None:
+    root = tmp_path / "project"
+    (root / "raw").mkdir(parents=True)
+    folder = tmp_path / target
+    folder.mkdir(exist_ok=True)
+    ROWS.to_csv(folder / "rows.csv", index=False)
+    (root / "link.csv").symlink_to(folder / "rows.csv")
+    source = SqlSource.from_config({"query": "SELECT * FROM t", "tables": {"t": "link.csv"}})
+    if inside:
+        assert len(source.read(root)) == len(ROWS)  # type: ignore[attr-defined]
+        return
+    with pytest.raises(
+        DataError, match=r"'link\.csv' \(params\.tables\.t\) is outside the project"
+    ):
+        source.read(root)  # type: ignore[attr-defined]
