@@ -17,9 +17,10 @@ from pydantic import BaseModel, ValidationError
 
 from conveyor.components import models
 from conveyor.components.transforms.categorical import TargetEncodingParams
-from conveyor.config import limits
+from conveyor.config import limits, sweep
 from conveyor.config.provenance import Origin, Provenance
-from conveyor.errors import SpecError
+from conveyor.config.sweep import grid, load_space_file, parse_space
+from conveyor.errors import SpecError, SweepError
 from tests.conftest import VENV_BIN
 
 if TYPE_CHECKING:
@@ -284,3 +285,44 @@ def test_each_numeric_bound_accepts_its_limit_and_refuses_past_it(
     model.model_validate(at_limit)
     with pytest.raises(ValidationError, match=r"less than|greater than|trees; at most"):
         model.model_validate(past_limit)
+
+
+# --- sweeps: a bounded number of trials ---------------------------------------------------------
+
+
+def test_a_grid_at_the_trial_limit_is_planned_and_one_more_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    at_limit = parse_space(tmp_path / "conf", ["a=range(0,100)", "b=range(0,100)"])
+    assert len(grid(at_limit)) == sweep.MAX_TRIALS == 10_000
+    past = parse_space(tmp_path / "conf", ["a=range(0,100)", "b=range(0,100)", "c=1,2"])
+    with pytest.raises(SweepError, match="the grid has 20,000 trials; a sweep runs at most"):
+        grid(past)
+    huge = ["a=range(0,1000)", "b=range(0,1000)", "c=range(0,1000)", "d=range(0,1000)"]
+    with pytest.raises(SweepError, match="the grid has 1,000,000,000,000 trials"):
+        grid(parse_space(tmp_path / "conf", huge))  # planned without building the product
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [("a=range(0,10000)", 10_000), ("a=range(0,0.5,0.0001)", 5_000)],
+)
+def test_a_range_at_the_limit_is_a_dimension(tmp_path: Path, text: str, values: int) -> None:
+    (dimension,) = parse_space(tmp_path, [text])
+    assert len(dimension.values) == values
+
+
+@pytest.mark.parametrize("text", ["a=range(0,10001)", "a=range(0,10**12)", "a=range(0,2,0.0001)"])
+def test_a_range_past_the_limit_is_refused_without_listing_it(tmp_path: Path, text: str) -> None:
+    if "**" in text:
+        text = text.replace("10**12", str(10**12))
+    with pytest.raises(SweepError, match="the range has more than 10,000 values"):
+        parse_space(tmp_path, [text])
+
+
+def test_a_space_file_asking_for_too_many_trials_is_refused(project: Path) -> None:
+    space = project / "conf" / "sweep" / "huge.yaml"
+    space.write_text("optimizer: optuna\ntrials: 10001\nparams:\n  seed: range(0,3)\n")
+    with pytest.raises(SweepError, match="'trials' asks for 10,001 trials"):
+        load_space_file(project, "huge")
+    space.write_text("optimizer: optuna\ntrials: 10000\nparams:\n  seed: range(0,3)\n")
+    assert load_space_file(project, "huge").trials == 10_000

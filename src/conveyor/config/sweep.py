@@ -18,6 +18,7 @@ the order the keys are given); Bayesian search also takes intervals. Spaces may 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,6 +35,8 @@ SWEEP_SYNTAX = (
     "key=interval(low,high) | key=tag(log,interval(low,high)) (optuna only)"
 )
 Optimizer = Literal["grid", "optuna"]
+MAX_TRIALS = 10_000
+"""The most trials one sweep may plan: each is a full pipeline run, and a grid is materialised."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ def parse_space(conf_dir: Path, overrides: list[str] | tuple[str, ...]) -> list[
             if not numbers:
                 problems.append(f"'{text}': the range is empty (the stop is excluded)")
                 continue
+            if len(numbers) > MAX_TRIALS:
+                problems.append(f"'{text}': the range has more than {MAX_TRIALS:,} values")
+                continue
             shown = tuple(str(n) for n in numbers)
             dimension = Dimension(key, text, shown, is_group=is_group, numeric=tuple(numbers))
         elif isinstance(value, ChoiceSweep):
@@ -169,8 +175,21 @@ def grid(dimensions: list[Dimension]) -> list[tuple[str, ...]]:
             fix="use --optimizer optuna (with --trials N), or give discrete values: "
             "a,b,c or range(start,stop,step)",
         )
+    size = math.prod(len(d.values) for d in dimensions)
+    check_trials(size, "conveyor sweep", "the grid has")
     lists = [[d.override(v) for v in d.values] for d in dimensions]
     return [tuple(combo) for combo in itertools.product(*lists)]
+
+
+def check_trials(trials: int, where: str, what: str = "--trials asks for") -> None:
+    """Refuse a sweep of more than ``MAX_TRIALS`` trials."""
+    if trials > MAX_TRIALS:
+        raise SweepError(
+            f"{what} {trials:,} trials; a sweep runs at most {MAX_TRIALS:,}",
+            where=where,
+            fix="sweep fewer values (or use --optimizer optuna --trials N), "
+            "or split the space into several sweeps",
+        )
 
 
 def load_space_file(root: Path, name: str) -> SpaceFile:
@@ -213,6 +232,8 @@ def load_space_file(root: Path, name: str) -> SpaceFile:
             where=f"trials ({shown})",
             fix="write 'trials: N' with N >= 1, or leave it out and pass --trials N",
         )
+    if trials is not None:
+        check_trials(trials, f"trials ({shown})", "'trials' asks for")
     overrides = tuple(f"{key}={_as_override_value(value)}" for key, value in params.items())
     return SpaceFile(name, shown, optimizer, trials, overrides)
 
@@ -229,14 +250,17 @@ def _as_override_value(value: Any) -> str:  # noqa: ANN401 - raw YAML
 
 
 def _range_values(start: Any, stop: Any, step: Any) -> list[int | float]:  # noqa: ANN401
-    """``range(start, stop, step)`` values; floats via Decimal so 0.1 steps stay 0.1, 0.2, 0.3."""
+    """``range(start, stop, step)`` values; floats via Decimal so 0.1 steps stay 0.1, 0.2, 0.3.
+
+    At most ``MAX_TRIALS + 1`` of them: enough to tell that a range is too long to sweep.
+    """
     if all(isinstance(v, int) for v in (start, stop, step)):
-        return list(range(start, stop, step))
+        return list(range(start, stop, step)[: MAX_TRIALS + 1])  # one more is refused
     first, end, size = (Decimal(str(v)) for v in (start, stop, step))
     if size == 0:
         return []
     values: list[int | float] = []
-    while (first < end) if size > 0 else (first > end):
+    while ((first < end) if size > 0 else (first > end)) and len(values) <= MAX_TRIALS:
         values.append(float(first))
         first += size
     return values

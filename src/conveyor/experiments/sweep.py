@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from conveyor.config import CONFIG_DIR, compose
-from conveyor.config.sweep import Dimension, grid, load_space_file, parse_space
+from conveyor.config.sweep import Dimension, check_trials, grid, load_space_file, parse_space
 from conveyor.errors import ConveyorError, SweepError
 from conveyor.experiments import _dvc, leaderboard, queue
 from conveyor.experiments.plan import SweepState, Trial, load_state, new_prefix
@@ -75,6 +75,7 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
 
     if budget is None:
         raise SweepError("optuna needs a number of trials", where="--trials", fix="add --trials N")
+    check_trials(budget, "--trials")
     state.budget = budget
     state.save(root)
     run_study(root, state, dimensions, progress)
