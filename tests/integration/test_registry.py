@@ -107,7 +107,9 @@ def test_register_promote_rollback_and_gto_agrees(repo: Path) -> None:
     assert all(e["author"] == "conveyor-tests <tests@conveyor.invalid>" for e in history)
 
     listed = _json(repo, "list")
-    assert listed == [{"name": NAME, "latest": "v1.1.0", "stages": {"prod": "v1.0.0"}}]
+    assert listed == [
+        {"name": NAME, "latest": "v1.1.0", "stages": {"prod": "v1.0.0"}, "problems": []}
+    ]
     shown = json.loads(sh(VENV_BIN / "gto", "show", "--json", cwd=repo).stdout)
     assert shown[NAME]["version"] == listed[0]["latest"]
     assert shown[NAME]["stage"] == listed[0]["stages"]

@@ -100,9 +100,23 @@ def registry_list_command(args: argparse.Namespace) -> int:
         _print_json([model.to_dict() for model in models])
         return 0
     stages = sorted({stage for model in models for stage in model.stages})
-    rows = [[m.name, m.latest or "-", *(m.stages.get(s, "-") for s in stages)] for m in models]
+    rows = [
+        [
+            m.name,
+            f"{m.latest}{m.marks(m.latest)}" if m.latest else "-",
+            *(f"{m.stages[s]}{m.marks(m.stages[s], s)}" if s in m.stages else "-" for s in stages),
+        ]
+        for m in models
+    ]
     _print_table(["model", "latest", *(f"#{stage}" for stage in stages)], rows)
+    _warn_problems([problem for model in models for problem in model.problems])
     return 0
+
+
+def _warn_problems(problems: list[Any]) -> None:
+    """One ``warning: tag: what`` and its fix per moved, re-created or deleted tag."""
+    for problem in problems:
+        _err(f"warning: {problem.render()}")
 
 
 def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:
@@ -119,13 +133,17 @@ def registry_show_command(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({**summary.to_dict(), "versions": [v.to_dict() for v in versions]})
         return 0
-    _out(f"{summary.name}: latest {summary.latest or '-'}")
-    _print_table(["stage", "version"], [[s, v] for s, v in summary.stages.items()])
+    latest = f"{summary.latest}{summary.marks(summary.latest)}" if summary.latest else "-"
+    _out(f"{summary.name}: latest {latest}")
+    stages = [[s, f"{v}{summary.marks(v, s)}"] for s, v in summary.stages.items()]
+    _print_table(["stage", "version"], stages)
     for detail in versions:
         lineage = detail.lineage
         blessing = lineage.blessing
+        tag = [p for p in summary.problems if p.version == detail.version]
         rows = [
             ["commit", lineage.commit],
+            *([f"tag {p.kind}", f"{p.tag}: {p.what}"] for p in tag),
             ["registered", f"{_when(detail.registered_at)} by {detail.author}"],
             ["stages", ", ".join(detail.stages) or "-"],
             ["blessed", "-" if blessing is None else str(blessing.get("blessed"))],
@@ -135,6 +153,7 @@ def registry_show_command(args: argparse.Namespace) -> int:
         ]
         _out("")
         _print_table(["", ""], rows, title=f"{summary.name}@{detail.version}")
+    _warn_problems(summary.problems)
     return 0
 
 
@@ -167,11 +186,12 @@ def registry_verify_command(args: argparse.Namespace) -> int:
     """Materialise a version's bundle from the DVC cache and check its integrity."""
     from conveyor import registry
 
-    done = registry.verify_version(_registry_root(), args.ref)
+    done = registry.verify_version(_registry_root(), args.ref)  # refuses a moved tag
     _out(
         f"OK: {done.version.ref} (commit {done.version.commit[:7]}): {done.files} files match "
         "dvc.lock and the bundle's sha256 manifest"
     )
+    _warn_problems(list(done.version.problems))  # a re-created tag: same commit, reported
     return 0
 
 
@@ -226,6 +246,7 @@ def add_registry_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's pri
     verify = verb(
         "verify",
         registry_verify_command,
-        "Materialise a version's bundle from the DVC cache and check it (exit 4 if tampered).",
+        "Materialise a version's bundle from the DVC cache and check it (exit 4 if tampered; "
+        "exit 1 if its tag was moved).",
     )
     verify.add_argument("ref", metavar="NAME[@VERSION|#STAGE]")

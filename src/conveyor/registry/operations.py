@@ -4,6 +4,10 @@ Every write takes ``.git/conveyor-registry.lock``, re-reads the tags inside it, 
 creates exactly one annotated tag through ``gto.api`` (so the grammar and counters are GTO's).
 Two processes therefore never compute the same ``name#stage#N``; git refuses a duplicate tag
 name anyway, and a process outside the lock that wins a race gets a clear error, not a clobber.
+
+Each tag's message records the commit it was made at, and a stage tag also the version and
+that version's tag object, so :mod:`conveyor.registry.integrity` can tell a moved or
+re-created tag; a version whose tag was moved is neither promoted nor registered again.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING
 from conveyor._paths import BLESSING_FILE, METRICS_FILE, PARAMS_FILE
 from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import git_dir, identity, resolve_commit, uncommitted
+from conveyor.registry.integrity import find_problems, refuse_moved
 from conveyor.registry.lineage import (
     LOCK_FILE,
     check_describes_model,
@@ -26,9 +31,12 @@ from conveyor.registry.state import ModelState, replay
 from conveyor.registry.tags import (
     ACTION_TRAILER,
     BY_TRAILER,
+    COMMIT_TRAILER,
     FORCED_TRAILER,
     FROM_TRAILER,
     REASON_TRAILER,
+    VERSION_TAG_TRAILER,
+    VERSION_TRAILER,
     SemVer,
     check_name,
     read_events,
@@ -122,10 +130,17 @@ def register(
                 f"commit {commit[:7]} is already registered as '{name}@{taken}'",
                 fix=f"commit a new model first (each version is one commit), or promote '{taken}'",
             )
+        for problem in find_problems(state):  # its version tag was moved away: say so
+            if (
+                problem.kind == "moved"
+                and not problem.stage
+                and commit.startswith(problem.recorded)
+            ):
+                raise problem.error()
         chosen = _next_version(state, version, bump)
         message = _message(
             f"register {name} {chosen} (commit {commit[:7]})",
-            {ACTION_TRAILER: "register", BY_TRAILER: identity(root)},
+            {ACTION_TRAILER: "register", COMMIT_TRAILER: commit, BY_TRAILER: identity(root)},
         )
         try:
             gto.api.register(str(root), name, commit, version=str(chosen), message=message)
@@ -139,9 +154,10 @@ def _next_version(state: ModelState, version: str | None, bump: Bump | None) -> 
     if version is None:
         return latest.bump(bump or "patch") if latest else FIRST_VERSION
     chosen = SemVer.parse(version)
-    if str(chosen) in state.registrations:
-        raise RegistryError(
-            f"'{state.name}@{chosen}' is already registered",
+    tag = f"{state.name}@{chosen}"
+    if str(chosen) in state.registrations or any(e.tag == tag for e in state.events):
+        raise RegistryError(  # a version tag is never made twice, even after deregistering
+            f"'{tag}' is already registered",
             fix=f"pick a new version (latest is {latest}) or use --bump",
         )
     if latest is not None and chosen.sort_key() <= latest.sort_key():
@@ -168,8 +184,11 @@ def promote(
     version = str(SemVer.parse(version, where="VERSION"))
     with registry_lock(root):
         state = _locked_state(root, name)
+        problems = find_problems(state)
+        refuse_moved(problems, version)
         commit = state.commit_of(version)
-        if state.stages.get(stage) == version:
+        recreated = any(p.kind == "re-created" for p in problems if p.concerns(version, stage))
+        if state.stages.get(stage) == version and not recreated:
             raise RegistryError(
                 f"'{name}@{version}' already holds stage '{stage}'",
                 fix=f"nothing to do; 'conveyor registry show {name}' lists the stages",
@@ -184,6 +203,7 @@ def promote(
             )
         trailers = {
             ACTION_TRAILER: "promote",
+            **_version_trailers(state, version),
             FORCED_TRAILER: f"unblessed: {unblessed}" if unblessed else "",
             BY_TRAILER: identity(root),
             REASON_TRAILER: reason or "",
@@ -199,15 +219,27 @@ def rollback(root: Path, name: str, stage: str, *, reason: str | None = None) ->
     with registry_lock(root):
         state = _locked_state(root, name)
         target = state.rollback_target(stage)
+        refuse_moved(find_problems(state), target)
         current = state.stages[stage]
         trailers = {
             ACTION_TRAILER: "rollback",
+            **_version_trailers(state, target),
             FROM_TRAILER: current,
             BY_TRAILER: identity(root),
             REASON_TRAILER: reason or "",
         }
         headline = f"rollback {name} {stage} from {current} to {target}"
         return _assign(root, state, target, stage, _message(headline, trailers))
+
+
+def _version_trailers(state: ModelState, version: str) -> dict[str, str]:
+    """What a stage tag records of the version it assigns, for the integrity cross-check."""
+    registration = state.registration(version)
+    return {
+        VERSION_TRAILER: version,
+        COMMIT_TRAILER: registration.commit,
+        VERSION_TAG_TRAILER: registration.tag_object,
+    }
 
 
 def _assign(root: Path, state: ModelState, version: str, stage: str, message: str) -> HistoryEntry:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor._paths import METRICS_FILE
 from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import is_git_repo
+from conveyor.registry.integrity import TagProblem, find_problems, refuse_moved
 from conveyor.registry.lineage import Lineage, read_json, read_lineage
 from conveyor.registry.state import ModelState, model_names, replay
 from conveyor.registry.tags import FROM_TRAILER, REASON_TRAILER, SemVer, check_name, read_events
@@ -27,6 +28,7 @@ class Version:
     commit: str
     stage: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    problems: tuple[TagProblem, ...] = ()  # re-created tags: reported, not refused
 
     @property
     def ref(self) -> str:
@@ -87,9 +89,12 @@ def resolve(root: Path, ref: str) -> Version:
             raise RegistryError(f"model '{name}' has no registered version", where=ref)
     else:
         version = str(SemVer.parse(version, where=ref))
+    problems = find_problems(state)
+    refuse_moved(problems, version, stage)
     commit = state.commit_of(version)
     metrics = read_json(root, commit, METRICS_FILE) or {}
-    return Version(name, version, commit, stage, metrics)
+    concerns = tuple(p for p in problems if p.concerns(version, stage))
+    return Version(name, version, commit, stage, metrics, concerns)
 
 
 def champion(root: Path, name: str, stage: str = "prod") -> Version | None:
@@ -109,17 +114,31 @@ class ModelSummary:
     name: str
     latest: str | None
     stages: dict[str, str]
+    problems: list[TagProblem] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data."""
-        return {"name": self.name, "latest": self.latest, "stages": self.stages}
+        return {
+            "name": self.name,
+            "latest": self.latest,
+            "stages": self.stages,
+            "problems": [problem.to_dict() for problem in self.problems],
+        }
+
+    def marks(self, version: str, stage: str | None = None) -> str:
+        """`` (moved)``-style marks for a version shown in a table cell; empty if none."""
+        kinds = sorted({p.kind for p in self.problems if p.concerns(version, stage)})
+        return f" ({', '.join(kinds)})" if kinds else ""
+
+
+def _summary(state: ModelState) -> ModelSummary:
+    return ModelSummary(state.name, state.latest, state.stages, find_problems(state))
 
 
 def list_models(root: Path) -> list[ModelSummary]:
-    """Every model in the registry: its latest version and the version holding each stage."""
+    """Every model in the registry: its latest version, stages, and tags found tampered with."""
     events = read_events(root)
-    states = [replay(name, events) for name in model_names(events)]
-    return [ModelSummary(s.name, s.latest, s.stages) for s in states]
+    return [_summary(replay(name, events)) for name in model_names(events)]
 
 
 @dataclass(frozen=True)
@@ -156,7 +175,7 @@ def show_model(root: Path, name: str) -> tuple[ModelSummary, list[VersionDetail]
         )
         for version in reversed(state.versions)
     ]
-    return ModelSummary(name, state.latest, state.stages), details
+    return _summary(state), details
 
 
 @dataclass(frozen=True)
@@ -199,7 +218,8 @@ def history_entry(root: Path, name: str, tag: str) -> HistoryEntry:
 
 
 def _entry(event: Event, state: ModelState) -> HistoryEntry:
-    version = event.version or state.version_at(event.commit)
+    recorded = event.recorded_version if event.stage else None  # what a stage tag meant
+    version = event.version or recorded or state.version_at(event.commit)
     trailers = event.trailers
     note = trailers.get(REASON_TRAILER, "")
     if event.action == "rollback":

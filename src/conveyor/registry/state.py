@@ -5,6 +5,11 @@ Pure (events in, state out), so rollback logic is tested without git. Each stage
 and re-assigns the one beneath it (recorded as a new assignment, so history is never
 rewritten); an unassignment removes that version. Rolling back twice after three promotions
 walks back two steps, and rollback never bounces between the last two versions.
+
+A stage tag names a commit; the version it means is the one its message records (conveyor
+writes it, since tags can be moved or re-created), else the version registered at that
+commit, as GTO maps it. ``assigned`` keeps the tag that last gave each stage each version, so
+:mod:`conveyor.registry.integrity` can cross-check it against the version's tag.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class ModelState:
     stacks: dict[str, list[str]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     deprecated: bool = False
+    assigned: dict[tuple[str, str], Event] = field(default_factory=dict)
 
     @property
     def versions(self) -> list[str]:
@@ -66,6 +72,18 @@ class ModelState:
         """The registered version whose commit is ``commit``, if any."""
         return next((v for v, e in self.registrations.items() if e.commit == commit), None)
 
+    def version_meant(self, event: Event) -> str:
+        """The version a stage tag assigns: recorded in its message, else by its commit."""
+        recorded = event.recorded_version
+        if recorded in self.registrations:
+            return recorded
+        return self.version_at(event.commit) or recorded or event.commit[:7]
+
+    def holder(self, stage: str) -> Event | None:
+        """The tag that gave ``stage`` to the version holding it now."""
+        version = self.stages.get(stage)
+        return None if version is None else self.assigned.get((stage, version))
+
     def stages_of(self, version: str) -> list[str]:
         """The stages ``version`` holds now."""
         return [stage for stage, held in self.stages.items() if held == version]
@@ -98,14 +116,33 @@ class ModelState:
     def _assign(self, event: Event) -> None:
         assert event.stage is not None  # noqa: S101 - the caller checked
         # An assignment tag names a commit, not a version: GTO maps it through registrations.
-        version = self.version_at(event.commit) or event.commit[:7]
+        version = self.version_meant(event)
         stack = self.stacks.setdefault(event.stage, [])
         if event.kind == "unassignment":
             stack[:] = [held for held in stack if held != version]
-        elif event.action == "rollback" and len(stack) >= 2 and stack[-2] == version:
+            return
+        if event.action == "rollback" and len(stack) >= 2 and stack[-2] == version:
             stack.pop()
         else:  # a promotion (or a rollback tag that does not match the stack: a plain re-assign)
             stack.append(version)
+        self.assigned[(event.stage, version)] = event
+
+    def relink(self) -> None:
+        """Name by version the stages whose tag's version was not registered when it was made.
+
+        A version tag re-created after its stage tags (a newer tag time) is replayed after
+        them; GTO then shows the bare commit. Same commit, same model: conveyor names the
+        version, and :mod:`conveyor.registry.integrity` reports the re-created tag.
+        """
+        for (stage, held), event in list(self.assigned.items()):
+            if held in self.registrations or (found := self.version_at(event.commit)) is None:
+                continue
+            stack = self.stacks[stage]
+            stack[:] = [found if version == held else version for version in stack]
+            del self.assigned[(stage, held)]
+            known = self.assigned.get((stage, found))
+            if known is None or known.order_key() < event.order_key():
+                self.assigned[(stage, found)] = event
 
 
 def replay(name: str, events: Iterable[Event]) -> ModelState:
@@ -114,6 +151,7 @@ def replay(name: str, events: Iterable[Event]) -> ModelState:
     for event in events:
         if event.name == name:
             state.apply(event)
+    state.relink()
     return state
 
 

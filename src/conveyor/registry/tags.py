@@ -49,6 +49,20 @@ FORCED_TRAILER = "conveyor-forced"
 BY_TRAILER = "conveyor-by"
 REASON_TRAILER = "conveyor-reason"
 FROM_TRAILER = "conveyor-rollback-from"
+# What a tag was made for, so a moved or re-created tag can be told from the original: every
+# tag records the commit it was made at; a stage tag also records the version it assigns and
+# that version's tag object (``git rev-parse name@v1.2.0``) at the time.
+COMMIT_TRAILER = "conveyor-commit"
+VERSION_TRAILER = "conveyor-version"
+VERSION_TAG_TRAILER = "conveyor-version-tag"
+
+# What older conveyor tags (and GTO's default messages) say in their first line.
+_RECORDED_COMMIT = re.compile(r"\(commit (?P<commit>[0-9a-f]{7,40})\)$")
+_RECORDED_VERSION = re.compile(
+    r"^(?:promote \S+ (?P<promoted>v\S+) to \S+"
+    r"|rollback \S+ \S+ from \S+ to (?P<rolled>v\S+)"
+    r"|Assigning stage \S+ to artifact \S+ version (?P<gto>v\S+))$"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -121,6 +135,30 @@ class Event:
     version: str | None = None
     stage: str | None = None
     counter: int | None = None
+    tag_object: str = ""  # the annotated tag's own sha (a lightweight tag's is its commit)
+
+    @property
+    def headline(self) -> str:
+        """The first line of the tag message."""
+        return self.message.partition("\n")[0].strip()
+
+    @property
+    def recorded_commit(self) -> str | None:
+        """The commit the tag was made at, as its message records it (None if it does not)."""
+        recorded = self.trailers.get(COMMIT_TRAILER)
+        if recorded is None and (found := _RECORDED_COMMIT.search(self.headline)):
+            recorded = found["commit"]
+        if recorded is None or not re.fullmatch(r"[0-9a-f]{7,64}", recorded):
+            return None
+        return recorded
+
+    @property
+    def recorded_version(self) -> str | None:
+        """The version a stage tag assigns, as its message records it (None if it does not)."""
+        recorded = self.trailers.get(VERSION_TRAILER)
+        if recorded is None and (found := _RECORDED_VERSION.match(self.headline)):
+            recorded = found["promoted"] or found["rolled"] or found["gto"]
+        return recorded if recorded and SEMVER_RE.match(recorded) else None
 
     @property
     def trailers(self) -> dict[str, str]:
@@ -209,6 +247,7 @@ def read_events(root: Path, name: str | None = None) -> list[Event]:
                 version=parts["version"],
                 stage=parts["stage"],
                 counter=int(parts["counter"]) if parts["counter"] else None,
+                tag_object=target,
             )
         )
     return sorted(events, key=Event.order_key)
