@@ -131,8 +131,8 @@ class ModelState:
         """Name by version the stages whose tag's version was not registered when it was made.
 
         A version tag re-created after its stage tags (a newer tag time) is replayed after
-        them; GTO then shows the bare commit. Same commit, same model: conveyor names the
-        version, and :mod:`conveyor.registry.integrity` reports the re-created tag.
+        them. Same commit, same model: the stage keeps its version (``gto show`` agrees), and
+        :mod:`conveyor.registry.integrity` reports the re-created tag.
         """
         for (stage, held), event in list(self.assigned.items()):
             if held in self.registrations or (found := self.version_at(event.commit)) is None:
