@@ -25,6 +25,11 @@ def serve_command(args: argparse.Namespace) -> int:
             log_dir=args.log_dir,
             max_body_bytes=args.max_body_bytes,
             unknown_categories=args.unknown_categories,
+            max_rows=args.max_rows,
+            header_timeout=args.header_timeout,
+            keep_alive_timeout=args.keep_alive_timeout,
+            body_timeout=args.body_timeout,
+            max_connections=args.max_connections,
         )
         serve(opened, config, announce=_announce)
     finally:
@@ -59,6 +64,24 @@ def add_serve_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
     )
     parser.add_argument(
         "--max-body-bytes", type=int, metavar="N", help="refuse larger bodies with 413"
+    )
+    parser.add_argument(
+        "--max-rows", type=int, metavar="N", help="refuse requests of more rows with 413"
+    )
+    limits = parser.add_argument_group(
+        "connection limits", "slow or idle clients are closed (defaults: docs/serving.md)"
+    )
+    limits.add_argument(
+        "--header-timeout", type=float, metavar="S", help="seconds to send a request head"
+    )
+    limits.add_argument(
+        "--keep-alive-timeout", type=float, metavar="S", help="idle seconds after a response"
+    )
+    limits.add_argument(
+        "--body-timeout", type=float, metavar="S", help="seconds to send a request body"
+    )
+    limits.add_argument(
+        "--max-connections", type=int, metavar="N", help="close connections past N open ones"
     )
     parser.add_argument(
         "--unknown-categories",

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from conveyor.serving import mlflow, oip
 from conveyor.serving.body import (
+    Limits,
     RequestError,
     media_type,
     parse_json,
@@ -153,6 +154,7 @@ class _Server:
 
         self.predictor = predictor
         self.config = config
+        self.limits = Limits(predictor.schema.names, predictor.name, config.max_rows)
         self.telemetry = Telemetry(predictor)
         self.log: PredictionLog | None = None
         if config.log_dir is not None:
@@ -201,10 +203,9 @@ class _Server:
 
             def work() -> tuple[Prediction, Checked, bytes]:
                 if kind == "text/csv":
-                    parsed = mlflow.parse_csv(body)
+                    parsed = mlflow.parse_csv(body, self.limits)
                 else:
-                    names = self.predictor.schema.names
-                    parsed = mlflow.parse_json_payload(parse_json(body), names)
+                    parsed = mlflow.parse_json_payload(parse_json(body), self.limits)
                 if parsed.predict_proba and self.predictor.classes is None:
                     raise RequestError(
                         f"'params.predict_proba': model '{self.predictor.name}' is a "
@@ -284,7 +285,7 @@ class _Server:
             body = await read_body(request, self.config.max_body_bytes)
 
             def work() -> tuple[Prediction, Checked, oip.Infer, bytes]:
-                parsed = oip.parse_infer(parse_json(body), self.predictor)
+                parsed = oip.parse_infer(parse_json(body), self.predictor, self.limits)
                 prediction, checked = self._predict(parsed.columns, from_text=False)
                 return prediction, checked, parsed, oip.render(prediction, parsed, self.predictor)
 

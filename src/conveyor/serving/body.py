@@ -1,11 +1,14 @@
 """Reading a request body within the size limit, and parsing JSON with a located error.
 
 Both protocols share this, and both turn :class:`RequestError` into their own error shape.
+:class:`Limits` bounds the work one request can cause: its columns and rows are counted before
+the per-value work starts.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -28,6 +31,54 @@ class RequestError(ConveyorError):
         self.reason = reason
 
 
+EXTRA_COLUMNS = 10
+"""Columns past the model's that still reach the schema check, which names each one with a
+did-you-mean; a request with more is refused by its count alone."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one scoring request may hold: about the model's columns and ``max_rows`` rows.
+
+    The server refuses every column the model does not take, naming it with a did-you-mean
+    suggestion that costs a string comparison per model column. A request naming more than
+    ``EXTRA_COLUMNS`` columns beyond the model's is refused by its count instead, before
+    anything is done per column (a 200,000-column CSV cost seconds of CPU that way).
+    """
+
+    names: tuple[str, ...]
+    """The model's inputs, in schema order."""
+    model: str
+    max_rows: int
+
+    def columns(self, count: int, where: str) -> None:
+        """Refuse ``where`` (``"the CSV header"``) if it names too many columns."""
+        if count > len(self.names) + EXTRA_COLUMNS:
+            raise self.too_many_columns(f"{where} has {count} columns")
+
+    def too_many_columns(self, what: str) -> RequestError:
+        """The 400 for ``what`` (``"'inputs' has 31 columns"``), naming the model's count."""
+        return RequestError(
+            f"{what}; model '{self.model}' takes {len(self.names)} "
+            f"(GET /v2/models/{self.model} lists them)",
+            reason="too_many_columns",
+        )
+
+    def rows(self, count: int) -> None:
+        """Refuse a request of ``count`` rows if that is more than ``max_rows``."""
+        if count > self.max_rows:
+            raise self.too_many_rows()
+
+    def too_many_rows(self) -> RequestError:
+        """The 413 for a request of more than ``max_rows`` rows."""
+        return RequestError(
+            f"the request has more than {self.max_rows} rows; send at most {self.max_rows} per "
+            "request, or raise max_rows in the server config",
+            status=413,
+            reason="too_many_rows",
+        )
+
+
 def media_type(request: Request) -> str:
     """The request's content type without parameters, lower-cased (``""`` when absent)."""
     header = request.headers.get("content-type", "")
@@ -48,7 +99,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refused with 413 as soon as it is known to exceed ``limit`` bytes.
 
     Content-Length is checked first (nothing is read); a chunked body is counted as it streams.
+    A body cut short (the client went away, or the server closed the connection at its
+    ``body_timeout``) is a 408, not a server error.
     """
+    from starlette.requests import ClientDisconnect
+
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -59,11 +114,19 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise _too_large(f"{size} bytes", limit)
     chunks = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise _too_large(f"more than {limit} bytes", limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(f"more than {limit} bytes", limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise RequestError(
+            f"the connection closed after {total} bytes of the request body; send the whole "
+            "body within the server's body_timeout",
+            status=408,
+            reason="incomplete_body",
+        ) from None
     return b"".join(chunks)
 
 

@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 
 UnknownCategories = Literal["error", "allow"]
 _POLICIES = ("error", "allow")
+_POSITIVE = (
+    "max_body_bytes",
+    "log_rotate_rows",
+    "log_rotate_seconds",
+    "max_rows",
+    "header_timeout",
+    "keep_alive_timeout",
+    "body_timeout",
+    "max_connections",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,17 @@ class ServeConfig:
     """...or once the oldest waiting row is this old."""
     model_version: str | None = None
     """The version label to report; None: the registry version, or ``local`` for a directory."""
+    max_rows: int = 100_000
+    """A request with more rows is refused with 413 (CSV: before the rest is parsed)."""
+    header_timeout: float = 10.0
+    """Seconds from connecting (or from the first byte after a response) to a complete request
+    head; then 408 and close. Slow-header (slowloris) clients hold nothing for longer."""
+    keep_alive_timeout: float = 5.0
+    """Seconds an idle connection stays open after a response (uvicorn's default)."""
+    body_timeout: float = 60.0
+    """Seconds from the end of the head to the end of the body; then 408 and close."""
+    max_connections: int = 1000
+    """Open connections past this many are closed as soon as they are accepted."""
 
     def to_json(self) -> str:
         """The config as ``serve.json`` text (every field, sorted keys)."""
@@ -63,6 +84,11 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "log_rotate_rows": (int,),
     "log_rotate_seconds": (int, float),
     "model_version": (str, type(None)),
+    "max_rows": (int,),
+    "header_timeout": (int, float),
+    "keep_alive_timeout": (int, float),
+    "body_timeout": (int, float),
+    "max_connections": (int,),
 }
 
 
@@ -99,7 +125,7 @@ def _range_problems(data: dict[str, Any]) -> list[str]:
     problems = []
     if not 0 <= data.get("port", 0) <= 65535:
         problems.append(f"'port' must be 0-65535, got {data['port']}")
-    for key in ("max_body_bytes", "log_rotate_rows", "log_rotate_seconds"):
+    for key in _POSITIVE:
         if key in data and data[key] <= 0:
             problems.append(f"'{key}' must be positive, got {data[key]}")
     if data.get("unknown_categories", "error") not in _POLICIES:

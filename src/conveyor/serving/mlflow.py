@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from conveyor.serving.body import RequestError, did_you_mean
 
 if TYPE_CHECKING:
     from conveyor.bundle.predictor import Prediction
+    from conveyor.serving.body import Limits
 
 PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 PARAMS = ("predict_proba",)
@@ -35,8 +37,11 @@ class Invocation:
     predict_proba: bool = False
 
 
-def parse_json_payload(doc: Any, names: tuple[str, ...]) -> Invocation:  # noqa: ANN401
-    """Columns from a parsed JSON body; ``names`` are the model's inputs in schema order."""
+def parse_json_payload(doc: Any, limits: Limits) -> Invocation:  # noqa: ANN401
+    """Columns from a parsed JSON body; ``limits`` has the model's inputs in schema order.
+
+    Columns and rows are counted against ``limits`` before anything is done per value.
+    """
     if not isinstance(doc, dict):
         raise RequestError(
             f"the JSON body must be an object with one of {_listed(PAYLOAD_KEYS)}, got {_kind(doc)}"
@@ -56,18 +61,22 @@ def parse_json_payload(doc: Any, names: tuple[str, ...]) -> Invocation:  # noqa:
     key = present[0]
     value = doc[key]
     if key == "dataframe_split":
-        columns = _split(value, names)
+        columns = _split(value, limits)
     elif key == "dataframe_records":
-        columns = _records(value, key)
+        columns = _records(value, key, limits)
     elif key == "inputs" and isinstance(value, dict):
-        columns = _columnar(value, key)
+        columns = _columnar(value, key, limits)
     else:
-        columns = _rows(value, key, names)
+        columns = _rows(value, key, limits)
     return Invocation(columns, predict_proba=predict_proba)
 
 
-def parse_csv(body: bytes) -> Invocation:
-    """Columns from a CSV body with a header row (cells stay text for the schema to parse)."""
+def parse_csv(body: bytes, limits: Limits) -> Invocation:
+    """Columns from a CSV body with a header row (cells stay text for the schema to parse).
+
+    The header is counted against ``limits`` before any row is parsed, and parsing stops at the
+    first row past ``max_rows``.
+    """
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -80,11 +89,13 @@ def parse_csv(body: bytes) -> Invocation:
                 "the CSV body is empty; send a header row, then one line per row",
                 reason="malformed",
             )
-        rows = [row for row in reader if row]
+        limits.columns(len(header), "the CSV header")
+        rows = list(itertools.islice(filter(None, reader), limits.max_rows + 1))
     except csv.Error as exc:
         raise RequestError(
             f"malformed CSV at line {reader.line_num}: {exc}", reason="malformed"
         ) from None
+    limits.rows(len(rows))
     _unique(header, "the CSV header")
     for position, row in enumerate(rows):
         if len(row) != len(header):
@@ -111,7 +122,7 @@ def error_body(message: str, status: int) -> bytes:
     return orjson.dumps({"error_code": code, "message": message})
 
 
-def _split(value: Any, names: tuple[str, ...]) -> Columns:  # noqa: ANN401
+def _split(value: Any, limits: Limits) -> Columns:  # noqa: ANN401
     where = "dataframe_split"
     if not isinstance(value, dict):
         raise RequestError(f"'{where}' must be an object {{columns, data}}, got {_kind(value)}")
@@ -123,13 +134,16 @@ def _split(value: Any, names: tuple[str, ...]) -> Columns:  # noqa: ANN401
             )
     if "data" not in value:
         raise RequestError(f"'{where}' has no 'data': send a list of rows")
-    header = value.get("columns", list(names))
+    header = value.get("columns", list(limits.names))
+    if isinstance(header, list):
+        limits.columns(len(header), f"'{where}.columns'")
     if not isinstance(header, list) or not all(isinstance(c, str) for c in header):
         raise RequestError(f"'{where}.columns' must be a list of column names")
     _unique(header, f"'{where}.columns'")
     data = value["data"]
     if not isinstance(data, list):
         raise RequestError(f"'{where}.data' must be a list of rows, got {_kind(data)}")
+    limits.rows(len(data))
     for position, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(header):
             size = f"{len(row)} values" if isinstance(row, list) else _kind(row)
@@ -143,21 +157,27 @@ def _split(value: Any, names: tuple[str, ...]) -> Columns:  # noqa: ANN401
     return dict(zip(header, transposed, strict=True))
 
 
-def _records(value: Any, where: str) -> Columns:  # noqa: ANN401
+def _records(value: Any, where: str, limits: Limits) -> Columns:  # noqa: ANN401
     if not isinstance(value, list):
         raise RequestError(f"'{where}' must be a list of {{column: value}} objects")
+    limits.rows(len(value))
+    # pandas' semantics: a column missing from some records is null in those rows. The union
+    # is counted as it grows: the loop below costs its size times the number of records.
+    names: dict[str, None] = {}
     for position, record in enumerate(value):
         if not isinstance(record, dict):
             raise RequestError(
                 f"'{where}[{position}]' is {_kind(record)}; each row must be an object "
                 "{column: value}"
             )
-    # pandas' semantics: a column missing from some records is null in those rows.
-    names = dict.fromkeys(key for record in value for key in record)
+        limits.columns(len(record), f"'{where}[{position}]'")
+        names.update(dict.fromkeys(record))
+        limits.columns(len(names), f"'{where}' (all rows)")
     return {name: [record.get(name) for record in value] for name in names}
 
 
-def _columnar(value: dict[str, Any], where: str) -> Columns:
+def _columnar(value: dict[str, Any], where: str, limits: Limits) -> Columns:
+    limits.columns(len(value), f"'{where}'")
     lists = {name: isinstance(values, list) for name, values in value.items()}
     if not any(lists.values()):  # {"a": 1, "b": 2}: one row
         return {name: [values] for name, values in value.items()}
@@ -168,14 +188,17 @@ def _columnar(value: dict[str, Any], where: str) -> Columns:
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"'{name}' has {n}" for name, n in lengths.items())
         raise RequestError(f"the columns of '{where}' have different lengths: {shown}")
+    limits.rows(max(lengths.values(), default=0))
     return value
 
 
-def _rows(value: Any, where: str, names: tuple[str, ...]) -> Columns:  # noqa: ANN401
+def _rows(value: Any, where: str, limits: Limits) -> Columns:  # noqa: ANN401
+    names = limits.names
     if not isinstance(value, list):
         raise RequestError(f"'{where}' must be a list of rows, got {_kind(value)}")
+    limits.rows(len(value))
     if value and all(isinstance(row, dict) for row in value):
-        return _records(value, where)
+        return _records(value, where, limits)
     if value and all(isinstance(row, list) for row in value):
         for position, row in enumerate(value):
             if len(row) != len(names):

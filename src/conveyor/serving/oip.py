@@ -20,6 +20,7 @@ from conveyor.serving.body import RequestError, did_you_mean
 if TYPE_CHECKING:
     from conveyor.bundle.inputs import ColumnKind, InputSchema
     from conveyor.bundle.predictor import Prediction, Predictor
+    from conveyor.serving.body import Limits
 
 PLATFORM = "conveyor-sklearn"
 FLOATS = ("FP16", "FP32", "FP64")
@@ -52,8 +53,11 @@ def output_names(predictor: Predictor) -> tuple[str, ...]:
     return ("predict", "predict_proba") if predictor.classes is not None else ("predict",)
 
 
-def parse_infer(doc: Any, predictor: Predictor) -> Infer:  # noqa: ANN401 - parsed JSON
-    """Columns, id and requested outputs from an infer request body."""
+def parse_infer(doc: Any, predictor: Predictor, limits: Limits) -> Infer:  # noqa: ANN401
+    """Columns, id and requested outputs from an infer request body (``doc``: parsed JSON).
+
+    Tensors and rows are counted against ``limits`` before any tensor's data is looked at.
+    """
     if not isinstance(doc, dict):
         raise RequestError("the body must be a JSON object with 'inputs'")
     for key in doc:
@@ -70,7 +74,8 @@ def parse_infer(doc: Any, predictor: Predictor) -> Infer:  # noqa: ANN401 - pars
         raise RequestError(
             "'inputs' must be a non-empty list of tensors {name, shape, datatype, data}"
         )
-    checked = [_tensor(t, i) for i, t in enumerate(tensors)]
+    limits.columns(len(tensors), "'inputs'")
+    checked = [_tensor(t, i, limits) for i, t in enumerate(tensors)]
     columns = _columns(checked, predictor.schema)
     return Infer(columns, request_id or uuid.uuid4().hex, _outputs(doc.get("outputs"), predictor))
 
@@ -83,7 +88,7 @@ class _Tensor:
     data: list[Any]
 
 
-def _tensor(value: Any, position: int) -> _Tensor:  # noqa: ANN401
+def _tensor(value: Any, position: int, limits: Limits) -> _Tensor:  # noqa: ANN401
     where = f"inputs[{position}]"
     if not isinstance(value, dict):
         raise RequestError(f"'{where}' must be an object {{name, shape, datatype, data}}")
@@ -105,6 +110,7 @@ def _tensor(value: Any, position: int) -> _Tensor:  # noqa: ANN401
         raise RequestError(
             f"{where}: 'shape' must be a list of non-negative integers, got {shape!r}"
         )
+    limits.rows(shape[0])
     if datatype not in DATATYPES:
         raise RequestError(
             f"{where}: unknown datatype {datatype!r}{did_you_mean(str(datatype), DATATYPES)}; "

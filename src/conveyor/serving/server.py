@@ -99,6 +99,7 @@ def serve(opened: OpenedModel, config: ServeConfig, *, announce: Callable[[str],
     import uvicorn
 
     from conveyor.bundle.predictor import Predictor
+    from conveyor.serving._connection import ConnectionLimits, protocol_class
     from conveyor.serving.app import create_app
 
     predictor = Predictor(opened.bundle, unknown_categories=config.unknown_categories)
@@ -106,11 +107,14 @@ def serve(opened: OpenedModel, config: ServeConfig, *, announce: Callable[[str],
     app = create_app(predictor, config=config)
     listener = _bind(config.host, config.port)
     host, port = listener.getsockname()[:2]
+    limits = ConnectionLimits(config.header_timeout, config.body_timeout, config.max_connections)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             loop="auto",
-            http="auto",
+            http=protocol_class(limits),
+            ws="none",  # no WebSocket routes; an upgrade would leave the deadlines behind
+            timeout_keep_alive=config.keep_alive_timeout,  # type: ignore[arg-type] # any float
             workers=1,
             lifespan="on",
             log_level="warning",
