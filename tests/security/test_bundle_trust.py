@@ -156,7 +156,7 @@ def test_no_payload_runs_in_registry_verify_serve_or_score_of_a_version(
     for file in bundle_dir.iterdir():
         file.chmod(0o644)
     plant(payload, bundle_dir, marker)
-    dvc("commit", "-qf", "train", cwd=root)
+    dvc("commit", "-q", "-f", "train", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "a better model", cwd=root)
     conveyor("registry", "register", NAME, "--ref", "HEAD", cwd=root)
@@ -288,3 +288,59 @@ def test_a_target_estimator_is_trusted_only_where_the_project_declares_it(
     (tmp_path / "params.yaml").write_text("model:\n  _target_: sklearn.linear_model.Ridge\n")
     conveyor(*args, cwd=tmp_path)
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 20
+
+
+# --- a trusted type with hostile state: expressions go through DataFrame.eval ----------------
+
+
+def _hostile_expression(marker: Path) -> str:
+    return f"a.__class__.__init__.__globals__['sys'].modules['os'].system('touch {marker}')"
+
+
+def test_a_bundle_cannot_smuggle_code_in_an_expression(tmp_path: Path) -> None:
+    """ExpressionColumns is trusted, its expressions are data: they are checked again at use."""
+    import numpy as np
+    import pandas as pd
+
+    from conveyor.bundle import infer_schema, save_bundle
+    from conveyor.bundle.predictor import Predictor
+    from conveyor.errors import DataError
+    from conveyor.plugins import Plugins
+    from conveyor.runtime.estimator import build_model, build_pipeline
+    from conveyor.spec import FeaturesSpec, ModelSpec
+
+    plugins = Plugins.discover()
+    x = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 7})
+    features = FeaturesSpec.model_validate(
+        {"transforms": [{"kind": "expression", "params": {"columns_out": {"c": "a * b"}}}]}
+    )
+    model = build_model(
+        ModelSpec.model_validate({"kind": "random_forest", "params": {"n_estimators": 2}}),
+        "regression",
+        0,
+        plugins,
+    )
+    pipeline = build_pipeline(features, model, plugins).fit(x, x["a"])
+    marker = tmp_path / "marker"
+    pipeline[0].transformers_[0][1].columns_out = {"c": _hostile_expression(marker)}
+    schema = {"task": "regression", "target": "y", "classes": None, "columns": infer_schema(x)}
+    save_bundle(tmp_path / "m", pipeline, schema, {"name": "m"})
+    predictor = Predictor(load_bundle(tmp_path / "m"))
+    with pytest.raises(DataError, match=r"refusing to evaluate c: .* uses Attribute"):
+        predictor.bundle.pipeline.predict(x)
+    assert not _settled(marker), "the payload ran"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["a.__class__", "a.to_csv('x.csv')", "a[0]", "open('x')", "log(a, base=2)"],
+)
+def test_conf_expressions_reach_no_python_object(expression: str) -> None:
+    from pydantic import ValidationError
+
+    from conveyor.components.transforms import Expression
+
+    with pytest.raises(
+        ValidationError, match=r"expressions cannot contain|calls something|keyword"
+    ):
+        Expression.from_config({"columns_out": {"c": expression}})
