@@ -199,7 +199,7 @@ def test_provenance_records_many_keys_without_rescanning_them(tmp_path: Path) ->
     assert len(provenance.origins) == 1 + 1 + keys * 3 - 1  # schema, columns, cN + 2 leaves
 
 
-def test_a_wide_schema_compiles_and_an_error_in_it_names_its_line(project: Path) -> None:
+def test_a_wide_schema_compiles_and_an_error_in_it_names_its_file(project: Path) -> None:
     columns = 3_000
     data = project / "conf" / "data" / "breast_cancer.yaml"
     text = data.read_text()
