@@ -17,11 +17,13 @@ This subclass adds them, as nginx and Apache's mod_reqtimeout have them:
   (nginx's ``worker_connections``, gunicorn's ``worker_connections``), so a flood holds at most
   that many file descriptors, each for at most its deadline.
 
-A request pays one ``call_later`` and one ``cancel`` per phase; nothing is logged per connection.
+A request that arrives in one read arms no timer (a deadline is armed only when a read leaves a
+head or body unfinished); nothing is logged per connection.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -67,6 +69,10 @@ class _GuardedProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._reading_head = True
         self._head_bytes = 0
+        """Bytes read while reading this head (fewer if it began in the read ending a body)."""
+        self._head_bound = 0
+        """At least the head's bytes: the cheap test before the exact size of a complete head."""
+        self._read = 0
 
     # --- uvicorn's protocol interface ------------------------------------------------------
 
@@ -83,25 +89,30 @@ class _GuardedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._read = len(data)
         if self._reading_head:
-            if self._deadline is None:  # the first byte after a response: a new head begins
-                self._arm(self.limits.header_timeout, self._head_late)
-            self._head_bytes += len(data)
+            self._head_bytes += self._read
+            self._head_bound += self._read
         super().data_received(data)
-        if (
-            self._reading_head
-            and self._head_bytes > _UNFINISHED_HEAD_LIMIT
-            and not self.transport.is_closing()
-        ):
-            self._close_with(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, _head_too_large_text())
+        # Deadlines are armed after parsing, in the same loop turn: a request that arrives in
+        # one read (nearly all of them) needs no timer at all.
+        if self._reading_head:
+            if not self._head_bytes or self.transport.is_closing():
+                return
+            if self._head_bytes > _UNFINISHED_HEAD_LIMIT:
+                self._close_with(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, _too_large_text())
+            elif self._deadline is None:  # part of a head came after a response
+                self._arm(self.limits.header_timeout, self._head_late)
+        elif self._deadline is None and not self.transport.is_closing():  # part of a body
+            self._arm(self.limits.body_timeout, self._body_late)
 
     # --- httptools callbacks ---------------------------------------------------------------
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
-        self._disarm()
-        size = len(self.url) + sum(len(name) + len(value) for name, value in self.headers)
-        if size > HEAD_LIMIT:
+        if self._deadline is not None:
+            self._disarm()
+        if self._head_bound > HEAD_LIMIT and _head_size(self.url, self.headers) > HEAD_LIMIT:
             # answered through uvicorn's own request cycle, which then closes the connection
             app, self.app = self.app, _head_too_large
             try:
@@ -110,13 +121,14 @@ class _GuardedProtocol(HttpToolsProtocol):
                 self.app = app
         else:
             super().on_headers_complete()
-        self._arm(self.limits.body_timeout, self._body_late)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._disarm()
+        if self._deadline is not None:
+            self._disarm()
         self._reading_head = True
         self._head_bytes = 0
+        self._head_bound = self._read  # the next head may begin in this same read
 
     # --- deadlines -------------------------------------------------------------------------
 
@@ -175,7 +187,12 @@ class _GuardedProtocol(HttpToolsProtocol):
             )
 
 
-def _head_too_large_text() -> str:
+def _head_size(url: bytes, headers: list[tuple[bytes, bytes]]) -> int:
+    """What ``HEAD_LIMIT`` bounds: the request target plus header names and values."""
+    return len(url) + sum(map(len, itertools.chain.from_iterable(headers)))
+
+
+def _too_large_text() -> str:
     return f"the request head (target and headers) exceeds {HEAD_LIMIT} bytes; send shorter headers"
 
 
@@ -183,7 +200,7 @@ async def _head_too_large(
     scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
 ) -> None:
     del scope, receive
-    body = _head_too_large_text().encode()
+    body = _too_large_text().encode()
     await send(
         {
             "type": "http.response.start",
