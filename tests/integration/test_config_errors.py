@@ -239,7 +239,7 @@ CASES = [
             Problem(
                 f"model.params.max_depth ({XGB})",
                 "got 'four': input should be a valid integer, unable to parse string as an integer",
-                "set 'max_depth' to an integer >= 0, or null",
+                "set 'max_depth' to an integer >= 0 and <= 1000, or null",
             ),
         ),
     ),

@@ -326,3 +326,15 @@ def test_a_space_file_asking_for_too_many_trials_is_refused(project: Path) -> No
         load_space_file(project, "huge")
     space.write_text("optimizer: optuna\ntrials: 10000\nparams:\n  seed: range(0,3)\n")
     assert load_space_file(project, "huge").trials == 10_000
+
+
+def test_a_target_estimator_gets_the_same_bound_on_trees_and_iterations(project: Path) -> None:
+    xgb = project / "conf" / "model" / "xgboost.yaml"
+    target = "_target_: sklearn.ensemble.ExtraTreesClassifier\nparams:\n  n_estimators: {}\n"
+    xgb.write_text(target.format(100_000))
+    done = _compile(project)
+    assert done.returncode == 0, done.stderr
+    xgb.write_text(target.format(100_001))
+    error = _refused(project)
+    assert "model.params.n_estimators (conf/model/xgboost.yaml): got 100001: at most 100,000" in error
+    assert "fix: " in error

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from conveyor.components.models import MAX_ROUNDS
 from conveyor.config.compose import CONFIG_DIR, ComposedConfig, compose, flatten
 from conveyor.config.problems import problems_from
 from conveyor.config.provenance import Provenance, trace
@@ -23,6 +24,10 @@ from conveyor.spec.component import ComponentSpec
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+
+_ROUNDS = ("n_estimators", "max_iter")
+"""``_target_`` parameters whose size is the work of a fit, bounded like the built-in models'."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,21 @@ class ComponentChecker:
                         f"{hint}valid parameters: {', '.join(named)}",
                     )
                 )
-        return problems or self._estimator_constraints(cls, model)
+        return problems or self._bounded(model) or self._estimator_constraints(cls, model)
+
+    def _bounded(self, model: ModelSpec) -> list[ConfigProblem]:
+        """The built-in models' bound on trees and iterations, for a ``_target_`` estimator too."""
+        return [
+            self._problem(
+                f"model.params.{key}",
+                f"got {value!r}: at most {MAX_ROUNDS:,} trees or iterations can be run",
+                f"set '{key}' to at most {MAX_ROUNDS:,}",
+            )
+            for key in _ROUNDS
+            if isinstance(value := model.params.get(key), int | float)
+            and not isinstance(value, bool)
+            and value > MAX_ROUNDS
+        ]
 
     def _estimator_constraints(self, cls: type[Any], model: ModelSpec) -> list[ConfigProblem]:
         """Values checked by the estimator itself (scikit-learn's parameter constraints)."""
