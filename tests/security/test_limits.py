@@ -336,5 +336,6 @@ def test_a_target_estimator_gets_the_same_bound_on_trees_and_iterations(project:
     assert done.returncode == 0, done.stderr
     xgb.write_text(target.format(100_001))
     error = _refused(project)
-    assert "model.params.n_estimators (conf/model/xgboost.yaml): got 100001: at most 100,000" in error
+    where = "model.params.n_estimators (conf/model/xgboost.yaml)"
+    assert f"{where}: got 100001: at most 100,000" in error
     assert "fix: " in error
