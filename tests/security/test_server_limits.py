@@ -24,7 +24,7 @@ import pytest
 
 from conveyor.errors import SpecError
 from conveyor.serving.config import from_mapping
-from tests.conftest import VENV_BIN
+from tests.conftest import VENV_BIN, conveyor
 from tests.integration.test_serve import _BANNER, Server
 from tests.unit.serving.conftest import IMPUTE_SCALE, cancer_frame, save
 
@@ -436,3 +436,21 @@ def test_limits_in_serve_json_are_checked(config: dict[str, Any], expected: str)
     with pytest.raises(SpecError, match=r"serve\.json") as info:
         from_mapping(config, where="serve.json")
     assert info.value.what == expected
+
+
+def test_the_limits_flags_reach_the_config(bundle_dir: Path, tmp_path: Path) -> None:
+    done = conveyor(
+        "serve", str(bundle_dir), "--header-timeout", "0", "--body-timeout", "-1",
+        "--keep-alive-timeout", "0", "--max-connections", "0", "--max-rows", "0",
+        cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: command line: ")
+    for key, value in [
+        ("max_rows", "0"),
+        ("header_timeout", "0.0"),
+        ("keep_alive_timeout", "0.0"),
+        ("body_timeout", "-1.0"),
+        ("max_connections", "0"),
+    ]:
+        assert f"'{key}' must be positive, got {value}" in done.stderr
