@@ -1,4 +1,4 @@
-"""``conveyor ct``: a thin adapter over :func:`conveyor.monitoring.ct.run_ct`."""
+"""``conveyor ct``: a thin adapter over :func:`conveyor.ct.run_ct`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _err(line: str) -> None:
 
 def ct_command(args: argparse.Namespace) -> int:
     """Decide on the newest batch: monitor, maybe retrain, gate, promote, record."""
-    from conveyor.monitoring.ct import run_ct
+    from conveyor.ct import run_ct
 
     # Progress goes to stderr so that --json leaves stdout to the record alone.
     result = run_ct(Path.cwd(), batch=args.batch, force=args.force, dry_run=args.dry_run, echo=_err)

@@ -1,7 +1,8 @@
-"""Monitoring: reference profiles, drift and data-quality checks, reports, continuous training.
+"""Monitoring: reference profiles, drift and data-quality statistics, reports.
 
 Everything here is loaded on first use (numpy, scipy and pyarrow stay out of ``conveyor
---help``). Sits below ``runtime`` so the ``profile`` and ``monitor`` stages can call it.
+--help``). Sits below ``runtime`` so the ``profile`` and ``monitor`` stages can call it; it runs
+no git and knows no registry: acting on what it finds is :mod:`conveyor.ct`'s job.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ if TYPE_CHECKING:
     )
     from conveyor.monitoring.monitor import (
         MonitorResult,
-        drift_options,
+        batch_files,
         model_predictor,
         profile_data,
         run_monitor,
     )
     from conveyor.monitoring.profile import PROFILE_VERSION, Profile, build_profile
+    from conveyor.monitoring.request import MonitorRequest, drift_options
 
 # name -> submodule of conveyor.monitoring that defines it
 _HOMES = {
@@ -35,12 +37,14 @@ _HOMES = {
     "ColumnTest": "drift",
     "DriftOptions": "drift",
     "DriftReport": "drift",
+    "MonitorRequest": "request",
     "MonitorResult": "monitor",
     "Profile": "profile",
     "QualityIssue": "drift",
+    "batch_files": "monitor",
     "build_profile": "profile",
     "compare": "drift",
-    "drift_options": "monitor",
+    "drift_options": "request",
     "model_predictor": "monitor",
     "profile_data": "monitor",
     "run_monitor": "monitor",
@@ -56,9 +60,11 @@ __all__ = [
     "ColumnTest",
     "DriftOptions",
     "DriftReport",
+    "MonitorRequest",
     "MonitorResult",
     "Profile",
     "QualityIssue",
+    "batch_files",
     "build_profile",
     "compare",
     "drift_options",

@@ -1,8 +1,9 @@
 """Monitor a batch: drift against the reference profile, the model's performance, two reports.
 
 :func:`run_monitor` is what the ``monitor`` stage, ``conveyor monitor`` and ``conveyor ct`` all
-call. It reads the batch (files, folders, globs, or a prediction-log directory), scores it with
-the model unless the log already holds the scores (``_score``), compares it with the profile
+call, each with one :class:`~conveyor.monitoring.request.MonitorRequest`. It reads the batch
+(files, folders, globs, or a prediction-log directory), scores it with the model unless the log
+already holds the scores (``_score``), compares it with the profile
 (:func:`conveyor.monitoring.drift.compare`), computes the model's metric when labels are known
 (the target column in the batch, or ``labels`` files joined on ``id_column``), and writes
 ``drift.json`` and ``drift.html`` into ``out_dir``. Every input is checked before anything is
@@ -18,17 +19,17 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from conveyor import _atomic
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
     from pathlib import Path
 
     from conveyor.bundle import Bundle
     from conveyor.bundle.predictor import Predictor
     from conveyor.monitoring._batch import Batch
     from conveyor.monitoring._scores import Scores
-    from conveyor.monitoring.drift import DriftOptions, DriftReport
+    from conveyor.monitoring.drift import DriftReport
     from conveyor.monitoring.profile import Profile
+    from conveyor.monitoring.request import MonitorRequest
     from conveyor.plugins import Plugins
-    from conveyor.spec import DriftSpec, QualitySpec
 
 JSON_NAME = "drift.json"
 HTML_NAME = "drift.html"
@@ -59,21 +60,6 @@ class MonitorResult:
         return bool(self.performance and self.performance["dropped"])
 
 
-def drift_options(drift: DriftSpec, quality: QualitySpec) -> DriftOptions:
-    """The statistics' options from ``monitor.drift`` and ``monitor.quality``."""
-    from conveyor.monitoring.drift import ColumnTest, DriftOptions
-
-    return DriftOptions(
-        default=ColumnTest(drift.method, drift.threshold),
-        columns={name: ColumnTest(t.method, t.threshold) for name, t in drift.columns.items()},
-        dataset_share=drift.dataset_share,
-        ignore=tuple(drift.ignore),
-        null_rate_increase=quality.null_rate_increase,
-        out_of_range_share=quality.out_of_range_share,
-        new_category_share=quality.new_category_share,
-    )
-
-
 def model_predictor(bundle: Bundle, *, threads: int = 1) -> Predictor | None:
     """The bundle ready to score batches; None for a classifier without probabilities.
 
@@ -87,6 +73,17 @@ def model_predictor(bundle: Bundle, *, threads: int = 1) -> Predictor | None:
     return Predictor(bundle, unknown_categories="allow", threads=threads)
 
 
+def batch_files(root: Path, paths: Sequence[str], *, where: str) -> list[Path]:
+    """The CSV and Parquet files that ``paths`` (files, folders, globs) name, as a batch reads them.
+
+    Raises:
+        DataError: A path names no data file, or lies outside the project.
+    """
+    from conveyor.monitoring import _batch
+
+    return _batch.expand(root, paths, where=where)
+
+
 def read_reference_metrics(path: Path) -> dict[str, Any] | None:
     """The evaluate stage's metrics (``reports/metrics.json``); None when there are none."""
     try:
@@ -97,45 +94,15 @@ def read_reference_metrics(path: Path) -> dict[str, Any] | None:
 
 
 def run_monitor(
-    root: Path,
-    current: Sequence[str],
-    *,
-    reference: Profile,
-    predictor: Predictor | None,
-    out_dir: Path,
-    options: DriftOptions | None = None,
-    labels: Sequence[str] = (),
-    id_column: str | None = None,
-    target: str | None = None,
-    metric: str | None = None,
-    max_drop: float = 0.05,
-    reference_metrics: Mapping[str, Any] | None = None,
-    reference_name: str = "reports/profile.json",
-    plugins: Plugins | None = None,
-    where: str = "monitor.current",
-    labels_where: str = "monitor.labels",
+    root: Path, request: MonitorRequest, *, plugins: Plugins | None = None
 ) -> MonitorResult:
-    """Compare the batch ``current`` with ``reference``; write drift.json and drift.html.
+    """Compare the batch ``request.current`` with its reference; write drift.json and drift.html.
 
     Args:
         root: Where relative paths start (the project root).
-        current: Files, folders or globs of the batch; a prediction-log directory works too.
-        reference: The reference profile (``reports/profile.json``).
-        predictor: The model, to score the batch (unless it holds ``_score``) and to measure
-            performance; None (or a classifier without probabilities) compares the features
-            only.
-        out_dir: Where ``drift.json`` and ``drift.html`` go (created if needed).
-        options: Tests, thresholds and quality limits (default: the documented defaults).
-        labels: Files with ``id_column`` and ``target``, joined to the batch on ``id_column``.
-        id_column: The join key of ``labels``.
-        target: The label column (default: the model's target); in the batch, it is used as is.
-        metric: A ``conveyor.metrics`` name (default: by task, see ``DEFAULT_METRICS``).
-        max_drop: The tolerated worsening of ``metric`` against ``reference_metrics``.
-        reference_metrics: The model's metrics on its test split (``reports/metrics.json``).
-        reference_name: How the reports name the reference.
+        request: The batch, the reference, the model and the settings (see
+            :class:`~conveyor.monitoring.request.MonitorRequest`).
         plugins: Where metrics are loaded from (default: the installed entry points).
-        where: How errors name the batch (``monitor.current``, ``CURRENT``).
-        labels_where: How errors name the labels (``monitor.labels``, ``--labels``).
 
     Returns:
         The drift report, the performance, the document and the paths written.
@@ -148,7 +115,9 @@ def run_monitor(
     from conveyor.monitoring.drift import DriftOptions, compare
     from conveyor.monitoring.report import render_html
 
-    options = options or DriftOptions()
+    options = request.options or DriftOptions()
+    reference, predictor, where = request.reference, request.predictor, request.where
+    target, id_column = request.target, request.id_column
     if target is None and predictor is not None:
         target = cast("str | None", predictor.bundle.schema.get("target"))
     features = [name for name in reference.names if name not in options.ignore]
@@ -157,7 +126,7 @@ def run_monitor(
     extra = {_batch.LOG_SCORE, _batch.LOG_PREDICTION, *inputs}
     extra |= {c for c in (target, id_column) if c is not None}
     files = _batch.expand(
-        root, current, where=where, model=predictor.name if predictor is not None else None
+        root, request.current, where=where, model=predictor.name if predictor is not None else None
     )
     batch = _batch.read_batch(
         root, files, required=features, optional=extra, numeric=numeric, where=where
@@ -173,11 +142,11 @@ def run_monitor(
     truth = _scores.truth(
         root,
         batch,
-        labels,
+        request.labels,
         target=target,
         id_column=id_column,
         where=where,
-        labels_where=labels_where,
+        labels_where=request.labels_where,
     )
     performance = None
     if truth is not None and scorer is not None:
@@ -186,17 +155,17 @@ def run_monitor(
             scorer,
             scores,
             truth,
-            metric=metric or _scores.DEFAULT_METRICS[scorer.task],
-            max_drop=max_drop,
-            reference_metrics=reference_metrics or {},
+            metric=request.metric or _scores.DEFAULT_METRICS[scorer.task],
+            max_drop=request.max_drop,
+            reference_metrics=request.reference_metrics or {},
             plugins=plugins,
         )
     report = compare(
         reference, batch.table.select(features), options=options, current_prediction=prediction
     )
-    document = _document(report, performance, scores, batch, predictor, reference_name)
+    document = _document(report, performance, scores, batch, predictor, request.reference_name)
     html = render_html(document, report, performance)
-    json_path, html_path = out_dir / JSON_NAME, out_dir / HTML_NAME
+    json_path, html_path = request.out_dir / JSON_NAME, request.out_dir / HTML_NAME
     _atomic.write_text(json_path, json.dumps(document, indent=2, allow_nan=False) + "\n")
     _atomic.write_text(html_path, html)
     return MonitorResult(report, performance, document, json_path, html_path)

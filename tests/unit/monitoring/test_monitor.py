@@ -21,7 +21,7 @@ from conveyor.bundle import infer_schema, load_bundle, save_bundle
 from conveyor.bundle.predictor import Predictor
 from conveyor.bundle.trust import type_name
 from conveyor.errors import DataError
-from conveyor.monitoring import drift_options, profile_data, run_monitor
+from conveyor.monitoring import MonitorRequest, drift_options, profile_data, run_monitor
 from conveyor.monitoring.drift import ColumnTest, DriftOptions
 from conveyor.monitoring.monitor import model_predictor
 from conveyor.plugins import Plugins
@@ -106,7 +106,10 @@ def test_planted_drift_is_flagged_and_both_reports_are_written(
 ) -> None:
     fruit(400, seed=1, shift=45, new_color=0.3).to_parquet(tmp_path / "batch.parquet")
     result = run_monitor(
-        tmp_path, ["batch.parquet"], reference=reference, predictor=predictor, out_dir=tmp_path
+        tmp_path,
+        MonitorRequest(
+            current=("batch.parquet",), reference=reference, predictor=predictor, out_dir=tmp_path
+        ),
     )
     assert result.report.drifted() == ["weight", "color"]
     assert [c.method for c in result.report.columns] == ["ks", "ks", "chisquare"]
@@ -145,7 +148,10 @@ def test_an_undrifted_batch_flags_nothing(
 ) -> None:
     fruit(400, seed=2).to_parquet(tmp_path / "batch.parquet")
     result = run_monitor(
-        tmp_path, ["batch.parquet"], reference=reference, predictor=predictor, out_dir=tmp_path
+        tmp_path,
+        MonitorRequest(
+            current=("batch.parquet",), reference=reference, predictor=predictor, out_dir=tmp_path
+        ),
     )
     assert result.report.drifted() == []
     assert not result.dataset_drift
@@ -166,10 +172,16 @@ def test_csv_and_parquet_files_by_glob_and_folder(
     batch.iloc[150:].to_parquet(tmp_path / "batches" / "b.parquet", index=False)
     (tmp_path / "batches" / ".c.parquet.tmp").write_text("half a file")  # hidden: skipped
     by_glob = run_monitor(
-        tmp_path, ["batches/*"], reference=reference, predictor=predictor, out_dir=tmp_path / "g"
+        tmp_path,
+        MonitorRequest(
+            current=("batches/*",), reference=reference, predictor=predictor, out_dir=tmp_path / "g"
+        ),
     )
     by_folder = run_monitor(
-        tmp_path, ["batches"], reference=reference, predictor=predictor, out_dir=tmp_path / "f"
+        tmp_path,
+        MonitorRequest(
+            current=("batches",), reference=reference, predictor=predictor, out_dir=tmp_path / "f"
+        ),
     )
     assert by_glob.document["inputs"]["current"] == ["batches/a.csv", "batches/b.parquet"]
     assert by_glob.report.rows == by_folder.report.rows == 300
@@ -203,7 +215,10 @@ def test_the_prediction_log_uses_the_logged_scores(
     _write_log(tmp_path / "log" / "fruit", batch, np.full(len(batch), 0.999))
     _write_log(tmp_path / "log" / "other", batch, np.full(len(batch), 0.5))
     result = run_monitor(
-        tmp_path, ["log"], reference=reference, predictor=predictor, out_dir=tmp_path / "out"
+        tmp_path,
+        MonitorRequest(
+            current=("log",), reference=reference, predictor=predictor, out_dir=tmp_path / "out"
+        ),
     )
     assert len(result.document["inputs"]["current"]) == 2
     assert all(
@@ -216,7 +231,10 @@ def test_the_prediction_log_uses_the_logged_scores(
     with pytest.raises(
         DataError, match=r"holds the prediction logs of several models: fruit, other"
     ):
-        run_monitor(tmp_path, ["log"], reference=reference, predictor=None, out_dir=tmp_path)
+        run_monitor(
+            tmp_path,
+            MonitorRequest(current=("log",), reference=reference, predictor=None, out_dir=tmp_path),
+        )
 
 
 def test_labels_joined_on_the_id_measure_performance(
@@ -230,14 +248,16 @@ def test_labels_joined_on_the_id_measure_performance(
     labels.to_csv(tmp_path / "labels.csv", index=False)
     result = run_monitor(
         tmp_path,
-        ["batch.parquet"],
-        reference=reference,
-        predictor=predictor,
-        out_dir=tmp_path,
-        labels=["labels.csv"],
-        id_column="id",
-        reference_metrics={"accuracy": 0.99},
-        max_drop=0.001,
+        MonitorRequest(
+            current=("batch.parquet",),
+            reference=reference,
+            predictor=predictor,
+            out_dir=tmp_path,
+            labels=("labels.csv",),
+            id_column="id",
+            reference_metrics={"accuracy": 0.99},
+            max_drop=0.001,
+        ),
     )
     performance = result.performance
     assert performance is not None
@@ -257,12 +277,14 @@ def test_labels_joined_on_the_id_measure_performance(
     with pytest.raises(DataError, match=r"the labels repeat ids 'f5-\d+' of 'id'"):
         run_monitor(
             tmp_path,
-            ["batch.parquet"],
-            reference=reference,
-            predictor=predictor,
-            out_dir=tmp_path / "x",
-            labels=["twice.csv"],
-            id_column="id",
+            MonitorRequest(
+                current=("batch.parquet",),
+                reference=reference,
+                predictor=predictor,
+                out_dir=tmp_path / "x",
+                labels=("twice.csv",),
+                id_column="id",
+            ),
         )
 
 
@@ -272,7 +294,10 @@ def test_rows_the_model_refuses_are_counted_not_fatal(
     strict = Predictor(load_bundle(root / "fruit"))  # unknown categories are bad rows
     fruit(200, seed=6, new_color=0.25).to_parquet(tmp_path / "batch.parquet")
     result = run_monitor(
-        tmp_path, ["batch.parquet"], reference=reference, predictor=strict, out_dir=tmp_path
+        tmp_path,
+        MonitorRequest(
+            current=("batch.parquet",), reference=reference, predictor=strict, out_dir=tmp_path
+        ),
     )
     unscored = result.document["unscored_rows"]
     assert 20 < unscored < 100
@@ -306,11 +331,13 @@ def test_options_come_from_the_spec(
     batch.to_parquet(tmp_path / "batch.parquet")
     result = run_monitor(
         tmp_path,
-        ["batch.parquet"],
-        reference=reference,
-        predictor=None,
-        out_dir=tmp_path,
-        options=options,
+        MonitorRequest(
+            current=("batch.parquet",),
+            reference=reference,
+            predictor=None,
+            out_dir=tmp_path,
+            options=options,
+        ),
     )
     assert [(c.name, c.method) for c in result.report.columns] == [
         ("weight", "psi"),
@@ -336,7 +363,10 @@ def test_a_classifier_without_probabilities_compares_the_features_only(tmp_path:
     assert profile.names == ("weight", "sugar")
     assert profile.prediction is None
     result = run_monitor(
-        tmp_path, ["train.parquet"], reference=profile, predictor=model, out_dir=tmp_path
+        tmp_path,
+        MonitorRequest(
+            current=("train.parquet",), reference=profile, predictor=model, out_dir=tmp_path
+        ),
     )
     assert result.report.drifted() == []
     assert result.performance is None
@@ -358,11 +388,13 @@ def test_regression_performance_worsens_upwards(tmp_path: Path) -> None:
     x.assign(y=y + 2.0).to_parquet(tmp_path / "batch.parquet")  # the world moved by 2
     result = run_monitor(
         tmp_path,
-        ["batch.parquet"],
-        reference=profile,
-        predictor=model,
-        out_dir=tmp_path,
-        reference_metrics={"rmse": 0.0},
+        MonitorRequest(
+            current=("batch.parquet",),
+            reference=profile,
+            predictor=model,
+            out_dir=tmp_path,
+            reference_metrics={"rmse": 0.0},
+        ),
     )
     assert result.performance is not None
     assert result.performance["metric"] == "rmse"
@@ -399,11 +431,13 @@ def test_bad_input_is_located_and_writes_nothing(
     with pytest.raises(DataError, match=message) as caught:
         run_monitor(
             tmp_path,
-            current,
-            reference=reference,
-            predictor=predictor,
-            out_dir=tmp_path / "out",
-            where="CURRENT",
+            MonitorRequest(
+                current=tuple(current),
+                reference=reference,
+                predictor=predictor,
+                out_dir=tmp_path / "out",
+                where="CURRENT",
+            ),
         )
     assert caught.value.fix
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["drift.json"]
@@ -416,7 +450,13 @@ def test_a_misspelt_file_gets_a_suggestion(
     fruit(50, seed=10).to_parquet(tmp_path / "batch.parquet")
     with pytest.raises(DataError, match="does not exist") as caught:
         run_monitor(
-            tmp_path, ["btach.parquet"], reference=reference, predictor=predictor, out_dir=tmp_path
+            tmp_path,
+            MonitorRequest(
+                current=("btach.parquet",),
+                reference=reference,
+                predictor=predictor,
+                out_dir=tmp_path,
+            ),
         )
     assert caught.value.fix is not None
     assert caught.value.fix.startswith("did you mean 'batch.parquet' (in the same folder)?")

@@ -14,7 +14,7 @@ from conveyor.components._files import dependency
 from conveyor.errors import DataError
 from conveyor.runtime import layout
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
-from conveyor.spec import DriftSpec, PerformanceSpec, QualitySpec
+from conveyor.spec import DriftSpec, MonitorSpec, PerformanceSpec, QualitySpec
 
 if TYPE_CHECKING:
     from conveyor.plugins import Plugins
@@ -67,18 +67,21 @@ def run(ctx: StageContext) -> None:
     """Score and compare the batch; write drift.json and drift.html."""
     from conveyor.bundle import load_bundle
     from conveyor.bundle.trust import project_types
-    from conveyor.monitoring.monitor import (
-        drift_options,
-        model_predictor,
-        read_reference_metrics,
-        run_monitor,
-        summary,
-    )
+    from conveyor.monitoring import MonitorRequest, model_predictor, run_monitor
+    from conveyor.monitoring.monitor import read_reference_metrics, summary
     from conveyor.monitoring.profile import Profile
 
     current = ctx.params.parse("monitor.current", str)
-    labels = ctx.params.parse("monitor.labels", str | None, None)
-    performance = ctx.params.parse("monitor.performance", PerformanceSpec, {})
+    # each part is validated by the params view above; the whole is not re-validated here,
+    # so the stage checks exactly what it always did (compile checked the rest)
+    monitor = MonitorSpec.model_construct(
+        current=current,
+        labels=ctx.params.parse("monitor.labels", str | None, None),
+        id_column=ctx.params.parse("monitor.id_column", str | None, None),
+        drift=ctx.params.parse("monitor.drift", DriftSpec, {}),
+        quality=ctx.params.parse("monitor.quality", QualitySpec, {}),
+        performance=ctx.params.parse("monitor.performance", PerformanceSpec, {}),
+    )
     metrics = ctx.params.parse("evaluate.metrics", list[str])
     primary = ctx.params.parse("evaluate.primary", str | None, None)
     profile_file, bundle_dir, metrics_file = ctx.plan.deps[:3]
@@ -91,28 +94,20 @@ def run(ctx: StageContext) -> None:
             where="stage 'monitor'",
             fix="run the profile stage first: 'dvc repro' runs them in order",
         ) from exc
-    result = run_monitor(
-        ctx.root,
-        [current],
+    request = MonitorRequest.from_spec(
+        monitor,
+        current=[current],
         reference=Profile.from_json(text, where=profile_file),
         predictor=model_predictor(
             load_bundle(ctx.root / bundle_dir, trusted=project_types(ctx.root))
         ),
         out_dir=(ctx.root / drift_file).parent,
-        options=drift_options(
-            ctx.params.parse("monitor.drift", DriftSpec, {}),
-            ctx.params.parse("monitor.quality", QualitySpec, {}),
-        ),
-        labels=[labels] if labels is not None else [],
-        id_column=ctx.params.parse("monitor.id_column", str | None, None),
         target=ctx.params.parse("data.target", str),
-        metric=performance.metric or primary or metrics[0],
-        max_drop=performance.max_drop,
+        metric=primary or metrics[0],
         reference_metrics=read_reference_metrics(ctx.root / metrics_file),
         reference_name=profile_file,
-        plugins=ctx.plugins,
-        where="monitor.current",
     )
+    result = run_monitor(ctx.root, request, plugins=ctx.plugins)
     print(f"monitor: {summary(result, ctx.root)}")  # noqa: T201
 
 

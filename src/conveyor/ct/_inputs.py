@@ -76,7 +76,7 @@ class Settings:
 
 def pick_batch(root: Path, settings: Settings, batch: str | None) -> Path:
     """``batch``, or the newest file (by name) that ``monitor.current`` names."""
-    from conveyor.monitoring import _batch
+    from conveyor.monitoring import batch_files
 
     if batch is not None:
         path = Path(batch) if Path(batch).is_absolute() else root / batch
@@ -92,7 +92,7 @@ def pick_batch(root: Path, settings: Settings, batch: str | None) -> Path:
             where=f"monitor.current ({PARAMS_FILE})",
             fix="set monitor.current to the batches' glob (data/batches/*.parquet) or pass --batch",
         )
-    files = _batch.expand(root, [current], where="monitor.current")
+    files = batch_files(root, [current], where="monitor.current")
     return max(files, key=lambda f: (f.name, str(f)))  # the newest, by its dated name
 
 

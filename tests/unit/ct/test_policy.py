@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from conveyor.monitoring.policy import Decision, Performance, Signals, decide
+from conveyor.ct.policy import Decision, Performance, Signals, decide
 from conveyor.spec.monitor import RetrainSpec
 
 NOW = dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC)
