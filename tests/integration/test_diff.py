@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conveyor.compiler.diff import diff_revisions
 from conveyor.errors import RevisionError
+from conveyor.review.diff import diff_revisions
 from tests.conftest import REPO, conveyor, dvc, sh
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""``conveyor diff [BASE] [HEAD]`` and ``conveyor dag``: thin adapters over compiler.diff/dag."""
+"""``conveyor diff [BASE] [HEAD]`` and ``conveyor dag``: thin adapters over review.diff/dag."""
 
 from __future__ import annotations
 
@@ -12,24 +12,24 @@ if TYPE_CHECKING:
 
 DIFF_FORMATS = ("rich", "markdown", "json")
 DAG_FORMATS = ("mermaid", "dot", "ascii")
-"""As ``conveyor.compiler.dag.FORMATS``, repeated so that ``--help`` imports no compiler."""
+"""As ``conveyor.review.dag.FORMATS``, repeated so that ``--help`` imports no review code."""
 
 
 def diff_command(args: argparse.Namespace) -> int:
     """Compile both sides, compare them, print the report in the chosen format."""
-    from conveyor.compiler.diff import diff_revisions
+    from conveyor.review.diff import diff_revisions
 
     diff = diff_revisions(Path.cwd(), args.base, args.head)
     if args.format == "json":
         sys.stdout.write(json.dumps(diff.to_dict(), indent=2, default=str) + "\n")
     elif args.format == "markdown":
-        from conveyor.compiler._diff_markdown import to_markdown
+        from conveyor.review._diff_markdown import to_markdown
 
         sys.stdout.write(to_markdown(diff))
     else:
         from rich.console import Console
 
-        from conveyor.compiler._diff_rich import print_rich
+        from conveyor.review._diff_rich import print_rich
 
         print_rich(diff, Console(width=None if sys.stdout.isatty() else 120))
     return 0
@@ -37,7 +37,7 @@ def diff_command(args: argparse.Namespace) -> int:
 
 def dag_command(args: argparse.Namespace) -> int:
     """Print the compiled graph; with --diff, marked against BASE."""
-    from conveyor.compiler.dag import build_graph, render_graph
+    from conveyor.review.dag import build_graph, render_graph
 
     root = Path.cwd()
     if args.diff is None:
@@ -45,7 +45,7 @@ def dag_command(args: argparse.Namespace) -> int:
 
         graph = build_graph(compile_files(root).pipeline)
     else:
-        from conveyor.compiler.diff import diff_revisions
+        from conveyor.review.diff import diff_revisions
 
         diff = diff_revisions(root, args.diff, None)
         graph = build_graph(diff.head_pipeline, diff)

@@ -39,7 +39,7 @@ def explain_command(args: argparse.Namespace) -> int:
 
 def status_command(args: argparse.Namespace) -> int:
     """Report each stale stage and why; exit 1 with --fail-if-stale when any is."""
-    from conveyor.compiler.status import pipeline_status
+    from conveyor.review.status import pipeline_status
 
     status = pipeline_status(Path.cwd())
     for warning in status.warnings:

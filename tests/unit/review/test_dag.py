@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conveyor.compiler.dag import Graph, build_graph, edges, to_ascii, to_dot, to_mermaid
 from conveyor.compiler.ir import Pipeline, Stage
+from conveyor.review.dag import Graph, build_graph, edges, to_ascii, to_dot, to_mermaid
 
 PIPELINE = Pipeline(
     (

@@ -10,15 +10,15 @@ from conveyor._paths import BLESSING_FILE
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from conveyor.compiler._changes import ConfigChange
-    from conveyor.compiler.diff import PipelineDiff
+    from conveyor.review._changes import ConfigChange
+    from conveyor.review.diff import PipelineDiff
 
 MAX_VALUE = 60
 
 
 def print_rich(diff: PipelineDiff, console: Console) -> None:
     """Print ``diff`` to ``console``: summary, policy, config, stages, reruns, metrics, gate."""
-    from conveyor.compiler._diff_markdown import summary
+    from conveyor.review._diff_markdown import summary
 
     console.print(
         f"[bold]conveyor diff[/] {diff.base.describe()} → {diff.head.describe()}", highlight=False

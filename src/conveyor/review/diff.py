@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor._paths import BLESSING_FILE
-from conveyor.compiler import _revision
-from conveyor.compiler._changes import (
+from conveyor.compiler import compile_project
+from conveyor.config import CONFIG_DIR, CONFIG_NAME, load_project
+from conveyor.errors import ConveyorError, RevisionError
+from conveyor.review import _revision
+from conveyor.review._changes import (
     ChoiceChange,
     ConfigChange,
-    Reason,
-    Rerun,
     StageChange,
     choice_changes,
     config_changes,
@@ -31,19 +32,18 @@ from conveyor.compiler._changes import (
     plan_reruns,
     stage_changes,
 )
-from conveyor.compiler._inputs import revision_identities, working_identities
-from conveyor.compiler._metrics_diff import GateResult, MetricDelta, gate_result, metric_deltas
-from conveyor.compiler.build import compile_project
-from conveyor.config import CONFIG_DIR, CONFIG_NAME, load_project
-from conveyor.errors import ConveyorError, RevisionError
+from conveyor.review._inputs import revision_identities, working_identities
+from conveyor.review._metrics_diff import GateResult, MetricDelta, gate_result, metric_deltas
+from conveyor.review._side import Side
+from conveyor.review.rerun import Reason, Rerun
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from conveyor.compiler._revision import RevisionTree
     from conveyor.compiler.ir import Pipeline
     from conveyor.config import LoadedProject
     from conveyor.plugins import Plugins
+    from conveyor.review._revision import RevisionTree
 
 __all__ = [
     "ChoiceChange",
@@ -59,26 +59,6 @@ __all__ = [
 ]
 
 _PRIMARY = f"{CONFIG_DIR}/{CONFIG_NAME}.yaml"
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side of a diff: a git revision, or the working tree (``rev`` None)."""
-
-    label: Literal["BASE", "HEAD"]
-    rev: str | None
-    commit: str | None
-
-    def describe(self) -> str:
-        """``main @ 1a2b3c4``, or ``working tree``."""
-        if self.rev is None or self.commit is None:
-            return "working tree"
-        short = self.commit[:7]
-        return short if self.commit.startswith(self.rev) else f"{self.rev} @ {short}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form."""
-        return {"rev": self.rev, "commit": self.commit, "working_tree": self.rev is None}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import yaml
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from conveyor.compiler._revision import RevisionTree
+    from conveyor.review._revision import RevisionTree
 
 Identity = tuple[str, ...]
 """``("md5", hex)`` for DVC-tracked data, ``("git", "relpath=blob", ...)`` otherwise."""
@@ -36,7 +36,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def revision_identities(tree: RevisionTree, deps: Iterable[str]) -> dict[str, Identity]:
     """The identity of each dep at a git revision."""
-    from conveyor.compiler._revision import read_blobs
+    from conveyor.review._revision import read_blobs
 
     deps = list(deps)
     dvc_files = {dep: found for dep in deps if (found := _dvc_file(dep, tree.files)) is not None}

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from conveyor.compiler._policy import policy_kind
 from conveyor.compiler.ir import covers
+from conveyor.review._policy import policy_kind
+from conveyor.review.rerun import Reason, Rerun
 
 if TYPE_CHECKING:
     from conveyor.compiler.ir import Pipeline, Stage
@@ -87,54 +88,6 @@ class StageChange:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
         return {"name": self.name, "fields": [f.to_dict() for f in self.fields]}
-
-
-ReasonKind = Literal[
-    "new stage",
-    "cmd changed",
-    "new dep",
-    "new out",
-    "new param",
-    "param changed",
-    "input changed",
-    "upstream",
-]
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why a stage reruns: a kind and what it is about (a path, a key, a stage)."""
-
-    kind: ReasonKind
-    subject: str = ""
-
-    def __str__(self) -> str:
-        return (
-            f"{self.kind} {self.subject}".strip()
-            if self.kind != "upstream"
-            else (f"after {self.subject}")
-        )
-
-
-@dataclass(frozen=True)
-class Rerun:
-    """A stage that ``dvc repro`` will run, with its reasons."""
-
-    stage: str
-    reasons: tuple[Reason, ...]
-
-    @property
-    def direct(self) -> bool:
-        """Whether its own inputs changed (``dvc status`` lists it), not only upstream ones."""
-        return any(r.kind != "upstream" for r in self.reasons)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form."""
-        return {
-            "stage": self.stage,
-            "direct": self.direct,
-            "reasons": [{"kind": r.kind, "subject": r.subject} for r in self.reasons],
-        }
 
 
 def config_changes(

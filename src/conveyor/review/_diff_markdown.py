@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 from conveyor._paths import BLESSING_FILE
 
 if TYPE_CHECKING:
-    from conveyor.compiler._changes import ConfigChange, Reason
-    from conveyor.compiler._metrics_diff import GateResult, MetricDelta
-    from conveyor.compiler.diff import PipelineDiff
+    from conveyor.review._changes import ConfigChange
+    from conveyor.review._metrics_diff import GateResult, MetricDelta
+    from conveyor.review.diff import PipelineDiff
+    from conveyor.review.rerun import Reason
 
 MAX_VALUE = 60
 """Longer values are cut (the JSON form keeps them whole)."""

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from conveyor.compiler._changes import config_changes, plan_reruns, stage_changes
-from conveyor.compiler._diff_markdown import to_markdown
-from conveyor.compiler._metrics_diff import gate_result, metric_deltas
-from conveyor.compiler._policy import POLICY, policy_kind
-from conveyor.compiler.diff import PipelineDiff, Side
 from conveyor.compiler.ir import Pipeline, Stage
 from conveyor.config import Origin, Provenance
+from conveyor.review._changes import config_changes, plan_reruns, stage_changes
+from conveyor.review._diff_markdown import to_markdown
+from conveyor.review._metrics_diff import gate_result, metric_deltas
+from conveyor.review._policy import POLICY, policy_kind
+from conveyor.review.diff import PipelineDiff, Side
 
 BASE = Side("BASE", "main", "a" * 40)
 HEAD = Side("HEAD", None, None)

@@ -1,7 +1,7 @@
 """``conveyor dag``: the compiled stage graph as mermaid, graphviz dot, or plain text.
 
 An edge ``a → b`` means a dependency of ``b`` is (inside) an output of ``a``
-(:func:`conveyor.compiler.ir.covers`). Given a :class:`~conveyor.compiler.diff.PipelineDiff`,
+(:func:`conveyor.compiler.ir.covers`). Given a :class:`~conveyor.review.diff.PipelineDiff`,
 stages are marked added, removed (drawn from BASE, dashed), changed, and — whatever else they
 are — ``↻`` when ``dvc repro`` will rerun them.
 """
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 from conveyor.compiler.ir import covers
 
 if TYPE_CHECKING:
-    from conveyor.compiler.diff import PipelineDiff
     from conveyor.compiler.ir import Pipeline
+    from conveyor.review.diff import PipelineDiff
 
 Mark = Literal["added", "removed", "changed", "rerun"]
 FORMATS = ("mermaid", "dot", "ascii")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conveyor.compiler.diff import Side
+    from conveyor.review._side import Side
 
 
 @dataclass(frozen=True)

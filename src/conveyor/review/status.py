@@ -9,14 +9,15 @@ downstream of a stale stage. DVC is imported in-process (about a second), only h
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from conveyor.compiler.ir import Pipeline, Stage, covers
 from conveyor.compiler.render import DVC_YAML, PARAMS_YAML
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, StatusError
+from conveyor.review.rerun import Reason, Rerun
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,28 +27,10 @@ _UNSET = object()
 
 
 @dataclass(frozen=True)
-class Reason:
-    """One reason a stage is stale: ``kind`` plus a sentence, and the facts for ``--json``."""
-
-    kind: str
-    """param | dependency | output | definition | never_run | upstream"""
-    text: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StageStatus:
-    """A stage ``dvc repro`` will run, with every reason found."""
-
-    stage: str
-    reasons: tuple[Reason, ...]
-
-
-@dataclass(frozen=True)
 class Status:
     """The stale stages in run order, and warnings about the pipeline files themselves."""
 
-    stages: tuple[StageStatus, ...]
+    stages: tuple[Rerun, ...]
     warnings: tuple[str, ...] = ()
     dvc_listed: tuple[str, ...] = ()
     """What ``dvc status`` itself lists (the others are stale through an upstream stage)."""
@@ -80,7 +63,7 @@ class Status:
         lines = [f"{count} stage{'s' if count > 1 else ''} will run on 'dvc repro':"]
         for stage in self.stages:
             lines.append(f"{stage.stage}")
-            lines += [f"  - {reason.text}" for reason in stage.reasons]
+            lines += [f"  - {reason}" for reason in stage.reasons]
         return "\n".join(lines) + "\n"
 
 
@@ -88,16 +71,16 @@ def pipeline_status(root: Path) -> Status:
     """Why each stage of ``root``'s dvc.yaml is stale, per ``dvc status`` and dvc.lock.
 
     Raises:
-        ConveyorError: ``root`` is not a DVC project, has no dvc.yaml, or DVC fails.
+        StatusError: ``root`` is not a DVC project, has no dvc.yaml, or DVC fails.
     """
     if not (root / ".dvc").is_dir():
-        raise ConveyorError(
+        raise StatusError(
             "not a DVC project (no .dvc/ directory)",
             where=str(root),
             fix="run conveyor from the project root, or 'dvc init' there first",
         )
     if not (root / DVC_YAML).is_file():
-        raise ConveyorError(
+        raise StatusError(
             f"no {DVC_YAML} to report on", where=str(root), fix="run 'conveyor compile'"
         )
     warnings = _generated_files_warnings(root)
@@ -111,9 +94,9 @@ def pipeline_status(root: Path) -> Status:
             found = _definition_reasons(definition, locked[name])
             found += _listed_reasons(listed.get(name, []), found, locked[name], params)
         else:
-            found = [Reason("never_run", f"never run ({name} is not in {DVC_LOCK})")]
+            found = [Reason("never_run", text=f"never run ({name} is not in {DVC_LOCK})")]
         if found or name in listed:
-            reasons[name] = found or [Reason("changed", "changed (per dvc status)")]
+            reasons[name] = found or [Reason("changed", text="changed (per dvc status)")]
     pipeline = _pipeline(stages)
     for stage in pipeline.stages:
         if stage.name in reasons or stage.name not in pipeline.downstream(set(reasons)):
@@ -123,13 +106,14 @@ def pipeline_status(root: Path) -> Status:
         reasons[stage.name] = [
             Reason(
                 "upstream",
+                ", ".join(upstream),
                 f"upstream stage{'s' if len(upstream) > 1 else ''} {named} "
                 f"{'are' if len(upstream) > 1 else 'is'} stale",
                 {"stages": upstream},
             )
         ]
     ordered = tuple(
-        StageStatus(s.name, tuple(reasons[s.name])) for s in pipeline.stages if s.name in reasons
+        Rerun(s.name, tuple(reasons[s.name])) for s in pipeline.stages if s.name in reasons
     )
     return Status(ordered, warnings, tuple(n for n in stages if n in listed))
 
@@ -159,11 +143,11 @@ def _dvc_status(root: Path) -> dict[str, list[Any]]:
         with Repo(str(root)) as repo:
             raw: dict[str, list[Any]] = repo.status()
     except NotDvcRepoError as exc:
-        raise ConveyorError(
+        raise StatusError(
             "not a DVC project", where=str(root), fix="run 'dvc init' in the project root"
         ) from exc
     except DvcException as exc:
-        raise ConveyorError(
+        raise StatusError(
             f"dvc status failed: {exc}", where=str(root), fix="run 'dvc status' to see DVC's error"
         ) from exc
     # Stages of the root dvc.yaml are named plainly; others are 'sub/dvc.yaml:stage'.
@@ -177,6 +161,7 @@ def _definition_reasons(definition: dict[str, Any], lock: dict[str, Any]) -> lis
         found.append(
             Reason(
                 "definition",
+                "cmd",
                 "dvc.yaml definition changed: cmd",
                 {"field": "cmd", "old": lock.get("cmd"), "new": definition.get("cmd")},
             )
@@ -196,6 +181,7 @@ def _definition_reasons(definition: dict[str, Any], lock: dict[str, Any]) -> lis
             found.append(
                 Reason(
                     "definition",
+                    section,
                     f"dvc.yaml definition changed: {section} {'; '.join(parts)}",
                     {"field": section, "added": added, "removed": removed},
                 )
@@ -212,10 +198,10 @@ def _listed_reasons(
     for item in items:
         if item == "changed command":
             if not any(r.detail.get("field") == "cmd" for r in known):
-                found.append(Reason("definition", "dvc.yaml definition changed: cmd"))
+                found.append(Reason("definition", "cmd", "dvc.yaml definition changed: cmd"))
             continue
         if not isinstance(item, dict):
-            found.append(Reason("changed", str(item)))
+            found.append(Reason("changed", text=str(item)))
             continue
         for path, change in (item.get("changed deps") or {}).items():
             if isinstance(change, dict):  # a params file: key -> modified/new/deleted
@@ -224,13 +210,14 @@ def _listed_reasons(
                 found.append(
                     Reason(
                         "dependency",
+                        path,
                         f"dependency {path} {change}",
                         {"path": path, "change": change},
                     )
                 )
         for path, change in (item.get("changed outs") or {}).items():
             text = f"output {path} missing" if change == "deleted" else f"output {path} {change}"
-            found.append(Reason("output", text, {"path": path, "change": change}))
+            found.append(Reason("output", path, text, {"path": path, "change": change}))
     return found
 
 
@@ -252,6 +239,7 @@ def _param_reasons(
             found.append(
                 Reason(
                     "param",
+                    leaf,
                     f"param {leaf}: {_show(before)} -> {_show(after)}",
                     {
                         "key": leaf,
@@ -353,7 +341,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except yaml.YAMLError as exc:
-        raise ConveyorError(
+        raise StatusError(
             f"cannot parse {path.name}: {exc}",
             where=str(path),
             fix=f"fix or regenerate {path.name}",
