@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -98,7 +100,15 @@ def test_plugins_lists_the_plugin_with_its_distribution(
         "dummy_plugin.components:NearestCentroidModel",
         PLUGIN_DIST,
     )
+    assert rows["drift_test", "dummy.total_variation"] == (
+        "dummy_plugin.components:TotalVariation",
+        PLUGIN_DIST,
+    )
     assert rows["model", "xgboost"] == ("conveyor.components.models:XGBoostModel", BUILT_IN_DIST)
+    assert rows["drift_test", "ks"] == (
+        "conveyor.components.drift:KolmogorovSmirnov",
+        BUILT_IN_DIST,
+    )
     assert rows["source", "csv"][1] == BUILT_IN_DIST
     assert rows["metric", "roc_auc"][1] == BUILT_IN_DIST
 
@@ -163,6 +173,9 @@ def test_plugin_passes_its_contract_suites(with_plugin: InstalledPlugin) -> None
         "TestNearestCentroid::test_registered_under_name",
         "TestBlobs::test_read_returns_rows",
         "TestBlobs::test_registered_under_name",
+        "TestTotalVariation::test_shifted_data_drifts[categorical-3000rows]",
+        "TestTotalVariation::test_the_same_data_does_not_drift[numeric-300rows]",
+        "TestTotalVariation::test_registered_under_name",
     ):
         assert f"{test} PASSED" in done.stdout, done.stdout
     summary = done.stdout.strip().splitlines()[-1]
@@ -208,5 +221,100 @@ def test_entry_point_to_a_missing_module_is_a_plugin_error(
     assert "broken_plugin.missing:BrokenModel" in done.stderr
     assert "No module named 'broken_plugin.missing'" in done.stderr
     assert "conveyor-broken-plugin 0.1.0" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (project / "dvc.yaml").read_bytes() == dvc_yaml
+
+
+def _batches(root: Path) -> None:
+    """A reference and a batch whose 'x' is shifted by 1.5 sigma and whose 'c' is stable."""
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame(
+        {"x": rng.normal(0.0, 1.0, 400), "c": rng.choice(["a", "b", "c"], 400)}
+    )
+    reference.to_parquet(root / "reference.parquet")
+    current = pd.DataFrame({"x": rng.normal(1.5, 1.0, 400), "c": rng.choice(["a", "b", "c"], 400)})
+    current.to_csv(root / "current.csv", index=False)
+
+
+def test_monitor_runs_a_plugin_drift_test_named_in_conf(
+    with_plugin: InstalledPlugin, project: Path
+) -> None:
+    conveyor("compile", "monitor.drift.method=dummy.total_variation", cwd=project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["monitor"]["drift"]["method"] == "dummy.total_variation"
+    _batches(project)
+
+    done = conveyor(
+        "monitor", "current.csv", "--reference-data", "reference.parquet", "--no-model",
+        "-o", "out", cwd=project,
+    )  # fmt: skip
+
+    columns = {
+        c["column"]: c for c in json.loads((project / "out" / "drift.json").read_text())["columns"]
+    }
+    assert {name: c["method"] for name, c in columns.items()} == {
+        "x": "dummy.total_variation",
+        "c": "dummy.total_variation",
+    }
+    assert (columns["x"]["drifted"], columns["c"]["drifted"]) == (True, False)
+    assert columns["x"]["threshold"] == 0.1  # TotalVariation.default_threshold
+    assert columns["x"]["p_value"] is None
+    assert "  drifted: x: dummy.total_variation 0." in done.stdout
+    assert "(drift when >= 0.1)" in done.stdout
+
+
+def test_a_misspelt_plugin_drift_test_fails_compile_with_did_you_mean(
+    with_plugin: InstalledPlugin, project: Path
+) -> None:
+    dvc_yaml = (project / "dvc.yaml").read_bytes()
+    done = conveyor(
+        "compile", "+monitor.drift.columns.x={method: dummy.total_variaton}", cwd=project,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "monitor.drift.columns.x.method (override " in done.stderr
+    assert "unknown drift test 'dummy.total_variaton'" in done.stderr
+    assert "fix: did you mean 'dummy.total_variation'? available: auto, chisquare, " in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (project / "dvc.yaml").read_bytes() == dvc_yaml
+
+
+BROKEN_DRIFT = """\
+from conveyor.plugins import DriftTest, NoParams, Outcome
+
+
+class Positional(DriftTest[NoParams]):
+    default_threshold = 0.1
+
+    def run(self, sample):
+        return Outcome(0.0)
+"""
+
+
+def test_a_broken_drift_test_is_refused_at_compile_naming_its_distribution(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"  # an installed distribution as importlib.metadata finds one
+    info = site / "conveyor_broken_drift-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (site / "broken_drift.py").write_text(BROKEN_DRIFT)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: conveyor-broken-drift\nVersion: 0.1.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[conveyor.drift_tests]\nbroken.positional = broken_drift:Positional\n"
+    )
+    use_plugin(monkeypatch, InstalledPlugin(site, site))
+    dvc_yaml = (project / "dvc.yaml").read_bytes()
+
+    done = conveyor("compile", "monitor.drift.method=broken.positional", cwd=project, check=False)
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.startswith(
+        "error: monitor.drift.method: drift test 'broken.positional' (broken_drift:Positional) "
+        "run(self, sample) must take 'sample' as keyword-only (after '*'); "
+        "conveyor calls run(self, *, sample)\n"
+    ), done.stderr
+    assert "fix: report this to the plugin's authors (conveyor-broken-drift 0.1.0)" in done.stderr
     assert "Traceback" not in done.stderr
     assert (project / "dvc.yaml").read_bytes() == dvc_yaml

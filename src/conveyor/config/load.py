@@ -122,6 +122,9 @@ class ComponentChecker:
         if isinstance(targets, dict):
             for name, raw in targets.items():
                 problems += self._component("target", raw, f"deploy.{name}", task)
+        drift = _section(data, "monitor", "drift")
+        if isinstance(drift, dict):
+            problems += self._drift_tests(drift)
         return problems
 
     def _problem(self, path: str, what: str, fix: str | None = None) -> ConfigProblem:
@@ -232,6 +235,42 @@ class ComponentChecker:
         cls = registry.load(name, where=path)
         return self._task_fits(cls.tasks, "metric", name, path, task)
 
+    def _drift_tests(self, drift: dict[str, Any]) -> list[ConfigProblem]:
+        """Each ``method`` under ``monitor.drift`` names an installed drift test (or ``auto``)."""
+        nodes = [("monitor.drift", drift)]
+        columns = drift.get("columns")
+        if isinstance(columns, dict):
+            nodes += [(f"monitor.drift.columns.{name}", node) for name, node in columns.items()]
+        registry = self.plugins["drift_test"]
+        problems = []
+        for path, node in nodes:
+            method = node.get("method") if isinstance(node, dict) else None
+            if not isinstance(method, str) or method == "auto":
+                continue  # the spec validation reports a malformed node
+            if method not in registry:
+                options = ["auto", *registry.names()]
+                close = difflib.get_close_matches(method, options, n=3, cutoff=0.6)
+                hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+                problems.append(
+                    self._problem(
+                        f"{path}.method",
+                        f"unknown drift test '{method}'",
+                        f"{hint}available: {', '.join(options)}",
+                    )
+                )
+                continue
+            cls = registry.load(method, where=f"{path}.method")
+            threshold: Any = node.get("threshold")
+            if getattr(cls, "p_value", False) and _number(threshold) and threshold >= 1:
+                problems.append(
+                    self._problem(
+                        path,
+                        f"'{method}' compares a p-value with the threshold, so it must be below "
+                        f"1 (got {threshold:g}); 0.05 is the usual choice",
+                    )
+                )
+        return problems
+
 
 def _section(data: dict[str, Any], *keys: str) -> Any:  # noqa: ANN401 - raw YAML data
     node: Any = data
@@ -254,3 +293,7 @@ def _task(data: dict[str, Any]) -> Task | None:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
+
+
+def _number(value: Any) -> bool:  # noqa: ANN401 - raw YAML data
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -107,6 +107,9 @@ def build_schemas(root: Path, plugins: Plugins) -> dict[str, dict[str, Any]]:
     evaluate["metrics"]["items"] = metric
     evaluate["primary"] = {"anyOf": [metric, {"type": "null"}], "default": None}
     defs["DataSpec"]["properties"]["sources"]["additionalProperties"] = False
+    drift_tests = ["auto", *plugins["drift_test"].names()]
+    for def_name in ("ColumnTestSpec", "DriftSpec"):  # monitor.drift and each column's test
+        defs[def_name]["properties"]["method"] |= {"enum": drift_tests}
     for node in (defs, base):
         _clean(node)
     schemas = {"config": _config_schema(root / CONFIG_DIR, base, defs)}

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from conveyor._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from conveyor.monitoring._compare import compare
     from conveyor.monitoring.drift import (
         ColumnDrift,
         ColumnTest,
         DriftOptions,
         DriftReport,
         QualityIssue,
-        compare,
     )
     from conveyor.monitoring.monitor import (
         MonitorResult,
@@ -43,7 +43,7 @@ _HOMES = {
     "QualityIssue": "drift",
     "batch_files": "monitor",
     "build_profile": "profile",
-    "compare": "drift",
+    "compare": "_compare",
     "drift_options": "request",
     "model_predictor": "monitor",
     "profile_data": "monitor",

@@ -132,14 +132,3 @@ def sorted_counts(sorted_values: np.ndarray) -> dict[str, int]:
         value_key(float(sorted_values[s])): int(n)
         for s, n in zip(starts.tolist(), sizes.tolist(), strict=True)
     }
-
-
-def grid_quantiles(sorted_values: np.ndarray, points: int) -> np.ndarray:
-    """Quantiles at ``u = 0, 1/(points-1), ..., 1`` (numpy's 'linear' method), by indexing."""
-    n = len(sorted_values)
-    position = np.linspace(0.0, n - 1.0, points)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, n - 1)
-    fraction = position - low
-    lower = sorted_values[low]
-    return np.asarray(lower + (sorted_values[high] - lower) * fraction, dtype=np.float64)

@@ -1,74 +1,156 @@
-"""One column of a batch against its profile entry: the test, PSI, plot data, quality checks.
+"""Compare a batch with its profile, column by column: the test, PSI, plot data, quality checks.
 
-The machinery behind :func:`conveyor.monitoring.drift.compare`; imported lazily (numpy).
+:func:`compare` is the public entry (``conveyor.monitoring.compare``; the types it returns are in
+:mod:`conveyor.monitoring.drift`). Each column is lined up as a
+:class:`~conveyor.plugins.drift.ColumnSample` and handed to the drift test that
+``DriftOptions`` names, or that "auto" picks, loaded from the ``conveyor.drift_tests`` registry
+passed in. Imported lazily (numpy).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from conveyor.components.drift import psi, shares
+from conveyor.errors import DataError, SpecError
 from conveyor.monitoring import _columns, _stats
 from conveyor.monitoring.drift import (
-    DEFAULT_THRESHOLDS,
-    P_VALUE_METHODS,
     ColumnDrift,
+    ColumnTest,
+    DriftOptions,
+    DriftReport,
     QualityIssue,
-    check_method,
 )
 from conveyor.monitoring.profile import OTHER, SAMPLE_LIMIT
+from conveyor.plugins.drift import (
+    ColumnSample,
+    DriftTest,
+    NumericReference,
+    Outcome,
+    grid_quantiles,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import pandas as pd
     import pyarrow as pa
 
-    from conveyor.monitoring.drift import ColumnTest, DriftOptions
+    from conveyor.monitoring.profile import Profile
+    from conveyor.plugins import Registry
 
 PLOT_BINS = 20
 PLOT_CATEGORIES = 20
 
 
-@dataclass(frozen=True)
-class Side:
-    """A batch column: ascending finite values (numeric) or category counts, and its nulls."""
+class Tests:
+    """The drift tests of one comparison, each loaded (and checked) once."""
 
-    count: int
-    nulls: int
-    ordered: np.ndarray | None = None
-    counts: dict[str, int] | None = None
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._built: dict[str, DriftTest[Any]] = {}
 
-    @classmethod
-    def of(cls, values: pa.ChunkedArray, kind: str, name: str) -> Side:
-        """Read one batch column as the profile entry's ``kind`` says."""
-        if kind == "numeric":
-            where = f"column '{name}' of the batch"
-            ordered, nulls = _columns.sorted_numeric(values, where=where)
-            return cls(len(ordered), nulls, ordered=ordered)
-        counts, nulls = _columns.category_counts(values)
-        return cls(sum(counts.values()), nulls, counts=counts)
-
-    @property
-    def null_rate(self) -> float:
-        """Nulls over all rows of the column."""
-        total = self.count + self.nulls
-        return self.nulls / total if total else 0.0
+    def get(self, name: str, *, where: str) -> DriftTest[Any]:
+        """The test registered as ``name``; ``where`` locates the name in errors."""
+        if name not in self._built:
+            cls = self.registry.load(name, where=where)
+            self._built[name] = cast("DriftTest[Any]", cls.from_config({}))
+        return self._built[name]
 
 
-@dataclass(frozen=True)
-class Tally:
-    """Both sides as counts over the same keys (categories, distinct values, or bins)."""
+def compare(
+    reference: Profile,
+    current: pa.Table | pd.DataFrame,
+    *,
+    options: DriftOptions | None = None,
+    current_prediction: np.ndarray | None = None,
+    tests: Registry | None = None,
+) -> DriftReport:
+    """Test every profiled column of ``current`` (but ``options.ignore``) against ``reference``.
 
-    keys: list[str]
-    reference: np.ndarray
-    current: np.ndarray
-    first: int  # the key a z-test compares against the rest
+    Args:
+        reference: The reference profile.
+        current: The batch (pyarrow Table or pandas DataFrame); extra columns are ignored.
+        options: Methods, thresholds and quality limits (default: the defaults).
+        current_prediction: The model's predictions on ``current``, for prediction drift
+            (compared only when the profile has predictions too).
+        tests: The ``conveyor.drift_tests`` registry (default: the installed entry points).
+
+    Returns:
+        The report.
+
+    Raises:
+        DataError: The batch lacks a profiled column, or a numeric column holds non-numbers.
+        SpecError: A per-column override names a test that cannot test that column's kind.
+        UnknownComponentError: A method names no installed drift test.
+    """
+    import pyarrow as pa
+
+    from conveyor.plugins import Registry
+
+    options = options or DriftOptions()
+    loaded = Tests(tests if tests is not None else Registry.discover("drift_test"))
+    ignored = set(options.ignore)
+    names = [name for name in reference.names if name not in ignored]
+    present = set(_columns.column_names(current))
+    if missing := [name for name in names if name not in present]:
+        raise DataError(
+            f"the batch lacks {len(missing)} profiled column(s): {', '.join(map(repr, missing))}",
+            where="current data",
+            fix="score batches with the training columns, or list these under monitor.drift.ignore",
+        )
+    rows = _columns.row_count(current)
+    results: list[ColumnDrift] = []
+    issues: list[QualityIssue] = []
+    for name in names:
+        summary = reference.column(name)
+        side = _stats.Side.of(_columns.column(current, name), summary["kind"], name)
+        test, where = _column_test(options, name)
+        results.append(drift(name, summary, side, test, loaded, where=where))
+        issues.extend(quality(name, summary, side, options))
+    prediction = None
+    if reference.prediction is not None and current_prediction is not None:
+        scores = np.asarray(current_prediction).reshape(-1)
+        if len(scores) != rows:
+            raise DataError(
+                f"{len(scores)} predictions for {rows} rows",
+                where="current data",
+                fix="pass one prediction per row of the batch",
+            )
+        kind = reference.prediction["kind"]
+        side = _stats.Side.of(pa.chunked_array([pa.array(scores)]), kind, "prediction")
+        test = options.default  # a numeric-only default leaves a label prediction on auto
+        prediction = drift("prediction", reference.prediction, side, test, loaded, where=None)
+    drifted = sum(result.drifted for result in results)
+    share = drifted / len(results) if results else 0.0
+    return DriftReport(
+        columns=tuple(results),
+        drifted_share=share,
+        dataset_drift=bool(results) and share >= options.dataset_share,
+        prediction=prediction,
+        quality=tuple(issues),
+        rows=rows,
+        reference_rows=reference.rows,
+    )
+
+
+def _column_test(options: DriftOptions, name: str) -> tuple[ColumnTest, str | None]:
+    """The column's test and, for a per-column override, where it was configured."""
+    if name in options.columns:
+        return options.columns[name], f"monitor.drift.columns.{name}"
+    return options.default, None
 
 
 def drift(
-    name: str, summary: Mapping[str, Any], side: Side, test: ColumnTest, *, where: str | None
+    name: str,
+    summary: Mapping[str, Any],
+    side: _stats.Side,
+    test: ColumnTest,
+    tests: Tests,
+    *,
+    where: str | None,
 ) -> ColumnDrift:
     """Test one column; ``where`` is set when ``test`` is a per-column override."""
     kind = summary["kind"]
@@ -76,31 +158,45 @@ def drift(
         return ColumnDrift(name, kind, "none", 0.0, 0.0, False, None, 0.0, 0, side.count, {})
     if kind == "numeric":
         assert side.ordered is not None  # noqa: S101 - Side.of sets it for numeric columns
-        return _numeric(name, summary, side.ordered, test, where)
+        return _numeric(name, summary, side.ordered, test, tests, where)
     assert side.counts is not None  # noqa: S101 - Side.of sets it for categorical columns
-    return _categorical(name, summary, side.counts, test, where)
+    return _categorical(name, summary, side.counts, test, tests, where)
 
 
 def _numeric(
-    name: str, summary: Mapping[str, Any], current: np.ndarray, test: ColumnTest, where: str | None
+    name: str,
+    summary: Mapping[str, Any],
+    current: np.ndarray,
+    test: ColumnTest,
+    tests: Tests,
+    where: str | None,
 ) -> ColumnDrift:
-    reference = _stats.NumericReference.of(summary)
-    discrete = _value_tally(summary, current) if "counts" in summary else None
+    reference = _stats.numeric_reference(summary)
+    discrete = _stats.value_tally(summary, current) if "counts" in summary else None
     if summary["unique"] > 5 or discrete is None:
         values = 6  # only "more than 5" matters
     else:
         known = len(summary["counts"])  # distinct values on both sides, together
         matched = int(np.count_nonzero(discrete.current[:known]))
         values = known + _columns.distinct_count(current) - matched
-    method = _method(test, "numeric", name, where, reference.count, values)
-    tally = discrete or _bin_tally(reference, current)
-    outcome = _run(method, tally, reference, current)
+    method, chosen = _method(test, tests, "numeric", name, where, reference.count, values)
+    tally = discrete or _stats.bin_tally(reference, current)
+    sample = ColumnSample(
+        "numeric",
+        tuple(tally.keys),
+        tally.reference,
+        tally.current,
+        tally.first,
+        reference=reference,
+        current=current,
+    )
     return _result(
         name,
         "numeric",
         method,
+        chosen,
         test,
-        outcome,
+        chosen.run(sample=sample),
         tally,
         reference.count,
         len(current),
@@ -113,91 +209,100 @@ def _categorical(
     summary: Mapping[str, Any],
     current: dict[str, int],
     test: ColumnTest,
+    tests: Tests,
     where: str | None,
 ) -> ColumnDrift:
     counts: dict[str, int] = summary["counts"]
     keys, ref, cur = _stats.aligned_counts(
         counts, current, other=OTHER if OTHER in counts else None
     )
-    tally = Tally(keys, ref, cur, keys.index(min(keys)))
-    method = _method(test, "categorical", name, where, int(summary["count"]), len(keys))
-    outcome = _run(method, tally, None, None)
+    tally = _stats.Tally(keys, ref, cur, keys.index(min(keys)))
+    rows = int(summary["count"])
+    method, chosen = _method(test, tests, "categorical", name, where, rows, len(keys))
+    sample = ColumnSample("categorical", tuple(keys), ref, cur, tally.first)
     return _result(
         name,
         "categorical",
         method,
+        chosen,
         test,
-        outcome,
+        chosen.run(sample=sample),
         tally,
-        int(summary["count"]),
+        rows,
         int(cur.sum()),
         _categorical_plot(tally),
     )
 
 
 def _method(
-    test: ColumnTest, kind: str, name: str, where: str | None, rows: int, values: int
-) -> str:
+    test: ColumnTest,
+    tests: Tests,
+    kind: str,
+    name: str,
+    where: str | None,
+    rows: int,
+    values: int,
+) -> tuple[str, DriftTest[Any]]:
     """The test to run: the configured one, or Evidently's default for the sample size."""
     if test.method != "auto":
+        chosen = tests.get(test.method, where=f"{where or 'monitor.drift'}.method")
         if where is not None:
-            check_method(test.method, kind, name, where)
-            return test.method
-        if not (kind == "categorical" and test.method in ("ks", "wasserstein")):
-            return test.method
-        # a project-wide numeric-only method leaves categorical columns on auto
+            _check_kind(test.method, chosen, kind, name, where)
+            return test.method, chosen
+        if kind in chosen.kinds:
+            return test.method, chosen
+        # a project-wide test of the other kind (ks on categories) leaves this column on auto
     if rows <= SAMPLE_LIMIT:
         if kind == "numeric" and values > 5:
-            return "ks"
-        return "chisquare" if values > 2 else "ztest"
-    return "wasserstein" if kind == "numeric" and values > 5 else "jensenshannon"
+            method = "ks"
+        else:
+            method = "chisquare" if values > 2 else "ztest"
+    else:
+        method = "wasserstein" if kind == "numeric" and values > 5 else "jensenshannon"
+    return method, tests.get(method, where="monitor.drift.method")
 
 
-def _run(
-    method: str, tally: Tally, reference: _stats.NumericReference | None, current: np.ndarray | None
-) -> _stats.Outcome:
-    if method == "ks" and reference is not None and current is not None:
-        return _stats.ks(reference, current)
-    if method == "wasserstein" and reference is not None and current is not None:
-        return _stats.wasserstein_norm(reference, current)
-    if method == "chisquare":
-        return _stats.chisquare(tally.reference, tally.current)
-    if method == "ztest":
-        return _stats.ztest(tally.first, tally.reference, tally.current)
-    if method == "jensenshannon":
-        return _stats.jensenshannon(tally.reference, tally.current)
-    return _stats.Outcome(_psi(tally))  # "psi"
+def _check_kind(method: str, chosen: DriftTest[Any], kind: str, name: str, where: str) -> None:
+    """SpecError when the test ``method`` cannot test a ``kind`` column (KS needs numbers)."""
+    if kind in chosen.kinds:
+        return
+    if kind == "categorical":
+        raise SpecError(
+            f"method '{method}' needs numbers but column '{name}' is categorical",
+            where=where,
+            fix="use chisquare, ztest, jensenshannon or psi (or auto) for this column",
+        )
+    raise SpecError(
+        f"method '{method}' needs categories but column '{name}' is numeric",
+        where=where,
+        fix="use ks, wasserstein, chisquare, ztest, jensenshannon or psi (or auto) for it",
+    )
 
 
-def _psi(tally: Tally) -> float:
-    return _stats.psi(_stats.shares(tally.reference), _stats.shares(tally.current))
+def _psi(tally: _stats.Tally) -> float:
+    return psi(shares(tally.reference), shares(tally.current))
 
 
 def _result(
     name: str,
     kind: Any,  # noqa: ANN401 - the Literal of ColumnDrift.kind
     method: str,
+    chosen: DriftTest[Any],
     test: ColumnTest,
-    outcome: _stats.Outcome,
-    tally: Tally,
+    outcome: Outcome,
+    tally: _stats.Tally,
     reference_rows: int,
     current_rows: int,
     plot: dict[str, list[Any]],
 ) -> ColumnDrift:
-    threshold = test.threshold if test.threshold is not None else DEFAULT_THRESHOLDS[method]
-    if method in P_VALUE_METHODS:
-        assert outcome.p_value is not None  # noqa: S101 - hypothesis tests return one
-        p = outcome.p_value
-        drifted = p <= threshold if method == "ks" else p < threshold
-    else:
-        drifted = outcome.statistic >= threshold
+    threshold = test.threshold if test.threshold is not None else chosen.default_threshold
     return ColumnDrift(
         name=name,
         kind=kind,
         method=method,
         statistic=outcome.statistic,
         threshold=threshold,
-        drifted=bool(drifted),
+        drifted=bool(chosen.drifted(outcome=outcome, threshold=threshold)),
         p_value=outcome.p_value,
         psi=_psi(tally),
         reference_rows=reference_rows,
@@ -206,33 +311,10 @@ def _result(
     )
 
 
-def _value_tally(summary: Mapping[str, Any], current: np.ndarray) -> Tally:
-    """Counts per reference value (ascending); current values it never had go under OTHER."""
-    counts: dict[str, int] = summary["counts"]
-    values = np.array([float(key) for key in counts])
-    cur = (
-        np.searchsorted(current, values, side="right")
-        - np.searchsorted(current, values, side="left")
-    ).astype(np.float64)
-    keys, ref = list(counts), np.array(list(counts.values()), dtype=np.float64)
-    if rest := len(current) - int(cur.sum()):
-        keys.append(OTHER)
-        ref, cur = np.append(ref, 0.0), np.append(cur, float(rest))
-    return Tally(keys, ref, cur, 0)
-
-
-def _bin_tally(reference: _stats.NumericReference, current: np.ndarray) -> Tally:
-    """Counts in the 10 reference-quantile bins (the reference's scaled from its shares)."""
-    interior = _stats.quantile_edges(reference)
-    ref_shares, cur = _stats.numeric_bins(reference, current, interior)
-    labels = [f"<= {edge:.4g}" for edge in interior.tolist()] + ["above"]
-    return Tally(labels, ref_shares * reference.count, cur, 0)
-
-
-def _numeric_plot(reference: _stats.NumericReference, current: np.ndarray) -> dict[str, list[Any]]:
+def _numeric_plot(reference: NumericReference, current: np.ndarray) -> dict[str, list[Any]]:
     """Shares in PLOT_BINS equal-width bins spanning both sides' 0.1%-99.9% quantiles."""
     grid = reference.quantiles
-    low_cur, high_cur = _columns.grid_quantiles(current, len(grid))[[1, -2]].tolist()
+    low_cur, high_cur = grid_quantiles(current, len(grid))[[1, -2]].tolist()
     low, high = min(float(grid[1]), low_cur), max(float(grid[-2]), high_cur)
     if high <= low:
         low, high = low - 0.5, high + 0.5
@@ -241,13 +323,13 @@ def _numeric_plot(reference: _stats.NumericReference, current: np.ndarray) -> di
     return {
         "edges": edges.tolist(),
         "reference": ref.tolist(),
-        "current": _stats.shares(cur).tolist(),
+        "current": shares(cur).tolist(),
     }
 
 
-def _categorical_plot(tally: Tally) -> dict[str, list[Any]]:
+def _categorical_plot(tally: _stats.Tally) -> dict[str, list[Any]]:
     """Shares of the PLOT_CATEGORIES most common categories (both sides), the rest as OTHER."""
-    ref, cur = _stats.shares(tally.reference), _stats.shares(tally.current)
+    ref, cur = shares(tally.reference), shares(tally.current)
     order = np.argsort(-(ref + cur), kind="stable")
     top, rest = order[:PLOT_CATEGORIES], order[PLOT_CATEGORIES:]
     categories = [tally.keys[i] for i in top.tolist()]
@@ -260,7 +342,7 @@ def _categorical_plot(tally: Tally) -> dict[str, list[Any]]:
 
 
 def quality(
-    name: str, summary: Mapping[str, Any], side: Side, options: DriftOptions
+    name: str, summary: Mapping[str, Any], side: _stats.Side, options: DriftOptions
 ) -> list[QualityIssue]:
     """The data-quality issues of one batch column."""
     issues = []

@@ -1,10 +1,10 @@
-"""The statistics behind drift checks: scipy's tests on a profile's summaries and a new batch.
+"""Lining a profile entry and a batch column up for a drift test: arrays, bins, aligned counts.
 
 A reference is known only through its profile: raw values when it had at most
 ``SAMPLE_LIMIT`` of them, otherwise a 1001-point quantile grid (and counts for discrete
-columns). The current batch is in full, as an ascending array or as counts. The tests are
-scipy's (``ks_2samp``, ``chisquare``, ``jensenshannon``, ``norm``, ``kstwo``); this module only
-lines the two sides up. Imported lazily (numpy at the top).
+columns). The current batch is in full, as an ascending array or as counts. The tests
+themselves are plugins (:mod:`conveyor.components.drift` holds the built-ins); this module
+only lines the two sides up. Imported lazily (numpy at the top).
 """
 
 from __future__ import annotations
@@ -15,68 +15,66 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.monitoring import _columns
+from conveyor.monitoring.profile import OTHER, QUANTILES
+from conveyor.plugins.drift import NumericReference, grid_quantiles
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-EPSILON = 1e-4  # replaces empty bins' shares in PSI (and empty expected cells in chi-square)
+    import pyarrow as pa
+
 PSI_BINS = 10
-MIN_STD = 0.001  # Evidently's floor for the Wasserstein normaliser
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """A test's statistic and, for hypothesis tests, its p-value."""
+class Side:
+    """A batch column: ascending finite values (numeric) or category counts, and its nulls."""
 
-    statistic: float
-    p_value: float | None = None
-
-
-@dataclass(frozen=True)
-class NumericReference:
-    """A numeric profile entry as arrays: the quantile grid, and the raw values if kept."""
-
-    quantiles: np.ndarray
-    sample: np.ndarray | None
     count: int
-    std: float
+    nulls: int
+    ordered: np.ndarray | None = None
+    counts: dict[str, int] | None = None
 
     @classmethod
-    def of(cls, summary: Mapping[str, Any]) -> NumericReference:
-        """The arrays of a numeric profile entry (with at least one value)."""
-        sample = summary.get("sample")
-        values = None if sample is None else np.sort(np.asarray(sample, dtype=np.float64))
-        grid = summary.get("quantiles")
-        if grid is None and values is not None:  # small columns keep the values, not the grid
-            from conveyor.monitoring.profile import QUANTILES
+    def of(cls, values: pa.ChunkedArray, kind: str, name: str) -> Side:
+        """Read one batch column as the profile entry's ``kind`` says."""
+        if kind == "numeric":
+            where = f"column '{name}' of the batch"
+            ordered, nulls = _columns.sorted_numeric(values, where=where)
+            return cls(len(ordered), nulls, ordered=ordered)
+        counts, nulls = _columns.category_counts(values)
+        return cls(sum(counts.values()), nulls, counts=counts)
 
-            grid = _columns.grid_quantiles(values, QUANTILES)
-        return cls(
-            quantiles=np.asarray(grid, dtype=np.float64),
-            sample=values,
-            count=int(summary["count"]),
-            std=float(summary["std"]),
-        )
+    @property
+    def null_rate(self) -> float:
+        """Nulls over all rows of the column."""
+        total = self.count + self.nulls
+        return self.nulls / total if total else 0.0
 
-    def cdf(self, points: np.ndarray) -> np.ndarray:
-        """Share of reference values <= each point: exact from the sample, else from the grid.
 
-        On the grid, the last grid point <= x gives the lower bound and the CDF is linear
-        up to the next (strictly greater) grid point, so tied quantiles (a spike of equal
-        values) are handled: F jumps at the tie, as the true CDF does.
-        """
-        if self.sample is not None:
-            return np.searchsorted(self.sample, points, side="right") / len(self.sample)
-        grid = self.quantiles
-        steps = len(grid) - 1
-        above = np.searchsorted(grid, points, side="right")  # grid points <= x
-        low = np.clip(above - 1, 0, steps)
-        high = np.clip(above, 0, steps)
-        span = grid[high] - grid[low]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            part = np.where(span > 0, (points - grid[low]) / span, 0.0)
-        shares = (low + part) / steps
-        return np.where(above == 0, 0.0, np.where(above > steps, 1.0, shares))
+@dataclass(frozen=True)
+class Tally:
+    """Both sides as counts over the same keys (categories, distinct values, or bins)."""
+
+    keys: list[str]
+    reference: np.ndarray
+    current: np.ndarray
+    first: int  # the key a z-test compares against the rest
+
+
+def numeric_reference(summary: Mapping[str, Any]) -> NumericReference:
+    """The arrays of a numeric profile entry (with at least one value)."""
+    sample = summary.get("sample")
+    values = None if sample is None else np.sort(np.asarray(sample, dtype=np.float64))
+    grid = summary.get("quantiles")
+    if grid is None and values is not None:  # small columns keep the values, not the grid
+        grid = grid_quantiles(values, QUANTILES)
+    return NumericReference(
+        quantiles=np.asarray(grid, dtype=np.float64),
+        sample=values,
+        count=int(summary["count"]),
+        std=float(summary["std"]),
+    )
 
 
 def quantile_edges(reference: NumericReference, bins: int = PSI_BINS) -> np.ndarray:
@@ -121,82 +119,24 @@ def aligned_counts(
     return keys, ref, np.concatenate((cur, np.array(list(extra.values()), dtype=np.float64)))
 
 
-def shares(counts: np.ndarray) -> np.ndarray:
-    """Counts as shares of their total (zeros if the total is zero)."""
-    total = counts.sum()
-    return counts / total if total > 0 else np.zeros_like(counts)
+def value_tally(summary: Mapping[str, Any], current: np.ndarray) -> Tally:
+    """Counts per reference value (ascending); current values it never had go under OTHER."""
+    counts: dict[str, int] = summary["counts"]
+    values = np.array([float(key) for key in counts])
+    cur = (
+        np.searchsorted(current, values, side="right")
+        - np.searchsorted(current, values, side="left")
+    ).astype(np.float64)
+    keys, ref = list(counts), np.array(list(counts.values()), dtype=np.float64)
+    if rest := len(current) - int(cur.sum()):
+        keys.append(OTHER)
+        ref, cur = np.append(ref, 0.0), np.append(cur, float(rest))
+    return Tally(keys, ref, cur, 0)
 
 
-def psi(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
-    """Population stability index, sum((q - p) * ln(q / p)), empty shares replaced by EPSILON."""
-    p = np.where(reference_shares > 0, reference_shares, EPSILON)
-    q = np.where(current_shares > 0, current_shares, EPSILON)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def wasserstein_norm(reference: NumericReference, current: np.ndarray) -> Outcome:
-    """W1 between the quantile functions (trapezoid rule over the grid) / max(std_ref, 0.001)."""
-    grid = reference.quantiles
-    gaps = np.abs(grid - _columns.grid_quantiles(current, len(grid)))
-    w1 = float((gaps.sum() - (gaps[0] + gaps[-1]) / 2) / (len(grid) - 1))
-    return Outcome(w1 / max(reference.std, MIN_STD))
-
-
-def ks(reference: NumericReference, current: np.ndarray) -> Outcome:
-    """Two-sample KS: ``scipy.stats.ks_2samp`` on the raw reference values when kept.
-
-    A reference profiled from more than SAMPLE_LIMIT values has only its quantile grid: the
-    statistic is then sup |F_ref - F_cur| over both sides' grids, and the p-value scipy's
-    ``kstwo`` distribution at the effective size n*m/(n+m) (ks_2samp's asymptotic mode).
-    """
-    from scipy import stats
-
-    if reference.sample is not None:
-        result = stats.ks_2samp(reference.sample, current)
-        return Outcome(float(result.statistic), float(result.pvalue))
-    points = np.concatenate((reference.quantiles, _columns.grid_quantiles(current, 1001)))
-    cur_cdf = np.searchsorted(current, points, side="right") / len(current)
-    statistic = float(np.max(np.abs(reference.cdf(points) - cur_cdf)))
-    n, m = reference.count, len(current)
-    return Outcome(statistic, float(stats.kstwo.sf(statistic, round(n * m / (n + m)))))
-
-
-def chisquare(reference: np.ndarray, current: np.ndarray) -> Outcome:
-    """Chi-square goodness of fit of current counts against reference shares x current total.
-
-    An empty expected cell (a category the reference never saw) would make the statistic
-    infinite; its share becomes EPSILON (the others rescaled) so the result stays finite.
-    """
-    from scipy import stats
-
-    expected = shares(reference)
-    if np.any((expected == 0) & (current > 0)):
-        expected = shares(np.where(expected > 0, expected, EPSILON))
-    keep = (expected > 0) | (current > 0)
-    result = stats.chisquare(current[keep], expected[keep] * current.sum())
-    return Outcome(float(result.statistic), float(result.pvalue))
-
-
-def ztest(first: int, reference: np.ndarray, current: np.ndarray) -> Outcome:
-    """Pooled two-proportion z-test of the share of values other than key ``first``.
-
-    This is Evidently's z-test (``first`` is the smallest value); with more than two values it
-    compares "the first value vs the rest".
-    """
-    from scipy import stats
-
-    n1, n2 = reference.sum(), current.sum()
-    p1, p2 = 1 - reference[first] / n1, 1 - current[first] / n2
-    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
-    spread = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
-    if spread <= 0:  # both sides hold the same single value
-        return Outcome(0.0, 1.0)
-    z = float((p1 - p2) / np.sqrt(spread))
-    return Outcome(z, float(2 * stats.norm.sf(abs(z))))
-
-
-def jensenshannon(reference: np.ndarray, current: np.ndarray) -> Outcome:
-    """Jensen-Shannon distance (natural log) between the two count vectors."""
-    from scipy.spatial import distance
-
-    return Outcome(float(distance.jensenshannon(reference, current)))
+def bin_tally(reference: NumericReference, current: np.ndarray) -> Tally:
+    """Counts in the 10 reference-quantile bins (the reference's scaled from its shares)."""
+    interior = quantile_edges(reference)
+    ref_shares, cur = numeric_bins(reference, current, interior)
+    labels = [f"<= {edge:.4g}" for edge in interior.tolist()] + ["above"]
+    return Tally(labels, ref_shares * reference.count, cur, 0)

@@ -1,7 +1,8 @@
-"""Drift between a reference profile and a new batch: per column, per dataset, per prediction.
+"""Drift between a reference profile and a new batch: the options and the report.
 
-``compare`` walks the batch one column at a time. Each column gets one test, chosen as
-Evidently 0.7 chooses by default ("auto"), unless ``DriftOptions`` overrides it:
+:func:`conveyor.monitoring.compare` walks the batch one column at a time. Each column gets one
+drift test (a ``conveyor.drift_tests`` plugin), chosen as Evidently 0.7 chooses by default
+("auto"), unless ``DriftOptions`` names one:
 
 =====================  ==============================================  ======================
 reference values        column                                          test, drift when
@@ -25,48 +26,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from conveyor.errors import DataError, SpecError
-
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
+__all__ = ["ColumnDrift", "ColumnTest", "DriftOptions", "DriftReport", "QualityIssue"]
 
-    from conveyor.monitoring.profile import Profile
-
-__all__ = [
-    "DEFAULT_THRESHOLDS",
-    "ColumnDrift",
-    "ColumnTest",
-    "DriftOptions",
-    "DriftReport",
-    "Method",
-    "QualityIssue",
-    "compare",
-]
-
-Method = Literal["auto", "ks", "chisquare", "ztest", "wasserstein", "jensenshannon", "psi"]
 Check = Literal["new_categories", "out_of_range", "null_rate"]
-
-DEFAULT_THRESHOLDS: Mapping[str, float] = {
-    "ks": 0.05,
-    "chisquare": 0.05,
-    "ztest": 0.05,
-    "wasserstein": 0.1,
-    "jensenshannon": 0.1,
-    "psi": 0.25,
-}
-P_VALUE_METHODS = frozenset({"ks", "chisquare", "ztest"})
-NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
 
 
 @dataclass(frozen=True)
 class ColumnTest:
-    """How one column is tested: the method, and its threshold (None: the method's default)."""
+    """How one column is tested: a drift test's name (or ``auto``), and its threshold.
 
-    method: Method = "auto"
+    A ``threshold`` of None takes the test's ``default_threshold``.
+    """
+
+    method: str = "auto"
     threshold: float | None = None
 
 
@@ -167,92 +142,3 @@ class DriftReport:
             "prediction": entry(self.prediction) if self.prediction else None,
             "quality": [asdict(issue) for issue in self.quality],
         }
-
-
-def compare(
-    reference: Profile,
-    current: pa.Table | pd.DataFrame,
-    *,
-    options: DriftOptions = DriftOptions(),
-    current_prediction: np.ndarray | None = None,
-) -> DriftReport:
-    """Test every profiled column of ``current`` (but ``options.ignore``) against ``reference``.
-
-    Args:
-        reference: The reference profile.
-        current: The batch (pyarrow Table or pandas DataFrame); extra columns are ignored.
-        options: Methods, thresholds and quality limits.
-        current_prediction: The model's predictions on ``current``, for prediction drift
-            (compared only when the profile has predictions too).
-
-    Returns:
-        The report.
-
-    Raises:
-        DataError: The batch lacks a profiled column, or a numeric column holds non-numbers.
-        SpecError: A per-column override names a method that cannot test that column's kind.
-    """
-    import numpy as np
-    import pyarrow as pa
-
-    from conveyor.monitoring import _columns, _compare
-
-    ignored = set(options.ignore)
-    names = [name for name in reference.names if name not in ignored]
-    present = set(_columns.column_names(current))
-    if missing := [name for name in names if name not in present]:
-        raise DataError(
-            f"the batch lacks {len(missing)} profiled column(s): {', '.join(map(repr, missing))}",
-            where="current data",
-            fix="score batches with the training columns, or list these under monitor.drift.ignore",
-        )
-    rows = _columns.row_count(current)
-    results: list[ColumnDrift] = []
-    quality: list[QualityIssue] = []
-    for name in names:
-        summary = reference.column(name)
-        side = _compare.Side.of(_columns.column(current, name), summary["kind"], name)
-        test, where = _column_test(options, name)
-        results.append(_compare.drift(name, summary, side, test, where=where))
-        quality.extend(_compare.quality(name, summary, side, options))
-    prediction = None
-    if reference.prediction is not None and current_prediction is not None:
-        scores = np.asarray(current_prediction).reshape(-1)
-        if len(scores) != rows:
-            raise DataError(
-                f"{len(scores)} predictions for {rows} rows",
-                where="current data",
-                fix="pass one prediction per row of the batch",
-            )
-        kind = reference.prediction["kind"]
-        side = _compare.Side.of(pa.chunked_array([pa.array(scores)]), kind, "prediction")
-        test = options.default  # a numeric-only default leaves a label prediction on auto
-        prediction = _compare.drift("prediction", reference.prediction, side, test, where=None)
-    drifted = sum(result.drifted for result in results)
-    share = drifted / len(results) if results else 0.0
-    return DriftReport(
-        columns=tuple(results),
-        drifted_share=share,
-        dataset_drift=bool(results) and share >= options.dataset_share,
-        prediction=prediction,
-        quality=tuple(quality),
-        rows=rows,
-        reference_rows=reference.rows,
-    )
-
-
-def _column_test(options: DriftOptions, name: str) -> tuple[ColumnTest, str | None]:
-    """The column's test and, for a per-column override, where it was configured."""
-    if name in options.columns:
-        return options.columns[name], f"monitor.drift.columns.{name}"
-    return options.default, None
-
-
-def check_method(method: str, kind: str, name: str, where: str) -> None:
-    """SpecError when ``method`` cannot test a ``kind`` column (KS/Wasserstein need numbers)."""
-    if kind == "categorical" and method in NUMERIC_ONLY:
-        raise SpecError(
-            f"method '{method}' needs numbers but column '{name}' is categorical",
-            where=where,
-            fix="use chisquare, ztest, jensenshannon or psi (or auto) for this column",
-        )

@@ -4,7 +4,7 @@
 call, each with one :class:`~conveyor.monitoring.request.MonitorRequest`. It reads the batch
 (files, folders, globs, or a prediction-log directory), scores it with the model unless the log
 already holds the scores (``_score``), compares it with the profile
-(:func:`conveyor.monitoring.drift.compare`), computes the model's metric when labels are known
+(:func:`conveyor.monitoring.compare`), computes the model's metric when labels are known
 (the target column in the batch, or ``labels`` files joined on ``id_column``), and writes
 ``drift.json`` and ``drift.html`` into ``out_dir``. Every input is checked before anything is
 written, so bad input leaves the previous reports untouched.
@@ -102,7 +102,8 @@ def run_monitor(
         root: Where relative paths start (the project root).
         request: The batch, the reference, the model and the settings (see
             :class:`~conveyor.monitoring.request.MonitorRequest`).
-        plugins: Where metrics are loaded from (default: the installed entry points).
+        plugins: Where metrics and drift tests are loaded from (default: the installed
+            entry points).
 
     Returns:
         The drift report, the performance, the document and the paths written.
@@ -112,7 +113,8 @@ def run_monitor(
     """
     from conveyor.monitoring import _batch, _scores
     from conveyor.monitoring._scores import score_table
-    from conveyor.monitoring.drift import DriftOptions, compare
+    from conveyor.monitoring._compare import compare
+    from conveyor.monitoring.drift import DriftOptions
     from conveyor.monitoring.report import render_html
 
     options = request.options or DriftOptions()
@@ -161,7 +163,11 @@ def run_monitor(
             plugins=plugins,
         )
     report = compare(
-        reference, batch.table.select(features), options=options, current_prediction=prediction
+        reference,
+        batch.table.select(features),
+        options=options,
+        current_prediction=prediction,
+        tests=plugins["drift_test"] if plugins is not None else None,
     )
     document = _document(report, performance, scores, batch, predictor, request.reference_name)
     html = render_html(document, report, performance)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.errors import DataError
+from conveyor.plugins.drift import grid_quantiles
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -236,7 +237,7 @@ def numeric_summary(ordered: np.ndarray, nulls: int) -> dict[str, Any]:
     if count <= SAMPLE_LIMIT:  # the values themselves: exact tests, and the grid derives from them
         summary["sample"] = ordered.tolist()
     else:
-        summary["quantiles"] = _columns.grid_quantiles(ordered, QUANTILES).tolist()
+        summary["quantiles"] = grid_quantiles(ordered, QUANTILES).tolist()
     if unique <= COUNT_LIMIT:
         summary["counts"] = _columns.sorted_counts(ordered)
     return summary

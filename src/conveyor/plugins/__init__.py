@@ -12,16 +12,20 @@ from conveyor.plugins.base import (
     Source,
     Transform,
 )
+from conveyor.plugins.drift import ColumnSample, DriftTest, Outcome
 from conveyor.plugins.registry import GROUPS, Plugins, Registry
 
 __all__ = [
     "GROUPS",
+    "ColumnSample",
     "Component",
     "DeployContext",
     "DeployTarget",
+    "DriftTest",
     "Metric",
     "Model",
     "NoParams",
+    "Outcome",
     "Plugins",
     "Registry",
     "Source",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from conveyor.errors import PluginError, UnknownComponentError
+from conveyor.plugins import _verify
 from conveyor.plugins.base import Component, DeployTarget, Metric, Model, Source, Transform
+from conveyor.plugins.drift import DriftTest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -19,8 +21,9 @@ GROUPS: dict[str, str] = {
     "model": "conveyor.models",
     "metric": "conveyor.metrics",
     "target": "conveyor.targets",
+    "drift_test": "conveyor.drift_tests",
 }
-"""Component kind -> entry-point group. Later kinds (drift tests) join this table."""
+"""Component kind -> entry-point group: the one table of plugin kinds."""
 
 BASES: dict[str, type[Component[Any]]] = {
     "source": Source,
@@ -28,6 +31,7 @@ BASES: dict[str, type[Component[Any]]] = {
     "model": Model,
     "metric": Metric,
     "target": DeployTarget,
+    "drift_test": DriftTest,
 }
 
 
@@ -42,6 +46,11 @@ class Registry:
     def discover(cls, kind: str) -> Registry:
         """Read the entry points of ``kind``'s group (metadata only: nothing is imported)."""
         return cls(kind, {ep.name: ep for ep in entry_points(group=GROUPS[kind])})
+
+    @property
+    def label(self) -> str:
+        """The kind as messages name it: ``model``, ``drift test``."""
+        return self.kind.replace("_", " ")
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
@@ -67,29 +76,38 @@ class Registry:
         return f"{hint}available: {', '.join(self.names()) or '(none installed)'}"
 
     def load(self, name: str, *, where: str) -> type[Component[Any]]:
-        """Import and return the component class registered as ``name``."""
+        """Import, check and return the component class registered as ``name``.
+
+        As pluggy verifies a hook implementation when it registers, the class is checked
+        before anything uses it (see :mod:`conveyor.plugins._verify`): its base class and
+        methods, its ``tasks`` and its ``Params``. A broken plugin is refused here, naming
+        itself, its entry point and its distribution.
+
+        Raises:
+            UnknownComponentError: No component of this kind is registered as ``name``.
+            PluginError: It fails to import, or breaks the component contract.
+        """
         ref = self._refs.get(name)
         if ref is None:
             raise UnknownComponentError(
-                f"unknown {self.kind} '{name}'", where=where, fix=self.suggest(name)
+                f"unknown {self.label} '{name}'", where=where, fix=self.suggest(name)
             )
         try:
             loaded = ref.load()
         except Exception as exc:
             raise PluginError(
-                f"{self.kind} '{name}' ({ref.value}) failed to import: {exc}",
+                f"{self.label} '{name}' ({ref.value}) failed to import: {exc}",
                 where=where,
                 fix=f"reinstall or fix the plugin that provides it ({self.provider(name)})",
             ) from exc
-        base = BASES[self.kind]
-        if not (isinstance(loaded, type) and issubclass(loaded, base)):
+        problems = _verify.problems(loaded, BASES[self.kind])
+        if problems:
             raise PluginError(
-                f"{self.kind} '{name}' ({ref.value}) is not a subclass of "
-                f"conveyor.plugins.{base.__name__}",
+                f"{self.label} '{name}' ({ref.value}) {'; '.join(problems)}",
                 where=where,
                 fix=f"report this to the plugin's authors ({self.provider(name)})",
             )
-        return loaded
+        return cast("type[Component[Any]]", loaded)
 
 
 @dataclass(frozen=True)

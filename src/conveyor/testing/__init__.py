@@ -20,7 +20,8 @@ Every ``test_`` method of the suite then runs; those that take ``task`` run once
 ``component.tasks``. ``SourceContract`` and ``TransformContract`` have fixtures to override
 (``root``: a project directory holding the files the source reads; ``frame``: the rows a
 transform is fitted on); ``DeployTargetContract`` runs the target in a tmp project holding a
-tiny blessed bundle (``run_params``, ``run_tasks`` and ``populate`` adjust that run).
+tiny blessed bundle (``run_params``, ``run_tasks`` and ``populate`` adjust that run);
+``DriftTestContract`` compares small and large columns of each kind the test supports.
 conveyor runs the same suites on its own components.
 
 This package needs pytest (not a dependency of conveyor itself) and never imports Hydra.
@@ -34,11 +35,12 @@ import pytest
 pytest.register_assert_rewrite(
     *(
         f"conveyor.testing.{m}"
-        for m in ("_contract", "_metric", "_model", "_source", "_target", "_transform")
+        for m in ("_contract", "_drift", "_metric", "_model", "_source", "_target", "_transform")
     )
 )
 
 from conveyor.testing._contract import ComponentContract  # noqa: E402
+from conveyor.testing._drift import DriftTestContract  # noqa: E402
 from conveyor.testing._metric import MetricContract  # noqa: E402
 from conveyor.testing._model import ModelContract  # noqa: E402
 from conveyor.testing._signature import estimator_params  # noqa: E402
@@ -49,6 +51,7 @@ from conveyor.testing._transform import TransformContract  # noqa: E402
 __all__ = [
     "ComponentContract",
     "DeployTargetContract",
+    "DriftTestContract",
     "MetricContract",
     "ModelContract",
     "SourceContract",

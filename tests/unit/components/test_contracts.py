@@ -199,6 +199,7 @@ class TestR2(MetricContract):
 def test_every_builtin_component_runs_its_suite() -> None:
     """A new entry point in pyproject.toml needs a suite here or in a sibling file."""
     from tests.unit.components import (
+        test_drift_contracts,
         test_source_contracts,
         test_target_contracts,
         test_transform_contracts,
@@ -209,6 +210,7 @@ def test_every_builtin_component_runs_its_suite() -> None:
         *vars(test_source_contracts).values(),
         *vars(test_transform_contracts).values(),
         *vars(test_target_contracts).values(),
+        *vars(test_drift_contracts).values(),
     ]
     registered = {
         (ep.group, ep.name)

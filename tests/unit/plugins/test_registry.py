@@ -48,6 +48,7 @@ def test_builtins_are_discovered_from_our_own_entry_points() -> None:
         "source": "sklearn_dataset",
         "metric": "roc_auc",
         "transform": "impute",
+        "drift_test": "ks",
     }.items():
         registry = Registry.discover(kind)
         assert expected in registry.names()

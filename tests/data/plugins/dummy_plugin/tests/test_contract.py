@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dummy_plugin.components import BlobsSource, NearestCentroidModel
+from dummy_plugin.components import BlobsSource, NearestCentroidModel, TotalVariation
 
-from conveyor.testing import ModelContract, SourceContract
+from conveyor.testing import DriftTestContract, ModelContract, SourceContract
 
 
 class TestNearestCentroid(ModelContract):
@@ -19,3 +19,8 @@ class TestBlobs(SourceContract):
     component = BlobsSource
     name = "dummy.blobs"
     params: ClassVar[dict[str, Any]] = {"n_rows": 50, "n_features": 3, "seed": 7}
+
+
+class TestTotalVariation(DriftTestContract):
+    component = TotalVariation
+    name = "dummy.total_variation"

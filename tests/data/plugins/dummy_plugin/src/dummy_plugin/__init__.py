@@ -1,4 +1,5 @@
-"""A dummy conveyor plugin: ``dummy.nearest_centroid`` (model) and ``dummy.blobs`` (source)."""
+"""A dummy conveyor plugin: ``dummy.nearest_centroid`` (model), ``dummy.blobs`` (source) and
+``dummy.total_variation`` (drift test)."""
 
 from __future__ import annotations
 

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conveyor.plugins import Model, Source
+from conveyor.plugins import DriftTest, Model, NoParams, Outcome, Source
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
 
+    from conveyor.plugins import ColumnSample
     from conveyor.spec import Task
 
 
@@ -81,3 +82,21 @@ class BlobsSource(Source[BlobsParams]):
         frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(self.params.n_features)])
         frame["label"] = y
         return frame
+
+
+class TotalVariation(DriftTest[NoParams]):
+    """``method: dummy.total_variation`` — half the L1 distance between the two sides' shares.
+
+    It works on the counts every column comes with (categories, distinct values or quantile
+    bins), so it tests numeric and categorical columns alike.
+    """
+
+    default_threshold: ClassVar[float] = 0.1
+
+    def run(self, *, sample: ColumnSample) -> Outcome:
+        """0 for identical shares, 1 for disjoint ones."""
+        import numpy as np
+
+        reference = sample.reference_counts / max(float(sample.reference_counts.sum()), 1.0)
+        current = sample.current_counts / max(float(sample.current_counts.sum()), 1.0)
+        return Outcome(float(np.abs(reference - current).sum() / 2))
