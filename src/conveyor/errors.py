@@ -7,6 +7,7 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
 ::
 
     ConveyorError                  exit 1
+    ├── UsageError                 exit 2  arguments that parse but do not make sense together
     ├── SpecError                  exit 2  the user's configuration is wrong
     │   ├── OverrideError                  a command-line override is malformed or unknown
     │   └── UnknownComponentError          a ``kind:`` names no installed component
@@ -18,6 +19,9 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     │       └── DataValidationError        the dataset breaks error-level ``data.schema`` checks
     ├── RegistryError                      a registry request refused (unknown version, unblessed)
     ├── InputError                 exit 2  rows to score break the model's input schema
+    ├── RequestError                       the server refuses a request (an HTTP 4xx status)
+    ├── ServeError                         `conveyor serve` cannot start (the address is taken)
+    ├── StatusError                        `conveyor status` cannot read the project's pipeline
     ├── ContinuousTrainingError            `conveyor ct` cannot run (dirty, locked, no batch)
     ├── RevisionError                      a git revision to diff cannot be read or compiled
     ├── SweepError                         a sweep cannot start or go on (bad space, structure)
@@ -43,12 +47,16 @@ __all__ = [
     "OverrideError",
     "PluginError",
     "RegistryError",
+    "RequestError",
     "RevisionError",
+    "ServeError",
     "SpecError",
     "StageError",
+    "StatusError",
     "SweepError",
     "UndeclaredParamError",
     "UnknownComponentError",
+    "UsageError",
 ]
 
 
@@ -84,6 +92,16 @@ class ConfigProblem:
         """The problem as one or two lines."""
         line = f"{self.where}: {self.what}"
         return f"{line}\n    fix: {self.fix}" if self.fix else line
+
+
+class UsageError(ConveyorError):
+    """Command-line arguments that parse but do not make sense together.
+
+    ``compile --check`` with overrides, say. The CLI prints the usage line before the message and
+    exits 2, as argparse does for arguments that do not parse.
+    """
+
+    exit_code = 2
 
 
 class SpecError(ConveyorError):
@@ -175,6 +193,30 @@ class InputError(ConveyorError):
     ) -> None:
         super().__init__(what, where=where, fix=fix)
         self.problems = problems
+
+
+class RequestError(ConveyorError):
+    """A request the server refuses with a 4xx ``status``; ``reason`` labels it in the metrics.
+
+    ``reason`` is a short label: ``too_large``, ``content_type``, ``malformed``, ``bad_payload``...
+
+    The server answers it in the protocol's own error shape (MLflow or Open Inference Protocol);
+    it never reaches the CLI. Rows that break the model's input schema are refused with reason
+    ``invalid_input``, naming the problems a batch job raises as an :class:`InputError`.
+    """
+
+    def __init__(self, what: str, *, status: int = 400, reason: str = "bad_payload") -> None:
+        super().__init__(what)
+        self.status = status
+        self.reason = reason
+
+
+class ServeError(ConveyorError):
+    """``conveyor serve`` cannot start: the address is taken, or the host cannot be bound."""
+
+
+class StatusError(ConveyorError):
+    """``conveyor status`` cannot read the pipeline: no ``.dvc/``, no dvc.yaml, DVC fails."""
 
 
 class ContinuousTrainingError(ConveyorError):

@@ -24,17 +24,12 @@ from conveyor.cli.registry import add_registry_parser
 from conveyor.cli.score import add_score_parser
 from conveyor.cli.serve import add_serve_parser
 from conveyor.cli.sweep import add_sweep_parser
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 BUG_EXIT_CODE = 70
-USAGE_EXIT_CODE = 2
-
-
-class UsageError(Exception):
-    """Arguments that parse but do not make sense together."""
 
 
 def _version() -> str:
@@ -221,8 +216,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(namespace.handler(namespace))
     except UsageError as exc:
         parser.print_usage(sys.stderr)
-        _err(f"conveyor: error: {exc}")
-        sys.exit(USAGE_EXIT_CODE)
+        _err(f"conveyor: error: {exc.render()}")
+        sys.exit(exc.exit_code)
     except ConveyorError as exc:
         if verbose:
             traceback.print_exc()

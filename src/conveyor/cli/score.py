@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.cli._args import positive_int
 from conveyor.cli._model import FORMS
+from conveyor.errors import UsageError
 
 if TYPE_CHECKING:
     import argparse
@@ -25,8 +26,6 @@ def score_command(args: argparse.Namespace) -> int:
     from conveyor.cli._model import resolve_model_version
 
     if args.report is not None and args.bad_rows != "skip":
-        from conveyor.cli.main import UsageError
-
         raise UsageError("--report describes skipped rows: use it with --bad-rows skip")
     root = Path.cwd()
     bundle, version = resolve_model_version(args.model, root)

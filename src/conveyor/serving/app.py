@@ -20,10 +20,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conveyor.errors import RequestError
 from conveyor.serving import mlflow, oip
 from conveyor.serving.body import (
     Limits,
-    RequestError,
     media_type,
     parse_json,
     read_body,

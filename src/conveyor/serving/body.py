@@ -1,8 +1,8 @@
 """Reading a request body within the size limit, and parsing JSON with a located error.
 
-Both protocols share this, and both turn :class:`RequestError` into their own error shape.
-:class:`Limits` bounds the work one request can cause: its columns and rows are counted before
-the per-value work starts.
+Both protocols share this, and both turn :class:`~conveyor.errors.RequestError` into their own
+error shape. :class:`Limits` bounds the work one request can cause: its columns and rows are
+counted before the per-value work starts.
 """
 
 from __future__ import annotations
@@ -13,23 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from conveyor.errors import ConveyorError
+from conveyor.errors import RequestError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-
-Reason = str
-"""A short label for the metrics: ``too_large``, ``content_type``, ``malformed``, ..."""
-
-
-class RequestError(ConveyorError):
-    """A request the server refuses with a 4xx status; ``reason`` labels it in the metrics."""
-
-    def __init__(self, what: str, *, status: int = 400, reason: Reason = "bad_payload") -> None:
-        super().__init__(what)
-        self.status = status
-        self.reason = reason
-
 
 EXTRA_COLUMNS = 10
 """Columns past the model's that still reach the schema check, which names each one with a

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from conveyor.serving.body import RequestError, did_you_mean
+from conveyor.errors import RequestError
+from conveyor.serving.body import did_you_mean
 
 if TYPE_CHECKING:
     from conveyor.bundle.inputs import ColumnKind, InputSchema

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor.bundle.manifest import MANIFEST
-from conveyor.errors import BundleError, ConveyorError
+from conveyor.errors import BundleError, ServeError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -170,7 +170,7 @@ def _bind(host: str, port: int) -> socket.socket:
         listener.listen(_BACKLOG)
     except OSError as exc:
         listener.close()
-        raise ConveyorError(
+        raise ServeError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             fix="choose another --port or --host, or stop the process that holds it",
         ) from exc

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import pandas as hpd
 
-from conveyor.errors import ConveyorError, DataError
+from conveyor.errors import DataError
 from conveyor.runtime.validation import validate_frame
 from conveyor.runtime.validation.infer import draft_schema, infer_schema, render_schema
 from conveyor.spec.schema import SchemaSpec
@@ -166,7 +166,7 @@ def test_a_dataset_not_yet_produced_says_which_stage_makes_it(tmp_path: Path) ->
 
 def test_an_unknown_source_suggests_the_close_one(tmp_path: Path) -> None:
     project_with_dataset(tmp_path, None)
-    with pytest.raises(ConveyorError, match="no source named 'breast_cancr'") as info:
+    with pytest.raises(DataError, match="no source named 'breast_cancr'") as info:
         draft_schema(tmp_path, source="breast_cancr")
     assert "did you mean 'breast_cancer'?" in str(info.value.fix)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from conveyor.errors import ConveyorError, DataError, StageError
+from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.validation import dtypes
 from conveyor.runtime.validation.report import json_safe
@@ -218,7 +218,7 @@ def _project_dataset(root: Path, source: str | None) -> str:
 
         close = difflib.get_close_matches(source, list(data.sources), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConveyorError(
+        raise DataError(
             f"no source named '{source}'",
             where="--source",
             fix=f"{hint}this project's sources: {', '.join(data.sources)}",
