@@ -1,5 +1,10 @@
 """``conveyor sweep``: check the project, plan the trials, run them as DVC experiments, rank.
 
+This module orchestrates: it reads the request and the project, then hands the trials to a
+strategy, the grid (every combination, run here) or the Bayesian search
+(:mod:`conveyor.experiments._optuna_search`). Both run trials through
+:mod:`conveyor.experiments._trials`, which imports neither.
+
 Before anything is queued: hydra composition must be on in DVC, conf/ committed, dvc.yaml and
 params.yaml current (``compile --check``), and every combination must compile (in process, so
 a typo fails at once with the combination named). A combination whose compiled dvc.yaml differs
@@ -13,9 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from conveyor.config import CONFIG_DIR, compose
-from conveyor.config.sweep import Dimension, check_trials, grid, load_space_file, parse_space
-from conveyor.errors import ConveyorError, SweepError
-from conveyor.experiments import _dvc, leaderboard, queue
+from conveyor.config.sweep import check_trials, grid, load_space_file, parse_space
+from conveyor.errors import SweepError
+from conveyor.experiments import _dvc, queue
+from conveyor.experiments._trials import run_trials, validate
 from conveyor.experiments.plan import SweepState, Trial, load_state, new_prefix
 
 if TYPE_CHECKING:
@@ -71,14 +77,14 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
         state.save(root)
         run_trials(root, state, state.trials, pipelines, progress)
         return state
-    from conveyor.experiments.optuna import run_study
+    from conveyor.experiments._optuna_search import run_study
 
     if budget is None:
         raise SweepError("optuna needs a number of trials", where="--trials", fix="add --trials N")
     check_trials(budget, "--trials")
     state.budget = budget
     state.save(root)
-    run_study(root, state, dimensions, progress)
+    run_study(root, state, dimensions, progress, seed=seed(root))
     return state
 
 
@@ -97,10 +103,10 @@ def resume_sweep(root: Path, name: str | None, jobs: int | None, progress: Progr
         state.jobs = jobs
     queue.reconcile(root, state)
     if state.optimizer == "optuna":
-        from conveyor.experiments.optuna import run_study
+        from conveyor.experiments._optuna_search import run_study
 
         dimensions = parse_space(root / CONFIG_DIR, state.space)
-        run_study(root, state, dimensions, progress)
+        run_study(root, state, dimensions, progress, seed=seed(root))
         return state
     left = [t for t in state.trials if t.status not in ("success",)]
     progress.note(f"resuming {state.prefix}: {len(left)} of {len(state.trials)} trials left")
@@ -140,90 +146,6 @@ def preflight(root: Path) -> None:
         )
 
 
-def validate(root: Path, state: SweepState, trials: list[Trial]) -> dict[str, str]:
-    """Compile every trial in process; the dvc.yaml text of each structural one, by name."""
-    from conveyor.compiler import DVC_YAML, compile_files
-
-    committed = (root / DVC_YAML).read_text(encoding="utf-8")
-    own: dict[str, str] = {}
-    for trial in trials:
-        shown = " ".join(trial.overrides)
-        try:
-            compiled = compile_files(root, trial.overrides)
-        except ConveyorError as exc:
-            several = len(getattr(exc, "problems", ())) > 1
-            raise SweepError(
-                f"trial '{trial.name}' ({shown}) does not compile: "
-                + (exc.render() if several else str(exc)),
-                where="conveyor sweep",
-                fix=f"{exc.fix}; nothing was queued"
-                if exc.fix and not several
-                else "fix the search space; nothing was queued",
-            ) from exc
-        names = [s.name for s in compiled.pipeline.stages]
-        if state.target not in names:
-            raise SweepError(
-                f"trial '{trial.name}' ({shown}) has no stage '{state.target}'",
-                where="--target",
-                fix=f"stages: {', '.join(names)}",
-            )
-        text = compiled.files[DVC_YAML]
-        trial.structural = text != committed
-        if trial.structural:
-            own[trial.name] = text
-    return own
-
-
-def run_trials(
-    root: Path,
-    state: SweepState,
-    trials: list[Trial],
-    pipelines: dict[str, str],
-    progress: Progress,
-) -> None:
-    """Queue ``trials`` and wait for them; on Ctrl-C leave the unfinished ones resumable."""
-    if not trials:
-        return
-    reported: set[str] = {t.name for t in state.trials if t.status == "failed"}
-
-    def on_change() -> None:
-        for trial in trials:
-            if trial.status == "failed" and trial.name not in reported:
-                reported.add(trial.name)
-                progress.note(f"trial {trial.name} failed ({' '.join(trial.overrides)}):")
-                progress.note("    " + (trial.error or "").replace("\n", "\n    "))
-        progress.update(state, best_so_far(root, state))
-
-    fresh = [t for t in trials if t.status in ("pending", "failed")]  # others are in DVC's queue
-    try:
-        queue.forget(root, [t.name for t in fresh])
-        if not queue.enqueue_grid(root, state, fresh):
-            for trial in fresh:
-                queue.enqueue(root, state, trial, pipelines.get(trial.name))
-                progress.update(state, None)
-        progress.update(state, None)
-        queue.wait(root, state, trials, on_change)
-    except KeyboardInterrupt:
-        progress.note(f"interrupted: stopping {state.prefix} ...")
-        queue.stop(root, state, trials)
-        counts = state.counts()
-        progress.note(
-            f"{counts['success']} finished trials kept; {counts['pending']} left: "
-            f"conveyor sweep --resume --name {state.prefix}"
-        )
-        raise
-
-
-def best_so_far(root: Path, state: SweepState) -> tuple[str, float] | None:
-    """The best finished trial and its primary metric."""
-    values = leaderboard.primary_values(root, state)
-    if not values:
-        return None
-    pick = max if state.higher_is_better else min
-    name = pick(values, key=lambda n: values[n])
-    return name, values[name]
-
-
 def primary_metric(root: Path) -> tuple[str | None, bool]:
     """``evaluate.primary`` and whether higher is better (from the metric component)."""
     data = compose(root / CONFIG_DIR).data
@@ -241,12 +163,6 @@ def seed(root: Path) -> int:
     """The project's ``seed`` (0 when it has none)."""
     value = compose(root / CONFIG_DIR).data.get("seed")
     return value if isinstance(value, int) else 0
-
-
-def fixed_and_swept(dimensions: list[Dimension]) -> tuple[list[str], list[Dimension]]:
-    """Overrides every trial gets, and the dimensions that vary."""
-    fixed = [d.override(d.values[0]) for d in dimensions if not d.is_swept]
-    return fixed, [d for d in dimensions if d.is_swept]
 
 
 def _check_new(root: Path, prefix: str) -> None:

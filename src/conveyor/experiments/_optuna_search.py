@@ -2,8 +2,9 @@
 
 Trials are asked in batches of ``-j`` (one per queue worker), run, then told: the value of
 ``evaluate.primary`` read from the experiment's metrics, or FAIL for a trial that failed. The
-sampler is seeded from the project's ``seed``. On ``--resume`` the study is rebuilt from the
-finished trials kept in the sweep state, so no result is lost or run twice.
+sampler is seeded from the project's ``seed``, which the sweep passes in. On ``--resume`` the
+study is rebuilt from the finished trials kept in the sweep state, so no result is lost or run
+twice. Trials are compiled, queued and awaited by :mod:`conveyor.experiments._trials`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.errors import SweepError
-from conveyor.experiments import leaderboard, sweep
+from conveyor.experiments import leaderboard
+from conveyor.experiments._trials import run_trials, validate
 from conveyor.experiments.plan import FINISHED, Trial
 
 if TYPE_CHECKING:
@@ -44,10 +46,16 @@ def distribution(dimension: Dimension) -> Any:  # noqa: ANN401 - an optuna distr
     return CategoricalDistribution(list(dimension.values))
 
 
+def fixed_and_swept(dimensions: list[Dimension]) -> tuple[list[str], list[Dimension]]:
+    """Overrides every trial gets, and the dimensions that vary."""
+    fixed = [d.override(d.values[0]) for d in dimensions if not d.is_swept]
+    return fixed, [d for d in dimensions if d.is_swept]
+
+
 def run_study(
-    root: Path, state: SweepState, dimensions: list[Dimension], progress: Progress
+    root: Path, state: SweepState, dimensions: list[Dimension], progress: Progress, *, seed: int
 ) -> None:
-    """Ask, run and tell until ``state.budget`` trials have finished."""
+    """Ask, run and tell until ``state.budget`` trials have finished; ``seed`` seeds TPE."""
     import optuna
     from optuna.trial import TrialState, create_trial
 
@@ -57,7 +65,7 @@ def run_study(
             where="conf/evaluate/",
             fix="set evaluate.primary, or use a grid sweep",
         )
-    fixed, swept = sweep.fixed_and_swept(dimensions)
+    fixed, swept = fixed_and_swept(dimensions)
     if not swept:
         raise SweepError(
             "nothing to search: every key has a single value",
@@ -71,7 +79,7 @@ def run_study(
     )
     with warnings.catch_warnings():  # constant_liar (spread a batch's guesses) is "experimental"
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=sweep.seed(root), constant_liar=True)
+        sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
     study = optuna.create_study(direction=direction, sampler=sampler)
     by_key = {d.key: d for d in swept}
 
@@ -92,7 +100,7 @@ def run_study(
     tell([t for t in state.trials if t.status in FINISHED and t.params is not None])
     leftover = [t for t in state.trials if t.status not in FINISHED]
     if leftover:  # asked before an interruption: run them as they were asked
-        sweep.run_trials(root, state, leftover, sweep.validate(root, state, leftover), progress)
+        run_trials(root, state, leftover, validate(root, state, leftover), progress)
         tell(leftover)
     while len(state.trials) < state.budget:
         asked: dict[str, Any] = {}
@@ -106,7 +114,7 @@ def run_study(
         state.save(root)
         batch = [state.trial(name) for name in asked]
         runnable, pipelines = _compilable(root, state, batch, progress)
-        sweep.run_trials(root, state, runnable, pipelines, progress)
+        run_trials(root, state, runnable, pipelines, progress)
         values = leaderboard.primary_values(root, state)
         for trial in batch:
             value = values.get(trial.name)
@@ -124,7 +132,7 @@ def _compilable(
     pipelines: dict[str, str] = {}
     for trial in batch:
         try:
-            pipelines.update(sweep.validate(root, state, [trial]))
+            pipelines.update(validate(root, state, [trial]))
         except SweepError as exc:
             trial.status, trial.error = "failed", exc.what
             progress.note(f"trial {trial.name} failed: {exc.what}")

@@ -1,0 +1,104 @@
+"""Trial mechanics that every search strategy uses: compile, queue, wait, track the best.
+
+A strategy (the grid in :mod:`conveyor.experiments.sweep`, the Bayesian search in
+:mod:`conveyor.experiments._optuna_search`) decides which trials to run; this module runs them.
+It knows nothing of strategies or of how the sweep was asked for, so both import it and it
+imports neither.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conveyor.errors import ConveyorError, SweepError
+from conveyor.experiments import leaderboard, queue
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conveyor.experiments._progress import Progress
+    from conveyor.experiments.plan import SweepState, Trial
+
+
+def validate(root: Path, state: SweepState, trials: list[Trial]) -> dict[str, str]:
+    """Compile every trial in process; the dvc.yaml text of each structural one, by name."""
+    from conveyor.compiler import DVC_YAML, compile_files
+
+    committed = (root / DVC_YAML).read_text(encoding="utf-8")
+    own: dict[str, str] = {}
+    for trial in trials:
+        shown = " ".join(trial.overrides)
+        try:
+            compiled = compile_files(root, trial.overrides)
+        except ConveyorError as exc:
+            several = len(getattr(exc, "problems", ())) > 1
+            raise SweepError(
+                f"trial '{trial.name}' ({shown}) does not compile: "
+                + (exc.render() if several else str(exc)),
+                where="conveyor sweep",
+                fix=f"{exc.fix}; nothing was queued"
+                if exc.fix and not several
+                else "fix the search space; nothing was queued",
+            ) from exc
+        names = [s.name for s in compiled.pipeline.stages]
+        if state.target not in names:
+            raise SweepError(
+                f"trial '{trial.name}' ({shown}) has no stage '{state.target}'",
+                where="--target",
+                fix=f"stages: {', '.join(names)}",
+            )
+        text = compiled.files[DVC_YAML]
+        trial.structural = text != committed
+        if trial.structural:
+            own[trial.name] = text
+    return own
+
+
+def run_trials(
+    root: Path,
+    state: SweepState,
+    trials: list[Trial],
+    pipelines: dict[str, str],
+    progress: Progress,
+) -> None:
+    """Queue ``trials`` and wait for them; on Ctrl-C leave the unfinished ones resumable."""
+    if not trials:
+        return
+    reported: set[str] = {t.name for t in state.trials if t.status == "failed"}
+
+    def on_change() -> None:
+        for trial in trials:
+            if trial.status == "failed" and trial.name not in reported:
+                reported.add(trial.name)
+                progress.note(f"trial {trial.name} failed ({' '.join(trial.overrides)}):")
+                progress.note("    " + (trial.error or "").replace("\n", "\n    "))
+        progress.update(state, best_so_far(root, state))
+
+    fresh = [t for t in trials if t.status in ("pending", "failed")]  # others are in DVC's queue
+    try:
+        queue.forget(root, [t.name for t in fresh])
+        if not queue.enqueue_grid(root, state, fresh):
+            for trial in fresh:
+                queue.enqueue(root, state, trial, pipelines.get(trial.name))
+                progress.update(state, None)
+        progress.update(state, None)
+        queue.wait(root, state, trials, on_change)
+    except KeyboardInterrupt:
+        progress.note(f"interrupted: stopping {state.prefix} ...")
+        queue.stop(root, state, trials)
+        counts = state.counts()
+        progress.note(
+            f"{counts['success']} finished trials kept; {counts['pending']} left: "
+            f"conveyor sweep --resume --name {state.prefix}"
+        )
+        raise
+
+
+def best_so_far(root: Path, state: SweepState) -> tuple[str, float] | None:
+    """The best finished trial and its primary metric."""
+    values = leaderboard.primary_values(root, state)
+    if not values:
+        return None
+    pick = max if state.higher_is_better else min
+    name = pick(values, key=lambda n: values[n])
+    return name, values[name]

@@ -1,0 +1,31 @@
+"""The sweep orchestrates, a strategy picks trials, the trial mechanics run them: one way down."""
+
+from __future__ import annotations
+
+import grimp
+from grimp import Layer
+
+LAYERS = [
+    Layer("apply", "sweep"),  # what the CLI calls: start, resume, apply
+    "_optuna_search",  # a strategy (the grid is three lines of sweep)
+    "_trials",  # compile, queue, wait, best so far: what every strategy runs
+    Layer("queue", "leaderboard", "_progress"),
+    Layer("plan", "_dvc"),
+]
+
+
+def test_experiments_import_one_way_down() -> None:
+    graph = grimp.build_graph("conveyor", cache_dir=None)
+    illegal = graph.find_illegal_dependencies_for_layers(
+        layers=LAYERS, containers={"conveyor.experiments"}
+    )
+    shown = sorted(f"{d.importer} -> {d.imported}" for d in illegal)
+    assert shown == []
+    modules = {m.rsplit(".", 1)[1] for m in graph.find_children("conveyor.experiments")}
+    layered = {
+        tail
+        for layer in LAYERS
+        for tail in (layer.module_tails if isinstance(layer, Layer) else {layer})
+    }
+    assert modules == layered  # a new module takes a place in the layers
+    assert "optuna" not in modules  # the library's name is the library's
