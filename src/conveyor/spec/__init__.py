@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conveyor.spec._base import TASKS, Task
 from conveyor.spec.component import ComponentSpec
 from conveyor.spec.data import CombineSpec, DataSpec, JoinSpec, SplitSpec
 from conveyor.spec.deploy import DeployTargetSpec
@@ -17,7 +18,7 @@ from conveyor.spec.monitor import (
     QualitySpec,
     RetrainSpec,
 )
-from conveyor.spec.project import TASKS, ProjectMetaSpec, ProjectSpec, Task, is_classification
+from conveyor.spec.project import ProjectMetaSpec, ProjectSpec, is_classification
 from conveyor.spec.schema import ColumnSchema, RowsSchema, SchemaSpec, TimeSchema
 
 __all__ = [

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
+
+Task = Literal["binary_classification", "multiclass_classification", "regression"]
+"""The learning task (``project.task``); here, below every spec module, as several use it."""
+TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 """Names users choose (project, sources) become file and DVC stage names, so keep them plain."""

@@ -10,7 +10,7 @@ from conveyor.spec._base import StrictModel
 from conveyor.spec.gate import MetricGateSpec
 
 if TYPE_CHECKING:
-    from conveyor.spec.project import Task
+    from conveyor.spec._base import Task
 
 Plot = Literal[
     "roc", "precision_recall", "confusion_matrix", "calibration", "residuals", "feature_importance"

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from conveyor.spec._base import NAME_PATTERN, StrictModel
+from conveyor.spec._base import NAME_PATTERN, StrictModel, Task
 from conveyor.spec.data import DataSpec
 from conveyor.spec.deploy import NO_GATES_MESSAGE, DeployTargetSpec, TargetName
 from conveyor.spec.evaluate import EvaluateSpec, task_plots
 from conveyor.spec.features import FeaturesSpec
 from conveyor.spec.model import ModelSpec
 from conveyor.spec.monitor import MonitorSpec
-
-Task = Literal["binary_classification", "multiclass_classification", "regression"]
-TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
 
 
 class ProjectMetaSpec(StrictModel):

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from conveyor.components._expression import expression_problem
 from conveyor.components.transformers.base import FrameTransformer, quoted
 
 
@@ -51,8 +52,6 @@ class ExpressionColumns(FrameTransformer):
 
     def _evaluate(self, frame: pd.DataFrame) -> pd.DataFrame:
         derived: list[pd.Series] = []
-        from conveyor.components.transforms.columns import expression_problem
-
         for name, expression in (self.columns_out or {}).items():
             problem = expression_problem(expression) if isinstance(expression, str) else "?"
             if problem is not None:  # a bundle carries its expressions: check them every time
