@@ -15,6 +15,7 @@ checks are cheap (no estimator is built, no data is read):
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -28,14 +29,20 @@ if TYPE_CHECKING:
     from conveyor.plugins.base import Component
 
 
-def problems(cls: object, base: type[Component[Any]]) -> list[str]:
+def problems(cls: object, base: type[Component[Any]]) -> tuple[str, ...]:
     """What is wrong with ``cls`` as a ``base`` component (empty when nothing is)."""
     if not (isinstance(cls, type) and issubclass(cls, base)):
-        return [f"is not a subclass of conveyor.plugins.{base.__name__}"]
+        return (f"is not a subclass of conveyor.plugins.{base.__name__}",)
+    return _class_problems(cls, base)
+
+
+@functools.cache
+def _class_problems(cls: type[Component[Any]], base: type[Component[Any]]) -> tuple[str, ...]:
+    """Checked once per class: a compile loads the same components many times."""
     found = _abstract(cls)
     if found:
-        return found
-    return [*_signatures(cls, base), *_tasks(cls), *_params(cls)]
+        return tuple(found)
+    return (*_signatures(cls, base), *_tasks(cls), *_params(cls))
 
 
 def _abstract(cls: type[Component[Any]]) -> list[str]:
@@ -64,20 +71,21 @@ def _signatures(cls: type[Component[Any]], base: type[Component[Any]]) -> list[s
     return found
 
 
-def _called(base: type[Component[Any]]) -> set[str]:
+@functools.cache
+def _called(base: type[Component[Any]]) -> frozenset[str]:
     """The methods of ``base`` whose signature binds a plugin: abstract or keyword-only ones."""
     names = set()
     for klass in base.__mro__:
         for name, value in vars(klass).items():
             if getattr(value, "__isabstractmethod__", False) or _keyword_only(value):
                 names.add(name)
-    return names
+    return frozenset(names)
 
 
 def _keyword_only(value: object) -> bool:
     if not inspect.isfunction(value):
         return False
-    return any(p.kind is p.KEYWORD_ONLY for p in inspect.signature(value).parameters.values())
+    return bool(value.__code__.co_kwonlyargcount)
 
 
 def _plain(signature: inspect.Signature) -> inspect.Signature:
