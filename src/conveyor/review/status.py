@@ -16,7 +16,7 @@ import yaml
 
 from conveyor.compiler.ir import Pipeline, Stage, covers
 from conveyor.compiler.render import DVC_YAML, PARAMS_YAML
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, StatusError
 from conveyor.review.rerun import Reason, Rerun
 
 if TYPE_CHECKING:
@@ -71,16 +71,16 @@ def pipeline_status(root: Path) -> Status:
     """Why each stage of ``root``'s dvc.yaml is stale, per ``dvc status`` and dvc.lock.
 
     Raises:
-        ConveyorError: ``root`` is not a DVC project, has no dvc.yaml, or DVC fails.
+        StatusError: ``root`` is not a DVC project, has no dvc.yaml, or DVC fails.
     """
     if not (root / ".dvc").is_dir():
-        raise ConveyorError(
+        raise StatusError(
             "not a DVC project (no .dvc/ directory)",
             where=str(root),
             fix="run conveyor from the project root, or 'dvc init' there first",
         )
     if not (root / DVC_YAML).is_file():
-        raise ConveyorError(
+        raise StatusError(
             f"no {DVC_YAML} to report on", where=str(root), fix="run 'conveyor compile'"
         )
     warnings = _generated_files_warnings(root)
@@ -143,11 +143,11 @@ def _dvc_status(root: Path) -> dict[str, list[Any]]:
         with Repo(str(root)) as repo:
             raw: dict[str, list[Any]] = repo.status()
     except NotDvcRepoError as exc:
-        raise ConveyorError(
+        raise StatusError(
             "not a DVC project", where=str(root), fix="run 'dvc init' in the project root"
         ) from exc
     except DvcException as exc:
-        raise ConveyorError(
+        raise StatusError(
             f"dvc status failed: {exc}", where=str(root), fix="run 'dvc status' to see DVC's error"
         ) from exc
     # Stages of the root dvc.yaml are named plainly; others are 'sub/dvc.yaml:stage'.
@@ -341,7 +341,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except yaml.YAMLError as exc:
-        raise ConveyorError(
+        raise StatusError(
             f"cannot parse {path.name}: {exc}",
             where=str(path),
             fix=f"fix or regenerate {path.name}",
