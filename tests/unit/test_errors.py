@@ -121,7 +121,11 @@ def test_every_conveyor_exception_is_in_the_tree() -> None:
 def test_the_docstring_draws_every_class_with_its_parent_and_exit_code() -> None:
     assert errors.__doc__ is not None
     tree = drawn_tree(errors.__doc__)
-    classes = {c for c in _subclasses(ConveyorError) if c.__module__.startswith("conveyor.")}
+    classes = {
+        c
+        for c in _subclasses(ConveyorError)
+        if issubclass(c, ConveyorError) and c.__module__.startswith("conveyor.")
+    }
     actual = {
         cls.__name__: Drawn(cls.__name__, cls.__bases__[0].__name__, cls.exit_code)
         for cls in classes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grimp
 from grimp import Layer
 
-LAYERS = [
+LAYERS: list[Layer | str] = [
     Layer("apply", "sweep"),  # what the CLI calls: start, resume, apply
     "_optuna_search",  # a strategy (the grid is three lines of sweep)
     "_trials",  # compile, queue, wait, best so far: what every strategy runs
