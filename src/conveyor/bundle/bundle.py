@@ -16,8 +16,9 @@ request), so loading it runs none of its code. In order, before any object is bu
    (:mod:`conveyor.bundle.document`);
 3. the root of ``pipeline.skops`` is a ``sklearn.pipeline.Pipeline``, and every type any of
    its nodes names is on the exact-type allowlist of :mod:`conveyor.bundle.trust`. The list
-   is fixed by installed code and by the caller (the project's ``model._target_``); nothing
-   in the bundle widens it (a ``trusted_modules`` key in metadata.json is ignored).
+   is fixed by installed code and by the caller (the project's ``model._target_`` and
+   ``model.trusted_types``); nothing in the bundle widens it (a ``trusted_modules`` key in
+   metadata.json is ignored).
 
 Only then does skops build the Pipeline, which must be fitted, end in a ``model`` step that
 predicts, and have transformers before it. Each refusal is a :class:`BundleError` (exit 4).
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
+from conveyor.bundle._booster import booster_file, booster_problem, boosters
+from conveyor.bundle._trees import tree_problem
 from conveyor.bundle.document import MetadataDocument, SchemaDocument, parse_document
 from conveyor.bundle.manifest import read_verified, write_manifest
 from conveyor.bundle.trust import refused_types, schema_types
@@ -46,10 +49,16 @@ SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
 MODEL_STEP = "model"
 _PIPELINE = "sklearn.pipeline.Pipeline"
+_MALFORMED = "a tree of the model is malformed, so it was not used"
+_FIX_MALFORMED = (
+    "the file was altered or not written by conveyor's train stage: load bundles only from "
+    "sources you trust, or retrain the model"
+)
 _FIX_UNTRUSTED = (
     "load bundles only from sources you trust. If you trust this model: an installed model "
-    "plugin declares its types in 'trusted_types', and a project's own estimator is trusted "
-    "when the project's params.yaml names it as model._target_ (run from that project)"
+    "plugin declares its types in 'trusted_types'; a project's params.yaml trusts its "
+    "model._target_ class and the exact classes its reviewed conf/ lists in "
+    "model.trusted_types (run from that project)"
 )
 
 
@@ -73,17 +82,27 @@ def _dump_json(path: Path, data: dict[str, Any]) -> None:
     _atomic.write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def dump_pipeline(pipeline: Any) -> bytes:  # noqa: ANN401 - a fitted scikit-learn Pipeline
+    """The skops bytes of ``pipeline``: what :func:`save_bundle` writes as ``pipeline.skops``."""
+    import skops.io as sio
+
+    return bytes(sio.dumps(pipeline))
+
+
 def save_bundle(
     path: Path,
     pipeline: Any,  # noqa: ANN401 - any fitted scikit-learn Pipeline
     schema: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:
-    """Write the bundle to ``path`` atomically (a killed run leaves the old bundle or none)."""
-    import skops.io as sio
+    """Write the bundle to ``path`` atomically (a killed run leaves the old bundle or none).
 
+    ``pipeline`` is the fitted Pipeline, or the bytes :func:`dump_pipeline` made of it (so
+    the bytes whose types the caller checked are the bytes written).
+    """
+    data = pipeline if isinstance(pipeline, bytes) else dump_pipeline(pipeline)
     with _atomic.atomic_dir(path) as tmp:
-        sio.dump(pipeline, tmp / PIPELINE_FILE)
+        (tmp / PIPELINE_FILE).write_bytes(data)
         _dump_json(tmp / SCHEMA_FILE, schema)
         _dump_json(tmp / METADATA_FILE, metadata)
         write_manifest(tmp)
@@ -114,7 +133,22 @@ def load_bundle(path: Path, *, trusted: Iterable[str] = ()) -> Bundle:
     return Bundle(path, pipeline, schema, metadata)
 
 
-def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Any:  # noqa: ANN401
+def untrusted_types(data: bytes, trusted: Iterable[str], *, where: str) -> list[str]:
+    """The types in the skops ``data`` of a Pipeline that no list trusts, sorted.
+
+    The check :func:`load_bundle` makes, for ``train`` to make before it writes a bundle.
+    """
+    return _types(data, where, trusted, complete=True)[0]
+
+
+def _types(
+    data: bytes, where: str, trusted: Iterable[str], *, complete: bool = False
+) -> tuple[list[str], set[str], Any]:
+    """(refused, every type named, schema), for a skops archive whose root is a Pipeline.
+
+    skops' own scan (types nodes hold besides their own) is skipped when the schema alone is
+    refused, unless ``complete``.
+    """
     import skops.io as sio
 
     root = _read_skops_schema(data, where)
@@ -132,12 +166,19 @@ def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Any:  # n
         )
     found_types = schema_types(root, where=where)
     refused = refused_types(found_types, trusted)
-    if not refused:  # skops' own view too: types its nodes hold besides their own
+    if complete or not refused:  # skops' own view too: types its nodes hold besides their own
         try:
             found_types |= set(sio.get_untrusted_types(data=data))
         except Exception as exc:  # skops raises many kinds on a corrupt archive
             raise BundleError(f"cannot read it: {exc}", where=where, fix="retrain") from exc
         refused = refused_types(found_types, trusted)
+    return refused, found_types, root
+
+
+def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Any:  # noqa: ANN401
+    import skops.io as sio
+
+    refused, found_types, root = _types(data, where, trusted)
     if refused:
         raise BundleError(
             f"holds types that are not trusted, so nothing in it was loaded: "
@@ -145,12 +186,44 @@ def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Any:  # n
             where=where,
             fix=_FIX_UNTRUSTED,
         )
+    _check_boosters(data, root, where)
     try:
         pipeline = sio.loads(data, trusted=sorted(found_types))
     except Exception as exc:  # skops raises many kinds on a corrupt archive
-        raise BundleError(f"cannot load it: {exc}", where=where, fix="retrain the model") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(  # one line: xgboost appends its C++ backtrace
+            f"cannot load it: {first}", where=where, fix="retrain the model"
+        ) from exc
     _check_pipeline(pipeline, where)
+    problem = tree_problem(pipeline)
+    if problem is not None:
+        raise BundleError(f"{_MALFORMED}: {problem}", where=where, fix=_FIX_MALFORMED)
     return pipeline
+
+
+def _check_boosters(data: bytes, root: Any, where: str) -> None:  # noqa: ANN401
+    """Each xgboost Booster's trees, before xgboost's C++ parses them (it trusts them)."""
+    found = list(boosters(root))
+    if not found:
+        return
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for owner, node in found:
+            file = booster_file(node)
+            try:
+                raw = archive.read(file) if file is not None else None
+            except KeyError:
+                raw = None
+            problem = (
+                "it is not in the form skops writes (a bytearray file)"
+                if raw is None
+                else booster_problem(raw)
+            )
+            if problem is not None:
+                raise BundleError(
+                    f"{_MALFORMED}: the booster of '{owner}', {problem}",
+                    where=where,
+                    fix=_FIX_MALFORMED,
+                )
 
 
 def _read_skops_schema(data: bytes, where: str) -> Any:  # noqa: ANN401 - parsed JSON

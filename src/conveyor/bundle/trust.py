@@ -13,16 +13,21 @@ metadata, its manifest) can add to it. The list is:
 - the exact types each installed model and transform declares in ``trusted_types``, and the
   estimator classes of the installed models (so a plugin's own estimator needs no declaration);
 - what the caller vouches for: the class the project's reviewed ``params.yaml`` names as
-  ``model._target_`` (:func:`project_types`), read from the project, never from the bundle.
+  ``model._target_`` and the exact classes it lists in ``model.trusted_types``
+  (:func:`declared_types`), read from the project, never from the bundle. Nothing from the
+  standard library or another module that can run code can be listed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import BundleError, ConveyorError
 from conveyor.plugins import Model, Plugins, Transform
+from conveyor.plugins.target import declared_class_problem, import_target, project_importable
+from conveyor.spec.model import untrustable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -116,24 +121,28 @@ def estimator_types() -> frozenset[str]:
 
 
 def declared_types(params: Mapping[str, Any], root: Path | None = None) -> frozenset[str]:
-    """The class a project's params.yaml names as ``model._target_`` (empty without one).
+    """The classes a project's params.yaml vouches for: ``model._target_`` and ``trusted_types``.
 
-    The class is imported (from ``root`` too, for a module kept in the project) to learn the
-    name skops gives it: ``sklearn.linear_model.Ridge`` is ``sklearn.linear_model._ridge.Ridge``.
+    The ``_target_`` class is imported (from ``root`` too, for a module kept in the project) to
+    learn the name skops gives it: ``sklearn.linear_model.Ridge`` is
+    ``sklearn.linear_model._ridge.Ridge``. Each ``model.trusted_types`` entry counts only when
+    it is a class defined under exactly that name and outside the modules that can run code
+    (:func:`conveyor.spec.model.untrustable`): compile refuses anything else, and a
+    params.yaml edited by hand, or at an old commit, is held to the same rule.
     """
     model = params.get("model")
-    target = model.get("_target_") if isinstance(model, dict) else None
-    if not isinstance(target, str) or "." not in target:
+    if not isinstance(model, dict):
         return frozenset()
-    from conveyor.plugins.target import import_target, project_importable
-
-    try:
-        if root is None:
-            return frozenset({type_name(import_target(target, where="model._target_"))})
-        with project_importable(root):
-            return frozenset({type_name(import_target(target, where="model._target_"))})
-    except ConveyorError:  # not importable here: trust the name exactly as written
-        return frozenset({target})
+    target, listed = model.get("_target_"), model.get("trusted_types")
+    names = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
+    with project_importable(root) if root is not None else contextlib.nullcontext():
+        found = {n for n in names if untrustable(n) is None and declared_class_problem(n) is None}
+        if isinstance(target, str) and "." in target:
+            try:
+                found.add(type_name(import_target(target, where="model._target_")))
+            except ConveyorError:  # not importable here: trust the name exactly as written
+                found.add(target)
+    return frozenset(found)
 
 
 def project_types(root: Path) -> frozenset[str]:

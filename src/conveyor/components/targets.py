@@ -194,11 +194,10 @@ class BatchTarget(DeployTarget[BatchParams]):
         from conveyor.bundle import load_bundle
         from conveyor.bundle.predictor import Predictor
         from conveyor.bundle.scoring import score_files
-        from conveyor.bundle.trust import project_types
 
         (output,), (report,) = ctx.outs, ctx.reports
         predictor = Predictor(
-            load_bundle(ctx.bundle_dir, trusted=project_types(ctx.root)),
+            load_bundle(ctx.bundle_dir, trusted=ctx.trusted),
             unknown_categories=self.params.unknown_categories,
         )
         with tempfile.TemporaryDirectory() as scratch:

@@ -18,9 +18,15 @@ from conveyor.config.problems import problems_from
 from conveyor.config.provenance import Provenance, trace
 from conveyor.errors import ConfigProblem, SpecError
 from conveyor.plugins import Plugins
-from conveyor.plugins.target import import_target, project_importable, signature_params
+from conveyor.plugins.target import (
+    declared_class_problem,
+    import_target,
+    project_importable,
+    signature_params,
+)
 from conveyor.spec import TASKS, EvaluateSpec, FeaturesSpec, ModelSpec, ProjectSpec, Task
 from conveyor.spec.component import ComponentSpec
+from conveyor.spec.model import untrustable
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -114,6 +120,7 @@ class ComponentChecker:
         model = _parse(ModelSpec, _section(data, "model"))
         if model is not None:
             problems += self._model(model, task)
+        problems += self._trusted_types(_section(data, "model", "trusted_types"))
         evaluate = _parse(EvaluateSpec, _section(data, "evaluate"))
         if evaluate is not None:
             for index, name in enumerate(evaluate.metrics):
@@ -195,6 +202,18 @@ class ComponentChecker:
                     )
                 )
         return problems or self._bounded(model) or self._estimator_constraints(cls, model)
+
+    def _trusted_types(self, names: Any) -> list[ConfigProblem]:  # noqa: ANN401 - raw YAML
+        """Each well-formed ``model.trusted_types`` entry is a class, named as skops does."""
+        if not isinstance(names, list):
+            return []  # the spec validation reports it
+        return [
+            self._problem(f"model.trusted_types.{index}", *problem)
+            for index, name in enumerate(names)
+            if isinstance(name, str)
+            and untrustable(name) is None  # else the spec validation reports it
+            and (problem := declared_class_problem(name)) is not None
+        ]
 
     def _bounded(self, model: ModelSpec) -> list[ConfigProblem]:
         """The built-in models' bound on trees and iterations, for a ``_target_`` estimator too."""

@@ -149,6 +149,8 @@ class DeployContext:
     """What :meth:`DeployTarget.outs` declared, resolved against ``root``."""
     reports: tuple[Path, ...] = ()
     """What :meth:`DeployTarget.reports` declared, resolved against ``root``."""
+    trusted: frozenset[str] = frozenset()
+    """Types the project's params vouch for in the bundle: pass them to ``load_bundle``."""
 
 
 class DeployTarget(Component[P]):

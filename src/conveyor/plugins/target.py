@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
+import types
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,43 @@ def import_target(target: str, *, where: str) -> type[Any]:
             fix="use an estimator class, or register a model plugin with kind:",
         )
     return found
+
+
+def declared_class_problem(name: str) -> tuple[str, str] | None:
+    """Why ``name`` (an entry of ``model.trusted_types``) is not a class skops records, or None.
+
+    Imports its module, as ``_target_`` is imported: the name must be a class, spelled as
+    skops records it (``module.Class`` where the class is defined, not where it is re-exported).
+
+    Returns:
+        (what, fix) of the problem, or None when ``name`` is such a class.
+    """
+    module_name, _, attr = name.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return (
+            f"cannot import '{module_name}' for '{name}': {exc}",
+            "check the spelling, or install the package that defines the class",
+        )
+    found = getattr(module, attr, None)
+    if found is None and importlib.util.find_spec(name) is not None:
+        found = importlib.import_module(name)
+    if found is None:
+        return f"'{module_name}' has no class '{attr}'", f"check the class name in '{name}'"
+    if isinstance(found, types.ModuleType):
+        return f"'{name}' is a module, not a class", "name one class; module prefixes are not taken"
+    if not isinstance(found, type):
+        return (
+            f"'{name}' is not a class",
+            "only classes can be trusted (a function named in a bundle is what calls code)",
+        )
+    recorded = f"{found.__module__}.{found.__name__}"
+    if recorded != name:
+        return f"'{name}' is defined elsewhere: skops records it as '{recorded}'", (
+            f"write '{recorded}'"
+        )
+    return None
 
 
 def signature_params(cls: type[Any]) -> tuple[list[str], bool]:

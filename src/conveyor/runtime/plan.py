@@ -14,6 +14,14 @@ if TYPE_CHECKING:
     from conveyor.spec import ProjectSpec
 
 
+TRUST_READS = ("model._target_", "model.trusted_types")
+"""What says which types a bundle may hold: every stage that loads the bundle reads them.
+
+So changing ``model.trusted_types`` reruns those stages, and each re-checks the bundle
+against the new list (a type taken off the list fails the next ``dvc repro``, as it should).
+"""
+
+
 @dataclass(frozen=True)
 class StagePlan:
     """One stage as the compiler sees it. Paths are project-relative POSIX strings."""
@@ -44,6 +52,16 @@ class StageContext:
     params: ParamsView
     plan: StagePlan
     plugins: Plugins
+
+    def trusted_types(self) -> frozenset[str]:
+        """What the project vouches for in a bundle (:data:`TRUST_READS`, through the view)."""
+        from conveyor.bundle.trust import declared_types
+
+        model = {
+            "_target_": self.params.get("model._target_", None),
+            "trusted_types": self.params.get("model.trusted_types", []),
+        }
+        return declared_types({"model": model}, self.root)
 
 
 @dataclass(frozen=True)

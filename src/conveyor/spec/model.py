@@ -1,14 +1,70 @@
-"""``model:`` — a registered model by ``kind:``, or any scikit-learn estimator by ``_target_:``."""
+"""``model:`` — a registered model by ``kind:``, or any scikit-learn estimator by ``_target_:``.
+
+``trusted_types`` lists the exact classes (``module.Class``, as skops records them) that the
+fitted model holds besides what installed components declare: a ``_target_`` ensemble's inner
+estimators, for example. It is part of the reviewed conf/, and it can only name classes: no
+wildcard, no module prefix, and nothing from the standard library or the few third-party
+modules whose types open files or call what they are given (:func:`untrustable`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import sys
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from conveyor.spec._base import StrictModel
 
 TARGET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+_EXACT = re.compile(TARGET_PATTERN)
+UNTRUSTABLE_MODULES = (
+    *sorted(sys.stdlib_module_names),  # builtins, os, subprocess, importlib, functools, ...
+    "cloudpickle",
+    "dill",
+    "joblib",
+    "numpy.ctypeslib",
+    "numpy.f2py",
+    "numpy.lib.npyio",
+    "numpy.memmap",
+    "numpy.testing",
+    "numpy.vectorize",
+)
+"""Modules (and classes) whose types are never trusted, even when conf/ declares them.
+
+The standard library holds ``exec``, ``getattr``, ``os.system``, ``subprocess.Popen``,
+``importlib``, ``functools.partial`` and ``operator.attrgetter``: what a skops payload calls.
+The plain-data types a model needs from it (containers, numbers) are trusted already.
+"""
+
+
+def untrustable(name: str) -> str | None:
+    """Why ``name`` can never be a trusted type, or None when it may be declared."""
+    if not _EXACT.match(name):
+        return f"'{name}' is not an exact 'module.Class' name"
+    for module in UNTRUSTABLE_MODULES:
+        if name.startswith(f"{module}.") or name == module:
+            return f"'{name}' is in '{module}', which can run code or reach the system"
+    return None
+
+
+def _trustable(name: str) -> str:
+    problem = untrustable(name)
+    if problem is None:
+        return name
+    fix = (
+        "remove it: standard-library types a model needs are trusted already, and nothing "
+        "that calls code can be"
+        if "which can run code" in problem
+        else "write the full name skops records, e.g. sklearn.tree._classes.DecisionTreeRegressor "
+        "(no wildcards, no module prefixes)"
+    )
+    raise PydanticCustomError("value_error", "{message}", {"message": problem, "fix": fix})
+
+
+TrustedType = Annotated[str, AfterValidator(_trustable)]
 
 
 class ModelSpec(StrictModel):
@@ -18,6 +74,7 @@ class ModelSpec(StrictModel):
     # Hydra's spelling, so users can paste instantiate-style configs.
     target: str | None = Field(default=None, alias="_target_", pattern=TARGET_PATTERN)
     params: dict[str, Any] = Field(default_factory=dict)
+    trusted_types: list[TrustedType] = Field(default_factory=list, max_length=1000)
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ModelSpec:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from conveyor.errors import SpecError, StageError
 from conveyor.plugins.base import DeployContext, DeployTarget
 from conveyor.runtime import layout
-from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.runtime.plan import TRUST_READS, StageContext, StageDef, StagePlan
 from conveyor.spec import DeployTargetSpec
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
                 name=f"{PREFIX}{target}",
                 desc=f"Ship the blessed model '{name}' to deploy target '{target}' "
                 f"(kind: {target_spec.kind})",
-                reads=(f"deploy.{target}", "project.name"),
+                reads=(f"deploy.{target}", "project.name", *TRUST_READS),
                 deps=deps + tuple(d for d in component.deps() if d not in deps),
                 outs=component.outs(target),
                 reports=component.reports(target),
@@ -92,6 +92,7 @@ def run(ctx: StageContext) -> None:
             blessing=blessing,
             outs=tuple(ctx.root / out for out in ctx.plan.outs),
             reports=tuple(ctx.root / report for report in ctx.plan.reports),
+            trusted=ctx.trusted_types(),
         )
     )
 

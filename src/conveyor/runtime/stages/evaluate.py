@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from conveyor import _atomic
 from conveyor.bundle import load_bundle
-from conveyor.bundle.trust import project_types
 from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.evaluation import (
@@ -28,7 +27,7 @@ from conveyor.runtime.evaluation import (
     write_plot,
 )
 from conveyor.runtime.frames import read_frame, require_column
-from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.runtime.plan import TRUST_READS, StageContext, StageDef, StagePlan
 from conveyor.spec import EvaluateSpec, is_classification
 
 if TYPE_CHECKING:
@@ -46,6 +45,7 @@ READS = (
     "evaluate.slices",
     "project.task",
     "seed",
+    *TRUST_READS,
 )
 """Not ``evaluate.gates``: a new threshold re-blesses (gate) without re-scoring the model."""
 
@@ -80,7 +80,7 @@ def run(ctx: StageContext) -> None:
     task: Task = ctx.params.parse("project.task", str)
     seed = ctx.params.parse("seed", int)
     bundle_dir, test_path = ctx.plan.deps
-    bundle = load_bundle(ctx.root / bundle_dir, trusted=project_types(ctx.root))
+    bundle = load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types())
     frame = read_frame(ctx.root, test_path, "evaluate")
     require_column(frame, target, key="data.target", file=test_path)
     for index, column in enumerate(evaluate.slices):

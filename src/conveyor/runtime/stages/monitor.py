@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from conveyor.components._files import dependency
 from conveyor.errors import DataError
 from conveyor.runtime import layout
-from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.runtime.plan import TRUST_READS, StageContext, StageDef, StagePlan
 from conveyor.spec import DriftSpec, MonitorSpec, PerformanceSpec, QualitySpec
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ READS = (
     "monitor.labels",
     "monitor.performance",
     "monitor.quality",
+    *TRUST_READS,
 )
 """Not ``monitor.retrain``: the policy is ``conveyor ct``'s, and changing it rescans nothing."""
 
@@ -66,7 +67,6 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 def run(ctx: StageContext) -> None:
     """Score and compare the batch; write drift.json and drift.html."""
     from conveyor.bundle import load_bundle
-    from conveyor.bundle.trust import project_types
     from conveyor.monitoring import MonitorRequest, model_predictor, run_monitor
     from conveyor.monitoring.monitor import read_reference_metrics, summary
     from conveyor.monitoring.profile import Profile
@@ -99,7 +99,7 @@ def run(ctx: StageContext) -> None:
         current=[current],
         reference=Profile.from_json(text, where=profile_file),
         predictor=model_predictor(
-            load_bundle(ctx.root / bundle_dir, trusted=project_types(ctx.root))
+            load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types())
         ),
         out_dir=(ctx.root / drift_file).parent,
         target=ctx.params.parse("data.target", str),

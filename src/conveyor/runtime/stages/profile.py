@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from conveyor import _atomic
 from conveyor.errors import DataError
 from conveyor.runtime import layout
-from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.runtime.plan import TRUST_READS, StageContext, StageDef, StagePlan
 
 if TYPE_CHECKING:
     from conveyor.plugins import Plugins
     from conveyor.spec import ProjectSpec
 
-READS = ("data.target",)
+READS = ("data.target", *TRUST_READS)
 
 
 def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
@@ -42,7 +42,6 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 def run(ctx: StageContext) -> None:
     """Score the training split with the bundle and profile both."""
     from conveyor.bundle import load_bundle
-    from conveyor.bundle.trust import project_types
     from conveyor.monitoring.monitor import model_predictor, profile_data
 
     target = ctx.params.parse("data.target", str)
@@ -53,7 +52,7 @@ def run(ctx: StageContext) -> None:
             where="stage 'profile'",
             fix="run the upstream stages first: 'dvc repro' runs them in order",
         )
-    predictor = model_predictor(load_bundle(ctx.root / bundle_dir, trusted=project_types(ctx.root)))
+    predictor = model_predictor(load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types()))
     profile = profile_data(
         ctx.root, [train_path], predictor=predictor, exclude=[target], where="stage 'profile'"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor.bundle import infer_schema, save_bundle
+from conveyor.bundle.bundle import dump_pipeline, untrusted_types
 from conveyor.errors import StageError
 from conveyor.runtime import layout
 from conveyor.runtime.estimator import build_model, build_pipeline
@@ -14,6 +15,8 @@ from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import FeaturesSpec, ModelSpec, is_classification
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conveyor.plugins import Plugins
     from conveyor.spec import ProjectSpec, Task
 
@@ -75,8 +78,45 @@ def run(ctx: StageContext) -> None:
         **lineage(ctx.root, ctx.params.section(*READS), ctx.plan.deps),
     }
     (bundle_dir,) = ctx.plan.outs
-    save_bundle(ctx.root / bundle_dir, pipeline, schema, metadata)
+    data = dump_pipeline(pipeline)
+    _require_trusted(ctx, data, model_spec)
+    save_bundle(ctx.root / bundle_dir, data, schema, metadata)
     print(f"train: {model_spec.label} on {len(x)} rows x {x.shape[1]} features -> {bundle_dir}")  # noqa: T201
+
+
+def _require_trusted(ctx: StageContext, data: bytes, model: ModelSpec) -> None:
+    """Refuse, before writing, a pipeline that no stage could load: it holds untrusted types.
+
+    A ``_target_`` ensemble holds classes besides its own (GradientBoostingClassifier holds a
+    DummyClassifier); the reviewed conf/ must name them in ``model.trusted_types``.
+    """
+    refused = untrusted_types(data, ctx.trusted_types(), where=f"the fitted {model.label}")
+    if not refused:
+        return
+    file = _model_file(ctx.root, model)
+    raise StageError(
+        f"the fitted {model.label} holds types that neither an installed component nor conf/ "
+        f"trusts, so no stage could load its bundle: {', '.join(map(repr, refused))}",
+        where=f"model.trusted_types ({file})",
+        fix=f"add them to model.trusted_types in {file} after reviewing them "
+        "(each is an exact class a bundle of this model may hold; see docs/security.md)",
+    )
+
+
+def _model_file(root: Path, model: ModelSpec) -> str:
+    """The conf/model/ option that sets this model, when exactly one does (a hint only)."""
+    import yaml
+
+    key, value = ("_target_", model.target) if model.target else ("kind", model.kind)
+    found = []
+    for path in sorted((root / "conf" / "model").glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get(key) == value:
+            found.append(path.relative_to(root).as_posix())
+    return found[0] if len(found) == 1 else "the model's file in conf/model/"
 
 
 def _first_line(exc: Exception) -> str:
