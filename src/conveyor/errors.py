@@ -25,6 +25,9 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     ├── ContinuousTrainingError            `conveyor ct` cannot run (dirty, locked, no batch)
     ├── RevisionError                      a git revision to diff cannot be read or compiled
     ├── SweepError                         a sweep cannot start or go on (bad space, structure)
+    ├── GitError                           a git or dvc command failed (conveyor._git runs them all)
+    │   ├── CommandNotFoundError           git or dvc is not installed (not on PATH)
+    │   └── NotARepositoryError            git finds no repository around the directory
     ├── InitError                          `conveyor init` refuses a target directory
     └── BundleError                exit 4  a model bundle is missing, tampered or incomplete
 """
@@ -36,14 +39,17 @@ from typing import ClassVar
 
 __all__ = [
     "BundleError",
+    "CommandNotFoundError",
     "CompileError",
     "ConfigProblem",
     "ContinuousTrainingError",
     "ConveyorError",
     "DataError",
     "DataValidationError",
+    "GitError",
     "InitError",
     "InputError",
+    "NotARepositoryError",
     "OverrideError",
     "PluginError",
     "RegistryError",
@@ -232,6 +238,43 @@ class RevisionError(ConveyorError):
 
 class SweepError(ConveyorError):
     """A sweep cannot start or go on: a malformed search space, a structural change, no queue."""
+
+
+class GitError(ConveyorError):
+    """A ``git`` or ``dvc`` command failed, or could not start.
+
+    Only ``conveyor._git``, the one runner of both, raises it (DVC's ``SCMError``). It keeps the
+    ``command``, its ``returncode`` (None when it never started) and its decoded ``stdout`` and
+    ``stderr``, so a caller that owns the user's message raises its own error ``from`` it.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        where: str | None = None,
+        fix: str | None = None,
+        command: tuple[str, ...] = (),
+        returncode: int | None = None,
+        stdout: str = "",
+        stderr: str = "",
+    ) -> None:
+        super().__init__(what, where=where, fix=fix)
+        self.command, self.returncode = command, returncode
+        self.stdout, self.stderr = stdout, stderr
+
+    @property
+    def output(self) -> str:
+        """Everything the command printed: its stdout, then its stderr."""
+        return self.stdout + self.stderr
+
+
+class CommandNotFoundError(GitError):
+    """``git`` or ``dvc`` is not installed: no executable of that name on PATH."""
+
+
+class NotARepositoryError(GitError):
+    """git finds no repository in or above the directory it was run in."""
 
 
 class InitError(ConveyorError):

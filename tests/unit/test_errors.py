@@ -74,14 +74,17 @@ def every_module_imported() -> None:
 def test_errors_all_is_pinned() -> None:
     assert errors.__all__ == [
         "BundleError",
+        "CommandNotFoundError",
         "CompileError",
         "ConfigProblem",
         "ContinuousTrainingError",
         "ConveyorError",
         "DataError",
         "DataValidationError",
+        "GitError",
         "InitError",
         "InputError",
+        "NotARepositoryError",
         "OverrideError",
         "PluginError",
         "RegistryError",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from conveyor import _git
+from conveyor.errors import GitError
 from conveyor.runtime.stages.ingest import PREFIX
 
 if TYPE_CHECKING:
@@ -34,15 +35,9 @@ def untracked_sources(pipeline: Pipeline, root: Path) -> list[str]:
 def _git_files(root: Path, paths: list[str]) -> set[str]:
     """Files under ``paths`` that git tracks (none outside a git work tree)."""
     try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--", *paths],
-            cwd=root,
-            capture_output=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        return set(_git.ls_files(root, paths))
+    except GitError:
         return set()
-    return {name for name in listed.decode().split("\0") if name}
 
 
 def _dvc_tracked(root: Path, dep: str) -> bool:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import PluginError
+from conveyor import _git
+from conveyor.errors import GitError, PluginError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -155,14 +156,11 @@ def _clean_copy(source: Path, dest: Path) -> Path:
     """
     import shutil
 
-    listed = subprocess.run(
-        ["git", "-C", str(source), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=False,
-    )
-    if listed.returncode != 0:
-        return source  # not a git checkout: build in place
-    for name in listed.stdout.decode().split("\0"):
+    try:
+        listed = _git.ls_files(source, untracked=True)
+    except GitError:
+        return source  # not a git checkout (or no git): build in place
+    for name in listed:
         file = source / name
         if name and file.is_file():  # a tracked file may have been deleted in the work tree
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from conveyor.errors import ContinuousTrainingError
+from conveyor import _git
+from conveyor.errors import CommandNotFoundError, ContinuousTrainingError, GitError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -20,27 +18,22 @@ _TAIL_LINES = 30
 
 def run(root: Path, *args: str, what: str, fix: str | None = None) -> str:
     """Run ``git``/``dvc`` in ``root``; its stdout, or a ConveyorError with the output's tail."""
-    command = shutil.which(args[0]) or args[0]
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     try:
-        done = subprocess.run(
-            [command, *args[1:]], cwd=root, capture_output=True, text=True, check=False, env=env
-        )
-    except FileNotFoundError as exc:
+        return _git.run(root, args).out
+    except CommandNotFoundError as exc:
         raise ContinuousTrainingError(
             f"the '{args[0]}' command is not installed",
             where="conveyor ct",
             fix=f"install {args[0]} (conveyor ct runs git and dvc)",
         ) from exc
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).strip().splitlines()
+    except GitError as exc:
+        output = exc.output.strip().splitlines()
         tail = "\n    ".join(output[-_TAIL_LINES:])
         raise ContinuousTrainingError(
-            f"{what} failed ('{' '.join(args)}' exited {done.returncode}):\n    {tail}",
+            f"{what} failed ('{' '.join(args)}' exited {exc.returncode}):\n    {tail}",
             where="conveyor ct",
             fix=fix or "fix the cause above and run conveyor ct again",
-        )
-    return done.stdout
+        ) from exc
 
 
 def head(root: Path) -> str:
@@ -50,14 +43,8 @@ def head(root: Path) -> str:
 
 def show_file(root: Path, commit: str, path: str) -> str | None:
     """The text of ``path`` at ``commit``; None when the commit does not have it."""
-    done = subprocess.run(
-        [shutil.which("git") or "git", "show", f"{commit}:./{path}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout if done.returncode == 0 else None
+    found = _git.show_file(root, commit, path)
+    return None if found is None else found.decode("utf-8", "replace")
 
 
 def require_clean(root: Path) -> None:

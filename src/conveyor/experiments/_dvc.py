@@ -2,81 +2,53 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conveyor._git import cat_file
-from conveyor.errors import SweepError
+from conveyor import _git
+from conveyor.errors import CommandNotFoundError, GitError, SweepError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 TAIL_LINES = 20
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "DVC_NO_ANALYTICS": "1"}
-
-
 def run(
     root: Path, *args: str, what: str, check: bool = True, detach: bool = False
-) -> subprocess.CompletedProcess[str]:
+) -> _git.Completed:
     """Run ``git``/``dvc`` in ``root``; raise a SweepError naming ``what`` when it fails.
 
     ``detach`` is for commands that leave daemons behind (``dvc queue start``): their output
     goes to a file, because a daemon holding our pipe open would block us until it exits.
     """
-    if detach:
-        return _run_detached(root, *args, what=what)
-    command = shutil.which(args[0]) or args[0]
+    with _as_sweep_error(what):
+        return _git.run(root, args, check=check, detach=detach)
+
+
+@contextmanager
+def _as_sweep_error(what: str) -> Iterator[None]:
+    """A GitError as the SweepError a sweep shows: the command, exit code and output's tail."""
     try:
-        done = subprocess.run(
-            [command, *args[1:]],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=_env(),
-            stdin=subprocess.DEVNULL,
-        )
-    except FileNotFoundError as exc:
+        yield
+    except CommandNotFoundError as exc:
+        program = exc.command[0]
         raise SweepError(
-            f"the '{args[0]}' command is not installed",
+            f"the '{program}' command is not installed",
             where="conveyor sweep",
-            fix=f"install {args[0]} (sweeps run as DVC experiments)",
+            fix=f"install {program} (sweeps run as DVC experiments)",
         ) from exc
-    if check and done.returncode != 0:
-        raise failure(what, args, done)
-    return done
+    except GitError as exc:
+        raise failure(what, exc) from exc
 
 
-def _run_detached(root: Path, *args: str, what: str) -> subprocess.CompletedProcess[str]:
-    import tempfile
-
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
-        code = subprocess.call(
-            [shutil.which(args[0]) or args[0], *args[1:]],
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_env(),
-        )
-        log.seek(0)
-        output = log.read()
-    if code != 0:
-        raise failure(what, args, subprocess.CompletedProcess(list(args), code, output, ""))
-    return subprocess.CompletedProcess(list(args), code, output, "")
-
-
-def failure(what: str, args: tuple[str, ...], done: subprocess.CompletedProcess[str]) -> SweepError:
+def failure(what: str, done: _git.Completed | GitError) -> SweepError:
     """The SweepError for a command that failed: the command, its exit code, its output's tail."""
-    shown = "\n    ".join(tail(done.stdout + (done.stderr or "")))
+    shown = "\n    ".join(tail(done.output))
     return SweepError(
-        f"{what} failed ('{' '.join(args)}' exited {done.returncode}):\n    {shown}",
+        f"{what} failed ('{' '.join(done.command)}' exited {done.returncode}):\n    {shown}",
         where="conveyor sweep",
         fix="fix the cause above; finished trials are kept: conveyor sweep --resume",
     )
@@ -123,7 +95,7 @@ def queue_status(root: Path) -> QueueStatus:
     done = run(root, "dvc", "queue", "status", what="reading the experiment queue")
     entries: dict[str, QueueEntry] = {}
     active: int | None = None
-    for line in done.stdout.splitlines():
+    for line in done.out.splitlines():
         if line.startswith("Worker status:"):
             count = line.removeprefix("Worker status:").split()[0]
             active = int(count) if count.isdigit() else None
@@ -141,7 +113,7 @@ def queue_status(root: Path) -> QueueStatus:
 def queue_log(root: Path, name: str) -> str:
     """The tail of a queued experiment's log (``dvc queue logs``)."""
     done = run(root, "dvc", "queue", "logs", name, what="reading the log", check=False)
-    return "\n".join(tail(done.stdout + done.stderr))
+    return "\n".join(tail(done.output))
 
 
 def experiment_refs(root: Path) -> dict[str, str]:
@@ -155,7 +127,7 @@ def experiment_refs(root: Path) -> dict[str, str]:
         what="listing experiments",
     )
     refs: dict[str, str] = {}
-    for line in done.stdout.splitlines():
+    for line in done.out.splitlines():
         sha, _, ref = line.partition(" ")
         parts = ref.split("/")
         # refs/exps/<2 hex>/<38 hex>/<name>; stash and temp refs have other shapes.
@@ -166,20 +138,14 @@ def experiment_refs(root: Path) -> dict[str, str]:
 
 def head(root: Path) -> str:
     """The commit the work tree is on."""
-    return run(root, "git", "rev-parse", "HEAD", what="reading HEAD").stdout.strip()
+    return run(root, "git", "rev-parse", "HEAD", what="reading HEAD").out.strip()
 
 
 def show_files(root: Path, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The text of each ``(commit, path)`` that exists, read by one ``git cat-file --batch``."""
     keys = {f"{commit}:{path}": (commit, path) for commit, path in wanted}
-    try:
-        found = cat_file(root, keys)
-    except subprocess.CalledProcessError as exc:
-        args = ("git", "cat-file", "--batch")
-        stderr = exc.stderr.decode("utf-8", errors="replace") if exc.stderr else ""
-        raise failure(
-            "reading results", args, subprocess.CompletedProcess(args, exc.returncode, "", stderr)
-        ) from exc
+    with _as_sweep_error("reading results"):
+        found = _git.cat_file(root, keys)
     return {keys[name]: text.decode("utf-8", errors="replace") for name, text in found.items()}
 
 
@@ -188,4 +154,4 @@ def dirty(root: Path, paths: list[str]) -> list[str]:
     done = run(
         root, "git", "status", "--porcelain", "--untracked-files=all", "--", *paths, what="git"
     )
-    return [line[3:] for line in done.stdout.splitlines() if line.strip()]
+    return [line[3:] for line in done.out.splitlines() if line.strip()]

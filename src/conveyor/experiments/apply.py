@@ -88,7 +88,7 @@ def _exp_apply(root: Path, name: str, target: str, echo: Callable[[str], None]) 
     done = _dvc.run(root, "dvc", "exp", "apply", name, what="dvc exp apply", check=False)
     if done.returncode == 0:
         return
-    output = done.stdout + done.stderr
+    output = done.output
     lines = [line.strip() for line in output.splitlines()]
     marker = "ERROR: Checkout failed for following targets:"
     missing: list[str] = []

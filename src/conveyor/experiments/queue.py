@@ -50,7 +50,7 @@ def enqueue(root: Path, state: SweepState, trial: Trial, dvc_yaml: str | None) -
             _atomic.write_text(path, committed)
     if done.returncode != 0:
         if trial.name not in _dvc.experiment_refs(root):
-            raise _dvc.failure(f"queueing trial '{trial.name}'", tuple(args), done)
+            raise _dvc.failure(f"queueing trial '{trial.name}'", done)
         trial.status = "success"  # a worker finished it after an interruption was handled
     else:
         trial.status = "queued"

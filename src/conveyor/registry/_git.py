@@ -1,40 +1,50 @@
-"""The few git plumbing calls the registry needs, through the ``git`` command (no heavy imports)."""
+"""The few git plumbing calls the registry needs, each failure a RegistryError from the GitError."""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path  # noqa: TC003 - used at run time by subprocess
+from contextlib import contextmanager
+from pathlib import Path  # noqa: TC003 - used at run time
+from typing import TYPE_CHECKING
 
+from conveyor import _git
+from conveyor.errors import CommandNotFoundError, GitError, NotARepositoryError
 from conveyor.registry._errors import RegistryError
 
-_NO_REPO = "not a git repository"
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@contextmanager
+def _git_installed() -> Iterator[None]:
+    """A missing ``git`` command, as the registry says it."""
+    try:
+        yield
+    except CommandNotFoundError as exc:
+        raise RegistryError(
+            "the 'git' command is not installed", fix="install git; the registry is git tags"
+        ) from exc
 
 
 def run_git(root: Path, *args: str) -> str:
     """Run ``git`` in ``root``; its stdout, or a RegistryError carrying git's own message."""
-    done = _run(root, args)
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
-        if _NO_REPO in message:  # the common case: say it plainly, not git's whole command line
-            raise RegistryError(
-                f"'{root}' is not in a git repository, and the registry is git tags",
-                fix="run 'git init' and commit the project (a version points at a commit)",
-            )
+    try:
+        return _run(root, args, check=True).out
+    except NotARepositoryError as exc:  # the common case: say it plainly, not git's command line
         raise RegistryError(
-            f"'git {args[0]}' failed: {message}",
+            f"'{root}' is not in a git repository, and the registry is git tags",
+            fix="run 'git init' and commit the project (a version points at a commit)",
+        ) from exc
+    except GitError as exc:
+        raise RegistryError(
+            f"'git {args[0]}' failed: {exc.stderr.strip()}",
             where=str(root),
             fix="run conveyor in a git repository with at least one commit",
-        )
-    return done.stdout.decode("utf-8", "replace")
-
-
-def _run(root: Path, args: tuple[str, ...]) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-    except FileNotFoundError as exc:
-        raise RegistryError(
-            "the 'git' command is not installed", fix="install git; the registry is git tags"
         ) from exc
+
+
+def _run(root: Path, args: tuple[str, ...], *, check: bool = False) -> _git.Completed:
+    with _git_installed():
+        return _git.git(root, *args, check=check)
 
 
 def is_git_repo(root: Path) -> bool:
@@ -49,20 +59,21 @@ def git_dir(root: Path) -> Path:
 
 def resolve_commit(root: Path, rev: str) -> str:
     """The full sha of the commit that ``rev`` names."""
-    done = _run(root, ("rev-parse", "--verify", "-q", f"{rev}^{{commit}}"))
-    if done.returncode != 0:
+    with _git_installed():
+        commit = _git.resolve_commit(root, rev)
+    if commit is None:
         raise RegistryError(
             f"'{rev}' names no commit",
             where=str(root),
             fix="pass a commit, branch or tag that exists (see 'git log')",
         )
-    return done.stdout.decode().strip()
+    return commit
 
 
 def show_file(root: Path, commit: str, path: str) -> bytes | None:
     """The bytes of ``path`` (relative to ``root``) at ``commit``; None if it is not there."""
-    done = _run(root, ("show", f"{commit}:./{path}"))
-    return done.stdout if done.returncode == 0 else None
+    with _git_installed():
+        return _git.show_file(root, commit, path)
 
 
 def uncommitted(root: Path, paths: list[str]) -> list[str]:
@@ -80,5 +91,5 @@ def identity(root: Path) -> str:
             fix="run 'git config user.name \"Your Name\"' and "
             "'git config user.email you@example.com'",
         )
-    ident = done.stdout.decode().strip()
+    ident = done.out.strip()
     return ident[: ident.rindex(">") + 1] if ">" in ident else ident

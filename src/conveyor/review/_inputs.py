@@ -16,11 +16,13 @@ No DVC import: ``.dvc`` files are read as YAML and files hashed with hashlib.
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 import yaml
+
+from conveyor import _git
+from conveyor.errors import GitError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -113,15 +115,9 @@ def _git_listed(root: Path, paths: list[str]) -> list[str]:
     if not paths:
         return []
     try:
-        out = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *paths],
-            cwd=root,
-            capture_output=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        return sorted(set(_git.ls_files(root, paths, untracked=True)))
+    except GitError:
         return []
-    return sorted({name for name in out.decode("utf-8", "surrogateescape").split("\0") if name})
 
 
 def _walk(root: Path, dep: str) -> list[str]:

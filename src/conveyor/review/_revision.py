@@ -9,13 +9,12 @@ their identity comes from the git listing, never from their bytes.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from conveyor._git import cat_file
-from conveyor.errors import RevisionError
+from conveyor import _git
+from conveyor.errors import GitError, RevisionError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -56,19 +55,12 @@ class RevisionTree:
         return read_blobs(self.repo, [entry.sha])[entry.sha]
 
 
-def git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    """Run git in ``repo``; raise CalledProcessError (with stderr) when it fails."""
-    return subprocess.run(
-        ["git", *args], cwd=repo, input=stdin, capture_output=True, check=True
-    ).stdout
-
-
 def work_tree(root: Path) -> tuple[Path, str]:
     """The top of the git work tree holding ``root``, and ``root``'s path inside it."""
     try:
-        top = git(root, "rev-parse", "--show-toplevel").decode().strip()
-        prefix = git(root, "rev-parse", "--show-prefix").decode().strip()
-    except (OSError, subprocess.CalledProcessError) as exc:
+        top = _git.git(root, "rev-parse", "--show-toplevel").out.strip()
+        prefix = _git.git(root, "rev-parse", "--show-prefix").out.strip()
+    except GitError as exc:
         raise RevisionError(
             f"'{root}' is not inside a git repository, so there are no revisions to compare",
             where="conveyor diff",
@@ -79,17 +71,17 @@ def work_tree(root: Path) -> tuple[Path, str]:
 
 def resolve(repo: Path, rev: str) -> str:
     """The commit id that ``rev`` names (a branch, tag, ``HEAD~1``, a short id...)."""
-    try:
-        return git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
-    except subprocess.CalledProcessError as exc:
-        has_commits = _succeeds(repo, "rev-parse", "--verify", "--quiet", "HEAD")
-        fix = (
-            "name a branch, tag or commit that exists ('git log --oneline' lists commits; "
-            "'git fetch' brings remote branches)"
-            if has_commits
-            else "commit something first: the repository has no commits yet"
-        )
-        raise RevisionError(f"unknown revision '{rev}'", where="conveyor diff", fix=fix) from exc
+    commit = _git.resolve_commit(repo, rev)
+    if commit is not None:
+        return commit
+    has_commits = _git.resolve_commit(repo, "HEAD") is not None
+    fix = (
+        "name a branch, tag or commit that exists ('git log --oneline' lists commits; "
+        "'git fetch' brings remote branches)"
+        if has_commits
+        else "commit something first: the repository has no commits yet"
+    )
+    raise RevisionError(f"unknown revision '{rev}'", where="conveyor diff", fix=fix)
 
 
 def default_base(repo: Path) -> str:
@@ -100,11 +92,11 @@ def default_base(repo: Path) -> str:
     """
     head = resolve(repo, "HEAD")
     for branch in MAIN_BRANCHES:
-        if not _succeeds(repo, "rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}"):
+        if _git.resolve_commit(repo, branch) is None:
             continue
         try:
-            return git(repo, "merge-base", "HEAD", branch).decode().strip()
-        except subprocess.CalledProcessError:
+            return _git.git(repo, "merge-base", "HEAD", branch).out.strip()
+        except GitError:
             continue  # unrelated histories: try the next candidate
     return head
 
@@ -114,8 +106,8 @@ def list_tree(repo: Path, prefix: str, rev: str) -> RevisionTree:
     commit = resolve(repo, rev)
     treeish = f"{commit}:{prefix.rstrip('/')}" if prefix else commit
     try:
-        listing = git(repo, "ls-tree", "-r", "-z", "--long", treeish)
-    except subprocess.CalledProcessError as exc:
+        listing = _git.git(repo, "ls-tree", "-r", "-z", "--long", treeish).stdout
+    except GitError as exc:
         raise RevisionError(
             f"the project directory '{prefix.rstrip('/')}' does not exist at '{rev}'",
             where=f"revision '{rev}'",
@@ -133,7 +125,7 @@ def list_tree(repo: Path, prefix: str, rev: str) -> RevisionTree:
 
 def read_blobs(repo: Path, shas: Iterable[str]) -> dict[str, bytes]:
     """The content of each blob, streamed through one ``git cat-file --batch``."""
-    return cat_file(repo, shas)
+    return _git.cat_file(repo, shas)
 
 
 def materialise(tree: RevisionTree, dest: Path) -> None:
@@ -152,9 +144,3 @@ def materialise(tree: RevisionTree, dest: Path) -> None:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(blobs[entry.sha] if path in copied else b"")
-
-
-def _succeeds(repo: Path, *args: str) -> bool:
-    return (
-        subprocess.run(["git", *args], cwd=repo, capture_output=True, check=False).returncode == 0
-    )

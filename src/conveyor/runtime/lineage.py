@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import platform
-import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from conveyor import _git
 from conveyor.bundle import sha256_file
+from conveyor.errors import GitError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -18,12 +19,10 @@ LIBRARIES = ("conveyor-mlops", "scikit-learn", "xgboost", "numpy", "pandas", "sk
 def git_commit(root: Path) -> str | None:
     """The commit checked out at ``root``, or None outside git."""
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
-        )
-    except OSError:
+        done = _git.git(root, "rev-parse", "HEAD", check=False)
+    except GitError:  # git is not installed, or cannot run in ``root``
         return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return done.out.strip() or None if done.returncode == 0 else None
 
 
 def library_versions() -> dict[str, str]:

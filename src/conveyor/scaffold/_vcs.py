@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conveyor.errors import InitError
+from conveyor import _git
+from conveyor.errors import GitError, InitError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -25,35 +25,29 @@ def require_git(root: Path) -> None:
         )
 
 
-def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and done.returncode != 0:
+def _run_git(root: Path, *args: str, check: bool = True) -> _git.Completed:
+    try:
+        return _git.git(root, *args, check=check)
+    except GitError as exc:
         raise InitError(
-            f"'git {' '.join(args)}' failed: {done.stderr.strip() or done.stdout.strip()}",
+            f"'git {' '.join(args)}' failed: {exc.stderr.strip() or exc.stdout.strip()}",
             where=str(root),
             fix="fix the git problem above and run conveyor init again",
-        )
-    return done
+        ) from exc
 
 
 def git_toplevel(root: Path) -> Path | None:
     """The work tree that contains ``root``, or None when ``root`` is in no git repository."""
-    done = _git(root, "rev-parse", "--show-toplevel", check=False)
-    return Path(done.stdout.strip()).resolve() if done.returncode == 0 else None
+    done = _run_git(root, "rev-parse", "--show-toplevel", check=False)
+    return Path(done.out.strip()).resolve() if done.returncode == 0 else None
 
 
 def ensure_git(root: Path) -> tuple[bool, bool]:
     """Make ``root`` part of a git repository: (whether we ran git init, whether HEAD is unborn)."""
     created = git_toplevel(root) is None
     if created:
-        _git(root, "init", "-q")
-    unborn = _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0
+        _run_git(root, "init", "-q")
+    unborn = _run_git(root, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0
     return created, unborn
 
 
@@ -104,19 +98,19 @@ def ensure_dvc(root: Path) -> bool:
 def git_identity_problem(root: Path) -> str | None:
     """Why git cannot commit here (no user.name/user.email), or None when it can."""
     for ident in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
-        done = _git(root, "var", ident, check=False)
+        done = _run_git(root, "var", ident, check=False)
         if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.startswith("fatal:")]
+            lines = [line for line in done.err.splitlines() if line.startswith("fatal:")]
             return lines[-1].removeprefix("fatal: ") if lines else "git has no user identity"
     return None
 
 
 def stage(root: Path, paths: Sequence[str]) -> None:
     """``git add`` exactly ``paths`` (relative to ``root``), nothing the user had lying around."""
-    _git(root, "add", "--", *paths)
+    _run_git(root, "add", "--", *paths)
 
 
 def commit(root: Path, message: str) -> str:
     """Commit what is staged; return the short hash of the new commit."""
-    _git(root, "commit", "-q", "-m", message)
-    return _git(root, "rev-parse", "--short", "HEAD").stdout.strip()
+    _run_git(root, "commit", "-q", "-m", message)
+    return _run_git(root, "rev-parse", "--short", "HEAD").out.strip()
