@@ -112,8 +112,8 @@ def run_monitor(
         DataError: The batch or the labels are missing, unreadable, or lack a column.
     """
     from conveyor.monitoring import _batch, _scores
-    from conveyor.monitoring._scores import score_table
     from conveyor.monitoring._compare import compare
+    from conveyor.monitoring._scores import score_table
     from conveyor.monitoring.drift import DriftOptions
     from conveyor.monitoring.report import render_html
 
