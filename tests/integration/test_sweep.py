@@ -212,3 +212,29 @@ def test_interrupted_sweep_resumes_without_running_anything_twice(project: Path)
     assert [t["status"] for t in _state(project, "i")["trials"]] == ["success"] * 3
     names = [n for n in _experiments(project) if n.startswith("i-")]
     assert sorted(names) == ["i-1", "i-2", "i-3"]  # _experiments asserts each appears once
+
+
+def test_conf_is_composed_once_for_the_project_and_once_per_trial(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hydra
+
+    from conveyor.errors import SweepError
+    from conveyor.experiments._progress import Progress
+    from conveyor.experiments.sweep import SweepRequest, start_sweep
+
+    composed: list[list[str]] = []
+    real = hydra.compose
+
+    def counting(*args: object, **kwargs: object) -> object:
+        composed.append(list(kwargs.get("overrides") or []))  # type: ignore[call-overload]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hydra, "compose", counting)
+    monkeypatch.chdir(project)
+    request = SweepRequest(overrides=("model.params.max_depth=2,3",), target="nope", name="c")
+    with pytest.raises(SweepError, match=r"trial 'c-1' \(model.params.max_depth=2\) has no stage"):
+        start_sweep(project, request, Progress(live=False))
+    # the compile check (whose params.yaml then gives the facts), then the first trial, which
+    # fails before anything is queued: no composition for the primary metric or the seed
+    assert composed == [[], ["model.params.max_depth=2"]]

@@ -35,13 +35,15 @@ class Settings:
         import yaml
         from pydantic import ValidationError
 
+        from conveyor.errors import SpecError
+        from conveyor.spec.facts import ProjectFacts
         from conveyor.spec.monitor import MonitorSpec
 
         path = root / PARAMS_FILE
         try:
             params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            name = str(params["project"]["name"])
-        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+            facts = ProjectFacts.from_params(params)
+        except (OSError, yaml.YAMLError, SpecError) as exc:
             raise ContinuousTrainingError(
                 f"cannot read the project from {PARAMS_FILE}: {exc}",
                 where=WHERE,
@@ -64,13 +66,12 @@ class Settings:
                 where=f"monitor ({PARAMS_FILE})",
                 fix="fix conf/monitor/ and run 'conveyor compile'",
             ) from exc
-        metrics = evaluate.get("metrics") or [None]
         return cls(
-            name=name,
-            stage=str(evaluate.get("champion_stage", "prod")),
+            name=facts.name,
+            stage=facts.champion_stage,
             monitor=monitor,
-            target=(params.get("data") or {}).get("target"),
-            metric=monitor.performance.metric or evaluate.get("primary") or metrics[0],
+            target=facts.target,
+            metric=monitor.performance.metric or facts.primary_metric,
         )
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from conveyor.monitoring import MonitorRequest
     from conveyor.monitoring.profile import Profile
     from conveyor.spec import MonitorSpec
+    from conveyor.spec.facts import ProjectFacts
 
     ModelResolver = Callable[[str, Path], tuple[Bundle, str]]
     """``(MODEL, root) -> (bundle, version label)``: the CLI's reading of a model reference."""
@@ -48,11 +49,9 @@ class MonitorArgs:
 
 @dataclass(frozen=True)
 class _Project:
-    """What params.yaml says (all None/defaults outside a project)."""
+    """What params.yaml says: its facts and ``monitor:`` (None and defaults outside a project)."""
 
-    name: str | None
-    target: str | None
-    metric: str | None
+    facts: ProjectFacts | None
     monitor: MonitorSpec
 
 
@@ -79,7 +78,8 @@ def project_request(
     from conveyor.runtime import layout
 
     project = _project(root)
-    target = args.target or project.target
+    facts = project.facts
+    target = args.target or (facts.target if facts else None)
     predictor = _predictor(args, project, root, resolve_model)
     reference, reference_name = _reference(args, root, predictor, target)
     performance = project.monitor.performance
@@ -93,7 +93,7 @@ def project_request(
         labels=tuple(args.labels),
         id_column=args.id_column or project.monitor.id_column,
         target=target,
-        metric=args.metric or performance.metric or project.metric,
+        metric=args.metric or performance.metric or (facts.primary_metric if facts else None),
         max_drop=args.max_drop if args.max_drop is not None else performance.max_drop,
         reference_metrics=read_reference_metrics(root / layout.METRICS_FILE),
         reference_name=reference_name,
@@ -110,9 +110,10 @@ def _project(root: Path) -> _Project:
     from conveyor.runtime.layout import PARAMS_FILE
     from conveyor.runtime.params import load_params
     from conveyor.spec import MonitorSpec
+    from conveyor.spec.facts import ProjectFacts
 
     if not (root / PARAMS_FILE).is_file():
-        return _Project(None, None, None, MonitorSpec())
+        return _Project(None, MonitorSpec())
     params = load_params(root)
     try:
         monitor = MonitorSpec.model_validate(params.get("monitor") or {})
@@ -124,14 +125,7 @@ def _project(root: Path) -> _Project:
             where=PARAMS_FILE,
             fix="run 'conveyor compile' to see where in conf/ (params.yaml is generated)",
         ) from exc
-    evaluate = params.get("evaluate") or {}
-    metrics = evaluate.get("metrics") or [None]
-    return _Project(
-        name=(params.get("project") or {}).get("name"),
-        target=(params.get("data") or {}).get("target"),
-        metric=evaluate.get("primary") or metrics[0],
-        monitor=monitor,
-    )
+    return _Project(ProjectFacts.from_params(params), monitor)
 
 
 def _predictor(
@@ -141,11 +135,10 @@ def _predictor(
     import os
 
     from conveyor.monitoring import model_predictor
-    from conveyor.runtime.layout import model_dir
 
     ref = args.model
-    if ref is None and not args.no_model and args.reference_data is None and project.name:
-        default = model_dir(project.name)
+    if ref is None and not args.no_model and args.reference_data is None and project.facts:
+        default = project.facts.model_dir
         ref = default if (root / default / "manifest.json").is_file() else None
     if ref is None or args.no_model:
         return None

@@ -1,7 +1,7 @@
 """Bayesian search: Optuna's TPE sampler, ask-and-tell, each trial a DVC experiment.
 
 Trials are asked in batches of ``-j`` (one per queue worker), run, then told: the value of
-``evaluate.primary`` read from the experiment's metrics, or FAIL for a trial that failed. The
+the primary metric read from the experiment's metrics, or FAIL for a trial that failed. The
 sampler is seeded from the project's ``seed``, which the sweep passes in. On ``--resume`` the
 study is rebuilt from the finished trials kept in the sweep state, so no result is lost or run
 twice. Trials are compiled, queued and awaited by :mod:`conveyor.experiments._trials`.

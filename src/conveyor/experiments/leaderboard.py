@@ -1,4 +1,4 @@
-"""The leaderboard: a sweep's experiments ranked by ``evaluate.primary`` in its better direction.
+"""The leaderboard: a sweep's experiments ranked by the primary metric in its better direction.
 
 Metrics and ``blessed`` are read from each experiment's commit (``refs/exps``: the
 ``reports/metrics.json`` and ``reports/blessing.json`` that DVC committed, the same files

@@ -9,6 +9,11 @@ Before anything is queued: hydra composition must be on in DVC, conf/ committed,
 params.yaml current (``compile --check``), and every combination must compile (in process, so
 a typo fails at once with the combination named). A combination whose compiled dvc.yaml differs
 from the committed one is structural: it is queued with its own dvc.yaml.
+
+conf/ is composed once for the project (by the check) and once per combination: once the check
+has passed, params.yaml is what conf/ composes, so the project's facts (the primary metric that
+ranks the trials, the seed) are read from it. The sweep ranks by the metric the gate, ``conveyor
+monitor`` and ``conveyor ct`` use: ``evaluate.primary``, else the first of ``evaluate.metrics``.
 """
 
 from __future__ import annotations
@@ -17,17 +22,19 @@ import configparser
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conveyor.config import CONFIG_DIR, compose
+from conveyor.config import CONFIG_DIR
 from conveyor.config.sweep import check_trials, grid, load_space_file, parse_space
 from conveyor.errors import SweepError
 from conveyor.experiments import _dvc, queue
 from conveyor.experiments._trials import run_trials, validate
 from conveyor.experiments.plan import SweepState, Trial, load_state, new_prefix
+from conveyor.runtime.facts import primary_higher_is_better, read_facts
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from conveyor.experiments._progress import Progress
+    from conveyor.spec.facts import ProjectFacts
 
 DEFAULT_TARGET = "gate"
 
@@ -47,7 +54,7 @@ class SweepRequest:
 
 def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepState:
     """Plan, validate and run a new sweep; its state is kept for --show/--resume/--apply."""
-    preflight(root)
+    facts = preflight(root)
     overrides = list(request.overrides)
     optimizer, budget = request.optimizer, request.trials
     if request.space is not None:
@@ -67,7 +74,7 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
     _check_new(root, prefix)
     state = SweepState(prefix, optimizer, request.target, request.jobs, overrides)
     state.baseline = _dvc.head(root)
-    state.primary, state.higher_is_better = primary_metric(root)
+    state.primary, state.higher_is_better = ranking(facts)
     if optimizer == "grid":
         state.trials = [
             Trial(f"{prefix}-{i}", list(c)) for i, c in enumerate(grid(dimensions), start=1)
@@ -84,14 +91,14 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
     check_trials(budget, "--trials")
     state.budget = budget
     state.save(root)
-    run_study(root, state, dimensions, progress, seed=seed(root))
+    run_study(root, state, dimensions, progress, seed=facts.seed)
     return state
 
 
 def resume_sweep(root: Path, name: str | None, jobs: int | None, progress: Progress) -> SweepState:
     """Run what an interrupted sweep left: pending and failed trials (and Optuna's remainder)."""
     state = load_state(root, name)
-    preflight(root)
+    facts = preflight(root)
     if state.baseline is not None and _dvc.head(root) != state.baseline:
         raise SweepError(
             f"HEAD moved since sweep '{state.prefix}' started from {state.baseline[:7]}: the "
@@ -106,7 +113,7 @@ def resume_sweep(root: Path, name: str | None, jobs: int | None, progress: Progr
         from conveyor.experiments._optuna_search import run_study
 
         dimensions = parse_space(root / CONFIG_DIR, state.space)
-        run_study(root, state, dimensions, progress, seed=seed(root))
+        run_study(root, state, dimensions, progress, seed=facts.seed)
         return state
     left = [t for t in state.trials if t.status not in ("success",)]
     progress.note(f"resuming {state.prefix}: {len(left)} of {len(state.trials)} trials left")
@@ -115,8 +122,13 @@ def resume_sweep(root: Path, name: str | None, jobs: int | None, progress: Progr
     return state
 
 
-def preflight(root: Path) -> None:
-    """Refuse a sweep that would run against something other than committed conf/."""
+def preflight(root: Path) -> ProjectFacts:
+    """Refuse a sweep that would run against something other than committed conf/.
+
+    Returns:
+        The project's facts, read from params.yaml once the check has shown that it is what
+        conf/ composes (so conf/ is composed once, not once per fact).
+    """
     if not (root / ".dvc").is_dir():
         raise SweepError(
             f"'{root}' is not a DVC repository", where="conveyor sweep", fix="run 'dvc init'"
@@ -144,25 +156,17 @@ def preflight(root: Path) -> None:
             where="dvc.yaml",
             fix="run 'conveyor compile' and commit the result (see 'conveyor compile --check')",
         )
+    return read_facts(root)
 
 
-def primary_metric(root: Path) -> tuple[str | None, bool]:
-    """``evaluate.primary`` and whether higher is better (from the metric component)."""
-    data = compose(root / CONFIG_DIR).data
-    evaluate = data.get("evaluate")
-    primary = evaluate.get("primary") if isinstance(evaluate, dict) else None
-    if not isinstance(primary, str):
-        return None, True
-    from conveyor.plugins import Plugins
+def ranking(facts: ProjectFacts) -> tuple[str, bool]:
+    """The metric that ranks the trials, and whether higher is better (from its component).
 
-    metric = Plugins.discover()["metric"].load(primary, where="evaluate.primary")
-    return primary, bool(getattr(metric, "higher_is_better", True))
-
-
-def seed(root: Path) -> int:
-    """The project's ``seed`` (0 when it has none)."""
-    value = compose(root / CONFIG_DIR).data.get("seed")
-    return value if isinstance(value, int) else 0
+    The project's primary metric, exactly as the gate and ``conveyor monitor`` pick it
+    (:attr:`ProjectFacts.primary_metric`), so a project without ``evaluate.primary`` ranks by
+    its first metric.
+    """
+    return facts.primary_metric, primary_higher_is_better(facts)
 
 
 def _check_new(root: Path, prefix: str) -> None:

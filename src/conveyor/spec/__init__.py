@@ -7,6 +7,7 @@ from conveyor.spec.component import ComponentSpec
 from conveyor.spec.data import CombineSpec, DataSpec, JoinSpec, SplitSpec
 from conveyor.spec.deploy import DeployTargetSpec
 from conveyor.spec.evaluate import EvaluateSpec
+from conveyor.spec.facts import ProjectFacts
 from conveyor.spec.features import FeaturesSpec, TransformSpec
 from conveyor.spec.gate import MetricGateSpec
 from conveyor.spec.model import ModelSpec
@@ -37,6 +38,7 @@ __all__ = [
     "ModelSpec",
     "MonitorSpec",
     "PerformanceSpec",
+    "ProjectFacts",
     "ProjectMetaSpec",
     "ProjectSpec",
     "QualitySpec",

@@ -10,6 +10,8 @@ from conveyor.spec._base import StrictModel
 from conveyor.spec.gate import MetricGateSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from conveyor.spec._base import Task
 
 Plot = Literal[
@@ -103,5 +105,15 @@ class EvaluateSpec(StrictModel):
 
     @property
     def primary_metric(self) -> str:
-        """``primary``, defaulting to the first metric listed."""
-        return self.primary or self.metrics[0]
+        """``primary``, defaulting to the first metric listed (:func:`primary_metric`)."""
+        return primary_metric(self.metrics, self.primary)
+
+
+def primary_metric(metrics: Sequence[str], primary: str | None) -> str:
+    """The metric that ranks models: ``primary`` (``evaluate.primary``), else the first listed.
+
+    The one copy of the rule: the evaluate stage (and so the gate's reports), the sweep,
+    ``conveyor monitor``, the monitor stage and ``conveyor ct`` all ask it, most through
+    :class:`conveyor.spec.facts.ProjectFacts`.
+    """
+    return primary or metrics[0]

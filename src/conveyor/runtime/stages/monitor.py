@@ -15,6 +15,7 @@ from conveyor.errors import DataError
 from conveyor.runtime import layout
 from conveyor.runtime.plan import TRUST_READS, StageContext, StageDef, StagePlan
 from conveyor.spec import DriftSpec, MonitorSpec, PerformanceSpec, QualitySpec
+from conveyor.spec.evaluate import primary_metric
 
 if TYPE_CHECKING:
     from conveyor.plugins import Plugins
@@ -103,7 +104,7 @@ def run(ctx: StageContext) -> None:
         ),
         out_dir=(ctx.root / drift_file).parent,
         target=ctx.params.parse("data.target", str),
-        metric=primary or metrics[0],
+        metric=primary_metric(metrics, primary),
         reference_metrics=read_reference_metrics(ctx.root / metrics_file),
         reference_name=profile_file,
     )
