@@ -21,16 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor._paths import model_dir
 from conveyor.bundle import load_bundle
-from conveyor.bundle.trust import PARAMS_FILE, declared_types
+from conveyor.bundle.trust import PARAMS_FILE, declared_types, project_types
 from conveyor.errors import BundleError
 from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import show_file
 from conveyor.registry.lineage import model_entry, read_lock
 from conveyor.registry.query import resolve
+from conveyor.registry.reference import FORMS, BundleDir
 
 if TYPE_CHECKING:
     from conveyor.bundle import Bundle
     from conveyor.registry.query import Version
+    from conveyor.registry.reference import RegistryRef
 
 _CHUNK = 1 << 20
 
@@ -126,6 +128,46 @@ def load_version(root: Path, ref: str, dest: Path | None = None) -> Bundle:
     target = dest if dest is not None else Path(tempfile.mkdtemp(prefix="conveyor-bundle-"))
     done = materialise(root, ref, target)
     return load_bundle(target, trusted=done.trusted)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where the bundle a MODEL names is: load it with ``load_bundle(path, trusted=trusted)``."""
+
+    path: Path
+    version: str
+    """The registry version (``v1.2.0``), or ``local`` for a directory."""
+    label: str
+    """How to name the model: MODEL as given for a directory, else ``name@v1.2.0``."""
+    trusted: frozenset[str]
+    """The types beyond the installed components that reviewed configuration vouches for:
+    the project's params.yaml for a directory, the version's commit's for a registry version."""
+
+
+def locate(
+    reference: BundleDir | RegistryRef, root: Path, *, scratch: Path | None = None
+) -> Located:
+    """The bundle ``reference`` names: in place, or copied from the DVC cache into ``scratch``.
+
+    Args:
+        reference: What :func:`conveyor.registry.reference.parse_model` read from MODEL.
+        root: The project root (its git repository and DVC cache resolve a reference).
+        scratch: Where a registry version's bundle is materialised (default: a new temporary
+            directory); the caller owns it and may delete it.
+
+    Raises:
+        BundleError: ``reference`` is a directory that holds no bundle.
+        RegistryError: The reference names no version, or the cache lacks its files.
+    """
+    if isinstance(reference, BundleDir):
+        if reference.bundle is None:
+            raise BundleError(
+                f"directory '{reference.text}' holds no model bundle", fix=f"give {FORMS}"
+            )
+        return Located(reference.bundle, "local", reference.text, project_types(root))
+    target = scratch if scratch is not None else Path(tempfile.mkdtemp(prefix="conveyor-bundle-"))
+    done = materialise(root, str(reference), target)
+    return Located(done.path, done.version.version, done.version.ref, done.trusted)
 
 
 def verify_version(root: Path, ref: str) -> Materialised:

@@ -10,8 +10,9 @@ from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import is_git_repo
 from conveyor.registry.integrity import TagProblem, find_problems, refuse_moved
 from conveyor.registry.lineage import Lineage, read_json, read_lineage
+from conveyor.registry.reference import RegistryRef
 from conveyor.registry.state import ModelState, model_names, replay
-from conveyor.registry.tags import FROM_TRAILER, REASON_TRAILER, SemVer, check_name, read_events
+from conveyor.registry.tags import FROM_TRAILER, REASON_TRAILER, SemVer, read_events
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,17 +47,6 @@ class Version:
         }
 
 
-def parse_ref(ref: str) -> tuple[str, str | None, str | None]:
-    """``name@v1.2.0`` / ``name#prod`` / ``name`` as ``(name, version, stage)``."""
-    name, at, version = ref.partition("@")
-    if at:
-        return check_name(name), version, None
-    name, hash_, stage = ref.partition("#")
-    if hash_:
-        return check_name(name), None, check_name(stage, what="stage name")
-    return check_name(name), None, None
-
-
 def model_state(root: Path, name: str) -> ModelState:
     """The replayed state of ``name``; a RegistryError when it has never been registered."""
     state = replay(name, read_events(root, name))
@@ -71,7 +61,8 @@ def model_state(root: Path, name: str) -> ModelState:
 
 def resolve(root: Path, ref: str) -> Version:
     """The version ``ref`` names: ``name@v1.2.0``, ``name#prod`` or ``name`` (latest)."""
-    name, version, stage = parse_ref(ref)
+    parsed = RegistryRef.parse(ref)
+    name, version, stage = parsed.name, parsed.version, parsed.stage
     state = model_state(root, name)
     if stage is not None:
         version = state.stages.get(stage)

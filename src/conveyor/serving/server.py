@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING
 
 from conveyor.bundle.manifest import MANIFEST
 from conveyor.errors import BundleError, ServeError
+from conveyor.registry.reference import DEPLOY_BUNDLE, BundleDir, parse_model
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import FrameType
 
     from conveyor.bundle import Bundle
+    from conveyor.registry.reference import RegistryRef
     from conveyor.serving.config import ServeConfig
 
-DEPLOY_BUNDLE = "bundle"
 _BACKLOG = 2048  # uvicorn's default
 DEPLOY_CONFIG = "serve.json"
 _WHAT_MODEL_IS = (
@@ -55,43 +56,46 @@ class OpenedModel:
 def open_model(model: str, *, root: Path) -> OpenedModel:
     """Load what ``model`` names: a bundle dir, a deploy dir, or ``name@v..``/``name#stage``.
 
-    Registry references are resolved in the git repository at ``root`` and materialised from its
-    DVC cache into a temporary directory.
+    The grammar is the registry's (:func:`conveyor.registry.reference.parse_model`). Registry
+    references are resolved in the git repository at ``root`` and materialised from its DVC
+    cache into a temporary directory.
     """
     from conveyor.bundle import load_bundle
-    from conveyor.bundle.trust import project_types
+    from conveyor.registry.materialise import locate
 
-    path = Path(model)
-    if path.is_dir():
-        if (path / MANIFEST).is_file():
-            return OpenedModel(load_bundle(path, trusted=project_types(root)), str(path), "local")
-        if (path / DEPLOY_BUNDLE).is_dir():
-            config = path / DEPLOY_CONFIG
-            bundle = load_bundle(path / DEPLOY_BUNDLE, trusted=project_types(root))
-            return OpenedModel(bundle, str(path), "local", config if config.is_file() else None)
-        raise BundleError(
-            f"'{model}' holds neither a bundle ({MANIFEST}) nor a deploy directory "
-            f"({DEPLOY_BUNDLE}/)",
-            fix=_WHAT_MODEL_IS,
-        )
-    if "@" in model or "#" in model:
-        return _from_registry(model, root)
-    what = "is a file, not a directory" if path.exists() else "does not exist"
+    reference = parse_model(model, root)
+    if isinstance(reference, BundleDir):
+        if reference.bundle is None:
+            raise BundleError(
+                f"'{model}' holds neither a bundle ({MANIFEST}) nor a deploy directory "
+                f"({DEPLOY_BUNDLE}/)",
+                fix=_WHAT_MODEL_IS,
+            )
+        located = locate(reference, root)
+        config = reference.path / DEPLOY_CONFIG
+        bundle = load_bundle(located.path, trusted=located.trusted)
+        shown = str(Path(model))
+        if not reference.deploy:
+            return OpenedModel(bundle, shown, located.version)
+        return OpenedModel(bundle, shown, located.version, config if config.is_file() else None)
+    if reference is not None:
+        return _from_registry(reference, root)
+    what = "is a file, not a directory" if (root / model).exists() else "does not exist"
     raise BundleError(f"MODEL '{model}' {what}", fix=_WHAT_MODEL_IS)
 
 
-def _from_registry(ref: str, root: Path) -> OpenedModel:
+def _from_registry(reference: RegistryRef, root: Path) -> OpenedModel:
     from conveyor.bundle import load_bundle
-    from conveyor.registry.materialise import materialise
+    from conveyor.registry.materialise import locate
 
     scratch = Path(tempfile.mkdtemp(prefix="conveyor-serve-"))
     try:
-        done = materialise(root, ref, scratch / DEPLOY_BUNDLE)
-        bundle = load_bundle(done.path, trusted=done.trusted)
+        located = locate(reference, root, scratch=scratch / DEPLOY_BUNDLE)
+        bundle = load_bundle(located.path, trusted=located.trusted)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    return OpenedModel(bundle, done.version.ref, done.version.version, scratch=scratch)
+    return OpenedModel(bundle, located.label, located.version, scratch=scratch)
 
 
 def serve(opened: OpenedModel, config: ServeConfig, *, announce: Callable[[str], None]) -> None:
