@@ -104,7 +104,7 @@ def test_declared_types_let_a_target_estimator_train_evaluate_score_and_serve(
 ) -> None:
     from tests.integration.test_serve import Server
 
-    root = trained_gb
+    root = _copy(trained_gb, tmp_path)
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
     conveyor("compile", "--check", cwd=root)
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]

@@ -105,41 +105,56 @@ def _gbtree_problem(model: dict[str, Any], features: int, groups: int) -> str | 
     declared = int(model["gbtree_model_param"]["num_trees"])
     if not len(trees) == declared == len(info):
         return f"declares {declared} trees, holds {len(trees)} with {len(info)} output groups"
-    for index, group in enumerate(info):
-        if not 0 <= group < groups:
-            return f"tree {index}: output group {group} is outside the model's {groups}"
+    outside = np.flatnonzero((info < 0) | (info >= groups))
+    if len(outside):
+        index = int(outside[0])
+        return f"tree {index}: output group {info[index]} is outside the model's {groups}"
     indptr = np.asarray(model.get("iteration_indptr", [0, len(trees)]), dtype=np.int64)
     if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != len(trees) or np.any(np.diff(indptr) < 0):
         return "its iteration index does not cover its trees in order"
-    for index, tree in enumerate(trees):
-        problem = _tree_problem(tree, features)
-        if problem is not None:
-            return f"tree {index}, {problem}"
-    return None
+    return _trees_problem(trees, features) if trees else None
 
 
-def _tree_problem(tree: dict[str, Any], features: int) -> str | None:
+def _trees_problem(trees: list[dict[str, Any]], features: int) -> str | None:
+    """All trees at once: their arrays end to end, each node knowing its tree's size."""
     import numpy as np
 
-    n = int(tree["tree_param"]["num_nodes"])
-    arrays = {key: np.asarray(tree[key], dtype=np.int64) for key in _TREE_ARRAYS}
-    if n < 1 or any(len(a) != n for a in arrays.values()) or len(tree["split_conditions"]) != n:
-        return f"its {n} nodes do not match its arrays"
+    sizes = np.asarray([int(t["tree_param"]["num_nodes"]) for t in trees], dtype=np.int64)
+    for index, (tree, n) in enumerate(zip(trees, sizes.tolist(), strict=True)):
+        lengths = {len(tree[key]) for key in _TREE_ARRAYS} | {len(tree["split_conditions"])}
+        if n < 1 or lengths != {n}:
+            return f"tree {index}, its {n} nodes do not match its arrays"
+    arrays = {
+        key: np.concatenate([np.asarray(t[key]) for t in trees]).astype(np.int64)
+        for key in _TREE_ARRAYS
+    }
+    starts = np.cumsum(sizes) - sizes
+    n = np.repeat(sizes, sizes)
+    local = np.arange(len(n)) - np.repeat(starts, sizes)
     left, right = arrays["left_children"], arrays["right_children"]
-    problem = child_problem(left, right, left == -1, n)
-    if problem is not None:
-        return problem
     split = left != -1
-    feature = arrays["split_indices"]
-    bad = np.flatnonzero(split & ((feature < 0) | (feature >= features)))
-    if len(bad):
-        return f"node {bad[0]}: feature {feature[bad[0]]} is outside the model's {features}"
-    parents = arrays["parents"]
-    odd = np.flatnonzero((parents != _ROOT_PARENT) & ((parents < 0) | (parents >= n)))
-    if len(odd) or parents[0] != _ROOT_PARENT:
-        node = odd[0] if len(odd) else 0
-        return f"node {node}: parent {parents[node]} is outside its {n} nodes"
-    return _categories_problem(tree, arrays["split_type"], n)
+    found = child_problem(left, right, ~split, n, local)
+    feature, parents = arrays["split_indices"], arrays["parents"]
+    if found is None:
+        bad = np.flatnonzero(split & ((feature < 0) | (feature >= features)))
+        if len(bad):
+            found = int(bad[0]), f"feature {feature[bad[0]]} is outside the model's {features}"
+    if found is None:
+        outside = (parents != _ROOT_PARENT) & ((parents < 0) | (parents >= n))
+        bad = np.flatnonzero(outside | ((local == 0) & (parents != _ROOT_PARENT)))
+        if len(bad):
+            found = int(bad[0]), f"parent {parents[bad[0]]} is outside its {n[bad[0]]} nodes"
+    if found is not None:
+        at, what = found
+        which = int(np.searchsorted(starts, at, side="right")) - 1
+        return f"tree {which}, node {local[at]}: {what}"
+    for index, tree in enumerate(trees):
+        split_type = np.asarray(tree["split_type"])
+        if len(tree["categories_nodes"]) or np.any(split_type != 0):
+            problem = _categories_problem(tree, split_type, int(sizes[index]))
+            if problem is not None:
+                return f"tree {index}, {problem}"
+    return None
 
 
 def _categories_problem(tree: dict[str, Any], split_type: np.ndarray, n: int) -> str | None:
@@ -161,23 +176,31 @@ def _categories_problem(tree: dict[str, Any], split_type: np.ndarray, n: int) ->
     return None
 
 
-def child_problem(left: np.ndarray, right: np.ndarray, leaf: np.ndarray, n: int) -> str | None:
-    """The first split node whose children are not later nodes of the same tree.
+def child_problem(
+    left: np.ndarray,
+    right: np.ndarray,
+    leaf: np.ndarray,
+    n: int | np.ndarray,
+    index: np.ndarray | None = None,
+) -> tuple[int, str] | None:
+    """(position, what) of the first split node whose children are not later nodes of its tree.
 
     Every tree builder (scikit-learn's depth- and best-first, its histogram grower, xgboost)
     adds a node's children after it, so children index later nodes: in range, and no cycle.
+    ``n`` and ``index`` are per node when several trees are checked end to end.
     """
     import numpy as np
 
-    index = np.arange(n)
+    index = np.arange(len(left)) if index is None else index
+    sizes = np.broadcast_to(np.asarray(n), left.shape)
     for child in (left, right):
-        outside = np.flatnonzero(~leaf & ((child < 0) | (child >= n)))
+        outside = np.flatnonzero(~leaf & ((child < 0) | (child >= sizes)))
         if len(outside):
-            node = outside[0]
-            return f"node {node}: child {child[node]} is outside its {n} nodes"
+            at = int(outside[0])
+            return at, f"child {child[at]} is outside its {sizes[at]} nodes"
     for child in (left, right):
         backwards = np.flatnonzero(~leaf & (child <= index))
         if len(backwards):
-            node = backwards[0]
-            return f"node {node}: child {child[node]} does not come after it"
+            at = int(backwards[0])
+            return at, f"child {child[at]} does not come after it"
     return None

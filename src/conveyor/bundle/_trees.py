@@ -95,9 +95,9 @@ def _tree(tree: Any, features: int | None) -> str | None:  # noqa: ANN401 - skle
     bound = int(tree.n_features) if features is None else min(int(tree.n_features), features)
     left = np.asarray(tree.children_left, dtype=np.int64)
     right = np.asarray(tree.children_right, dtype=np.int64)
-    problem = child_problem(left, right, left == -1, n)
-    if problem is not None:
-        return problem
+    found = child_problem(left, right, left == -1, n)
+    if found is not None:
+        return f"node {found[0]}: {found[1]}"
     feature = np.asarray(tree.feature, dtype=np.int64)
     bad = np.flatnonzero((left != -1) & ((feature < 0) | (feature >= bound)))
     if len(bad):
@@ -116,11 +116,10 @@ def _predictor(predictor: Any, owner: Any, features: int | None) -> str | None: 
         return "it has no nodes"
     n = len(nodes)
     leaf = nodes["is_leaf"] != 0
-    problem = child_problem(
-        nodes["left"].astype(np.int64), nodes["right"].astype(np.int64), leaf, n
-    )
-    if problem is not None:
-        return problem
+    left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
+    found = child_problem(left, right, leaf, n)
+    if found is not None:
+        return f"node {found[0]}: {found[1]}"
     feature = nodes["feature_idx"].astype(np.int64)
     bound = features if features is not None else 0
     bad = np.flatnonzero(~leaf & ((feature < 0) | (feature >= bound)))

@@ -14,44 +14,49 @@ from typing import Any
 _MAX_DEPTH = 64
 _INTS = {"i": ">i1", "U": ">u1", "I": ">i2", "l": ">i4", "L": ">i8"}
 _FLOATS = {"d": ">f4", "D": ">f8"}
-_NUMBERS = {**_INTS, **_FLOATS}
+_NUMBERS = {**_INTS, **_FLOATS}  # numpy dtypes of typed arrays
 _CONSTANTS: dict[str, Any] = {"Z": None, "T": True, "F": False}
 
 
 def loads(data: bytes) -> Any:  # noqa: ANN401 - any JSON value
     """The value ``data`` holds; ``ValueError`` when it is not exactly one UBJSON value."""
-    reader = _Reader(memoryview(data))
+    reader = _Reader(bytes(data))
     value = reader.value(reader.marker(), 0)
-    if reader.at != len(data):
-        msg = f"{len(data) - reader.at} bytes after the value"
+    if reader.at != len(reader.data):
+        msg = f"{len(reader.data) - reader.at} bytes after the value"
         raise ValueError(msg)
     return value
 
 
 class _Reader:
-    def __init__(self, data: memoryview) -> None:
+    def __init__(self, data: bytes) -> None:
         self.data = data
         self.at = 0
 
-    def take(self, size: int) -> memoryview:
-        if size < 0 or self.at + size > len(self.data):
-            msg = f"truncated at byte {self.at} (wanted {size} bytes)"
+    def take(self, size: int) -> bytes:
+        at = self.at
+        if size < 0 or at + size > len(self.data):
+            msg = f"truncated at byte {at} (wanted {size} bytes)"
             raise ValueError(msg)
-        chunk = self.data[self.at : self.at + size]
-        self.at += size
-        return chunk
+        self.at = at + size
+        return self.data[at : at + size]
 
     def peek(self) -> str:
         return chr(self.data[self.at]) if self.at < len(self.data) else ""
 
     def marker(self) -> str:
-        while (char := chr(self.take(1)[0])) == "N":  # no-op
-            continue
-        return char
+        data, at = self.data, self.at
+        while at < len(data) and data[at] == _NOOP:
+            at += 1
+        if at >= len(data):
+            msg = f"truncated at byte {at} (wanted a marker)"
+            raise ValueError(msg)
+        self.at = at + 1
+        return chr(data[at])
 
     def number(self, marker: str) -> Any:  # noqa: ANN401 - int or float
-        code = _STRUCT[_NUMBERS[marker]]
-        return struct.unpack(code, self.take(struct.calcsize(code)))[0]
+        code = _STRUCT[marker]
+        return code.unpack(self.take(code.size))[0]
 
     def length(self) -> int:
         marker = self.marker()
@@ -64,16 +69,19 @@ class _Reader:
             raise ValueError(msg)
         return size
 
+    def text(self) -> str:
+        return self.take(self.length()).decode("utf-8")
+
     def value(self, marker: str, depth: int) -> Any:  # noqa: ANN401
         if depth > _MAX_DEPTH:
             msg = f"nested deeper than {_MAX_DEPTH}"
             raise ValueError(msg)
         if marker in _CONSTANTS:
             return _CONSTANTS[marker]
-        if marker in _NUMBERS:
+        if marker in _STRUCT:
             return self.number(marker)
         if marker in ("S", "H"):
-            return str(self.take(self.length()), "utf-8")
+            return self.text()
         if marker == "C":
             return chr(self.take(1)[0])
         if marker == "[":
@@ -118,23 +126,15 @@ class _Reader:
         out: dict[str, Any] = {}
         if count is not None:
             for _ in range(count):
-                key = str(self.take(self.length()), "utf-8")
+                key = self.text()
                 out[key] = self.value(kind or self.marker(), depth + 1)
             return out
-        while True:
-            if self.peek() == "}":
-                self.at += 1
-                return out
-            key = str(self.take(self.length()), "utf-8")
+        while self.peek() != "}":
+            key = self.text()
             out[key] = self.value(self.marker(), depth + 1)
+        self.at += 1
+        return out
 
 
-_STRUCT = {
-    ">i1": ">b",
-    ">u1": ">B",
-    ">i2": ">h",
-    ">i4": ">i",
-    ">i8": ">q",
-    ">f4": ">f",
-    ">f8": ">d",
-}
+_NOOP = ord("N")
+_STRUCT = {m: struct.Struct(f">{c}") for m, c in zip("iUIlLdD", "bBhiqfd", strict=True)}
