@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import yaml
 
@@ -18,7 +18,10 @@ from conveyor.runtime.layout import PARAMS_FILE
 if TYPE_CHECKING:
     from pathlib import Path
 
-_MISSING = object()
+    from pydantic import TypeAdapter
+
+_MISSING: Any = object()
+T = TypeVar("T")
 
 
 def load_params(root: Path) -> dict[str, Any]:
@@ -74,11 +77,27 @@ class ParamsView:
                 )
         return copy.deepcopy(node)
 
-    def parse(self, key: str, model: Any, default: Any = _MISSING) -> Any:  # noqa: ANN401
-        """Validate the value at ``key`` with a pydantic model class or ``TypeAdapter``."""
+    @overload
+    def parse(self, key: str, model: type[T] | TypeAdapter[T]) -> T: ...
+    @overload
+    def parse(self, key: str, model: type[T] | TypeAdapter[T], default: None) -> T | None: ...
+    @overload
+    def parse(self, key: str, model: type[T] | TypeAdapter[T], default: T) -> T: ...
+    def parse(
+        self, key: str, model: type[T] | TypeAdapter[T], default: T | None = _MISSING
+    ) -> T | None:
+        """Validate the value at ``key`` with a pydantic model class, a type or ``TypeAdapter``.
+
+        A ``None`` default also accepts an explicit null: the value is read as ``model | None``.
+        """
         from pydantic import TypeAdapter, ValidationError
 
-        adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+        adapter: TypeAdapter[Any]
+        if isinstance(model, TypeAdapter):
+            adapter = model
+        else:
+            form: Any = model if default is not None else model | None
+            adapter = TypeAdapter(form)
         try:
             return adapter.validate_python(self.get(key, default))
         except ValidationError as exc:

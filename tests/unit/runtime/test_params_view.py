@@ -76,3 +76,27 @@ def test_dvc_yaml_lists_only_the_read_keys_params_yaml_holds(tmp_path) -> None:
         "project.name",
         "project.task",
     ]
+
+
+def test_a_none_default_reads_missing_and_null_as_none_and_checks_the_rest() -> None:
+    data = {"evaluate": {"primary": None, "plots": ["roc"], "champion_stage": None}}
+    view = ParamsView(data, ("evaluate",), "evaluate")
+    assert view.parse("evaluate.primary", str, None) is None
+    assert view.parse("evaluate.missing", str, None) is None
+    assert view.parse("evaluate.plots", list[str], None) == ["roc"]
+    with pytest.raises(StageError, match=r"'evaluate\.plots\.0' in params\.yaml is invalid"):
+        view.parse("evaluate.plots", list[int], None)
+    # a default that is not None does not let an explicit null through
+    with pytest.raises(StageError, match=r"'evaluate\.champion_stage' in params\.yaml is invalid"):
+        view.parse("evaluate.champion_stage", str, "prod")
+    with pytest.raises(StageError, match=r"'evaluate\.primary' in params\.yaml is invalid"):
+        view.parse("evaluate.primary", str)
+
+
+def test_a_model_instance_default_equals_validating_an_empty_mapping() -> None:
+    from conveyor.spec.monitor import DriftSpec
+
+    view = ParamsView({"monitor": {}}, ("monitor",), "monitor")
+    assert view.parse("monitor.drift", DriftSpec, DriftSpec()) == view.parse(
+        "monitor.drift", DriftSpec, {}
+    )

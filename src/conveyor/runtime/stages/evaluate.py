@@ -72,12 +72,13 @@ def run(ctx: StageContext) -> None:
     """Predict the test split; compute every metric, overall and per slice; draw the plots."""
     evaluate = EvaluateSpec(
         metrics=ctx.params.parse("evaluate.metrics", list[str]),
-        primary=ctx.params.parse("evaluate.primary", str | None, None),
-        plots=ctx.params.parse("evaluate.plots", list[str] | None, None),
+        primary=ctx.params.parse("evaluate.primary", str, None),
+        plots=ctx.params.parse("evaluate.plots", list[str], None),
         slices=ctx.params.parse("evaluate.slices", list[str], []),
     )
     target = ctx.params.parse("data.target", str)
-    task: Task = ctx.params.parse("project.task", str)
+    # compile checked the task against the Literal; the stage validates only that it is a str
+    task = cast("Task", ctx.params.parse("project.task", str))
     seed = ctx.params.parse("seed", int)
     bundle_dir, test_path = ctx.plan.deps
     bundle = load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types())

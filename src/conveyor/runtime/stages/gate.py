@@ -135,7 +135,8 @@ def _score_champion(
     from conveyor.runtime.stages.evaluate import encode_labels
 
     target = ctx.params.parse("data.target", str)
-    task: Task = ctx.params.parse("project.task", str)
+    # compile checked the task against the Literal; the stage validates only that it is a str
+    task = cast("Task", ctx.params.parse("project.task", str))
     frame = read_frame(ctx.root, test_file, "gate")
     require_column(frame, target, key="data.target", file=test_file)
     with tempfile.TemporaryDirectory(prefix="conveyor-champion-") as scratch:

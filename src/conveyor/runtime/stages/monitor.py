@@ -77,14 +77,14 @@ def run(ctx: StageContext) -> None:
     # so the stage checks exactly what it always did (compile checked the rest)
     monitor = MonitorSpec.model_construct(
         current=current,
-        labels=ctx.params.parse("monitor.labels", str | None, None),
-        id_column=ctx.params.parse("monitor.id_column", str | None, None),
-        drift=ctx.params.parse("monitor.drift", DriftSpec, {}),
-        quality=ctx.params.parse("monitor.quality", QualitySpec, {}),
-        performance=ctx.params.parse("monitor.performance", PerformanceSpec, {}),
+        labels=ctx.params.parse("monitor.labels", str, None),
+        id_column=ctx.params.parse("monitor.id_column", str, None),
+        drift=ctx.params.parse("monitor.drift", DriftSpec, DriftSpec()),
+        quality=ctx.params.parse("monitor.quality", QualitySpec, QualitySpec()),
+        performance=ctx.params.parse("monitor.performance", PerformanceSpec, PerformanceSpec()),
     )
     metrics = ctx.params.parse("evaluate.metrics", list[str])
-    primary = ctx.params.parse("evaluate.primary", str | None, None)
+    primary = ctx.params.parse("evaluate.primary", str, None)
     profile_file, bundle_dir, metrics_file = ctx.plan.deps[:3]
     (drift_file,) = ctx.plan.metrics
     try:
@@ -99,9 +99,7 @@ def run(ctx: StageContext) -> None:
         monitor,
         current=[current],
         reference=Profile.from_json(text, where=profile_file),
-        predictor=model_predictor(
-            load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types())
-        ),
+        predictor=model_predictor(load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types())),
         out_dir=(ctx.root / drift_file).parent,
         target=ctx.params.parse("data.target", str),
         metric=primary_metric(metrics, primary),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from conveyor.bundle import infer_schema, save_bundle
 from conveyor.bundle.bundle import dump_pipeline, untrusted_types
@@ -45,7 +45,8 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 def run(ctx: StageContext) -> None:
     """Fit, then save the pipeline with its schema and lineage."""
     target = ctx.params.parse("data.target", str)
-    task: Task = ctx.params.parse("project.task", str)
+    # compile checked the task against the Literal; the stage validates only that it is a str
+    task = cast("Task", ctx.params.parse("project.task", str))
     seed = ctx.params.parse("seed", int)
     model_spec = ctx.params.parse("model", ModelSpec)
     features = ctx.params.parse("features", FeaturesSpec)
