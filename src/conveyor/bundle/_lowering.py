@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import numpy as np
+    from sklearn.base import BaseEstimator
 
     Step = Callable[[np.ndarray], np.ndarray]
 
@@ -29,7 +30,7 @@ class _Unsupported(Exception):  # noqa: N818 - internal signal, never leaves thi
 
 
 def lower(
-    pipeline: Any,  # noqa: ANN401 - a fitted Pipeline or estimator
+    pipeline: BaseEstimator,  # a fitted Pipeline or estimator
     schema: InputSchema,
     task: str,
     threads: int,
@@ -148,7 +149,9 @@ def _affine(block: np.ndarray, center: Any, scale: Any) -> np.ndarray:  # noqa: 
     return block
 
 
-def _lower_model(model: Any, names: list[str], task: str, threads: int) -> tuple[Step, str]:  # noqa: ANN401
+def _lower_model(
+    model: BaseEstimator, names: list[str], task: str, threads: int
+) -> tuple[Step, str]:
     import numpy as np
 
     fitted_names = [str(n) for n in getattr(model, "feature_names_in_", names)]
@@ -180,7 +183,7 @@ def _lower_model(model: Any, names: list[str], task: str, threads: int) -> tuple
     return method, f"{type(model).__name__} on a matrix"
 
 
-def _has_best(model: Any) -> bool:  # noqa: ANN401
+def _has_best(model: BaseEstimator) -> bool:
     try:
         return model.best_iteration is not None
     except AttributeError:

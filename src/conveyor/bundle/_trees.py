@@ -21,11 +21,13 @@ from conveyor.bundle._booster import child_problem
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from sklearn.pipeline import Pipeline
+
 _MAX_OBJECTS = 1_000_000
 """A bound on the walk through a model's attributes (a forest of 10k trees is ~30k objects)."""
 
 
-def tree_problem(pipeline: Any) -> str | None:  # noqa: ANN401 - a built Pipeline
+def tree_problem(pipeline: Pipeline) -> str | None:
     """The first malformed tree in ``pipeline``, as 'where: what', or None."""
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.tree._tree import Tree
@@ -79,7 +81,7 @@ def _walk(root: Any) -> Iterator[tuple[str, Any, int | None, Any]]:  # noqa: ANN
         stack.extend((p, owner, features, v) for p, v in reversed(children))
 
 
-def _steps(pipeline: Any) -> list[tuple[str, Any]]:  # noqa: ANN401
+def _steps(pipeline: Pipeline) -> list[tuple[str, Any]]:
     steps = getattr(pipeline, "steps", None)
     if not isinstance(steps, list):
         return []

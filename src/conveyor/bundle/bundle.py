@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
+    from sklearn.pipeline import Pipeline
+
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
@@ -82,7 +84,7 @@ def _dump_json(path: Path, data: dict[str, Any]) -> None:
     _atomic.write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def dump_pipeline(pipeline: Any) -> bytes:  # noqa: ANN401 - a fitted scikit-learn Pipeline
+def dump_pipeline(pipeline: Pipeline) -> bytes:
     """The skops bytes of ``pipeline``: what :func:`save_bundle` writes as ``pipeline.skops``."""
     import skops.io as sio
 
@@ -91,7 +93,7 @@ def dump_pipeline(pipeline: Any) -> bytes:  # noqa: ANN401 - a fitted scikit-lea
 
 def save_bundle(
     path: Path,
-    pipeline: Any,  # noqa: ANN401 - any fitted scikit-learn Pipeline
+    pipeline: Pipeline,
     schema: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:
@@ -175,7 +177,7 @@ def _types(
     return refused, found_types, root
 
 
-def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Any:  # noqa: ANN401
+def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Pipeline:
     import skops.io as sio
 
     refused, found_types, root = _types(data, where, trusted)
@@ -236,7 +238,7 @@ def _read_skops_schema(data: bytes, where: str) -> Any:  # noqa: ANN401 - parsed
         ) from exc
 
 
-def _check_pipeline(pipeline: Any, where: str) -> None:  # noqa: ANN401
+def _check_pipeline(pipeline: Pipeline, where: str) -> None:
     """A fitted Pipeline: transformers, then a fitted ``model`` step that predicts."""
     from sklearn.exceptions import NotFittedError
     from sklearn.pipeline import Pipeline

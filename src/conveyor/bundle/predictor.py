@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     import numpy as np
+    import pandas as pd
 
     from conveyor.bundle.bundle import Bundle
 
@@ -97,13 +98,13 @@ class Predictor:
         scores = scores.astype("float64", copy=False)
         return Prediction(self._class_labels[scores.argmax(axis=1)], scores)
 
-    def _pipeline_scores(self, frame: Any) -> np.ndarray:  # noqa: ANN401 - a DataFrame
+    def _pipeline_scores(self, frame: pd.DataFrame) -> np.ndarray:
         pipeline = self.bundle.pipeline
         if self._class_labels is not None and hasattr(pipeline, "predict_proba"):
             return pipeline.predict_proba(frame)  # type: ignore[no-any-return]
         return pipeline.predict(frame)  # type: ignore[no-any-return]
 
-    def _frame(self, checked: Checked) -> Any:  # noqa: ANN401 - a DataFrame
+    def _frame(self, checked: Checked) -> pd.DataFrame:
         """A DataFrame with the training dtypes, as the Pipeline was fitted on."""
         import pandas as pd
 

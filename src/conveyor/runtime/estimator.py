@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any, cast
 from conveyor.plugins.target import estimator_params, import_target
 
 if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
+
     from conveyor.plugins import Plugins
     from conveyor.plugins.base import Model, Transform
     from conveyor.spec import FeaturesSpec, ModelSpec, Task
 
 
-def build_model(spec: ModelSpec, task: Task, seed: int, plugins: Plugins) -> Any:  # noqa: ANN401
+def build_model(spec: ModelSpec, task: Task, seed: int, plugins: Plugins) -> BaseEstimator:
     """An unfitted estimator from ``kind:`` or ``_target_:``, seeded with ``seed``."""
     if spec.kind is not None:
         cls = plugins["model"].load(spec.kind, where="model.kind")
@@ -26,7 +29,7 @@ def build_model(spec: ModelSpec, task: Task, seed: int, plugins: Plugins) -> Any
     return estimator_cls(**params)
 
 
-def build_pipeline(features: FeaturesSpec, estimator: Any, plugins: Plugins) -> Any:  # noqa: ANN401
+def build_pipeline(features: FeaturesSpec, estimator: BaseEstimator, plugins: Plugins) -> Pipeline:
     """``Pipeline([<one ColumnTransformer per transform>..., ("model", estimator)])``.
 
     Each transform touches only its selected columns, plus those its component requires (the

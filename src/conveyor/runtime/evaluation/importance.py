@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
 
 MAX_FEATURES = 50
 """The plot keeps the most important features only, so wide data stays readable."""
@@ -21,7 +23,7 @@ PERMUTATION_REPEATS = 5
 
 
 def importance_records(
-    pipeline: Any,  # noqa: ANN401 - a fitted scikit-learn Pipeline
+    pipeline: Pipeline,
     x: pd.DataFrame,
     y_true: np.ndarray,
     seed: int,
@@ -39,7 +41,7 @@ def importance_records(
 
 
 def feature_importance(
-    pipeline: Any,  # noqa: ANN401 - a fitted scikit-learn Pipeline
+    pipeline: Pipeline,
     x: pd.DataFrame,
     y_true: np.ndarray,
     seed: int,
@@ -53,7 +55,7 @@ def feature_importance(
     return _permutation_importance(pipeline, x, y_true, seed), [str(c) for c in x.columns]
 
 
-def _native_importance(model: Any) -> np.ndarray | None:  # noqa: ANN401 - any estimator
+def _native_importance(model: BaseEstimator) -> np.ndarray | None:
     import numpy as np
 
     try:
@@ -66,7 +68,7 @@ def _native_importance(model: Any) -> np.ndarray | None:  # noqa: ANN401 - any e
     return None if values is None else np.asarray(values, dtype=float).ravel()
 
 
-def _model_feature_names(pipeline: Any, x: pd.DataFrame, count: int) -> list[str]:  # noqa: ANN401
+def _model_feature_names(pipeline: Pipeline, x: pd.DataFrame, count: int) -> list[str]:
     """The columns the model was fitted on, however the pipeline records them."""
     steps = getattr(pipeline, "steps", None)
     model = steps[-1][1] if steps else pipeline
@@ -84,7 +86,7 @@ def _model_feature_names(pipeline: Any, x: pd.DataFrame, count: int) -> list[str
 
 
 def _permutation_importance(
-    pipeline: Any,  # noqa: ANN401 - a fitted scikit-learn Pipeline
+    pipeline: Pipeline,
     x: pd.DataFrame,
     y_true: np.ndarray,
     seed: int,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     import numpy as np
     import pandas as pd
+    from sklearn.pipeline import Pipeline
 
     from conveyor.spec import Task
     from conveyor.spec.evaluate import Plot
@@ -123,7 +124,7 @@ def plot_records(
     name: Plot,
     predictions: Predictions,
     *,
-    pipeline: Any,  # noqa: ANN401 - the fitted scikit-learn Pipeline
+    pipeline: Pipeline,
     x: pd.DataFrame,
     seed: int,
 ) -> list[dict[str, Any]]:

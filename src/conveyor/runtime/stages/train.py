@@ -17,6 +17,8 @@ from conveyor.spec import FeaturesSpec, ModelSpec, is_classification
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import pandas as pd
+
     from conveyor.plugins import Plugins
     from conveyor.spec import ProjectSpec, Task
 
@@ -124,7 +126,7 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _fit_fix(x: Any) -> str:  # noqa: ANN401 - a pandas DataFrame
+def _fit_fix(x: pd.DataFrame) -> str:
     """Point at non-numeric columns, the usual cause; else at the model's params."""
     import pandas as pd
 
