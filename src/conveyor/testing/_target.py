@@ -209,7 +209,8 @@ def write_project(root: Path, task: Task) -> pd.DataFrame:
     """A project after ``gate``: a tiny real bundle and a blessing; returns its feature rows."""
     import pandas as pd
     from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -229,7 +230,12 @@ def write_project(root: Path, task: Task) -> pd.DataFrame:
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
     classify = is_classification(task)
-    model = LogisticRegression(max_iter=500) if classify else Ridge()
+    # Estimators of built-in models: a bundle loads only with types installed models declare.
+    model = (
+        LogisticRegression(max_iter=500)
+        if classify
+        else RandomForestRegressor(n_estimators=5, random_state=0)
+    )
     pipeline = Pipeline([("features", features), ("model", model)]).fit(x, y)
     classes = [f"class_{i}" for i in sorted(set(y.tolist()))] if classify else None
     schema = {"task": task, "target": "y", "classes": classes, "columns": infer_schema(x)}
