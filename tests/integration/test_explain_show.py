@@ -64,6 +64,7 @@ def test_config_show_prints_the_validated_config_with_defaults(root: Path) -> No
     assert json.loads(sub.stdout) == {
         "kind": "random_forest",
         "params": {"n_estimators": 300, "max_depth": 8, "n_jobs": 2},
+        "trusted_types": [],
     }
     missing = conveyor("config", "show", "--key", "modle", cwd=root, check=False)
     assert missing.returncode == 2
