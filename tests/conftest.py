@@ -35,6 +35,12 @@ def sh(
     return done
 
 
+def commit_all(root: Path, message: str) -> None:
+    """Stage everything in ``root`` and commit it, as a user does after ``dvc repro``."""
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", message, cwd=root)
+
+
 def conveyor(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The installed ``conveyor`` console script, as users run it."""
     return sh(VENV_BIN / "conveyor", *args, cwd=cwd, check=check)

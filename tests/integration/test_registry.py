@@ -12,7 +12,7 @@ import pytest
 
 from conveyor.bundle import Bundle
 from conveyor.registry import champion, load_version, resolve
-from tests.conftest import VENV_BIN, conveyor, dvc, sh
+from tests.conftest import VENV_BIN, commit_all, conveyor, dvc, sh
 
 pytestmark = pytest.mark.slow
 NAME = "diagnostics"
@@ -31,11 +31,6 @@ def _bless(root: Path, blessed: bool) -> None:
     (root / "reports" / "blessing.json").write_text(json.dumps(blessing, indent=2) + "\n")
 
 
-def _commit(root: Path, message: str) -> None:
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "-qm", message, cwd=root)
-
-
 @pytest.fixture(scope="module")
 def trained(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three commits: model A blessed (HEAD~2), model B blessed (HEAD~1), B unblessed (HEAD)."""
@@ -43,15 +38,15 @@ def trained(project_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     shutil.copytree(project_template, root, symlinks=True)
     dvc("repro", "-q", cwd=root)
     _bless(root, blessed=True)
-    _commit(root, "model A")
+    commit_all(root, "model A")
     xgb = root / "conf" / "model" / "xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 30"))
     conveyor("compile", cwd=root)
     dvc("repro", "-q", cwd=root)
     _bless(root, blessed=True)
-    _commit(root, "model B")
+    commit_all(root, "model B")
     _bless(root, blessed=False)
-    _commit(root, "model B, gate failed")
+    commit_all(root, "model B, gate failed")
     return root
 
 

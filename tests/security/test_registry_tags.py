@@ -19,16 +19,11 @@ from typing import Any
 import pytest
 
 from conveyor.registry import RegistryError, resolve
-from tests.conftest import VENV_BIN, conveyor, dvc, sh
+from tests.conftest import VENV_BIN, commit_all, conveyor, dvc, sh
 
 pytestmark = pytest.mark.slow
 NAME = "diagnostics"
 V1 = f"{NAME}@v1.0.0"
-
-
-def _commit(root: Path, message: str) -> None:
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "-qm", message, cwd=root)
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +32,12 @@ def trained(project_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("tags") / "project"
     shutil.copytree(project_template, root, symlinks=True)
     dvc("repro", "-q", cwd=root)
-    _commit(root, "model A")
+    commit_all(root, "model A")
     xgb = root / "conf" / "model" / "xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 30"))
     conveyor("compile", cwd=root)
     dvc("repro", "-q", cwd=root)
-    _commit(root, "model B")
+    commit_all(root, "model B")
     return root
 
 
