@@ -51,6 +51,22 @@ def status_command(args: argparse.Namespace) -> int:
     return 1 if args.fail_if_stale and not status.up_to_date else 0
 
 
+def lineage_command(args: argparse.Namespace) -> int:
+    """Where a bundle came from: its lineage against HEAD's dvc.lock and the run record."""
+    from conveyor.runtime.facts import read_facts
+    from conveyor.runtime.layout import model_dir
+    from conveyor.runtime.provenance import provenance
+
+    root = Path.cwd()
+    bundle = args.bundle or model_dir(read_facts(root).name)
+    found = provenance(root, bundle.rstrip("/"))
+    if args.json:
+        _json(found.to_dict())
+    else:
+        _out(found.render())
+    return 0
+
+
 def config_show_command(args: argparse.Namespace) -> int:
     """Print the composed, validated config with every spec default filled in."""
     import yaml
@@ -114,6 +130,21 @@ def add_inspect_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's priv
     status_parser.add_argument(
         "--fail-if-stale", action="store_true", help="exit 1 when any stage is stale (for CI)"
     )
+
+    text = "Show where a model bundle came from, without guessing a commit."
+    lineage_parser = commands.add_parser(
+        "lineage",
+        help=text,
+        description=f"{text} Prints the md5 of each input it was trained on, the params it "
+        "read and the library versions (all recorded in the bundle); whether HEAD's dvc.lock "
+        "records this bundle, or which inputs differ; and, from the local run record, whether "
+        "the work tree differed from HEAD when it was trained.",
+    )
+    lineage_parser.set_defaults(handler=lineage_command)
+    lineage_parser.add_argument(
+        "bundle", nargs="?", metavar="BUNDLE", help="a bundle directory (default: models/NAME)"
+    )
+    lineage_parser.add_argument("--json", action="store_true", help="print JSON")
 
     text = "Inspect the configuration: the composed config, or JSON Schemas for editors."
     config_parser = commands.add_parser("config", help=text, description=text)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.compiler.ir import Artifact, Pipeline, Stage, covers
 from conveyor.errors import CompileError
-from conveyor.plugins.target import project_importable
 from conveyor.runtime import plan_stages
+from conveyor.runtime.code import code_deps
 from conveyor.runtime.layout import BLESSING_FILE, model_dir
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conveyor.config import LoadedProject
     from conveyor.runtime import StagePlan
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def compile_project(project: LoadedProject) -> Pipeline:
     """The DVC pipeline for ``project``; pure apart from locating local plugin code."""
     stages = [
-        _stage(plan, _code_deps(plan, project), project.composed.data)
+        _stage(plan, code_deps(plan, project.plugins, project.root), project.composed.data)
         for _, plan in plan_stages(project.spec, project.plugins)
     ]
     name = project.spec.project.name
@@ -59,41 +59,6 @@ def _present(params: dict[str, Any], key: str) -> bool:
             return False
         node = node[part]
     return True
-
-
-def _code_deps(plan: StagePlan, project: LoadedProject) -> list[str]:
-    """Project-local code the stage runs: editing it must rerun the stage."""
-    modules = [t.rpartition(".")[0] for t in plan.targets]
-    for kind, name in plan.components:
-        entry_point = project.plugins[kind].entry_point(name)
-        if entry_point is not None:
-            modules.append(entry_point.module)
-    found = {path for m in modules if (path := local_code_path(m, project.root)) is not None}
-    return sorted(found)
-
-
-def local_code_path(module: str, root: Path) -> str | None:
-    """The file or top-level package directory of ``module`` when it lives under ``root``.
-
-    A whole package is the dependency, not just one module, because a module may import its
-    siblings. conveyor's own code is versioned by its release (recorded in lineage) instead.
-    """
-    top = module.split(".")[0]
-    if top == "conveyor":
-        return None
-    root = root.resolve()
-    with project_importable(root):
-        try:
-            spec = importlib.util.find_spec(top)
-        except (ImportError, ValueError):
-            spec = None
-    if spec is None or spec.origin is None:
-        return None
-    origin = Path(spec.origin).resolve()
-    location = origin.parent if spec.submodule_search_locations else origin
-    if not location.is_relative_to(root):
-        return None
-    return location.relative_to(root).as_posix()
 
 
 DEPLOYING = ("package", "deploy")

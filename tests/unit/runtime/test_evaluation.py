@@ -296,7 +296,8 @@ def test_report_is_self_contained_and_shows_every_plot_and_slice() -> None:
         "slices": {"colour": {"red": {"rows": 100, "accuracy": 0.8, "log_loss": None}}},
     }
     header = ReportHeader("diagnostics", "logistic_regression", "binary_classification",
-                          "data/split/test.parquet", 300, "0123456789abcdef")  # fmt: skip
+                          "data/split/test.parquet", 300,
+                          {"models/diagnostics": "0123456789abcdef.dir"})  # fmt: skip
     html = render_report(
         header, metrics, plots, task="binary_classification", classes=["class_0", "class_1"]
     )
@@ -306,7 +307,8 @@ def test_report_is_self_contained_and_shows_every_plot_and_slice() -> None:
     assert "<?xml" not in html
     assert "<script" not in html
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html)
-    assert "0123456789ab" in html
+    assert "<code>models/diagnostics</code> <code>0123456789ab</code>" in html
+    assert "commit" not in html  # written before its commit exists: inputs, never a commit
     assert "logistic_regression" in html
     assert "<td>red</td><td>100</td><td>0.8000</td>" in html
     assert '<td class="null">' in html  # None shows as a dash
@@ -319,11 +321,11 @@ def test_report_is_self_contained_and_shows_every_plot_and_slice() -> None:
 def test_report_for_regression_draws_residuals() -> None:
     predictions = Predictions(np.arange(5.0), np.arange(5.0) + 0.5, None, None)
     records = plot_records("residuals", predictions, pipeline=None, x=pd.DataFrame(), seed=0)
-    header = ReportHeader("demand", "ridge", "regression", "data/split/test.parquet", 5, None)
+    header = ReportHeader("demand", "ridge", "regression", "data/split/test.parquet", 5, {})
     html = render_report(header, {"rmse": 0.5}, {"residuals": records}, task="regression",
                          classes=None)  # fmt: skip
     assert '<figure id="residuals"><svg' in html
-    assert "not recorded" in html
+    assert "inputs (md5, as in dvc.lock)" in html
 
 
 # --- spec and compiled stage ------------------------------------------------------------------

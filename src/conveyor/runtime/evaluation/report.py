@@ -44,7 +44,9 @@ class ReportHeader:
     task: str
     data: str
     rows: int
-    git_commit: str | None
+    inputs: Mapping[str, str]
+    """md5 of each input as dvc.lock will record it: the page names no commit, since it is
+    written before the commit that stores it exists."""
     primary: str | None = None
     """The metric that ranks models (``evaluate.primary``), marked in the table."""
 
@@ -60,7 +62,6 @@ def render_report(
     """The HTML page: header, overall and per-slice metrics, then one figure per plot."""
     overall = {name: value for name, value in metrics.items() if name != "slices"}
     slices: Mapping[str, Mapping[str, Mapping[str, Any]]] = metrics.get("slices", {})
-    commit = header.git_commit[:12] if header.git_commit else "not recorded"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -71,8 +72,13 @@ def render_report(
         f"<span>model <code>{escape(header.model)}</code></span>"
         f"<span>task {escape(header.task.replace('_', ' '))}</span>"
         f"<span>data <code>{escape(header.data)}</code></span>"
-        f"<span>test rows {header.rows:,}</span>"
-        f"<span>git commit <code>{escape(commit)}</code></span></p>",
+        f"<span>test rows {header.rows:,}</span></p>",
+        '<p class="meta">inputs (md5, as in dvc.lock) '
+        + "".join(
+            f"<span><code>{escape(path)}</code> <code>{escape(md5[:12])}</code></span>"
+            for path, md5 in header.inputs.items()
+        )
+        + "</p>",
         "<h2>Metrics</h2>",
         _table(
             ["metric", "value"],

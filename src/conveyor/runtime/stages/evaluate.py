@@ -27,6 +27,7 @@ from conveyor.runtime.evaluation import (
     write_plot,
 )
 from conveyor.runtime.frames import read_frame, require_column
+from conveyor.runtime.lineage import dvc_md5
 from conveyor.runtime.plan import TRUST_READS, StageContext, StageDef, StagePlan
 from conveyor.spec import EvaluateSpec, is_classification
 
@@ -131,7 +132,7 @@ def run(ctx: StageContext) -> None:
         task=task,
         data=test_path,
         rows=len(x),
-        git_commit=bundle.metadata.get("git_commit"),
+        inputs={path: dvc_md5(ctx.root / path) for path in ctx.plan.deps},
         primary=evaluate.primary_metric,
     )
     html = render_report(header, values, plots, task=task, classes=classes)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, cast
 
 from conveyor.bundle import infer_schema, save_bundle
 from conveyor.bundle.bundle import dump_pipeline, untrusted_types
 from conveyor.errors import StageError
 from conveyor.runtime import layout
+from conveyor.runtime.code import code_deps
 from conveyor.runtime.estimator import build_model, build_pipeline
 from conveyor.runtime.frames import read_frame, require_column
-from conveyor.runtime.lineage import lineage
+from conveyor.runtime.lineage import lineage, record_run
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import FeaturesSpec, ModelSpec, is_classification
 
@@ -46,6 +48,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 
 def run(ctx: StageContext) -> None:
     """Fit, then save the pipeline with its schema and lineage."""
+    started = time.perf_counter()
     target = ctx.params.parse("data.target", str)
     # compile checked the task against the Literal; the stage validates only that it is a str
     task = cast("Task", ctx.params.parse("project.task", str))
@@ -74,17 +77,24 @@ def run(ctx: StageContext) -> None:
             fix=_fit_fix(x),
         ) from exc
     schema = {"task": task, "target": target, "classes": classes, "columns": infer_schema(x)}
+    # project-local code is a dependency in dvc.yaml, so the lineage records its md5 too
+    code = tuple(d for d in code_deps(ctx.plan, ctx.plugins, ctx.root) if d not in ctx.plan.deps)
     metadata = {
         "name": ctx.params.parse("project.name", str),
         "model": model_spec.label,
         "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
-        **lineage(ctx.root, ctx.params.section(*READS), ctx.plan.deps),
+        "lineage": lineage(ctx.root, ctx.params.section(*READS), (*ctx.plan.deps, *code)),
     }
     (bundle_dir,) = ctx.plan.outs
     data = dump_pipeline(pipeline)
     _require_trusted(ctx, data, model_spec)
     save_bundle(ctx.root / bundle_dir, data, schema, metadata)
-    print(f"train: {model_spec.label} on {len(x)} rows x {x.shape[1]} features -> {bundle_dir}")  # noqa: T201
+    seconds = time.perf_counter() - started
+    record = record_run(ctx.root, "train", ctx.plan.outs, seconds=seconds, extra=code)
+    print(  # noqa: T201 - the wall time goes to stdout and the run record, never the bundle
+        f"train: {model_spec.label} on {len(x)} rows x {x.shape[1]} features -> {bundle_dir} "
+        f"in {seconds:.1f} s (run record: {record.relative_to(ctx.root)})"
+    )
 
 
 def _require_trusted(ctx: StageContext, data: bytes, model: ModelSpec) -> None:

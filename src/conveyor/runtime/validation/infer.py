@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -144,20 +143,21 @@ def _time_rules(draft: SchemaDraft, series: pd.Series, name: str) -> dict[str, A
     return rules
 
 
-def render_schema(draft: SchemaDraft, *, origin: str, now: datetime | None = None) -> str:
+def render_schema(draft: SchemaDraft, *, origin: str) -> str:
     """The draft as commented YAML, shaped ``schema: {...}`` to paste under conf/data/*.yaml.
+
+    No date in it: the text is pasted into conf/, which git tracks, and the same data gives
+    the same draft.
 
     Args:
         draft: The inferred schema.
         origin: Where the data came from, for the header comment.
-        now: When it was inferred (default: now, UTC).
     """
-    stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     lines = [
         f"# Drafted by `conveyor schema infer` from {origin} "
-        f"({draft.rows} rows x {len(draft.columns)} columns)",
-        f"# at {stamp}. Review it before use: it describes what this data holds, not what",
-        "# is valid. Paste it into a conf/data/*.yaml file, then run `conveyor compile`.",
+        f"({draft.rows} rows x {len(draft.columns)} columns).",
+        "# Review it before use: it describes what this data holds, not what is valid.",
+        "# Paste it into a conf/data/*.yaml file, then run `conveyor compile`.",
         "schema:",
         "  columns:",
     ]
@@ -188,21 +188,18 @@ def _comment(note: str | None) -> str:
     return f"  # {note}" if note else ""
 
 
-def draft_schema(
-    root: Path, *, source: str | None = None, file: str | None = None, now: datetime | None = None
-) -> str:
+def draft_schema(root: Path, *, source: str | None = None, file: str | None = None) -> str:
     """The YAML draft for the project's dataset, one source's rows, or any parquet/csv ``file``.
 
     Args:
         root: The project root (its params.yaml names the dataset and sources).
         source: Draft from ``data/raw/<source>.parquet`` instead of the dataset.
         file: Draft from this parquet or CSV file instead; needs no compiled project.
-        now: When it was inferred, for the header (default: now, UTC).
     """
     path = root / (file if file is not None else _project_dataset(root, source))
     frame = read_table(path)
     shown = file if file is not None else path.relative_to(root).as_posix()
-    return render_schema(infer_schema(frame), origin=shown, now=now)
+    return render_schema(infer_schema(frame), origin=shown)
 
 
 def _project_dataset(root: Path, source: str | None) -> str:
