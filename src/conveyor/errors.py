@@ -25,6 +25,7 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     ├── ContinuousTrainingError            `conveyor ct` cannot run (dirty, locked, no batch)
     ├── RevisionError                      a git revision to diff cannot be read or compiled
     ├── SweepError                         a sweep cannot start or go on (bad space, structure)
+    ├── ExperimentError                    a DVC experiment cannot be found or adopted into conf/
     ├── GitError                           a git or dvc command failed (conveyor._git runs them all)
     │   ├── CommandNotFoundError           git or dvc is not installed (not on PATH)
     │   └── NotARepositoryError            git finds no repository around the directory
@@ -46,6 +47,7 @@ __all__ = [
     "ConveyorError",
     "DataError",
     "DataValidationError",
+    "ExperimentError",
     "GitError",
     "InitError",
     "InputError",
@@ -238,6 +240,10 @@ class RevisionError(ConveyorError):
 
 class SweepError(ConveyorError):
     """A sweep cannot start or go on: a malformed search space, a structural change, no queue."""
+
+
+class ExperimentError(ConveyorError):
+    """A DVC experiment cannot be found, or its params.yaml cannot become conf/ edits (adopt)."""
 
 
 class GitError(ConveyorError):

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.cli.adopt import add_adopt_parser
 from conveyor.cli.ct import add_ct_parser
 from conveyor.cli.diff import add_diff_parser
 from conveyor.cli.init import add_init_parser
@@ -55,13 +56,10 @@ def compile_command(args: argparse.Namespace) -> int:
     if args.check:
         if overrides:
             raise UsageError("--check compares against conf/ alone; drop the overrides")
-        diff = compiler.check(root)
-        if diff:
-            sys.stdout.write(diff)
-            _err(
-                "error: dvc.yaml/params.yaml are not what conf/ generates; "
-                "run 'conveyor compile' and commit the result"
-            )
+        drift = compiler.check_drift(root)
+        if drift.diff:
+            sys.stdout.write(drift.diff)
+            _err(f"error: {drift.message()}")
             return 1
         _out("dvc.yaml and params.yaml match conf/")
         return 0
@@ -196,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_init_parser(commands)
     add_inspect_parser(commands)
     add_sweep_parser(commands)
+    add_adopt_parser(commands)
     return parser
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from conveyor.compiler._outside import outside_sources
 from conveyor.compiler.build import compile_project
+from conveyor.compiler.drift import Drift, find_drift
 from conveyor.compiler.ir import Pipeline, Stage
 from conveyor.compiler.render import DVC_YAML, PARAMS_YAML, render
 from conveyor.compiler.tracking import untracked_sources
@@ -21,9 +22,11 @@ __all__ = [
     "DVC_YAML",
     "PARAMS_YAML",
     "Compiled",
+    "Drift",
     "Pipeline",
     "Stage",
     "check",
+    "check_drift",
     "compile_files",
     "compile_project",
     "render",
@@ -57,3 +60,10 @@ def compile_files(root: Path, overrides: list[str] | tuple[str, ...] = ()) -> Co
 def check(root: Path) -> str:
     """The diff between the committed files and what conf/ generates (no overrides)."""
     return diff_files(root, compile_files(root).files)
+
+
+def check_drift(root: Path) -> Drift:
+    """:func:`check`, explained: whether params.yaml holds values conf/ does not, and the fix."""
+    compiled = compile_files(root)
+    diff = diff_files(root, compiled.files)
+    return find_drift(root, diff, compiled.files[PARAMS_YAML])

@@ -1,4 +1,4 @@
-"""Write an override into conf/ where it belongs, for a human to review (``sweep --apply``).
+"""Write an override into conf/ where it belongs, for a human to review (``conveyor adopt``).
 
 A group option goes into the defaults list of conf/config.yaml; a value onto the line that sets
 it (found by :mod:`conveyor.config.provenance`; the line's comment is kept); a key that no file
@@ -71,7 +71,7 @@ def set_value(root: Path, override: str) -> list[str]:
         leaf = re.escape(inner.rsplit(".", 1)[-1])
         pattern = re.compile(rf"^(\s*{leaf}\s*:\s*)([^#\r\n{{\[]*?)(\s+#.*)?(\r?\n)?$")
         match = pattern.match(lines[exact.line - 1])
-        if match:
+        if match and match.group(2).strip():  # a scalar on that line, not a block below it
             if match.group(2).strip() == value:
                 return []
             lines[exact.line - 1] = (

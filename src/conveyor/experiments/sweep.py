@@ -148,13 +148,14 @@ def preflight(root: Path) -> ProjectFacts:
             where=f"{CONFIG_DIR}/",
             fix="commit them (then 'conveyor compile' and commit), or stash them",
         )
-    from conveyor.compiler import check
+    from conveyor.compiler import check_drift
 
-    if check(root):
+    drift = check_drift(root)
+    if drift.diff:
         raise SweepError(
             "dvc.yaml/params.yaml are not what conf/ generates",
             where="dvc.yaml",
-            fix="run 'conveyor compile' and commit the result (see 'conveyor compile --check')",
+            fix=f"{drift.short_fix()} (see 'conveyor compile --check')",
         )
     return read_facts(root)
 

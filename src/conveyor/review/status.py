@@ -120,16 +120,17 @@ def pipeline_status(root: Path) -> Status:
 
 def _generated_files_warnings(root: Path) -> tuple[str, ...]:
     """Like ``compile --check``: dvc.yaml/params.yaml out of date with conf/."""
-    from conveyor.compiler import check
+    from conveyor.compiler import check_drift
 
     try:
-        diff = check(root)
+        drift = check_drift(root)
     except ConveyorError as exc:
         return (f"conf/ does not compile, so dvc.yaml may be stale: {exc}",)
-    if not diff:
+    if not drift.diff:
         return ()
+    fix = drift.short_fix() if drift.keeps_values else "run 'conveyor compile'"
     return (
-        "dvc.yaml/params.yaml are not what conf/ generates: run 'conveyor compile' "
+        f"dvc.yaml/params.yaml are not what conf/ generates: {fix} "
         "(this status describes the pipeline dvc.yaml defines now)",
     )
 

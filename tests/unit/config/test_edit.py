@@ -56,3 +56,12 @@ def test_a_group_option_is_set_in_the_defaults_list(root: Path) -> None:
     assert (choices["model"], choices["deploy"]) == ("random_forest", ("rest",))
     set_value(root, "model.params.max_depth=3")  # now lands in the random forest's file
     assert "  max_depth: 3\n" in (root / "conf/model/random_forest.yaml").read_text()
+
+
+def test_a_block_list_is_replaced_as_a_whole_not_on_its_key_line(root: Path) -> None:
+    set_value(root, "features.transforms=[{kind: impute, columns: numeric}]")
+    text = (root / "conf/features/standard.yaml").read_text()
+    assert text.startswith("# Fitted on the training split only;")  # the comment is kept
+    assert "standard_scaler" not in text
+    transforms = compose(root / "conf").data["features"]["transforms"]
+    assert transforms == [{"kind": "impute", "columns": "numeric"}]
