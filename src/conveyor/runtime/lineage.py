@@ -61,8 +61,13 @@ def dvc_md5(path: Path) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape a trained model."""
-    versions = {"python": platform.python_version()}
+    """Versions of the libraries that shape a trained model.
+
+    Python as ``3.11``: a patch release changes no numerics here, and the same bundle should
+    come out of CI's 3.11 as out of a laptop's. The libraries' exact versions count (the
+    repository pins them in constraints.txt).
+    """
+    versions = {"python": ".".join(platform.python_version_tuple()[:2])}
     for name in LIBRARIES:
         try:
             versions[name] = version(name)
