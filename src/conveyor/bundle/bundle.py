@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
 from conveyor.bundle._booster import booster_file, booster_problem, boosters
+from conveyor.bundle._canonical import canonical_skops
 from conveyor.bundle._trees import tree_problem
 from conveyor.bundle.document import MetadataDocument, SchemaDocument, parse_document
 from conveyor.bundle.manifest import read_verified, write_manifest
@@ -85,10 +86,14 @@ def _dump_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def dump_pipeline(pipeline: Pipeline) -> bytes:
-    """The skops bytes of ``pipeline``: what :func:`save_bundle` writes as ``pipeline.skops``."""
+    """The skops bytes of ``pipeline``: what :func:`save_bundle` writes as ``pipeline.skops``.
+
+    Canonical (:mod:`conveyor.bundle._canonical`): equal pipelines give equal bytes, so
+    retraining on the same data and params leaves the model's md5 in dvc.lock unchanged.
+    """
     import skops.io as sio
 
-    return bytes(sio.dumps(pipeline))
+    return canonical_skops(bytes(sio.dumps(pipeline)))
 
 
 def save_bundle(
