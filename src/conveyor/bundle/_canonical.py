@@ -19,8 +19,9 @@ So the model's md5 in ``dvc.lock`` changed on every retrain, even when nothing e
   first ``file`` reference in the same walk, and every reference is rewritten;
 - the archive is written again, stored (skops' own default, so nothing is recompressed),
   members in that order with ``schema.json`` last, each with the date 1980-01-01 00:00:00,
-  Unix ``rw-r--r--`` permissions and a Unix creator, and ``schema.json`` is dumped with fixed
-  formatting and its keys in skops' order (the order the object's attributes come back in).
+  Unix ``rw-r--r--`` permissions and a Unix creator, and ``schema.json`` is dumped compact
+  (no indent, fixed separators, ASCII) with its keys in skops' order (the order the object's
+  attributes come back in).
 
 Node states are recognised by shape: a ``file`` is a string in a dict that also has a
 ``__loader__``, an ``__id__`` is an integer. The dict a ``DictNode`` saves maps keys to node
@@ -72,7 +73,9 @@ def canonical_skops(data: bytes) -> bytes:
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as target:
             for old, new in files.items():
                 _write(target, new, archive.read(old))
-            text = json.dumps(schema, indent=2, separators=(",", ": "), ensure_ascii=True)
+            # compact: with an indent, json falls back to its pure-Python encoder (a second
+            # for a 300-tree forest); without one it runs in C
+            text = json.dumps(schema, separators=(",", ":"), ensure_ascii=True)
             _write(target, SCHEMA_MEMBER, text.encode("ascii"))
     return out.getvalue()
 
