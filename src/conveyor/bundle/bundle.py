@@ -205,7 +205,31 @@ def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Pipeline:
     problem = tree_problem(pipeline)
     if problem is not None:
         raise BundleError(f"{_MALFORMED}: {problem}", where=where, fix=_FIX_MALFORMED)
+    _sum_in_order(pipeline)
     return pipeline
+
+
+def _sum_in_order(pipeline: Pipeline) -> None:
+    """Make forests and bagging ensembles predict in one thread.
+
+    With ``n_jobs > 1`` they add up their members' predictions in whatever order the threads
+    finish, so the same rows give different last bits from call to call (3 distinct
+    ``predict_proba`` results in 10 calls of a 300-tree forest), and every report, plot and
+    batch of scores built on them changes on each ``dvc repro``. Training keeps its threads.
+    """
+    from sklearn import ensemble
+
+    summing = (
+        ensemble.RandomForestClassifier,
+        ensemble.RandomForestRegressor,
+        ensemble.ExtraTreesClassifier,
+        ensemble.ExtraTreesRegressor,
+        ensemble.BaggingClassifier,
+        ensemble.BaggingRegressor,
+    )
+    for _, step in pipeline.steps:
+        if isinstance(step, summing):
+            step.n_jobs = 1
 
 
 def _check_boosters(data: bytes, root: Any, where: str) -> None:  # noqa: ANN401

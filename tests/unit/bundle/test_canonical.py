@@ -227,3 +227,29 @@ def test_canonical_bundle_loads_and_predicts_like_the_original(
     bundle = load_bundle(path)  # the allowlist, booster and tree checks included
     x, _ = task_data(task)  # type: ignore[arg-type]
     assert np.array_equal(bundle.pipeline.predict(x), pipeline.predict(x))
+
+
+@pytest.mark.parametrize("kind", ["random_forest", "bagging"])
+def test_a_loaded_forest_predicts_the_same_bits_every_time(kind: str, tmp_path: Path) -> None:
+    """Threads sum a forest's trees in the order they finish; a loaded bundle sums in order."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import BaggingClassifier, RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = (
+        RandomForestClassifier(n_estimators=200, max_depth=8, n_jobs=2, random_state=0)
+        if kind == "random_forest"
+        else BaggingClassifier(n_estimators=100, n_jobs=2, random_state=0)
+    )
+    pipeline = Pipeline([("scale", StandardScaler()), ("model", model)]).fit(x, y)
+    path = tmp_path / "models" / "m"
+    save_bundle(path, pipeline, {"task": "binary_classification", "classes": [0, 1]}, {})
+    trusted = [f"{type(s).__module__}.{type(s).__qualname__}" for s in model.estimators_[:1]]
+    loaded = load_bundle(
+        path, trusted={*trusted, f"{type(model).__module__}.{type(model).__name__}"}
+    )
+    assert loaded.pipeline.named_steps["model"].n_jobs == 1
+    runs = {loaded.pipeline.predict_proba(x).tobytes() for _ in range(8)}
+    assert len(runs) == 1
