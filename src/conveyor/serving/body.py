@@ -18,6 +18,8 @@ from conveyor.errors import RequestError
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+MAX_DEPTH = 1024
+"""orjson's nesting limit; a deeper JSON body is a 400 (the stdlib parser would recurse)."""
 EXTRA_COLUMNS = 10
 """Columns past the model's that still reach the schema check, which names each one with a
 did-you-mean; a request with more is refused by its count alone."""
@@ -136,15 +138,29 @@ def parse_json(body: bytes) -> Any:  # noqa: ANN401 - any JSON document
         raise RequestError("the request body is empty; send a JSON object", reason="malformed")
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):
+            where = (
+                str(exc).partition(": ")[2].partition(" (char")[0].replace(" column", ", column")
+            )
+            raise _too_deep(f"more than {MAX_DEPTH} levels, at {where}") from None
     try:
         return json.loads(body)
+    except RecursionError:  # NaN/Infinity (orjson refused them) a thousand levels down
+        raise _too_deep("deeper than the fallback parser's limit") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise RequestError(f"malformed JSON at {where}: {exc.msg}", reason="malformed") from None
     except ValueError as exc:  # not UTF-8/16/32
         raise RequestError(f"malformed JSON: {exc}", reason="malformed") from None
+
+
+def _too_deep(detail: str) -> RequestError:
+    return RequestError(
+        f"the JSON body nests arrays and objects too deeply ({detail}); send rows as "
+        "lists of values or {column: value} objects, which nest at most 3 levels",
+        reason="malformed",
+    )
 
 
 def did_you_mean(name: str, known: tuple[str, ...] | list[str]) -> str:

@@ -416,3 +416,32 @@ def test_an_exception_in_predict_is_a_json_500_and_the_server_lives_on(
     metrics = client.get("/metrics").text
     assert 'conveyor_requests_total{code="500",endpoint="/invocations"} 1.0' in metrics
     assert 'conveyor_request_errors_total{endpoint="/invocations",reason="internal"} 1.0' in metrics
+
+
+# --- deeply nested JSON -----------------------------------------------------------------------
+
+NESTED = "the JSON body nests arrays and objects too deeply"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 2000,  # the 4 KB of brackets, unclosed and closed
+        b"[" * 2000 + b"]" * 2000,
+        b"[" * 1025 + b"]" * 1025,  # one past orjson's limit
+        b'{"instances": ' + b"[" * 1100 + b"]" * 1100 + b"}",
+        b"[" * 1000 + b"NaN" + b"]" * 1000,  # orjson refuses NaN; the stdlib fallback recurses
+    ],
+)
+@pytest.mark.parametrize("path", ["/invocations", "/v2/models/cancer/infer"])
+def test_deeply_nested_json_is_a_400(client: Client, path: str, body: bytes) -> None:
+    response = client.post(path, content=body, headers=JSON)
+    message = _oip_error(response) if path.startswith("/v2") else _mlflow_error(response)
+    assert message.startswith(NESTED), message
+    assert "send rows as lists of values" in message
+
+
+def test_json_nested_exactly_at_the_limit_is_parsed(client: Client) -> None:
+    body = b"[" * 1024 + b"]" * 1024
+    message = _mlflow_error(client.post("/invocations", content=body, headers=JSON))
+    assert message.startswith("the JSON body must be an object"), message
