@@ -157,8 +157,7 @@ def test_repro_ships_the_blessed_model(project: Path) -> None:
     verify_manifest(rest / "bundle")
     assert _files(rest / "bundle") == _files(project / "models" / "diagnostics")
     serve = json.loads((rest / "serve.json").read_text())
-    assert serve == {
-        "host": "0.0.0.0",  # noqa: S104 - inside the container
+    assert serve == {  # no host: 'conveyor serve deploy/rest' listens on loopback
         "port": 8080,
         "max_body_bytes": 10485760,
         "unknown_categories": "error",
@@ -168,7 +167,8 @@ def test_repro_ships_the_blessed_model(project: Path) -> None:
     }
     instructions = check_build_context(rest)
     assert ("EXPOSE", "8080") in instructions
-    assert ("CMD", '["conveyor", "serve", "/app", "--config", "/app/serve.json"]') in instructions
+    cmd = '["conveyor", "serve", "/app", "--config", "/app/serve.json", "--host", "0.0.0.0"]'
+    assert ("CMD", cmd) in instructions  # the image asks for all interfaces itself
     assert check_requirements(rest)["conveyor-mlops"] == distribution("conveyor-mlops").version
 
     # the batch target: the Pipeline's own probabilities for every test row

@@ -33,6 +33,7 @@ BUNDLE_DIR = "bundle"
 SERVE_FILE = "serve.json"
 REQUIREMENTS_FILE = "requirements.txt"
 USER_ID = 10001
+CONTAINER_HOST = "0.0.0.0"  # noqa: S104 - inside a container the server must listen on all
 
 
 def canonical(name: str) -> str:
@@ -169,9 +170,14 @@ def _clean_copy(source: Path, dest: Path) -> Path:
 
 
 def serve_config(params: Any) -> dict[str, Any]:  # noqa: ANN401 - the rest target's Params
-    """``serve.json``: what ``conveyor serve`` reads from the deployed directory."""
+    """``serve.json``: what ``conveyor serve`` reads from the deployed directory.
+
+    ``host`` is written only when the config sets it: unset, the server listens on loopback
+    (its default), and the image's ``CMD`` asks for all interfaces with ``--host``.
+    """
+    host = {"host": params.host} if params.host is not None else {}
     return {
-        "host": params.host,
+        **host,
         "port": params.port,
         "max_body_bytes": params.max_body_bytes,
         "unknown_categories": params.unknown_categories,
@@ -212,6 +218,8 @@ def dockerfile(params: Any, *, model: str, target: str, wheel: str | None) -> st
         "import sys, urllib.request; "
         f"sys.exit(urllib.request.urlopen('http://127.0.0.1:{port}/ping', timeout=4).status != 200)"
     )
+    command = ["conveyor", "serve", APP_DIR, "--config", f"{APP_DIR}/{SERVE_FILE}"]
+    command += ["--host", params.host or CONTAINER_HOST]
     lines += [
         f"COPY {BUNDLE_DIR} {APP_DIR}/{BUNDLE_DIR}",
         f"COPY {SERVE_FILE} {APP_DIR}/{SERVE_FILE}",
@@ -219,7 +227,7 @@ def dockerfile(params: Any, *, model: str, target: str, wheel: str | None) -> st
         f"EXPOSE {port}",
         "HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 "
         f"CMD {json.dumps(['python', '-c', probe])}",
-        "CMD " + json.dumps(["conveyor", "serve", APP_DIR, "--config", f"{APP_DIR}/{SERVE_FILE}"]),
+        f"CMD {json.dumps(command)}",
     ]
     return "\n".join(lines) + "\n"
 

@@ -47,7 +47,9 @@ def _default_base_image() -> str:
 class RestParams(StrictParams):
     """``rest`` / ``container``: how the server runs (``serve.json``) and the image it runs in."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - inside a container the server must listen on all
+    host: str | None = None
+    """The interface to listen on; null: loopback for ``conveyor serve deploy/<name>`` on the
+    machine that built it, and all interfaces (``0.0.0.0``) in the image, whose ``CMD`` says so."""
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=10 * MiB, ge=1)
     unknown_categories: Literal["error", "allow"] = "error"

@@ -81,3 +81,24 @@ def test_a_batch_input_around_its_own_output_is_refused(source: str) -> None:
     with pytest.raises(ValidationError, match=r"holds the stage's own output.*data/incoming"):
         BatchParams(input=source)
     assert BatchParams(input="data/incoming/*.csv").input == "data/incoming/*.csv"
+
+
+def test_the_served_directory_listens_on_loopback_and_the_image_on_all() -> None:
+    import json
+
+    from conveyor.serving.config import from_mapping
+
+    params = RestParams()
+    serve = _image.serve_config(params)
+    assert "host" not in serve  # a laptop's 'conveyor serve deploy/rest': loopback
+    assert from_mapping(json.loads(json.dumps(serve)), where="serve.json").host == "127.0.0.1"
+    text = _image.dockerfile(params, model="m", target="rest", wheel=None)
+    cmd = 'CMD ["conveyor", "serve", "/app", "--config", "/app/serve.json", "--host", "0.0.0.0"]'
+    assert text.endswith(cmd + "\n")
+
+
+def test_a_host_the_config_asks_for_goes_to_serve_json_and_the_image() -> None:
+    params = RestParams(host="::")
+    assert _image.serve_config(params)["host"] == "::"
+    text = _image.dockerfile(params, model="m", target="rest", wheel=None)
+    assert text.endswith('"--host", "::"]\n')
