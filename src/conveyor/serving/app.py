@@ -248,7 +248,7 @@ class _Server:
         """``GET /v2``: server metadata."""
         from conveyor import __version__
 
-        body = {"name": "conveyor", "version": str(__version__), "extensions": []}
+        body = {"name": "conveyor", "version": str(__version__), "extensions": oip.EXTENSIONS}
         return self._plain("/v2", _json(body), JSON)
 
     async def v2_live(self) -> Response:
@@ -280,12 +280,13 @@ class _Server:
             return missing
         try:
             kind = media_type(request)
-            if kind not in ("", JSON):
+            header_length = request.headers.get("inference-header-content-length")
+            if not oip.readable(kind, header_length):
                 raise unsupported_type(kind, (JSON,))
             body = await read_body(request, self.config.max_body_bytes)
 
-            def work() -> tuple[Prediction, Checked, oip.Infer, bytes]:
-                parsed = oip.parse_infer(parse_json(body), self.predictor, self.limits)
+            def work() -> tuple[Prediction, Checked, oip.Infer, oip.Answer]:
+                parsed = oip.parse_request(body, header_length, self.predictor, self.limits)
                 prediction, checked = self._predict(parsed.columns, from_text=False)
                 return prediction, checked, parsed, oip.render(prediction, parsed, self.predictor)
 
@@ -295,7 +296,7 @@ class _Server:
         except Exception as exc:
             return self._failed(INFER, start, exc, lambda message, _: oip.error_body(message))
         self._scored(INFER, start, prediction, checked, parsed.id)
-        return Response(content, media_type=JSON)
+        return Response(content.content, media_type=content.media_type, headers=content.headers)
 
     # --- operations -----------------------------------------------------------------------
 
