@@ -62,13 +62,14 @@ def check(data: list[Any], datatype: str, shape: tuple[int, ...], where: str) ->
     """
     if datatype == "FP64" or not data:
         return
+    if datatype in FLOAT_MAX:  # types are the schema's business: "1.5" or true it names
+        _floats(data, datatype, shape, where)
+        return
     types = set(map(type, data))
     nulls = _NONE in types
     types.discard(_NONE)
     if datatype in RANGES:
         _integers(data, datatype, types, nulls, shape, where)
-    elif datatype in FLOAT_MAX:
-        _floats(data, datatype, shape, where)
     else:
         holds, wanted = _HOLDS[datatype]
         if types - {holds}:
