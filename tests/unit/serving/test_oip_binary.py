@@ -423,3 +423,24 @@ def test_nothing_left_half_parsed_after_a_refusal(
     assert good.status_code == 200, good.text
     metrics = client.get("/metrics").text
     assert 'endpoint="/v2/models/{name}/infer",reason="malformed"} 1.0' in metrics
+
+
+def test_binary_rows_are_logged_as_json_rows_are(
+    fruit: Predictor, serve: Callable[..., Client], tmp_path: Any
+) -> None:
+    import pyarrow.parquet as pq
+
+    x, tensors, raw = fruit_inputs(3)
+    client = serve(fruit, log_dir=str(tmp_path / "b"))
+    assert client.post("/v2/models/fruit/infer", **request({"inputs": tensors}, *raw)).is_success
+    client.close()
+    twin = serve(fruit, log_dir=str(tmp_path / "j"))
+    assert twin.post("/v2/models/fruit/infer", json={"inputs": json_inputs(x)}).is_success
+    twin.close()
+    drop = ["_request_id", "_time"]
+    logged = [
+        pq.read_table(next((tmp_path / side).rglob("*.parquet"))).drop(drop).to_pylist()
+        for side in ("b", "j")
+    ]
+    assert logged[0] == logged[1]
+    assert [row["color"] for row in logged[0]] == x["color"].tolist()
