@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.config.limits import check_conf_dir
+from conveyor.config.resolve import unresolved
+from conveyor.config.shape import defaults_problems, file_problems
 from conveyor.errors import ConfigProblem, OverrideError, SpecError
 
 CONFIG_DIR = "conf"
@@ -61,8 +63,14 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
             fix="run conveyor from the project root, or create one with 'conveyor init'",
         )
     check_conf_dir(conf_dir)  # before anything parses conf/: an alias bomb must not expand
+    shown = f"{CONFIG_DIR}/{CONFIG_NAME}.yaml"
+    if problems := defaults_problems(primary, shown):  # choices are read from them
+        raise SpecError.from_problems(problems)
     overrides = list(overrides)
     _check_overrides(conf_dir, overrides)
+    choices = _choices(conf_dir, overrides)
+    _check_files(conf_dir, choices)
+    cfg = None
     try:
         with initialize_config_dir(str(conf_dir.resolve()), version_base=None):
             cfg = hydra_compose(CONFIG_NAME, overrides=overrides)
@@ -82,16 +90,30 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
     except YAMLError as exc:
         raise _yaml_error(conf_dir, exc) from exc
     except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None) or "(config)"
+        raise unresolved(conf_dir, cfg, choices, tuple(overrides), exc) from exc
+    except ValueError as exc:  # Hydra's defaults-list checks; the shape checks catch them first
         raise SpecError(
-            f"cannot resolve the configuration: {_first_line(exc)}",
-            where=key,
-            fix="check the ${...} interpolations: each must name an existing key",
+            f"cannot compose the configuration: {_first_line(exc)}", where=CONFIG_DIR
         ) from exc
     if not isinstance(data, dict):  # a primary config that is a list, say
         raise SpecError(f"{CONFIG_DIR}/{CONFIG_NAME}.yaml must be a mapping of keys")
     plain = {str(key): value for key, value in data.items()}
-    return ComposedConfig(plain, text, _choices(conf_dir, overrides), tuple(overrides))
+    return ComposedConfig(plain, text, choices, tuple(overrides))
+
+
+def _check_files(conf_dir: Path, choices: dict[str, Choice]) -> None:
+    """Every file Hydra will read, checked for what Hydra reports unlocated or not at all."""
+    root = conf_dir.parent
+    primary = f"{CONFIG_NAME}.yaml"
+    problems = file_problems(conf_dir / primary, f"{CONFIG_DIR}/{primary}", None, CONFIG_NAME)
+    for group, chosen in choices.items():
+        for option in (chosen,) if isinstance(chosen, str) else chosen:
+            path = conf_dir / group / f"{option}.yaml"
+            if path.is_file():
+                shown = path.relative_to(root).as_posix()
+                problems += file_problems(path, shown, group, option)
+    if problems:
+        raise SpecError.from_problems(problems)
 
 
 def _check_overrides(conf_dir: Path, overrides: list[str]) -> None:
@@ -256,7 +278,8 @@ def _composition_error(conf_dir: Path, overrides: list[str], exc: Exception) -> 
             where=where,
             fix=f"{hint}to add a new key write '{add}'",
         )
-    return SpecError(f"cannot compose the configuration: {_first_line(exc)}", where=CONFIG_DIR)
+    cause = exc.__cause__ if str(exc).strip() == "" and exc.__cause__ is not None else exc
+    return SpecError(f"cannot compose the configuration: {_first_line(cause)}", where=CONFIG_DIR)
 
 
 def _known_keys(conf_dir: Path, overrides: list[str]) -> set[str]:
@@ -325,7 +348,10 @@ def _choices(conf_dir: Path, overrides: list[str]) -> dict[str, Choice]:
     """
     import yaml
 
-    primary = yaml.safe_load((conf_dir / f"{CONFIG_NAME}.yaml").read_text(encoding="utf-8"))
+    try:
+        primary = yaml.safe_load((conf_dir / f"{CONFIG_NAME}.yaml").read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        primary = None  # Hydra reports the syntax error with its file and line
     choices: dict[str, Choice] = {}
     for entry in (primary or {}).get("defaults") or []:
         if isinstance(entry, dict) and entry:

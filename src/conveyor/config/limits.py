@@ -13,7 +13,10 @@ the most widely deployed YAML loader that sets any, and are far above a real pro
 - it holds at most ``MAX_NODES`` (200,000) keys and values, aliases expanded;
 - its aliases expand to at most ``MAX_ALIAS_NODES`` (10,000) nodes in all, and none is recursive.
 
-A file the parser rejects is left to Hydra, which reports the syntax error if it reads it.
+A file the parser rejects is left to Hydra, which reports the syntax error if it reads it;
+but a file that is not UTF-8, or nests deeper than libyaml itself allows (its scanner stops
+at 1,000 levels before our count sees them, and Hydra's pure-Python loader would then recurse
+until Python's stack ran out), is refused here, located.
 """
 
 from __future__ import annotations
@@ -64,14 +67,26 @@ def check_conf_file(path: Path, *, shown: str | None = None) -> None:
             fix=f"{_FIX}: configuration belongs in conf/, data in files a source reads",
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        data = path.read_bytes()
+    except OSError:
         return  # Hydra reports it if it reads the file
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # Hydra's open() would raise it, unlocated
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise SpecError(
+            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column})",
+            where=f"{shown}:{line}",
+            fix="save the file as UTF-8: Hydra reads conf/ files as UTF-8",
+        ) from exc
     counter = _Counter(shown)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             counter.add(event)
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):  # libyaml's own bound (1,000), met while
+            counter.too_deep(getattr(exc, "problem_mark", None))  # scanning ahead of events
         return  # a syntax error: Hydra reports it, located, if the file is composed
 
 
@@ -139,6 +154,14 @@ class _Counter:
             )
         self._grow(size, line)
         self._credit(size)
+
+    def too_deep(self, mark: yaml.Mark | None) -> None:
+        """Refuse the nesting libyaml stopped at; Hydra's pure-Python loader would recurse."""
+        self._refuse(
+            mark.line + 1 if mark is not None else None,
+            f"mappings and lists nest more than {MAX_DEPTH} levels deep here",
+            "flatten the structure",
+        )
 
     def _grow(self, nodes: int, line: int | None) -> None:
         self.nodes += nodes

@@ -8,20 +8,18 @@ files are not followed; their keys are attributed to the group file that pulled 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from conveyor.config.compose import CONFIG_NAME
+from conveyor.config.shape import package_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from conveyor.config.compose import Choice
-
-_PACKAGE_HEADER = re.compile(r"^#\s*@package\s+(\S+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -131,6 +129,8 @@ class Provenance:
                     self._set(path, Origin(file, key_node.start_mark.line + 1))
                 self.record(value_node, path, file)
         elif isinstance(node, yaml.SequenceNode):
+            if prefix and prefix not in self.origins:  # a list option under '# @package'
+                self._put(prefix, Origin(file, node.start_mark.line + 1))
             for index, item in enumerate(node.value):
                 path = f"{prefix}.{index}"
                 self._set(path, Origin(file, item.start_mark.line + 1))
@@ -161,7 +161,7 @@ def trace(
         for option in (chosen,) if isinstance(chosen, str) else chosen:
             path = conf_dir / group / f"{option}.yaml"
             if path.is_file():
-                _record_file(provenance, path, _package(path, group), root)
+                _record_file(provenance, path, package_of(path, group), root)
     for override in overrides:
         key = override.lstrip("+~").split("=", 1)[0]
         if key and key not in choices:
@@ -183,14 +183,6 @@ def _composition_order(primary: Path, choices: dict[str, Choice]) -> list[str]:
         order.append("_self_")  # Hydra's default position for the primary config's own keys
     order.extend(g for g in choices if g not in order)  # groups added with +group=option
     return order
-
-
-def _package(path: Path, group: str) -> str:
-    match = _PACKAGE_HEADER.search(path.read_text(encoding="utf-8"))
-    if match is None or match.group(1) == "_group_":
-        return group.replace("/", ".")
-    package = match.group(1)
-    return "" if package == "_global_" else package.removeprefix("_global_.")
 
 
 def _record_file(provenance: Provenance, path: Path, package: str, root: Path) -> None:
