@@ -98,6 +98,11 @@ def provenance(root: Path, bundle: str, stage: str = "train") -> Provenance:
         lineage = metadata["lineage"]
         if not isinstance(lineage, dict):
             raise TypeError(type(lineage).__name__)
+        deps = lineage.get("deps", {})
+        if not isinstance(deps, dict) or not all(isinstance(v, str) for v in deps.values()):
+            raise TypeError("'lineage.deps' must map each input path to its md5")
+        if not isinstance(lineage.get("params", {}), dict | None):
+            raise TypeError("'lineage.params' must be a mapping")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StageError(
             f"no lineage to read: {exc}",
