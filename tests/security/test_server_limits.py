@@ -101,6 +101,7 @@ def server(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         keep_alive_timeout=KEEP_ALIVE,
         body_timeout=BODY_TIMEOUT,
         max_rows=MAX_ROWS,
+        extra_columns="error",  # ignore's bound: tests/unit/serving/test_extra_columns.py
     )
     yield running
     code, stderr = running.stop()

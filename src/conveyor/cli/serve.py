@@ -30,6 +30,8 @@ def serve_command(args: argparse.Namespace) -> int:
             keep_alive_timeout=args.keep_alive_timeout,
             body_timeout=args.body_timeout,
             max_connections=args.max_connections,
+            extra_columns=args.extra_columns,
+            id_column=args.id_column,
         )
         serve(opened, config, announce=_announce)
     finally:
@@ -87,4 +89,16 @@ def add_serve_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
         "--unknown-categories",
         choices=("error", "allow"),
         help="a category the model never saw: a 400 (error, default) or passed on (allow)",
+    )
+    parser.add_argument(
+        "--extra-columns",
+        choices=("ignore", "error"),
+        help="/invocations columns the model does not take: dropped and counted in /metrics "
+        "(ignore, default, as MLflow does) or a 400 naming each (error)",
+    )
+    parser.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="a request column that is never scored but written to the prediction log, to join "
+        "labels on later (conveyor monitor --labels FILE --id-column NAME)",
     )

@@ -29,7 +29,7 @@ from conveyor.serving.body import (
     read_body,
     unsupported_type,
 )
-from conveyor.serving.openapi import infer_extra, invocations_extra
+from conveyor.serving.openapi import infer_extra, install, invocations_extra
 from conveyor.serving.prediction_log import PredictionLog, Record
 from conveyor.serving.telemetry import CONTENT_TYPE, Telemetry, score
 
@@ -113,6 +113,7 @@ def create_app(predictor: Predictor, *, config: ServeConfig) -> FastAPI:
         )
     route("/metrics", server.metrics, methods=["GET"], tags=ops, response_class=Response)
     app.add_middleware(_ScoringFastLane, server=server)
+    install(app, predictor)
     return app
 
 
@@ -155,6 +156,7 @@ class _Server:
         self.predictor = predictor
         self.config = config
         self.limits = Limits(predictor.schema.names, predictor.name, config.max_rows)
+        self.mlflow_limits = _mlflow_limits(predictor, config)
         self.telemetry = Telemetry(predictor)
         self.log: PredictionLog | None = None
         if config.log_dir is not None:
@@ -168,6 +170,7 @@ class _Server:
                 classifier=predictor.classes is not None,
                 rotate_rows=config.log_rotate_rows,
                 rotate_seconds=config.log_rotate_seconds,
+                id_column=config.id_column,
             )
         self._version = _json(
             {
@@ -201,23 +204,24 @@ class _Server:
                 raise unsupported_type(kind, mlflow.CONTENT_TYPES)
             body = await read_body(request, self.config.max_body_bytes)
 
-            def work() -> tuple[Prediction, Checked, bytes]:
+            def work() -> tuple[Prediction, Checked, bytes, mlflow.Split]:
                 if kind == "text/csv":
-                    parsed = mlflow.parse_csv(body, self.limits)
+                    parsed = mlflow.parse_csv(body, self.mlflow_limits)
                 else:
-                    parsed = mlflow.parse_json_payload(parse_json(body), self.limits)
+                    parsed = mlflow.parse_json_payload(parse_json(body), self.mlflow_limits)
                 if parsed.predict_proba and self.predictor.classes is None:
                     raise RequestError(
                         f"'params.predict_proba': model '{self.predictor.name}' is a "
                         "regression model and has no class probabilities"
                     )
-                prediction, checked = self._predict(parsed.columns, parsed.from_text)
+                split = mlflow.split_columns(parsed.columns, self.predictor, self.config)
+                prediction, checked = self._predict(split.columns, parsed.from_text, split.ignored)
                 content = mlflow.render(
                     prediction, self.predictor.classes, proba=parsed.predict_proba
                 )
-                return prediction, checked, content
+                return prediction, checked, content, split
 
-            prediction, checked, content = await _run(work, len(body))
+            prediction, checked, content, split = await _run(work, len(body))
         except RequestError as exc:
             body = mlflow.error_body(str(exc), exc.status)
             return self._refused(INVOCATIONS, start, exc, body)
@@ -226,7 +230,9 @@ class _Server:
         request_id = request.headers.get("x-request-id")
         if self.log is not None and request_id is None:
             request_id = uuid.uuid4().hex
-        self._scored(INVOCATIONS, start, prediction, checked, request_id)
+        if split.ignored:
+            self.telemetry.ignored(INVOCATIONS, len(split.ignored))
+        self._scored(INVOCATIONS, start, prediction, checked, request_id, split.ids)
         headers = {"x-request-id": request_id} if request_id else None
         return Response(content, media_type=JSON, headers=headers)
 
@@ -323,12 +329,17 @@ class _Server:
 
     # --- shared ---------------------------------------------------------------------------
 
-    def _predict(self, columns: dict[str, Any], from_text: bool) -> tuple[Prediction, Checked]:
+    def _predict(
+        self, columns: dict[str, Any], from_text: bool, ignored: tuple[str, ...] = ()
+    ) -> tuple[Prediction, Checked]:
         if not columns or not any(len(values) for values in columns.values()):
             raise RequestError("the batch is empty: send at least one row", reason="empty")
         checked = self.predictor.schema.check(columns, from_text=from_text)
         if checked.problems:
-            raise RequestError(self._describe(checked.problems), reason="invalid_input")
+            text = self._describe(checked.problems)
+            if ignored:  # a typo'd column is ignored, and reported missing: show both
+                text += f"; {mlflow.ignored_clause(ignored)}"
+            raise RequestError(text, reason="invalid_input")
         return self.predictor.predict(checked), checked
 
     def _describe(self, problems: tuple[Problem, ...]) -> str:
@@ -356,6 +367,7 @@ class _Server:
         prediction: Prediction,
         checked: Checked,
         request_id: str | None,
+        ids: Any = None,  # noqa: ANN401 - the id column's values, as the request sent them
     ) -> None:
         self.telemetry.observe(endpoint, 200, time.perf_counter() - start)
         self.telemetry.predicted(endpoint, prediction)
@@ -368,6 +380,7 @@ class _Server:
                 checked.arrays,
                 prediction.labels,
                 scores,
+                ids,
             )
             self.log.record(record)
 
@@ -407,6 +420,23 @@ class _Server:
     def _plain(self, endpoint: str, body: bytes, kind: str) -> Response:
         self.telemetry.observe(endpoint, 200)
         return Response(body, media_type=kind)
+
+
+def _mlflow_limits(predictor: Predictor, config: ServeConfig) -> Limits:
+    """/invocations' limits: room for the id column, and for columns ``ignore`` will drop."""
+    from conveyor.errors import SpecError
+    from conveyor.serving.body import EXTRA_COLUMNS, IGNORED_COLUMNS
+
+    names = predictor.schema.names
+    if config.id_column is not None and config.id_column in names:
+        raise SpecError(
+            f"'id_column' '{config.id_column}' is an input of model '{predictor.name}'; the id "
+            "column is logged, never scored",
+            where="server config",
+            fix="name a column the model does not take (an order or case id)",
+        )
+    extra = IGNORED_COLUMNS if config.extra_columns == "ignore" else EXTRA_COLUMNS
+    return Limits(names, predictor.name, config.max_rows, extra + (config.id_column is not None))
 
 
 async def _run(work: Callable[[], _T], size: int) -> _T:

@@ -23,6 +23,9 @@ MAX_DEPTH = 1024
 EXTRA_COLUMNS = 10
 """Columns past the model's that still reach the schema check, which names each one with a
 did-you-mean; a request with more is refused by its count alone."""
+IGNORED_COLUMNS = 1000
+"""Columns past the model's that a server with ``extra_columns: ignore`` drops (a set lookup
+each); a request with more is refused by its count alone."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,12 @@ class Limits:
     """The model's inputs, in schema order."""
     model: str
     max_rows: int
+    extra: int = EXTRA_COLUMNS
+    """Columns a request may hold beyond the model's (and its id column)."""
 
     def columns(self, count: int, where: str) -> None:
         """Refuse ``where`` (``"the CSV header"``) if it names too many columns."""
-        if count > len(self.names) + EXTRA_COLUMNS:
+        if count > len(self.names) + self.extra:
             raise self.too_many_columns(f"{where} has {count} columns")
 
     def too_many_columns(self, what: str) -> RequestError:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 UnknownCategories = Literal["error", "allow"]
+ExtraColumns = Literal["ignore", "error"]
 _POLICIES = ("error", "allow")
+_EXTRA_POLICIES = ("ignore", "error")
 _POSITIVE = (
     "max_body_bytes",
     "log_rotate_rows",
@@ -64,6 +66,12 @@ class ServeConfig:
     """Seconds from the end of the head to the end of the body; then 408 and close."""
     max_connections: int = 1000
     """Open connections past this many are closed as soon as they are accepted."""
+    extra_columns: ExtraColumns = "ignore"
+    """``ignore`` (MLflow's behaviour): request columns the model does not take are dropped
+    before scoring and counted in /metrics; ``error``: each is a 400 with a did-you-mean."""
+    id_column: str | None = None
+    """A request column that is never scored but written to the prediction log, so labels can
+    be joined later (``conveyor monitor --labels FILE --id-column NAME``)."""
 
     def to_json(self) -> str:
         """The config as ``serve.json`` text (every field, sorted keys)."""
@@ -89,6 +97,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "keep_alive_timeout": (int, float),
     "body_timeout": (int, float),
     "max_connections": (int,),
+    "extra_columns": (str,),
+    "id_column": (str, type(None)),
 }
 
 
@@ -132,6 +142,12 @@ def _range_problems(data: dict[str, Any]) -> list[str]:
         problems.append(
             f"'unknown_categories' must be 'error' or 'allow', got {data['unknown_categories']!r}"
         )
+    if data.get("extra_columns", "ignore") not in _EXTRA_POLICIES:
+        problems.append(
+            f"'extra_columns' must be 'ignore' or 'error', got {data['extra_columns']!r}"
+        )
+    if data.get("id_column") == "":
+        problems.append("'id_column' must be a column name, got ''")
     return problems
 
 

@@ -20,8 +20,9 @@ from conveyor.errors import RequestError
 from conveyor.serving.body import did_you_mean
 
 if TYPE_CHECKING:
-    from conveyor.bundle.predictor import Prediction
+    from conveyor.bundle.predictor import Prediction, Predictor
     from conveyor.serving.body import Limits
+    from conveyor.serving.config import ServeConfig
 
 PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 PARAMS = ("predict_proba",)
@@ -36,6 +37,44 @@ class Invocation:
     columns: Columns
     from_text: bool = False
     predict_proba: bool = False
+
+
+@dataclass(frozen=True)
+class Split:
+    """A request's columns sorted out: what the model scores, the ids, what was ignored."""
+
+    columns: Columns
+    ids: Any = None
+    """The id column's values (``config.id_column``), or None when the request has none."""
+    ignored: tuple[str, ...] = ()
+    """Columns the model does not take, dropped under ``extra_columns: ignore``."""
+
+
+def split_columns(columns: Columns, predictor: Predictor, config: ServeConfig) -> Split:
+    """Take the id column out, and drop unknown columns if ``config.extra_columns`` says so.
+
+    Under ``error`` the unknown columns stay, and the schema check names each with a
+    did-you-mean. MLflow's scoring server ignores them (``ignore``, the default).
+    """
+    ids = None
+    if config.id_column is not None and config.id_column in columns:
+        columns = dict(columns)
+        ids = columns.pop(config.id_column)
+    if config.extra_columns == "error":
+        return Split(columns, ids)
+    known = predictor.schema.names
+    ignored = tuple(name for name in columns if name not in known)
+    if len(ignored) == len(columns):  # none of the model's: the schema check names them all
+        return Split(columns, ids)
+    if ignored:
+        columns = {name: values for name, values in columns.items() if name not in ignored}
+    return Split(columns, ids, ignored)
+
+
+def ignored_clause(ignored: tuple[str, ...]) -> str:
+    """``ignored 2 columns the model does not take: 'a', 'b'`` (for an error message)."""
+    noun = "column" if len(ignored) == 1 else "columns"
+    return f"ignored {len(ignored)} {noun} the model does not take: {_listed(ignored)}"
 
 
 def parse_json_payload(doc: Any, limits: Limits) -> Invocation:  # noqa: ANN401

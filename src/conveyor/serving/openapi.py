@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from conveyor.serving.oip import ADVERTISED, label_datatype, output_names
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from conveyor.bundle.inputs import ColumnRule
     from conveyor.bundle.predictor import Predictor
 
@@ -53,8 +55,17 @@ def invocations_extra(predictor: Predictor) -> dict[str, Any]:
     properties = {rule.name: column_schema(rule) for rule in rules}
     required = [rule.name for rule in rules]
     record_schema = {"type": "object", "properties": properties, "required": required}
+    records = {"type": "array", "items": record_schema, "minItems": 1}
+    row_schema: dict[str, Any] = {
+        "type": "array",
+        "prefixItems": [column_schema(rule) for rule in rules],
+        "minItems": len(rules),
+        "maxItems": len(rules),
+        "description": "values in schema order",
+    }
+    rows = {"type": "array", "items": row_schema, "minItems": 1}
     params = {
-        "type": "object",
+        "type": ["object", "null"],
         "properties": {
             "predict_proba": {
                 "type": "boolean",
@@ -68,22 +79,24 @@ def invocations_extra(predictor: Predictor) -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "columns": {"type": "array", "items": {"type": "string"}, "example": names},
-                "data": {"type": "array", "items": {"type": "array"}},
+                "data": {"type": "array", "items": {"type": "array"}, "minItems": 1},
                 "index": {"type": "array"},
             },
             "required": ["data"],
         },
-        "dataframe_records": {"type": "array", "items": record_schema},
-        "instances": {"type": "array", "items": {"oneOf": [record_schema, {"type": "array"}]}},
+        "dataframe_records": {"type": "array", "items": record_schema, "minItems": 1},
+        "instances": {"oneOf": [records, rows]},
         "inputs": {
             "oneOf": [
                 {
                     "type": "object",
                     "properties": {
-                        r.name: {"type": "array", "items": column_schema(r)} for r in rules
+                        r.name: {"type": "array", "items": column_schema(r), "minItems": 1}
+                        for r in rules
                     },
                 },
-                {"type": "array"},
+                records,
+                rows,
             ]
         },
     }
@@ -144,7 +157,7 @@ def infer_extra(predictor: Predictor) -> dict[str, Any]:
             "name": {"type": "string"},
             "shape": {"type": "array", "items": {"type": "integer"}},
             "datatype": {"type": "string"},
-            "data": {"type": "array"},
+            "data": {"type": "array", "minItems": 1},
         },
         "required": ["name", "shape", "datatype", "data"],
     }
@@ -167,7 +180,7 @@ def infer_extra(predictor: Predictor) -> dict[str, Any]:
                         "type": "object",
                         "properties": {
                             "id": {"type": "string"},
-                            "inputs": {"type": "array", "items": tensor},
+                            "inputs": {"type": "array", "items": tensor, "minItems": 1},
                             "outputs": {"type": "array", "items": {"type": "object"}},
                         },
                         "required": ["inputs"],
@@ -187,6 +200,49 @@ def infer_extra(predictor: Predictor) -> dict[str, Any]:
             {"error": "input 'x': ..."},
         ),
     }
+
+
+def install(app: FastAPI, predictor: Predictor) -> None:
+    """Make ``app``'s OpenAPI document say what the server does, where FastAPI cannot know.
+
+    The handlers read their own bodies and paths, so FastAPI's 422 never happens; a model name
+    or version other than the served one is a 404, so the path parameters are enums.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _finish(generate(), predictor)  # FastAPI caches the document it returns
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _finish(document: dict[str, Any], predictor: Predictor) -> None:
+    served = {"name": predictor.name, "version": predictor.version}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+            names = [p["name"] for p in operation.get("parameters", ()) if p["in"] == "path"]
+            for parameter in operation.get("parameters", ()):
+                if parameter["name"] in served:
+                    value = served[parameter["name"]]
+                    parameter["schema"] = {"type": "string", "enum": [value], "example": value}
+            if names:
+                error = {
+                    "error": f"model 'x' is not served here; this server serves '{predictor.name}'"
+                }
+                operation["responses"]["404"] = {
+                    "description": f"Not model '{predictor.name}' (or not its version)",
+                    "content": {"application/json": {"example": error}},
+                }
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    if "components" in document and not schemas:
+        document["components"].pop("schemas", None)
+        if not document["components"]:
+            del document["components"]
 
 
 def _responses(ok: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ and on ``close`` (the server's shutdown). Layout, read by monitoring::
 
     <log_dir>/<model>/date=YYYY-MM-DD/part-<UTC HHMMSS>-<seq>.parquet
 
-Columns: the model's input columns as the schema names them, then ``_request_id`` (string),
+Columns: the model's input columns as the schema names them, then the server's ``id_column``
+(string, null where a request had none) when it has one, then ``_request_id`` (string),
 ``_time`` (timestamp[us, UTC]), ``_model``, ``_model_version``, ``_endpoint`` (strings),
 ``_prediction`` (the label as a string for classifiers, a float for regression) and ``_score``
 (P(positive class) for binary, the max probability for multiclass, null for regression).
@@ -53,6 +54,8 @@ class Record:
     arrays: dict[str, np.ndarray]
     labels: np.ndarray
     scores: np.ndarray | None
+    ids: Any = None
+    """The values of the request's id column, or None."""
 
 
 class PredictionLog:
@@ -68,8 +71,10 @@ class PredictionLog:
         classifier: bool,
         rotate_rows: int = 10_000,
         rotate_seconds: float = 60.0,
+        id_column: str | None = None,
     ) -> None:
         self.directory = root / model
+        self.id_column = id_column
         self.model, self.version = model, version
         self.rules, self.classifier = rules, classifier
         self.rotate_rows, self.rotate_seconds = rotate_rows, rotate_seconds
@@ -187,6 +192,15 @@ class PredictionLog:
             arrow = _ARROW_TYPES.get(rule.kind)
             kind = getattr(pa, arrow)() if arrow else None
             data[rule.name] = pa.array(values, type=kind, from_pandas=True)
+        if self.id_column is not None:
+            data[self.id_column] = pa.array(
+                [
+                    None if value is None else str(value)
+                    for r in records
+                    for value in (r.ids if r.ids is not None else [None] * len(r.labels))
+                ],
+                type=pa.string(),
+            )
         ids = np.asarray([r.request_id for r in records], dtype=object)
         micros = np.asarray([round(r.time * 1e6) for r in records], dtype=np.int64)
         data["_request_id"] = pa.array(np.repeat(ids, counts), type=pa.string())

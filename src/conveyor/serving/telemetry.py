@@ -56,6 +56,12 @@ class Telemetry:
         self._rows = Counter(
             "conveyor_rows_scored", "Rows predicted", ["endpoint"], registry=self.registry
         )
+        self._ignored = Counter(
+            "conveyor_ignored_columns",
+            "Request columns the model does not take, dropped (extra_columns: ignore)",
+            ["endpoint"],
+            registry=self.registry,
+        )
         self._classes = Counter(
             "conveyor_predicted_class",
             "Predicted labels, by class",
@@ -84,6 +90,10 @@ class Telemetry:
             self._child("latency", self._latency, endpoint).observe(seconds)
         if reason is not None:
             self._child("errors", self._errors, endpoint, reason).inc()
+
+    def ignored(self, endpoint: str, columns: int) -> None:
+        """Count ``columns`` request columns dropped because the model does not take them."""
+        self._child("ignored", self._ignored, endpoint).inc(columns)
 
     def predicted(self, endpoint: str, prediction: Prediction) -> None:
         """Count the rows scored and the distribution of what the model said."""

@@ -55,7 +55,10 @@ def test_missing_column(cancer: Predictor, client: Client) -> None:
     assert _mlflow_error(response) == "column 'mean radius': is missing"
 
 
-def test_many_missing_columns_are_one_clause(client: Client) -> None:
+def test_many_missing_columns_are_one_clause(
+    cancer: Predictor, serve: Callable[..., Client]
+) -> None:
+    client = serve(cancer, extra_columns="error")  # strict: 'x' is named, not ignored
     response = client.post("/invocations", json={"inputs": {"mean radius": [14.0], "x": [1]}})
     assert _mlflow_error(response) == (
         "29 of the model's 30 columns are missing: 'mean texture', 'mean perimeter', "
@@ -65,7 +68,8 @@ def test_many_missing_columns_are_one_clause(client: Client) -> None:
     )
 
 
-def test_extra_column_with_a_suggestion(cancer: Predictor, client: Client) -> None:
+def test_extra_column_with_a_suggestion(cancer: Predictor, serve: Callable[..., Client]) -> None:
+    client = serve(cancer, extra_columns="error")
     row = _row(cancer) | {"mean radiuss": 1.0}
     response = client.post("/invocations", json={"dataframe_records": [row]})
     message = _mlflow_error(response)
