@@ -124,7 +124,9 @@ def add_monitor_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's priv
         "--max-drop",
         type=_non_negative,
         metavar="X",
-        help="tolerated worsening of the metric (default: monitor.performance.max_drop)",
+        help="tolerated worsening of the metric (default: monitor.performance.max_drop): a "
+        "fraction of the reference value (0.1: 10%% worse), or in the metric's units when "
+        "monitor.performance.relative is false",
     )
     parser.add_argument(
         "-o",

@@ -125,6 +125,7 @@ class ComponentChecker:
         if evaluate is not None:
             for index, name in enumerate(evaluate.metrics):
                 problems += self._metric(name, f"evaluate.metrics.{index}", task)
+            problems += self._gate_directions(evaluate)
         targets = _section(data, "deploy")
         if isinstance(targets, dict):
             for name, raw in targets.items():
@@ -253,6 +254,33 @@ class ComponentChecker:
             return [self._problem(path, f"unknown metric '{name}'", registry.suggest(name))]
         cls = registry.load(name, where=path)
         return self._task_fits(cls.tasks, "metric", name, path, task)
+
+    def _gate_directions(self, evaluate: EvaluateSpec) -> list[ConfigProblem]:
+        """``max_decrease`` gates a higher-is-better metric, ``max_increase`` a lower one."""
+        registry = self.plugins["metric"]
+        problems = []
+        for metric, gate in evaluate.gates.items():
+            key = gate.change_key
+            if key not in ("max_decrease", "max_increase") or metric not in registry:
+                continue
+            cls = registry.load(metric, where=f"evaluate.gates.{metric}")
+            higher = bool(getattr(cls, "higher_is_better", True))
+            if (key == "max_increase") == higher:
+                better, worse, right = (
+                    ("higher", "decrease", "max_decrease")
+                    if higher
+                    else ("lower", "increase", "max_increase")
+                )
+                problems.append(
+                    self._problem(
+                        f"evaluate.gates.{metric}.{key}",
+                        f"'{metric}' is {better}-is-better, so a model gets worse by a {worse}, "
+                        f"which {key} does not bound",
+                        f"write {right}: {getattr(gate, key):g} (how much worse than the "
+                        "champion the model may be)",
+                    )
+                )
+        return problems
 
     def _drift_tests(self, drift: dict[str, Any]) -> list[ConfigProblem]:
         """Each ``method`` under ``monitor.drift`` names an installed drift test (or ``auto``)."""

@@ -75,7 +75,12 @@ def observe(
         None
         if perf is None
         else Performance(
-            perf["metric"], perf["reference"], perf["value"], perf["drop"], perf["max_drop"]
+            perf["metric"],
+            perf["reference"],
+            perf["value"],
+            perf["drop"],
+            perf["max_drop"],
+            relative=bool(perf["relative"]),
         )
     )
     signals = Signals.from_report(

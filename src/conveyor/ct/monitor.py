@@ -95,6 +95,7 @@ def project_request(
         target=target,
         metric=args.metric or performance.metric or (facts.primary_metric if facts else None),
         max_drop=args.max_drop if args.max_drop is not None else performance.max_drop,
+        relative=performance.relative,
         reference_metrics=read_reference_metrics(root / layout.METRICS_FILE),
         reference_name=reference_name,
         where="CURRENT",

@@ -26,7 +26,9 @@ _SHOWN_COLUMNS = 5
 class Performance:
     """The model's metric on the labelled batch against its reference (``reports/metrics.json``).
 
-    ``drop`` is signed so that positive is worse, in the metric's units.
+    ``drop`` is signed so that positive is worse, in the metric's units. ``max_drop`` is a
+    fraction of the reference's magnitude when ``relative`` (``monitor.performance.relative``),
+    else in the metric's units.
     """
 
     metric: str
@@ -34,11 +36,28 @@ class Performance:
     current: float | None
     drop: float | None
     max_drop: float
+    relative: bool = False
+
+    @property
+    def tolerated(self) -> float | None:
+        """``max_drop`` in the metric's units (None: relative with no reference)."""
+        if not self.relative:
+            return self.max_drop
+        return None if self.reference is None else self.max_drop * abs(self.reference)
 
     @property
     def dropped(self) -> bool:
-        """True when the metric worsened by more than ``max_drop``."""
-        return self.drop is not None and self.drop > self.max_drop
+        """True when the metric worsened by more than it may."""
+        tolerated = self.tolerated
+        return self.drop is not None and tolerated is not None and self.drop > tolerated
+
+    def describe_limit(self) -> str:
+        """``max_drop 0.1 (relative: 5.35)`` or ``max_drop 0.05``."""
+        if not self.relative:
+            return f"max_drop {self.max_drop:g}"
+        tolerated = self.tolerated
+        shown = "no reference" if tolerated is None else f"{tolerated:.4g}"
+        return f"max_drop {self.max_drop:.0%} of the reference = {shown}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,7 @@ class Signals:
                 "current": perf.current,
                 "drop": perf.drop,
                 "max_drop": perf.max_drop,
+                "relative": perf.relative,
                 "dropped": perf.dropped,
             },
             "trained_at": None if self.trained_at is None else self.trained_at.isoformat(),
@@ -155,7 +175,7 @@ def _check(
             return False, "no labelled performance on this batch"
         sign = ">" if perf.dropped else "<="
         return perf.dropped, (
-            f"{perf.metric} worsened by {perf.drop:.4g} ({sign} max_drop {perf.max_drop:g}): "
+            f"{perf.metric} worsened by {perf.drop:.4g} ({sign} {perf.describe_limit()}): "
             f"{perf.current:.4g} on the batch vs {perf.reference:.4g} reference"
         )
     # schedule

@@ -241,8 +241,13 @@ def performance(
     max_drop: float,
     reference_metrics: Mapping[str, Any],
     plugins: Plugins | None,
+    relative: bool = True,
 ) -> dict[str, Any]:
-    """The metric on the labelled, scored rows, and its change from the reference."""
+    """The metric on the labelled, scored rows, and its change from the reference.
+
+    ``drop`` is in the metric's units, positive when worse; ``tolerated_drop`` is ``max_drop``
+    in the same units (times the reference's magnitude when ``relative``; None without one).
+    """
     import math
 
     import numpy as np
@@ -278,13 +283,16 @@ def performance(
     drop = None
     if value is not None and reference is not None:
         drop = reference - value if scorer.higher_is_better else value - reference
+    tolerated = tolerated_drop(max_drop, reference, relative=relative)
     result: dict[str, Any] = {
         "metric": metric,
         "value": value,
         "reference": reference,
         "drop": drop,
         "max_drop": max_drop,
-        "dropped": drop is not None and drop > max_drop,
+        "relative": relative,
+        "tolerated_drop": tolerated,
+        "dropped": drop is not None and tolerated is not None and drop > tolerated,
         "higher_is_better": scorer.higher_is_better,
         "rows": int(rows.sum()),
         "source": truth.source,
@@ -292,6 +300,13 @@ def performance(
     if unknown_classes:
         result["unknown_classes"] = unknown_classes[:20]
     return result
+
+
+def tolerated_drop(max_drop: float, reference: float | None, *, relative: bool) -> float | None:
+    """``max_drop`` in the metric's units: a share of ``|reference|`` when ``relative``."""
+    if not relative:
+        return max_drop
+    return None if reference is None else max_drop * abs(reference)
 
 
 def _label_key(value: object) -> str:

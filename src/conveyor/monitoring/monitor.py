@@ -33,7 +33,16 @@ if TYPE_CHECKING:
 
 JSON_NAME = "drift.json"
 HTML_NAME = "drift.html"
-PERFORMANCE_KEYS = ("metric", "value", "reference", "drop", "max_drop", "rows")
+PERFORMANCE_KEYS = (
+    "metric",
+    "value",
+    "reference",
+    "drop",
+    "max_drop",
+    "relative",
+    "tolerated_drop",
+    "rows",
+)
 """What drift.json's ``performance`` holds (``MonitorResult.performance`` holds more)."""
 
 
@@ -43,7 +52,8 @@ class MonitorResult:
 
     report: DriftReport
     performance: dict[str, Any] | None
-    """``{metric, value, reference, drop, max_drop, dropped, rows, source}``; None unlabelled."""
+    """``{metric, value, reference, drop, max_drop, relative, tolerated_drop, dropped, rows,
+    source}``; None unlabelled."""
     document: dict[str, Any]
     """The ``drift.json`` document."""
     json_path: Path
@@ -56,7 +66,7 @@ class MonitorResult:
 
     @property
     def performance_drop(self) -> bool:
-        """Whether the metric worsened by more than ``max_drop`` (False when unlabelled)."""
+        """Whether the metric worsened by more than it may (False when unlabelled)."""
         return bool(self.performance and self.performance["dropped"])
 
 
@@ -159,6 +169,7 @@ def run_monitor(
             truth,
             metric=request.metric or _scores.DEFAULT_METRICS[scorer.task],
             max_drop=request.max_drop,
+            relative=request.relative,
             reference_metrics=request.reference_metrics or {},
             plugins=plugins,
         )
@@ -218,14 +229,14 @@ def profile_data(
 
 def summary(result: MonitorResult, root: Path) -> str:
     """One paragraph for the terminal: the verdict, what drifted, performance, the reports."""
-    from conveyor.monitoring.report import describe_test
+    from conveyor.monitoring.report import describe_test, headline, tolerance_text
 
     report = result.report
-    verdict = "DATASET DRIFT" if result.dataset_drift else "no dataset drift"
-    lines = [
-        f"{verdict}: {len(report.drifted())} of {len(report.columns)} columns drifted "
-        f"({report.drifted_share:.0%}) in {report.rows:,} rows"
-    ]
+    alert, verdict = headline(report, result.performance)
+    first, colon, rest = verdict.partition(":")
+    # The worst finding shouts (DATASET DRIFT: ..., PERFORMANCE DROP: ...); all clear does not.
+    verdict = first.upper() + colon + rest if alert else first[0].lower() + first[1:] + colon + rest
+    lines = [f"{verdict} in {report.rows:,} rows"]
     for column in sorted(report.columns, key=lambda c: c.name):
         if column.drifted:
             lines.append(f"  drifted: {column.name}: {describe_test(column)}")
@@ -240,6 +251,8 @@ def summary(result: MonitorResult, root: Path) -> str:
         shown = "n/a" if value is None else f"{value:.4f}"
         against = "" if reference is None else f" (reference {reference:.4f})"
         flag = ": PERFORMANCE DROP" if performance["dropped"] else ""
+        if reference is not None:
+            flag += f" (tolerated drop {tolerance_text(performance)})"
         lines.append(f"  {performance['metric']}: {shown}{against}{flag}")
     written = ", ".join(_relative(path, root) for path in (result.json_path, result.html_path))
     lines.append(f"wrote {written}")

@@ -1,10 +1,11 @@
 """``drift.html``: one self-contained page (inline CSS and SVG, no scripts, nothing fetched).
 
-The verdict comes first (dataset drift or not, the share of drifted columns, prediction drift,
-performance, quality), then a figure per drifted column and for the prediction — reference and
-current distributions overlaid — then the quality issues and every column's test, the most
-suspicious first. matplotlib draws on a bare ``Figure`` through the Agg canvas (never pyplot),
-text stays text and ids are salted per figure, so the page is reproducible.
+The verdict comes first and states the worst finding (a performance drop, then dataset drift,
+prediction drift, quality issues; green only when there is none), then the cards, then a figure
+per drifted column and for the prediction — reference and current distributions overlaid —
+then the quality issues and every column's test, the most suspicious first. matplotlib draws
+on a bare ``Figure`` through the Agg canvas (never pyplot), text stays text and ids are salted
+per figure, so the page is reproducible.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def render_html(
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         _meta(inputs, int(document.get("unscored_rows", 0)), report),
-        _verdict(report),
+        _verdict(report, performance),
         _cards(report, performance),
     ]
     if performance:
@@ -120,13 +121,37 @@ def _meta(inputs: Mapping[str, Any], unscored: int, report: DriftReport) -> str:
     return f'<p class="meta">{"".join(spans)}</p>'
 
 
-def _verdict(report: DriftReport) -> str:
-    tested = len(report.columns)
-    drifted = len(report.drifted())
-    share = f"{drifted} of {tested} columns drifted ({report.drifted_share:.0%})"
+def _verdict(report: DriftReport, performance: Mapping[str, Any] | None) -> str:
+    alert, text = headline(report, performance)
+    return f'<p class="verdict {"alert" if alert else "ok"}">{escape(text)}</p>'
+
+
+def headline(report: DriftReport, performance: Mapping[str, Any] | None) -> tuple[bool, str]:
+    """The worst finding first, then the others: ``(alert, text)``.
+
+    Worst to mildest: a performance drop (the model is measurably worse), dataset drift,
+    prediction drift, data-quality issues. Green only when none of them was found.
+    """
+    share = (
+        f"{len(report.drifted())} of {len(report.columns)} columns drifted "
+        f"({report.drifted_share:.0%})"
+    )
+    findings = []
+    if performance and performance["dropped"]:
+        findings.append(f"Performance drop: {performance['metric']} {_drop_text(performance)}")
     if report.dataset_drift:
-        return f'<p class="verdict alert">Dataset drift: {share}</p>'
-    return f'<p class="verdict ok">No dataset drift: {share}</p>'
+        findings.append(f"Dataset drift: {share}")
+    if report.prediction is not None and report.prediction.drifted:
+        findings.append("Prediction drift")
+    if report.quality:
+        plural = "s" if len(report.quality) > 1 else ""
+        findings.append(f"{len(report.quality)} data-quality issue{plural}")
+    if not findings:
+        return False, f"No dataset drift: {share}"
+    if not report.dataset_drift:
+        findings.append(f"no dataset drift ({share})")
+    also = [finding[0].lower() + finding[1:] for finding in findings[1:]]
+    return True, findings[0] + ("; also " + "; ".join(also) if also else "")
 
 
 def _cards(report: DriftReport, performance: Mapping[str, Any] | None) -> str:
@@ -171,7 +196,19 @@ def _drop_text(performance: Mapping[str, Any]) -> str:
         return "no reference value"
     drop = performance["drop"]
     text = f"reference {performance['reference']:.4f}"
-    return text if drop is None else f"{text}, drop {drop:+.4f}"
+    if drop is None:
+        return text
+    return f"{text}, drop {drop:+.4f} (tolerated {tolerance_text(performance)})"
+
+
+def tolerance_text(performance: Mapping[str, Any]) -> str:
+    """``10% of the reference = 5.35`` (relative) or ``0.05 in the metric's units``."""
+    max_drop = performance["max_drop"]
+    if not performance.get("relative"):
+        return f"{max_drop:g} in the metric's units"
+    tolerated = performance.get("tolerated_drop")
+    units = "" if tolerated is None else f" = {tolerated:.4g}"
+    return f"{max_drop:.4g} of the reference ({max_drop:.0%}){units}"
 
 
 def _performance_table(performance: Mapping[str, Any]) -> str:
@@ -180,7 +217,7 @@ def _performance_table(performance: Mapping[str, Any]) -> str:
         ["on this batch", performance["value"]],
         ["reference (reports/metrics.json)", performance["reference"]],
         ["drop (worse by)", performance["drop"]],
-        ["tolerated drop", performance["max_drop"]],
+        ["tolerated drop", tolerance_text(performance)],
         ["performance drop", "yes" if performance["dropped"] else "no"],
         ["labelled rows", performance["rows"]],
         ["labels from", performance["source"]],

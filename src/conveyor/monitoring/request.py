@@ -57,6 +57,8 @@ class MonitorRequest:
     """A ``conveyor.metrics`` name (None: by task, see ``DEFAULT_METRICS``)."""
     max_drop: float = 0.05
     """The tolerated worsening of ``metric`` against ``reference_metrics``."""
+    relative: bool = True
+    """True: ``max_drop`` is a fraction of the reference value; false: the metric's units."""
     reference_metrics: Mapping[str, Any] | None = None
     """The model's metrics on its test split (``reports/metrics.json``)."""
     reference_name: str = PROFILE_FILE
@@ -109,6 +111,7 @@ class MonitorRequest:
             target=target,
             metric=monitor.performance.metric or metric,
             max_drop=monitor.performance.max_drop,
+            relative=monitor.performance.relative,
             reference_metrics=reference_metrics,
             reference_name=reference_name,
             where=where,

@@ -151,7 +151,7 @@ def bless(
         if gate.max is not None:
             ok = observed is not None and observed <= gate.max
             checks.append(Check(metric, "max", gate.max, observed, ok))
-        if gate.min_delta is not None and champion is not None:
+        if gate.required_change is not None and champion is not None:
             checks.append(_change(metric, gate, observed, champion, higher_is_better[metric]))
     return Blessing(model, dict(metrics), checks, champion)
 
@@ -164,17 +164,16 @@ def _change(
     higher_is_better: bool,
 ) -> Check:
     """The improvement over the champion, signed so that positive is better."""
-    assert gate.min_delta is not None  # noqa: S101 - the caller checked
+    required = gate.required_change
+    assert required is not None  # noqa: S101 - the caller checked
     before = _number(champion.metrics.get(metric))
     if observed is None or before is None:  # the champion never computed it: nothing to beat
         passed = before is None and observed is not None
-        return Check(metric, "min_delta", gate.min_delta, None, passed, before, gate.relative)
+        return Check(metric, "min_delta", required, None, passed, before, gate.relative)
     delta = observed - before if higher_is_better else before - observed
     if gate.relative:
         delta = delta / abs(before) if before else math.inf if delta > 0 else 0.0
-    return Check(
-        metric, "min_delta", gate.min_delta, delta, delta >= gate.min_delta, before, gate.relative
-    )
+    return Check(metric, "min_delta", required, delta, delta >= required, before, gate.relative)
 
 
 def _number(value: Any) -> float | None:  # noqa: ANN401 - whatever metrics.json holds

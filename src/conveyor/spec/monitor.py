@@ -73,12 +73,32 @@ class QualitySpec(StrictModel):
 
 
 class PerformanceSpec(StrictModel):
-    """``performance:`` — the metric on a labelled batch against ``reports/metrics.json``."""
+    """``performance:`` — the metric on a labelled batch against ``reports/metrics.json``.
+
+    ``max_drop`` is a fraction of the reference value by default (``relative: true``): 0.05
+    flags an rmse 5% above the test split's, or a roc_auc 5% below it, whatever the metric's
+    scale. ``relative: false`` reads it in the metric's units.
+    """
 
     metric: str | None = None
     """A metric of ``evaluate.metrics``; null: ``evaluate.primary`` (or the first metric)."""
     max_drop: float = Field(default=0.05, ge=0)
-    """A performance drop when the metric worsens by more than this, in the metric's units."""
+    """A performance drop when the metric worsens by more than this (see ``relative``)."""
+    relative: bool = True
+    """True: ``max_drop`` is a fraction of the reference value; false: the metric's units."""
+
+    @model_validator(mode="after")
+    def _units_are_explicit_past_one(self) -> PerformanceSpec:
+        # Before relative existed, max_drop was in the metric's units; a value of 1 or more
+        # (a 100% drop) almost surely still means units, so it must say which.
+        if self.max_drop >= 1 and "relative" not in self.model_fields_set:
+            message = (
+                f"max_drop {self.max_drop:g} is a fraction of the reference value unless "
+                "relative: false says it is in the metric's units; add relative: false to keep "
+                f"units, or write the fraction (e.g. 0.1 for 10% worse) with relative: true"
+            )
+            raise _field_error(self, "max_drop", message)
+        return self
 
 
 def _default_triggers() -> list[RetrainTrigger]:

@@ -76,6 +76,7 @@ def test_a_quiet_batch_has_the_logged_keys_in_order() -> None:
         "current": 1.5,
         "drop": 0.5,
         "max_drop": 0.2,
+        "relative": False,
         "dropped": True,
     }
     assert record["reasons"] == ["dataset_drift: 0 of 8 columns drifted"]

@@ -107,6 +107,17 @@ def test_no_triggers_never_retrains() -> None:
     assert decision == Decision(False, ["no retrain triggers are configured (monitor.retrain)"])
 
 
+@pytest.mark.parametrize(("drop", "fires"), [(5.5, False), (5.51, True)])
+def test_a_relative_max_drop_is_a_share_of_the_reference(drop: float, fires: bool) -> None:
+    # rmse 55 on the test split: 0.1 tolerates 5.5 more, whatever the metric's scale
+    perf = Performance("rmse", 55.0, 55.0 + drop, drop, max_drop=0.1, relative=True)
+    assert perf.tolerated == pytest.approx(5.5)
+    decision = decide(RetrainSpec(triggers=["performance"]), _signals(performance=perf), now=NOW)
+    assert decision.retrain is fires
+    sign = ">" if fires else "<="
+    assert f"({sign} max_drop 10% of the reference = 5.5)" in decision.reasons[0]
+
+
 def test_signals_serialise_for_the_decision_record() -> None:
     perf = Performance("mae", reference=3.0, current=3.5, drop=0.5, max_drop=0.05)
     record = _signals(performance=perf).to_dict()
@@ -116,6 +127,7 @@ def test_signals_serialise_for_the_decision_record() -> None:
         "current": 3.5,
         "drop": 0.5,
         "max_drop": 0.05,
+        "relative": False,
         "dropped": True,
     }
     assert record["trained_at"] == "2025-02-26T12:00:00+00:00"

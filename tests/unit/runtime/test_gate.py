@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import ValidationError
 
+from conveyor.config import load_project
+from conveyor.errors import SpecError
 from conveyor.registry.gate import Champion, bless
 from conveyor.spec import EvaluateSpec, MetricGateSpec
+from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 HIGHER = {"roc_auc": True, "log_loss": False, "recall": True}
 
@@ -80,9 +88,12 @@ def test_blessing_json_records_checks_champion_and_metrics() -> None:
 @pytest.mark.parametrize(
     ("gates", "message"),
     [
-        ({"roc_auc": {}}, "give at least one of min, max or min_delta"),
+        ({"roc_auc": {}}, "give at least one of min, max, max_decrease, max_increase or min_delta"),
         ({"roc_auc": {"min": 1, "max": 0}}, "min \\(1\\) is greater than max \\(0\\)"),
-        ({"roc_auc": {"min": 0.9, "relative": True}}, "'relative' qualifies min_delta"),
+        (
+            {"roc_auc": {"min": 0.9, "relative": True}},
+            "'relative' qualifies max_decrease, max_increase or min_delta",
+        ),
         ({"f1": {"min": 0.9}}, "gates on 'f1', which evaluate does not compute"),
     ],
 )
@@ -111,3 +122,59 @@ def test_a_shipping_stage_without_the_blessing_does_not_compile(tmp_path) -> Non
     stage = Stage("package-rest", "ship", "conveyor run package-rest", deps=("models",))
     with pytest.raises(CompileError, match="ships a model but does not depend on reports/bless"):
         check_invariants(Pipeline((stage,)), tmp_path)
+
+
+@pytest.mark.parametrize(("log_loss", "passed"), [(0.75, True), (0.7501, False)])
+def test_max_increase_tolerates_that_much_worse_than_the_champion(
+    log_loss: float, passed: bool
+) -> None:
+    gates = _gates(log_loss={"max_increase": 0.25}, roc_auc={"max_decrease": 0.25})
+    champion = _champion(log_loss=0.5, roc_auc=0.75)
+    blessing = bless("m", {"log_loss": log_loss, "roc_auc": 0.5}, gates, HIGHER, champion)
+    assert [(c.metric, c.passed) for c in blessing.checks] == [
+        ("log_loss", passed),
+        ("roc_auc", True),  # exactly 0.25 lower: tolerated
+    ]
+    assert blessing.checks[0].required == -0.25  # recorded as min_delta -0.25
+    lower = bless(
+        "m", {"roc_auc": 0.4999}, _gates(roc_auc={"max_decrease": 0.25}), HIGHER, champion
+    )
+    assert not lower.blessed
+
+
+@pytest.mark.parametrize(
+    ("gate", "message"),
+    [
+        ({"min_delta": -1, "max_increase": 1}, "min_delta and max_increase both compare"),
+        ({"max_increase": -1}, "greater than or equal to 0"),
+        ({"min": 0, "relative": True}, "'relative' qualifies max_decrease, max_increase or"),
+    ],
+)
+def test_one_change_key_per_gate(gate: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        MetricGateSpec.model_validate(gate)
+
+
+def test_compile_refuses_a_tolerance_that_points_the_better_way(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    overrides = [
+        "~evaluate.gates.roc_auc.min_delta",
+        "+evaluate.gates.roc_auc.max_increase=0.01",
+        "~evaluate.gates.log_loss.min_delta",
+        "~evaluate.gates.log_loss.relative",
+        "+evaluate.gates.log_loss.max_increase=0.1",  # right: a higher loss is worse
+    ]
+    with pytest.raises(SpecError, match="is higher-is-better") as caught:
+        load_project(tmp_path, overrides)
+    assert [(p.where, p.what, p.fix) for p in caught.value.problems] == [
+        (
+            "evaluate.gates.roc_auc.max_increase "
+            "(override '+evaluate.gates.roc_auc.max_increase=0.01')",
+            "'roc_auc' is higher-is-better, so a model gets worse by a decrease, which "
+            "max_increase does not bound",
+            "write max_decrease: 0.01 (how much worse than the champion the model may be)",
+        )
+    ]
+    overrides[1] = "+evaluate.gates.roc_auc.max_decrease=0.01"
+    gates = load_project(tmp_path, overrides).spec.evaluate.gates
+    assert (gates["roc_auc"].required_change, gates["log_loss"].required_change) == (-0.01, -0.1)

@@ -171,3 +171,19 @@ def test_yaml_on_would_be_read_as_true_so_the_key_is_triggers(root: Path) -> Non
     where, what, _ = _problems(root)[0]
     assert where == "monitor.retrain (conf/monitor/default.yaml)"
     assert "reads as True" in what
+
+
+def test_max_drop_is_relative_by_default_and_units_past_one_must_say_so(root: Path) -> None:
+    spec = load_project(root).spec.monitor.performance
+    assert (spec.max_drop, spec.relative) == (0.05, True)
+    below = load_project(root, ["monitor.performance.max_drop=0.99"]).spec.monitor.performance
+    assert below.relative
+    overrides = ["monitor.performance.max_drop=1.25", "+monitor.performance.relative=false"]
+    units = load_project(root, overrides).spec.monitor.performance
+    assert (units.max_drop, units.relative) == (1.25, False)
+    [(where, what, _)] = _problems(root, "monitor.performance.max_drop=1")
+    assert where == "monitor.performance.max_drop (override 'monitor.performance.max_drop=1')"
+    assert what.startswith(
+        "max_drop 1 is a fraction of the reference value unless relative: false says it is in "
+        "the metric's units"
+    )

@@ -80,7 +80,7 @@ def run(ctx: StageContext) -> None:
     }
     higher = {metric: cls.higher_is_better for metric, cls in classes.items()}
     champion = _champion(ctx.root, name, stage)
-    if champion is not None and any(gate.min_delta is not None for gate in gates.values()):
+    if champion is not None and any(gate.required_change is not None for gate in gates.values()):
         champion = _rescored(ctx, champion, classes, test_file)
     blessing = bless(name, metrics, gates, higher, champion)
     (blessing_file,) = ctx.plan.reports
