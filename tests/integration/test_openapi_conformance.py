@@ -105,3 +105,22 @@ def _loosely_typed(case: Case) -> bool:
     """
     split = isinstance(case.body, dict) and "dataframe_split" in case.body  # columns any order
     return case.media_type == "text/csv" or case.path.endswith("/infer") or split
+
+
+def test_the_three_mismatches_schemathesis_found(openapi: OpenApiSchema) -> None:
+    """params: null is documented (the server takes it); an empty batch is not (a 400)."""
+    from jsonschema import Draft202012Validator
+
+    document = openapi.raw_schema
+    body = document["paths"]["/invocations"]["post"]["requestBody"]["content"]
+    validator = Draft202012Validator(body["application/json"]["schema"])
+    row = {"weight": 150.0, "sugar": 10.0, "color": "red"}
+    assert validator.is_valid({"dataframe_records": [row], "params": None})
+    for empty in ({"dataframe_records": []}, {"instances": []}, {"inputs": {"weight": []}}):
+        assert not validator.is_valid(empty), empty
+    for route in ("/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer"):
+        (operation,) = document["paths"][route].values()
+        assert "404" in operation["responses"]
+        assert "422" not in operation["responses"]
+        (name,) = [p for p in operation["parameters"] if p["in"] == "path"]
+        assert name["schema"]["enum"] == ["fruit"]
