@@ -29,6 +29,7 @@ from conveyor.serving.body import (
     read_body,
     unsupported_type,
 )
+from conveyor.serving.docs import add_docs
 from conveyor.serving.openapi import infer_extra, install, invocations_extra
 from conveyor.serving.prediction_log import PredictionLog, Record
 from conveyor.serving.telemetry import CONTENT_TYPE, Telemetry, score
@@ -69,6 +70,8 @@ def create_app(predictor: Predictor, *, config: ServeConfig) -> FastAPI:
             "Inference Protocol v2 under /v2."
         ),
         lifespan=server.lifespan,
+        docs_url=None,  # served from packaged files below: the default loads from a CDN
+        redoc_url=None,
     )
     app.state.server = server
     app.add_exception_handler(HTTPException, server.http_error)
@@ -114,6 +117,7 @@ def create_app(predictor: Predictor, *, config: ServeConfig) -> FastAPI:
     route("/metrics", server.metrics, methods=["GET"], tags=ops, response_class=Response)
     app.add_middleware(_ScoringFastLane, server=server)
     install(app, predictor)
+    add_docs(app, app.title)
     return app
 
 

@@ -109,3 +109,29 @@ def test_a_record_example_from_a_real_row_also_scores(
     x, _ = fruit_frame(1)
     response = serve(fruit).post("/invocations", json={"dataframe_records": records(x)})
     assert response.status_code == 200
+
+
+def test_docs_work_offline(fruit: Predictor, serve: Callable[..., Client]) -> None:
+    """Swagger UI's assets come from the server itself: /docs is whole in an air-gapped cluster."""
+    import re
+
+    client = serve(fruit)
+    page = client.get("/docs").text
+    assert not re.search(r"(?:https?:)?//", page), page  # no CDN, no other host
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sorted(assets) == [
+        "/docs/assets/favicon-32x32.png",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+    ]
+    from swagger_ui_bundle import swagger_ui_path
+
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert response.content == (swagger_ui_path / asset.rsplit("/", 1)[1]).read_bytes()
+    assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").text
+    assert "'/openapi.json'" in page or '"/openapi.json"' in page
+    assert client.get("/docs/assets/../openapi.json").status_code in {404}
+    assert client.get("/docs/assets/nothing.js").status_code == 404
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not served
