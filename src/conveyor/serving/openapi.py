@@ -94,6 +94,9 @@ def invocations_extra(predictor: Predictor) -> dict[str, Any]:
                         r.name: {"type": "array", "items": column_schema(r), "minItems": 1}
                         for r in rules
                     },
+                    "required": required,
+                    "additionalProperties": {"type": "array"},
+                    "description": "{column: [values]}, every list of the same length",
                 },
                 records,
                 rows,
