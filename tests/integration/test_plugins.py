@@ -85,8 +85,8 @@ def plugin_rows(output: str) -> dict[tuple[str, str], tuple[str, str]]:
     rows = {}
     for line in output.splitlines()[1:]:
         cells = re.split(r"\s{2,}", line.strip())
-        if len(cells) == 4:
-            kind, name, entry_point, provider = cells
+        if len(cells) == 5:
+            kind, name, _tasks, entry_point, provider = cells
             rows[kind, name] = (entry_point, provider)
     return rows
 

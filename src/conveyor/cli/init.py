@@ -22,7 +22,13 @@ def init_command(args: argparse.Namespace) -> int:
     """Scaffold the project, then say what was done and what to do next."""
     from conveyor.scaffold.init import init_project
 
-    result = init_project(Path(args.directory), name=args.name, force=args.force)
+    result = init_project(
+        Path(args.directory),
+        name=args.name,
+        force=args.force,
+        task=args.task,
+        model=args.model,
+    )
     _report(result, Path(args.directory))
     return 0
 
@@ -60,13 +66,16 @@ def _report(result: InitResult, directory: Path) -> None:
 
 
 def add_init_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparser type
-    """``conveyor init [DIR] [--name NAME] [--force]``."""
+    """``conveyor init [DIR] [--task TASK] [--model MODEL] [--name NAME] [--force]``."""
+    from conveyor.scaffold._tasks import DEFAULT_TASK, TEMPLATES
+
     text = "Scaffold a new project: conf/ with a working example, git, DVC, CI and hooks."
     parser = commands.add_parser(
         "init",
         help=text,
-        description=f"{text} Writes conf/ (a breast-cancer classifier on data bundled with "
-        "scikit-learn), requirements.txt, .gitignore, a README, a GitHub Actions workflow that "
+        description=f"{text} Writes conf/ (a working project of --task on data bundled with "
+        "scikit-learn: breast cancer, wine or diabetes), requirements.txt, .gitignore, a "
+        "README, a GitHub Actions workflow that "
         "reviews every pull request with 'conveyor diff', a pre-commit hook running "
         "'conveyor compile --check', and editor schemas for conf/; runs git init, dvc init "
         "with Hydra composition on, and a first compile; commits if git knows who you are.",
@@ -74,6 +83,20 @@ def add_init_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's private
     parser.set_defaults(handler=init_command)
     parser.add_argument(
         "directory", nargs="?", default=".", metavar="DIR", help="where (default: here)"
+    )
+    models = "; ".join(f"{t.task}: {', '.join(t.models)}" for t in TEMPLATES.values())
+    parser.add_argument(
+        "--task",
+        choices=list(TEMPLATES),
+        default=None,
+        help=f"project.task (default: {DEFAULT_TASK}); binary_classification scaffolds "
+        "breast cancer, multiclass_classification wine, regression diabetes, each with its "
+        "metrics, gates and monitoring defaults",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"the model the defaults list picks (default: the task's first): {models}",
     )
     parser.add_argument(
         "--name", help="project.name, also the model's name (default: from DIR's name)"

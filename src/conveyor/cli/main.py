@@ -30,6 +30,8 @@ from conveyor.errors import ConveyorError, UsageError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from conveyor.plugins import Registry
+
 BUG_EXIT_CODE = 70
 
 
@@ -94,17 +96,37 @@ def plugins_command(args: argparse.Namespace) -> int:
 
     plugins = Plugins.discover()
     table = Table(box=None, pad_edge=False)
-    for header in ("kind", "name", "entry point", "provided by"):
+    for header in ("kind", "name", "tasks", "entry point", "provided by"):
         table.add_column(header, no_wrap=True, overflow="fold")
     for kind in GROUPS:
         registry = plugins[kind]
         for name in registry.names():
             entry_point = registry.entry_point(name)
             assert entry_point is not None  # noqa: S101 - names() lists registered names
-            table.add_row(kind, name, entry_point.value, registry.provider(name))
+            tasks = _tasks_of(registry, name)
+            table.add_row(kind, name, tasks, entry_point.value, registry.provider(name))
     # Piped output keeps whole names on one line per component, for grep and scripts.
     Console(width=None if sys.stdout.isatty() else 1000).print(table)
     return 0
+
+
+def _tasks_of(registry: Registry, name: str) -> str:
+    """``all``, the tasks a component supports (comma-separated), or ``-`` for no task notion.
+
+    This imports the component (not its heavy libraries, which load inside methods); a
+    plugin that fails to import or to pass its checks shows ``broken``.
+    """
+    from conveyor.errors import ConveyorError
+    from conveyor.spec._base import TASKS
+
+    try:
+        component = registry.load(name, where=f"{registry.kind} '{name}'")
+    except ConveyorError:
+        return "broken"
+    tasks = getattr(component, "tasks", None)
+    if tasks is None:
+        return "-"
+    return "all" if set(tasks) >= set(TASKS) else ",".join(tasks)
 
 
 def schema_infer_command(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """``conveyor init``: scaffold a project that compiles, runs, and is reviewed in CI.
 
-The files come from ``templates/project/`` in this package, copied as they are except for two
-tokens (``__NAME__``, ``__VERSION__``) and one naming rule: a path part ``dot-x`` becomes
-``.x``, so the wheel ships ``.github/`` and ``.gitignore`` without hidden files of its own.
+The files come from ``templates/project/`` in this package and, for the chosen task, from
+``templates/tasks/<task>/`` (its data, evaluate, model and monitor options; see ``_tasks.py``),
+copied as they are except for tokens (``__NAME__``, ``__VERSION__``, and the task's, such as
+``__MODEL__``) and one naming rule: a path part ``dot-x`` becomes ``.x``, so the wheel ships
+``.github/`` and ``.gitignore`` without hidden files of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from conveyor import _atomic
 from conveyor.errors import InitError
-from conveyor.scaffold import _vcs
+from conveyor.scaffold import _tasks, _vcs
 from conveyor.spec._base import NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -54,7 +56,14 @@ class InitResult:
     """Things to do by hand, e.g. move the CI files of a project below the git root."""
 
 
-def init_project(target: Path, *, name: str | None = None, force: bool = False) -> InitResult:
+def init_project(
+    target: Path,
+    *,
+    name: str | None = None,
+    force: bool = False,
+    task: str | None = None,
+    model: str | None = None,
+) -> InitResult:
     """Scaffold a conveyor project in ``target``: conf/, CI, hooks, git, DVC, a first compile.
 
     Args:
@@ -63,22 +72,29 @@ def init_project(target: Path, *, name: str | None = None, force: bool = False) 
         name: ``project.name`` (also the model's name); by default derived from the directory.
         force: Add the scaffold to a non-empty directory, writing only the files that are
             missing and never overwriting one.
+        task: ``project.task`` (default ``binary_classification``): picks the bundled dataset,
+            the metrics and gates, the models offered and the monitoring defaults.
+        model: The model the defaults list picks, one of the task's scaffold models (default:
+            the task's first).
 
     Returns:
         What was written, kept, initialised and committed.
 
     Raises:
         InitError: The directory is a file, not empty (without ``force``), already a conveyor
-            project, holds a dvc.yaml/params.yaml, or git/DVC cannot be set up.
+            project, holds a dvc.yaml/params.yaml, or git/DVC cannot be set up; or ``task``
+            or ``model`` is not one the scaffold offers.
     """
     from conveyor.compiler import compile_files
 
     root = Path(os.path.abspath(target))  # normalised, as messages print it
+    _tasks.choose(task, model)  # refuse an unknown task or model before touching the disk
     check_target(root, force=force)
     project_name = _project_name(root, name)
     _vcs.require_git(root)
     root.mkdir(parents=True, exist_ok=True)
-    written, kept = _write_missing(root, scaffold_files(project_name))
+    files = scaffold_files(project_name, task=task, model=model)
+    written, kept = _write_missing(root, files)
     git_created, unborn = _vcs.ensure_git(root)
     dvc_created = _vcs.ensure_dvc(root)
     compiled = compile_files(root)
@@ -157,13 +173,26 @@ def _project_name(root: Path, name: str | None) -> str:
     return derived or "project"
 
 
-def scaffold_files(name: str) -> dict[str, str]:
-    """Every scaffold file (relative POSIX path -> text) for project ``name``, sorted by path."""
+def scaffold_files(
+    name: str, *, task: str | None = None, model: str | None = None
+) -> dict[str, str]:
+    """Every scaffold file (relative POSIX path -> text) for project ``name``, sorted by path.
+
+    Raises:
+        InitError: ``task`` or ``model`` is not one the scaffold offers.
+    """
     from importlib.metadata import version
 
-    tokens = {"__NAME__": name, "__VERSION__": version("conveyor-mlops")}
+    chosen, model_name = _tasks.choose(task, model)
+    tokens = {
+        "__NAME__": name,
+        "__VERSION__": version("conveyor-mlops"),
+        **chosen.tokens(model_name),
+    }
+    templates = resources.files("conveyor.scaffold") / "templates"
+    walked = _walk(templates / "project") + _walk(templates / "tasks" / chosen.task)
     files: dict[str, str] = {}
-    for relative, template in _walk(resources.files("conveyor.scaffold") / "templates/project"):
+    for relative, template in walked:
         text = template.read_text(encoding="utf-8")
         for token, value in tokens.items():
             text = text.replace(token, value)

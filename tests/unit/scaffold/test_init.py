@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -71,3 +72,41 @@ def test_an_invalid_name_is_refused_before_anything_is_written(tmp_path: Path) -
     with pytest.raises(InitError, match="project name 'Churn-Model' is not a valid name"):
         init_project(tmp_path / "p", name="Churn-Model")
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(
+    ("task", "dataset", "evaluate", "model"),
+    [
+        ("binary_classification", "breast_cancer", "classification", "logistic_regression"),
+        ("multiclass_classification", "wine", "classification", "logistic_regression"),
+        ("regression", "diabetes", "regression", "random_forest"),
+    ],
+)
+def test_each_task_gets_its_data_evaluation_and_models(
+    task: str, dataset: str, evaluate: str, model: str
+) -> None:
+    files = scaffold_files("demo", task=task)
+    assert not [path for path, text in files.items() if re.search(r"__[A-Z_]+__", text)]
+    config = yaml.safe_load(files["conf/config.yaml"])
+    assert config["project"]["task"] == task
+    entries = [entry for entry in config["defaults"] if isinstance(entry, dict)]
+    chosen = {key: value for entry in entries for key, value in entry.items()}
+    assert {"data": dataset, "model": model, "evaluate": evaluate}.items() <= chosen.items()
+    assert f"conf/data/{dataset}.yaml" in files
+    assert f"conf/evaluate/{evaluate}.yaml" in files
+    assert sorted(p for p in files if p.startswith("conf/data/")) == [f"conf/data/{dataset}.yaml"]
+    monitor = yaml.safe_load(files["conf/monitor/default.yaml"])
+    assert monitor["performance"]["relative"] is True
+    assert "dvc_plots/" in files[".gitignore"].splitlines()
+
+
+def test_an_unknown_task_or_model_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "new"
+    with pytest.raises(InitError, match=r"^--task: unknown task 'ranking'$") as caught:
+        init_project(target, task="ranking")
+    assert caught.value.fix == (
+        "choose one of: binary_classification, multiclass_classification, regression"
+    )
+    with pytest.raises(InitError, match=r"the binary_classification scaffold has no model 'svm'"):
+        init_project(target, model="svm")
+    assert not target.exists()
