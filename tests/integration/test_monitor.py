@@ -67,7 +67,11 @@ def test_a_drifted_batch_flags_exactly_the_planted_columns(
     batch.to_parquet(tmp_path / "batch.parquet")
     code, out, err = _monitor(reproduced, str(tmp_path / "batch.parquet"), "-o", str(tmp_path))
     assert (code, err) == (0, "")
-    assert out.startswith("no dataset drift: 2 of 30 columns drifted (7%) in 143 rows\n")
+    # the verdict states the worst finding first, not "no dataset drift" (issue 17)
+    assert out.startswith(
+        "PREDICTION DRIFT; also 1 data-quality issue; no dataset drift (2 of 30 columns drifted "
+        "(7%)) in 143 rows\n"
+    )
     assert "  drifted: mean radius: ks 0.4750, p 1.89e-22 (drift when p <= 0.05)\n" in out
     assert "  drifted: worst area: ks " in out
     document = json.loads((tmp_path / "drift.json").read_text())
@@ -77,7 +81,8 @@ def test_a_drifted_batch_flags_exactly_the_planted_columns(
     assert "performance" not in document  # no labels in this batch
     html = (tmp_path / "drift.html").read_text()
     assert html.count("<svg") == 3  # the prediction and the two drifted columns
-    assert "No dataset drift: 2 of 30 columns drifted (7%)" in html
+    verdict = '<p class="verdict alert">Prediction drift; also 1 data-quality issue; no dataset '
+    assert verdict in html
 
 
 def test_the_test_split_itself_flags_nothing_and_keeps_its_performance(

@@ -233,9 +233,11 @@ def summary(result: MonitorResult, root: Path) -> str:
 
     report = result.report
     alert, verdict = headline(report, result.performance)
-    first, colon, rest = verdict.partition(":")
-    # The worst finding shouts (DATASET DRIFT: ..., PERFORMANCE DROP: ...); all clear does not.
-    verdict = first.upper() + colon + rest if alert else first[0].lower() + first[1:] + colon + rest
+    # The worst finding's label shouts (DATASET DRIFT: ..., PREDICTION DRIFT; also ...); all
+    # clear does not (no dataset drift: ...).
+    label = len(verdict.split(":")[0].split(";")[0])
+    head = verdict[:label].upper() if alert else verdict[0].lower() + verdict[1:label]
+    verdict = head + verdict[label:]
     lines = [f"{verdict} in {report.rows:,} rows"]
     for column in sorted(report.columns, key=lambda c: c.name):
         if column.drifted:
