@@ -41,8 +41,18 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+INSTALLERS = frozenset({"pip", "setuptools", "wheel"})
+"""Packaging tools: their version is whatever the venv was created with (a fresh venv's
+setuptools is not an upgraded one's), not what the model was tested with, so pinning them
+would make ``deploy/rest`` differ between two machines with the same libraries. pip installs
+what a package requires of them."""
+
+
 def pinned_requirements() -> list[str]:
-    """``name==version`` for every distribution the server needs, sorted by name."""
+    """``name==version`` for every distribution the server needs, sorted by name.
+
+    Packaging tools (:data:`INSTALLERS`) are left out.
+    """
     from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
 
     from packaging.requirements import InvalidRequirement, Requirement
@@ -58,6 +68,8 @@ def pinned_requirements() -> list[str]:
         if (canonical(name), extras) in seen:
             continue
         seen.add((canonical(name), extras))
+        if canonical(name) in INSTALLERS:
+            continue
         try:
             dist = distribution(name)
         except PackageNotFoundError as exc:
