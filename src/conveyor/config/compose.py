@@ -17,15 +17,13 @@ from typing import Any
 
 from conveyor.config.limits import check_conf_dir
 from conveyor.config.resolve import unresolved
+from conveyor.config.shape import CONFIG_NAME as CONFIG_NAME  # re-exported: the name users import
+from conveyor.config.shape import Choice as Choice
 from conveyor.config.shape import defaults_problems, file_problems
 from conveyor.errors import ConfigProblem, OverrideError, SpecError
 
 CONFIG_DIR = "conf"
-CONFIG_NAME = "config"
 OVERRIDE_SYNTAX = "key=value, group=option, +new.key=value, ~key (Hydra's override grammar)"
-
-Choice = str | tuple[str, ...]
-"""A group's option, or its options in order for a group selected as a list (``deploy``)."""
 
 
 @dataclass(frozen=True)

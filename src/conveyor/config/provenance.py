@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from conveyor.config.compose import CONFIG_NAME
-from conveyor.config.shape import package_of
+from conveyor.config.shape import CONFIG_NAME, package_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conveyor.config.compose import Choice
+    from conveyor.config.shape import Choice
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from omegaconf import Container
 
-    from conveyor.config.compose import Choice
+    from conveyor.config.shape import Choice
 
 __all__ = ["unresolved"]
 

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+CONFIG_NAME = "config"
+"""The primary config: ``conf/config.yaml``."""
+Choice = str | tuple[str, ...]
+"""A config group's option, or a list of options (``deploy: [rest, batch]``)."""
+
 __all__ = ["defaults_problems", "file_problems", "package_of"]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -7,6 +7,8 @@ from grimp import Layer
 
 LAYERS: list[Layer | str] = [
     Layer("apply", "sweep"),  # what the CLI calls: start, resume, apply
+    "adopt",  # any experiment -> conf/ edits (apply is adopt for a trial)
+    "infer",  # an experiment's params.yaml -> the overrides that compose it
     "_optuna_search",  # a strategy (the grid is three lines of sweep)
     "_trials",  # compile, queue, wait, best so far: what every strategy runs
     Layer("queue", "leaderboard", "_progress"),
