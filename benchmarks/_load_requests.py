@@ -139,12 +139,9 @@ class Payloads:
             "missing_column": lambda _: self._bad(
                 "missing_column", self.split([r[1:] for r in self.rows(2)], self.names[1:])
             ),
-            "extra_column": lambda _: Case(  # ignored, as MLflow does (serve's extra_columns)
+            "extra_column": lambda _: self._bad(
                 "extra_column",
-                "/invocations",
                 self.split([[*r, 1.0] for r in self.rows(2)], [*self.names, "not_a_column"]),
-                JSON,
-                200,
             ),
             "empty_batch": lambda _: self._bad("empty_batch", self.split([])),
             "wrong_content_type": lambda _: Case(

@@ -382,7 +382,14 @@ def load_test_bundle(
     name = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))["name"]
     port = free_port()
     argv = conveyor_serve(
-        bundle, port, "--max-body-bytes", str(max_body_bytes), *FLOOD_TIMEOUTS.flags()
+        bundle,
+        port,
+        "--max-body-bytes",
+        str(max_body_bytes),
+        # strict columns, so an extra column is one more malformed kind (the default ignores it)
+        "--extra-columns",
+        "error",
+        *FLOOD_TIMEOUTS.flags(),
     )
     with server_process(argv, port=port, log=log) as proc:
         report = run_load_test(
