@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conveyor._task import TASKS, Task
 from conveyor.errors import InitError
-from conveyor.spec._base import TASKS, Task
 
 __all__ = ["DEFAULT_TASK", "TEMPLATES", "TaskTemplate", "choose"]
 

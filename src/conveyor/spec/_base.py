@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict
 
-Task = Literal["binary_classification", "multiclass_classification", "regression"]
-"""The learning task (``project.task``); here, below every spec module, as several use it."""
-TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
+from conveyor._task import TASKS, Task
+
+__all__ = ["NAME_PATTERN", "TASKS", "StrictModel", "Task"]
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 """Names users choose (project, sources) become file and DVC stage names, so keep them plain."""
