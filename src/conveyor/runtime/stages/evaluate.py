@@ -89,6 +89,8 @@ def run(ctx: StageContext) -> None:
         require_column(frame, column, key=f"evaluate.slices.{index}", file=test_path)
     x = frame.drop(columns=[target])
     y_true = encode_labels(frame[target], bundle.classes, test_path)
+    if is_classification(task):
+        _require_two_test_classes(frame[target], target, task, test_path)
     registry = ctx.plugins["metric"]
     metrics = {
         name: cast("Metric", registry.load(name, where=f"evaluate.metrics.{i}").from_config({}))
@@ -142,6 +144,23 @@ def run(ctx: StageContext) -> None:
 
 def _shown(value: float | None) -> str:
     return "null" if value is None else f"{value:.4f}"
+
+
+def _require_two_test_classes(labels: Any, target: str, task: Task, file: str) -> None:  # noqa: ANN401 - a Series
+    """Refuse a one-class test split: its metrics would be undefined or meaningless."""
+    from conveyor.runtime.stages.train import shown_label
+
+    values = labels.unique()
+    if len(values) != 1:
+        return
+    only = shown_label(values[0].item() if hasattr(values[0], "item") else values[0])
+    raise DataError(
+        f"every row of {file} has '{target}' = {only}, so the {task} metrics cannot tell the "
+        "model's classes apart",
+        where="data.split",
+        fix="use strategy: stratified, or more data or a larger test_size, so the test split "
+        "holds at least two classes",
+    )
 
 
 def encode_labels(labels: Any, classes: list[Any] | None, file: str) -> np.ndarray:  # noqa: ANN401

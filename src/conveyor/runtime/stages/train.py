@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from conveyor.bundle import infer_schema, save_bundle
 from conveyor.bundle.bundle import dump_pipeline, untrusted_types
-from conveyor.errors import StageError
+from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.code import code_deps
 from conveyor.runtime.estimator import build_model, build_pipeline
@@ -65,6 +65,7 @@ def run(ctx: StageContext) -> None:
 
         encoder = LabelEncoder().fit(y)
         classes = [c.item() if hasattr(c, "item") else c for c in encoder.classes_]
+        _require_two_classes(classes, target, task, train_path, len(y))
         y = encoder.transform(y)
     estimator = build_model(model_spec, task, seed, ctx.plugins)
     pipeline = build_pipeline(features, estimator, ctx.plugins)
@@ -95,6 +96,28 @@ def run(ctx: StageContext) -> None:
         f"train: {model_spec.label} on {len(x)} rows x {x.shape[1]} features -> {bundle_dir} "
         f"in {seconds:.1f} s (run record: {record.relative_to(ctx.root)})"
     )
+
+
+def _require_two_classes(
+    classes: list[Any], target: str, task: Task, train_path: str, rows: int
+) -> None:
+    """Refuse a one-class training split: some models fit it, and every later stage breaks."""
+    if len(classes) != 1:
+        return
+    only = shown_label(classes[0])
+    raise DataError(
+        f"every row of {train_path} has '{target}' = {only}, and a {task} model needs at "
+        "least two classes",
+        where="data.target",
+        fix=f"check the source data of '{target}' (all {rows} training rows are {only}); if "
+        "the dataset holds other classes, the split left them out: use data.split strategy: "
+        "stratified, or more data; if the target is a quantity, set project.task: regression",
+    )
+
+
+def shown_label(label: object) -> str:
+    """A class label as a message quotes it: ``'yes'`` for text, ``1`` for a number."""
+    return f"'{label}'" if isinstance(label, str) else str(label)
 
 
 def _require_trusted(ctx: StageContext, data: bytes, model: ModelSpec) -> None:
