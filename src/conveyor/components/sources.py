@@ -237,6 +237,8 @@ class CsvSource(Source[CsvParams]):
             ) from exc
         except (pd.errors.ParserError, ValueError) as exc:
             detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
+            if detail.startswith("EOF inside string"):
+                raise self._unclosed_quote(path) from exc
             raise DataError(
                 f"cannot parse '{relative}' as CSV: {detail}",
                 where=WHERE,
@@ -244,6 +246,22 @@ class CsvSource(Source[CsvParams]):
                 f"file's delimiter (now {self.params.sep!r})",
             ) from exc
         return frame[self.params.columns] if self.params.columns else frame
+
+    def _unclosed_quote(self, path: Path) -> DataError:
+        """A quote never closed: its line in the file (pandas counts records, not lines)."""
+        from conveyor.components._csv_scan import unclosed_quote_line
+
+        relative = self.params.path
+        line = unclosed_quote_line(path, sep=self.params.sep, encoding=self.params.encoding)
+        at = f" line {line}" if line is not None else ""
+        return DataError(
+            f"'{relative}'{at}: a quoted field opens here and is never closed, so the rest of "
+            "the file would be one value",
+            where=WHERE,
+            fix=f"close the quote{f' on line {line}' if line else ''} of '{relative}' (a field "
+            'that holds a quote writes it twice: ""), or, if the file was cut off while it was '
+            "written, copy or export it again",
+        )
 
     def _refuse_binary(self, path: Path) -> None:
         """Name what a binary file is, rather than let the parser report garbage."""
