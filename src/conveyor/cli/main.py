@@ -65,11 +65,18 @@ def compile_command(args: argparse.Namespace) -> int:
             return 1
         _out("dvc.yaml and params.yaml match conf/")
         return 0
-    compiled = compiler.compile_files(root, overrides)
-    for warning in compiled.warnings:
+    from conveyor.compiler import cache
+    from conveyor.compiler.writer import write_files
+
+    hit = None if args.no_cache else cache.lookup(root, overrides)
+    if hit is None:
+        compiled = compiler.compile_files(root, overrides)
+        cache.store(root, overrides, compiled)
+        hit = cache.Hit(compiled.files, len(compiled.pipeline.stages), compiled.warnings)
+    for warning in hit.warnings:
         _err(f"warning: {warning}")
-    changed = compiled.write(root)
-    stages = len(compiled.pipeline.stages)
+    changed = write_files(root, hit.files)
+    stages = hit.stages
     if changed:
         _out(f"wrote {' and '.join(changed)} ({stages} stages)")
     else:
@@ -184,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="exit 1 with a diff if dvc.yaml/params.yaml are not what conf/ generates",
+    )
+    compile_parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compile from scratch, ignoring .conveyor/compile/ (which an unchanged conf/ hits)",
     )
     compile_parser.add_argument(
         "overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides: key=value, group=option"

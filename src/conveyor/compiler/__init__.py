@@ -1,22 +1,21 @@
-"""spec -> pipeline IR -> dvc.yaml / params.yaml text; ``--check``."""
+"""spec -> pipeline IR -> dvc.yaml / params.yaml text; ``--check``; the compile cache.
+
+Names load lazily: ``conveyor compile`` on an unchanged conf/ asks :mod:`.cache` first, and
+that answer must not pay for Hydra, pydantic and the stage table the full compile imports.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conveyor.compiler._outside import outside_sources
-from conveyor.compiler.build import compile_project
-from conveyor.compiler.drift import Drift, find_drift
-from conveyor.compiler.ir import Pipeline, Stage
-from conveyor.compiler.render import DVC_YAML, PARAMS_YAML, render
-from conveyor.compiler.tracking import untracked_sources
-from conveyor.compiler.writer import diff_files, write_files
-from conveyor.config import load_project
-from conveyor.errors import SpecError
+from conveyor._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from conveyor.compiler.build import compile_project
+    from conveyor.compiler.drift import Drift
+    from conveyor.compiler.ir import Pipeline, Stage
+    from conveyor.compiler.project import Compiled, check, check_drift, compile_files
+    from conveyor.compiler.render import DVC_YAML, PARAMS_YAML, render
 
 __all__ = [
     "DVC_YAML",
@@ -32,38 +31,19 @@ __all__ = [
     "render",
 ]
 
-
-@dataclass(frozen=True)
-class Compiled:
-    """A compiled project: its pipeline and the text of every generated file."""
-
-    pipeline: Pipeline
-    files: dict[str, str]
-    warnings: tuple[str, ...] = ()
-    """Things that compile but will hurt later (e.g. a source file outside git and DVC)."""
-
-    def write(self, root: Path) -> list[str]:
-        """Write the files that changed; return their names."""
-        return write_files(root, self.files)
-
-
-def compile_files(root: Path, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
-    """Compose, validate and compile the project at ``root``."""
-    project = load_project(root, overrides)
-    if problems := outside_sources(project):
-        raise SpecError.from_problems(problems)
-    pipeline = compile_project(project)
-    warnings = tuple(untracked_sources(pipeline, root))
-    return Compiled(pipeline, render(pipeline, project.composed), warnings)
-
-
-def check(root: Path) -> str:
-    """The diff between the committed files and what conf/ generates (no overrides)."""
-    return diff_files(root, compile_files(root).files)
-
-
-def check_drift(root: Path) -> Drift:
-    """:func:`check`, explained: whether params.yaml holds values conf/ does not, and the fix."""
-    compiled = compile_files(root)
-    diff = diff_files(root, compiled.files)
-    return find_drift(root, diff, compiled.files[PARAMS_YAML])
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "DVC_YAML": "render",
+        "PARAMS_YAML": "render",
+        "Compiled": "project",
+        "Drift": "drift",
+        "Pipeline": "ir",
+        "Stage": "ir",
+        "check": "project",
+        "check_drift": "project",
+        "compile_files": "project",
+        "compile_project": "build",
+        "render": "render",
+    },
+)

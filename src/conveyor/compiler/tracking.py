@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from conveyor import _git
 from conveyor.errors import GitError
-from conveyor.runtime.stages.ingest import PREFIX
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -15,9 +14,15 @@ if TYPE_CHECKING:
     from conveyor.compiler.ir import Pipeline
 
 
-def untracked_sources(pipeline: Pipeline, root: Path) -> list[str]:
-    """One warning per ingest dependency that neither git nor a ``.dvc`` file tracks."""
-    deps = [(s.name, dep) for s in pipeline.stages if s.name.startswith(PREFIX) for dep in s.deps]
+def source_deps(pipeline: Pipeline) -> list[tuple[str, str]]:
+    """(stage, dependency) for every dependency of an ingest stage."""
+    from conveyor.runtime.stages.ingest import PREFIX
+
+    return [(s.name, dep) for s in pipeline.stages if s.name.startswith(PREFIX) for dep in s.deps]
+
+
+def untracked_sources(deps: list[tuple[str, str]], root: Path) -> list[str]:
+    """One warning per ingest (stage, dependency) that neither git nor a ``.dvc`` file tracks."""
     if not deps:
         return []
     in_git = _git_files(root, [dep for _, dep in deps])
