@@ -77,4 +77,28 @@ def test_a_plot_that_does_not_fit_the_task_fails_compile_with_its_location(proje
     assert done.returncode == 2, done.stdout + done.stderr
     assert "evaluate.plots.1" in done.stderr
     assert "plot 'roc' does not fit project.task 'regression'" in done.stderr
-    assert "choose from: residuals, feature_importance" in done.stderr
+    assert "choose from: predicted_vs_actual, residuals, feature_importance" in done.stderr
+
+
+def test_a_regression_project_plots_predicted_against_actual(tmp_path: Path) -> None:
+    root = tmp_path / "diabetes"
+    conveyor("init", str(root), "--task", "regression", cwd=tmp_path)
+    entry = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["evaluate"]
+    path = "reports/plots/predicted_vs_actual.json"
+    (props,) = [item[path] for item in entry["plots"] if path in item]
+    assert (props["template"], props["x"], props["y"]) == ("scatter", "actual", "predicted")
+    dvc("repro", cwd=root)
+
+    records = json.loads((root / path).read_text())
+    test = pd.read_parquet(root / "data" / "split" / "test.parquet")
+    assert len(records) == len(test)
+    assert all(list(r) == ["actual", "predicted"] for r in records)
+    assert [r["actual"] for r in records] == sorted(round(float(v), 6) for v in test["progression"])
+    pairs = [(r["actual"], r["predicted"]) for r in records]
+    assert pairs == sorted(pairs)
+    assert len({r["predicted"] for r in records}) > 1  # the model's scores, not a constant
+    shown = json.loads(dvc("plots", "show", "--json", path, cwd=root).stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    (rendered,) = shown["data"][path]
+    assert len(rendered["content"]["data"]["values"]) == len(records)
+    assert '<figure id="predicted_vs_actual"><svg' in (root / "reports/evaluation.html").read_text()

@@ -15,7 +15,13 @@ if TYPE_CHECKING:
     from conveyor.spec._base import Task
 
 Plot = Literal[
-    "roc", "precision_recall", "confusion_matrix", "calibration", "residuals", "feature_importance"
+    "roc",
+    "precision_recall",
+    "confusion_matrix",
+    "calibration",
+    "predicted_vs_actual",
+    "residuals",
+    "feature_importance",
 ]
 PLOTS: tuple[Plot, ...] = get_args(Plot)
 CLASSIFICATION_PLOTS: tuple[Plot, ...] = (
@@ -25,7 +31,7 @@ CLASSIFICATION_PLOTS: tuple[Plot, ...] = (
     "calibration",
     "feature_importance",
 )
-REGRESSION_PLOTS: tuple[Plot, ...] = ("residuals", "feature_importance")
+REGRESSION_PLOTS: tuple[Plot, ...] = ("predicted_vs_actual", "residuals", "feature_importance")
 
 
 def task_plots(task: Task) -> tuple[Plot, ...]:

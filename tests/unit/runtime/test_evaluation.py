@@ -232,6 +232,43 @@ def test_residuals_are_actual_minus_predicted_and_capped() -> None:
     assert {(r["predicted"], r["residual"]) for r in records} <= pairs
 
 
+@pytest.mark.parametrize(("rows", "kept"), [(5_000, 5_000), (5_001, 5_000)])
+def test_predicted_vs_actual_is_every_pair_sorted_up_to_the_cap(rows: int, kept: int) -> None:
+    rng = np.random.default_rng(2)
+    actual = rng.normal(size=rows)
+    predicted = actual + rng.normal(scale=0.1, size=rows)
+    predictions = Predictions(actual, predicted, None, None)
+    records = plot_records(
+        "predicted_vs_actual", predictions, pipeline=None, x=pd.DataFrame(), seed=0
+    )
+    assert len(records) == kept
+    assert all(list(r) == ["actual", "predicted"] for r in records)
+    pairs = [(r["actual"], r["predicted"]) for r in records]
+    assert pairs == sorted(pairs)  # by actual, so the file does not depend on the row order
+    every = {
+        (round(float(a), 6), round(float(p), 6)) for a, p in zip(actual, predicted, strict=True)
+    }
+    assert set(pairs) <= every
+    if rows == kept:
+        assert set(pairs) == every
+    shuffled = np.random.default_rng(3).permutation(rows)
+    again = Predictions(actual[shuffled], predicted[shuffled], None, None)
+    if rows == kept:  # the same rows in another order write the same file
+        assert plot_records("predicted_vs_actual", again, pipeline=None, x=pd.DataFrame(),
+                            seed=0) == records  # fmt: skip
+
+
+def test_predicted_vs_actual_is_written_with_six_decimals(tmp_path: Path) -> None:
+    predictions = Predictions(np.array([2.0, 1 / 3]), np.array([1.5, 2 / 3]), None, None)
+    records = plot_records(
+        "predicted_vs_actual", predictions, pipeline=None, x=pd.DataFrame(), seed=0
+    )
+    write_plot(tmp_path / "p.json", records)
+    assert (tmp_path / "p.json").read_text() == (
+        '[\n{"actual": 0.333333, "predicted": 0.666667},\n{"actual": 2.0, "predicted": 1.5}\n]\n'
+    )
+
+
 def test_feature_importance_names_are_the_pipeline_output_features() -> None:
     frame, y = _classification()
     pipeline = _fitted(LogisticRegression(), frame, y)
@@ -328,6 +365,18 @@ def test_report_for_regression_draws_residuals() -> None:
     assert "inputs (md5, as in dvc.lock)" in html
 
 
+def test_report_for_regression_draws_predicted_vs_actual() -> None:
+    predictions = Predictions(np.arange(5.0), np.arange(5.0) + 0.5, None, None)
+    records = plot_records(
+        "predicted_vs_actual", predictions, pipeline=None, x=pd.DataFrame(), seed=0
+    )
+    header = ReportHeader("demand", "ridge", "regression", "data/split/test.parquet", 5, {})
+    html = render_report(header, {"rmse": 0.5}, {"predicted_vs_actual": records},
+                         task="regression", classes=None)  # fmt: skip
+    assert '<figure id="predicted_vs_actual"><svg' in html
+    assert "Predicted vs actual" in html
+
+
 # --- spec and compiled stage ------------------------------------------------------------------
 
 
@@ -381,7 +430,24 @@ def test_regression_defaults_and_an_explicit_empty_list() -> None:
     data["project"]["task"] = "regression"
     data["data"]["split"]["strategy"] = "random"
     spec = ProjectSpec.model_validate(data)
-    assert spec.evaluate.plots_for("regression") == ("residuals", "feature_importance")
+    assert spec.evaluate.plots_for("regression") == (
+        "predicted_vs_actual",
+        "residuals",
+        "feature_importance",
+    )
+    (plan,) = evaluate.plan(spec, PLUGINS)
+    entry = _stage(plan, [], data).to_dict()
+    declared = [next(iter(item)) for item in entry["plots"]]
+    assert declared[0] == "reports/plots/predicted_vs_actual.json"
+    assert entry["plots"][0]["reports/plots/predicted_vs_actual.json"] == {
+        "cache": False,
+        "template": "scatter",
+        "x": "actual",
+        "y": "predicted",
+        "title": "Predicted vs actual",
+        "x_label": "Actual",
+        "y_label": "Predicted",
+    }
     data["evaluate"]["plots"] = []
     (plan,) = evaluate.plan(ProjectSpec.model_validate(data), PLUGINS)
     assert plan.plots == ()
@@ -396,7 +462,7 @@ def test_a_plot_that_does_not_fit_the_task_is_located() -> None:
         ProjectSpec.model_validate(data)
     (error,) = info.value.errors()
     assert error["loc"] == ("evaluate", "plots", 1)
-    assert "choose from: residuals, feature_importance" in error["msg"]
+    assert "choose from: predicted_vs_actual, residuals, feature_importance" in error["msg"]
 
 
 def test_unknown_plot_and_repeated_slices_are_spec_errors() -> None:

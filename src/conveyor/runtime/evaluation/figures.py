@@ -39,6 +39,7 @@ def svg_figure(name: Plot, records: Records, *, task: Task, classes: Sequence[st
         "precision_recall": _line,
         "confusion_matrix": lambda ax, rows: _confusion(ax, rows, classes or []),
         "calibration": _calibration,
+        "predicted_vs_actual": _predicted_vs_actual,
         "residuals": _residuals,
         "feature_importance": _importance,
     }[name]
@@ -96,6 +97,14 @@ def _calibration(axes: Axes, records: Records) -> None:
         marker="o",
         markersize=4,
     )
+
+
+def _predicted_vs_actual(axes: Axes, records: Records) -> None:
+    """The points, and the line a perfect model would put them on."""
+    actual, predicted = _xy(records, "actual", "predicted")
+    low, high = min(*actual, *predicted), max(*actual, *predicted)
+    axes.plot([low, high], [low, high], linestyle="--", color=_MUTED, linewidth=1)
+    axes.scatter(actual, predicted, s=8, alpha=0.5, color=_ACCENT)
 
 
 def _residuals(axes: Axes, records: Records) -> None:

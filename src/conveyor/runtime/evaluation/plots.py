@@ -5,6 +5,9 @@ Vega-Lite templates read (``dvc plots show``/``diff``). Binary classification pl
 positive class (the second of ``Bundle.classes``). Multiclass ROC, precision-recall and
 calibration use the **micro average**: every (row, class) pair becomes one one-vs-rest
 decision, so each file stays a single curve, which is what DVC's line templates draw.
+Regression scatters (predicted against actual, residuals) hold at most ``RESIDUAL_POINTS``
+test rows, the same seeded sample in both; predicted-vs-actual rows are sorted by value, so
+its file does not depend on the order of the test split.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 
 PLOTS_DIR = f"{layout.REPORTS_DIR}/plots"
 RESIDUAL_POINTS = 5_000
-"""At most this many test rows (a seeded sample) in the residuals scatter, so it stays light."""
+"""At most this many test rows (a seeded sample) in a regression scatter, so it stays light."""
 CALIBRATION_BINS = 10
 
 
@@ -81,6 +84,8 @@ PLOT_DEFS: dict[Plot, PlotDef] = {
         PlotDef("calibration", "simple", "mean_predicted", "observed_frequency",
                 "Calibration (10 equal-width probability bins)", "Mean predicted probability",
                 "Observed frequency", needs_scores=True),
+        PlotDef("predicted_vs_actual", "scatter", "actual", "predicted", "Predicted vs actual",
+                "Actual", "Predicted"),
         PlotDef("residuals", "scatter", "predicted", "residual", "Residuals (actual - predicted)",
                 "Predicted", "Residual"),
         PlotDef("feature_importance", "bar_horizontal", "importance", "feature",
@@ -146,6 +151,8 @@ def plot_records(
             return _confusion(predictions)
         if name == "calibration":
             return _calibration(predictions)
+        if name == "predicted_vs_actual":
+            return _predicted_vs_actual(predictions, seed)
         if name == "residuals":
             return _residuals(predictions, seed)
         return importance_records(pipeline, x, predictions.y_true, seed)
@@ -211,7 +218,8 @@ def _calibration(predictions: Predictions) -> list[dict[str, Any]]:
     return records
 
 
-def _residuals(predictions: Predictions, seed: int) -> list[dict[str, Any]]:
+def _scatter_rows(predictions: Predictions, seed: int) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(actual, predicted, row indices): every row, or a seeded sample of ``RESIDUAL_POINTS``."""
     import numpy as np
 
     actual = np.asarray(predictions.y_true, dtype=float)
@@ -219,6 +227,17 @@ def _residuals(predictions: Predictions, seed: int) -> list[dict[str, Any]]:
     rows = np.arange(len(actual))
     if len(rows) > RESIDUAL_POINTS:
         rows = np.sort(np.random.default_rng(seed).choice(rows, RESIDUAL_POINTS, replace=False))
+    return actual, predicted, rows
+
+
+def _predicted_vs_actual(predictions: Predictions, seed: int) -> list[dict[str, Any]]:
+    actual, predicted, rows = _scatter_rows(predictions, seed)
+    points = [p for i in rows if (p := _point(actual=actual[i], predicted=predicted[i]))]
+    return sorted(points, key=lambda p: (p["actual"], p["predicted"]))
+
+
+def _residuals(predictions: Predictions, seed: int) -> list[dict[str, Any]]:
+    actual, predicted, rows = _scatter_rows(predictions, seed)
     return [
         p for i in rows if (p := _point(predicted=predicted[i], residual=actual[i] - predicted[i]))
     ]
