@@ -68,10 +68,11 @@ def compile_command(args: argparse.Namespace) -> int:
     from conveyor.compiler import cache
     from conveyor.compiler.writer import write_files
 
-    hit = None if args.no_cache else cache.lookup(root, overrides)
+    key = cache.inputs_digest(root, overrides)
+    hit = None if args.no_cache else cache.lookup(root, key)
     if hit is None:
         compiled = compiler.compile_files(root, overrides)
-        cache.store(root, overrides, compiled)
+        cache.store(root, key, compiled)
         hit = cache.Hit(compiled.files, len(compiled.pipeline.stages), compiled.warnings)
     for warning in hit.warnings:
         _err(f"warning: {warning}")
@@ -195,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_parser.add_argument(
         "--no-cache",
         action="store_true",
-        help="compile from scratch, ignoring .conveyor/compile/ (which an unchanged conf/ hits)",
+        help="compile from scratch, not from .conveyor/compile/ (which unchanged inputs hit)",
     )
     compile_parser.add_argument(
         "overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides: key=value, group=option"

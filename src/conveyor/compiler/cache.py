@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from conveyor.compiler.project import Compiled
 
-__all__ = ["CACHE_FILE", "Hit", "lookup", "store"]
+__all__ = ["CACHE_FILE", "Hit", "inputs_digest", "lookup", "store"]
 
 CACHE_FILE = ".conveyor/compile/cache.json"
 FORMAT = 1
@@ -52,9 +52,8 @@ class Hit:
     warnings: tuple[str, ...]
 
 
-def lookup(root: Path, overrides: Sequence[str]) -> Hit | None:
-    """The cached result for ``root`` and ``overrides``, or None when it must be compiled."""
-    key = inputs_digest(root, overrides)
+def lookup(root: Path, key: str | None) -> Hit | None:
+    """The cached result for inputs of digest ``key``, or None when they must be compiled."""
     if key is None:
         return None
     try:
@@ -74,9 +73,8 @@ def lookup(root: Path, overrides: Sequence[str]) -> Hit | None:
         return None  # no cache, or one this version cannot read: compile
 
 
-def store(root: Path, overrides: Sequence[str], compiled: Compiled) -> None:
-    """Remember ``compiled`` for the inputs it was compiled from."""
-    key = inputs_digest(root, overrides)
+def store(root: Path, key: str | None, compiled: Compiled) -> None:
+    """Remember ``compiled`` for the inputs of digest ``key`` (uncacheable when None)."""
     if key is None:
         return
     stages = compiled.pipeline.stages
