@@ -11,7 +11,6 @@ import json
 from typing import TYPE_CHECKING, Any, cast
 
 from conveyor import _atomic
-from conveyor.bundle import load_bundle
 from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.evaluation import (
@@ -27,7 +26,6 @@ from conveyor.runtime.evaluation import (
     write_plot,
 )
 from conveyor.runtime.frames import read_frame, require_column
-from conveyor.runtime.lineage import dvc_md5
 from conveyor.runtime.plan import TRUST_READS, StageContext, StageDef, StagePlan
 from conveyor.spec import EvaluateSpec, is_classification
 
@@ -71,6 +69,9 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 
 def run(ctx: StageContext) -> None:
     """Predict the test split; compute every metric, overall and per slice; draw the plots."""
+    from conveyor.bundle import load_bundle  # here, not above: the compiler imports plan()
+    from conveyor.runtime.lineage import dvc_md5
+
     evaluate = EvaluateSpec(
         metrics=ctx.params.parse("evaluate.metrics", list[str]),
         primary=ctx.params.parse("evaluate.primary", str, None),

@@ -5,14 +5,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, cast
 
-from conveyor.bundle import infer_schema, save_bundle
-from conveyor.bundle.bundle import dump_pipeline, untrusted_types
 from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.code import code_deps
 from conveyor.runtime.estimator import build_model, build_pipeline
 from conveyor.runtime.frames import read_frame, require_column
-from conveyor.runtime.lineage import lineage, record_run
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import FeaturesSpec, ModelSpec, is_classification
 
@@ -48,6 +45,10 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 
 def run(ctx: StageContext) -> None:
     """Fit, then save the pipeline with its schema and lineage."""
+    from conveyor.bundle import infer_schema, save_bundle  # here: the compiler imports plan()
+    from conveyor.bundle.bundle import dump_pipeline
+    from conveyor.runtime.lineage import lineage, record_run
+
     started = time.perf_counter()
     target = ctx.params.parse("data.target", str)
     # compile checked the task against the Literal; the stage validates only that it is a str
@@ -126,6 +127,8 @@ def _require_trusted(ctx: StageContext, data: bytes, model: ModelSpec) -> None:
     A ``_target_`` ensemble holds classes besides its own (GradientBoostingClassifier holds a
     DummyClassifier); the reviewed conf/ must name them in ``model.trusted_types``.
     """
+    from conveyor.bundle.bundle import untrusted_types
+
     refused = untrusted_types(data, ctx.trusted_types(), where=f"the fitted {model.label}")
     if not refused:
         return
