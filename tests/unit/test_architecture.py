@@ -68,7 +68,7 @@ def test_compile_imports_no_ml_library() -> None:
     heavy = (
         *("sklearn", "xgboost", "pandas", "pyarrow", "gto", "matplotlib", "duckdb"),
         *("fastapi", "uvicorn", "starlette", "prometheus_client"),
-        "conveyor.bundle",  # the stages' runners load bundles; their plans, which compile uses, do not
+        "conveyor.bundle",  # stage runners load bundles; the plans compile imports do not
     )
     assert _modules_loaded_by(body, heavy) == []
 
