@@ -9,6 +9,7 @@ skip them. Out-of-range values are not problems here: they are what drift monito
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -237,6 +238,7 @@ def _numeric_block(
         for index in infinite.any(axis=0).nonzero()[0]:
             rows = infinite[:, index].nonzero()[0]
             found.append((rules[index], rows, "infinite values are not allowed"))
+    _check_int_ranges(rules, columns, matrix, found)
     required = np.fromiter((not rule.nullable for rule in rules), dtype=bool, count=len(rules))
     null = np.isnan(matrix) & required
     for index, positions in wrong.items():
@@ -246,6 +248,75 @@ def _numeric_block(
             rows = null[:, index].nonzero()[0]
             found.append((rules[index], rows, _NULL_MESSAGE))
     return matrix
+
+
+def _check_int_ranges(
+    rules: list[ColumnRule],
+    columns: Mapping[str, Sequence[Any] | np.ndarray],
+    matrix: np.ndarray,
+    found: list[tuple[ColumnRule, np.ndarray, str]],
+) -> None:
+    """Values an integer column's dtype cannot hold: cast back to it, they would wrap around.
+
+    The model gets the training dtype (``int64``, ``uint8``...), cast from the float64 matrix;
+    past its range that cast is undefined (2**63 became -2**63, 256 in a uint8 column 0).
+    """
+    for index, rule in enumerate(rules):
+        bounds = _int_bounds(rule.dtype)
+        if bounds is None:
+            continue
+        low, high = bounds
+        column = matrix[:, index]
+        outside = (column < low) | (column > high)  # NaN is neither: a null, checked elsewhere
+        values = columns[rule.name]
+        if low != 0 and isinstance(values, list) and (edge := column == low).any():
+            # -2**63 - 1 and its neighbours round to -2**63 as floats: the values sent tell
+            for row in edge.nonzero()[0]:
+                outside[row] = _below(values[int(row)], int(low))
+        if not outside.any():
+            continue
+        rows = outside.nonzero()[0]
+        first = values[int(rows[0])] if isinstance(values, list) else column[rows[0]].item()
+        shown = first if type(first) is int else _show(first)
+        wide = ", as a 64-bit float holds it" if rule.dtype.lower().endswith("64") else ""
+        message = (
+            f"{shown} is out of range for {rule.dtype}, the column's type "
+            f"({int(low)} to {int(high)}{wide})"
+        )
+        found.append((rule, rows, message))
+
+
+def _below(value: Any, low: int) -> bool:  # noqa: ANN401 - a JSON value or a CSV cell
+    """Whether a value whose float is ``low`` (-2**63) was sent as a smaller integer.
+
+    orjson reads a JSON integer beyond 64 bits as a float, so an integral float there is most
+    likely such an integer (the OIP datatype check reasons the same way); text is exact.
+    """
+    if type(value) is float:
+        return True
+    if type(value) is str:
+        try:
+            return int(value.strip()) < low
+        except ValueError:
+            return False  # '-9.2e18': a float spelled out, at the edge, in range
+    return type(value) is int and value < low
+
+
+@functools.cache
+def _int_bounds(dtype: str) -> tuple[float, float] | None:
+    """The float64 values that cast exactly into integer ``dtype``; None for other dtypes."""
+    import numpy as np
+
+    if not dtype.lower().startswith(("int", "uint")):
+        return None
+    try:
+        info = np.iinfo(dtype.lower())
+    except (TypeError, ValueError):
+        return None
+    low, high = float(info.min), float(info.max)  # -2**k is exact; 2**63 - 1 rounds up
+    if int(high) > info.max:
+        high = float(np.nextafter(high, -math.inf))
+    return low, high
 
 
 _PLAIN = frozenset({int, float, type(None)})
