@@ -55,8 +55,7 @@ class Settings:
                 "evaluate.gates is empty, so a retrained model cannot be compared with the "
                 "champion",
                 where=f"evaluate.gates ({PARAMS_FILE})",
-                fix="add gates with min_delta (docs/registry.md), e.g. "
-                "gates: {rmse: {min_delta: 0.0}}, then 'conveyor compile'",
+                fix=_gate_fix(facts.primary_metric),
             )
         try:
             monitor = MonitorSpec.model_validate(params.get("monitor") or {})
@@ -73,6 +72,23 @@ class Settings:
             target=facts.target,
             metric=monitor.performance.metric or facts.primary_metric,
         )
+
+
+def _gate_fix(metric: str) -> str:
+    """Suggest the champion gate in the primary metric's own direction (max_decrease/increase)."""
+    from conveyor.errors import UnknownComponentError
+    from conveyor.runtime.facts import higher_is_better
+
+    try:
+        key = "max_decrease" if higher_is_better(metric, where="evaluate.metrics") else None
+    except UnknownComponentError:
+        key = "max_decrease (max_increase for a lower-is-better metric)"
+    key = key or "max_increase"
+    return (
+        "add a gate that compares the challenger with the champion (docs/registry.md), e.g. "
+        f"gates: {{{metric}: {{{key}: 0.0}}}} (how much worse than the champion it may be), "
+        "then 'conveyor compile'"
+    )
 
 
 def pick_batch(root: Path, settings: Settings, batch: str | None) -> Path:
