@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.compiler.ir import Artifact, Pipeline, Stage, covers
 from conveyor.errors import CompileError
-from conveyor.runtime import plan_stages
 from conveyor.runtime.code import code_deps
 from conveyor.runtime.layout import BLESSING_FILE, model_dir
+from conveyor.runtime.stages import plan_stages
 
 if TYPE_CHECKING:
     from pathlib import Path

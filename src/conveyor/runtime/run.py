@@ -13,9 +13,9 @@ from conveyor.plugins import Plugins
 from conveyor.plugins.target import project_importable
 from conveyor.runtime.layout import PARAMS_FILE
 from conveyor.runtime.params import ParamsView, load_params
-from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.runtime.plan import StageContext, StagePlan
 from conveyor.runtime.repo_lock import repo_lock
-from conveyor.runtime.stages import STAGES
+from conveyor.runtime.stages import plan_stages
 from conveyor.spec import ProjectSpec
 
 if TYPE_CHECKING:
@@ -56,7 +56,3 @@ def _paths(plan: StagePlan) -> list[str]:
     plots = [path for path, _ in plan.plots]
     return [*plan.deps, *plan.outs, *plan.metrics, *plan.reports, *plots]
 
-
-def plan_stages(spec: ProjectSpec, plugins: Plugins) -> list[tuple[StageDef, StagePlan]]:
-    """Every stage of the project, in pipeline order, with the kind that runs it."""
-    return [(d, plan) for d in STAGES.values() for plan in d.plan(spec, plugins)]

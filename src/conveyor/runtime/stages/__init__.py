@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from conveyor.runtime.stages import (
     combine,
     deploy,
@@ -14,6 +16,11 @@ from conveyor.runtime.stages import (
     train,
     validate,
 )
+
+if TYPE_CHECKING:
+    from conveyor.plugins import Plugins
+    from conveyor.runtime.plan import StageDef, StagePlan
+    from conveyor.spec import ProjectSpec
 
 STAGES = {
     stage.name: stage
@@ -31,4 +38,9 @@ STAGES = {
     )
 }
 
-__all__ = ["STAGES"]
+__all__ = ["STAGES", "plan_stages"]
+
+
+def plan_stages(spec: ProjectSpec, plugins: Plugins) -> list[tuple[StageDef, StagePlan]]:
+    """Every stage of the project, in pipeline order, with the kind that runs it."""
+    return [(d, plan) for d in STAGES.values() for plan in d.plan(spec, plugins)]
