@@ -2,8 +2,8 @@
 
 One stage per target, after ``gate``. Each depends on the bundle and on
 ``reports/blessing.json``, so retraining or re-gating reruns it; it refuses a model the gate did
-not bless (listing the failed checks) and a bundle that fails its manifest, before the target
-writes anything.
+not bless (listing the failed checks) and a bundle that ``conveyor serve`` would refuse (its
+manifest, its JSON documents, the types in its pipeline), before the target writes anything.
 """
 
 from __future__ import annotations
@@ -64,8 +64,7 @@ def build_target(plugins: Plugins, target: str, spec: DeployTargetSpec) -> Deplo
 
 
 def run(ctx: StageContext) -> None:
-    """Refuse an unblessed model or a tampered bundle; then let the target write its outputs."""
-    from conveyor.bundle import verify_manifest
+    """Refuse an unblessed model or a bundle serve would refuse; then let the target write."""
     from conveyor.registry.gate import require_blessed
 
     target = ctx.plan.name.removeprefix(PREFIX)
@@ -81,7 +80,7 @@ def run(ctx: StageContext) -> None:
             where=where,
             fix="rerun the gate for this model: 'dvc repro gate'",
         )
-    verify_manifest(ctx.root / bundle_dir)
+    _load_as_served(ctx, bundle_dir)
     component = build_target(ctx.plugins, target, spec)
     component.run(
         DeployContext(
@@ -95,6 +94,20 @@ def run(ctx: StageContext) -> None:
             trusted=ctx.trusted_types(),
         )
     )
+
+
+def _load_as_served(ctx: StageContext, bundle_dir: str) -> None:
+    """Load the bundle as ``conveyor serve`` does, so a target never ships one it would refuse.
+
+    The manifest alone proves the files are the ones it lists, not that they are well formed:
+    whoever rewrote schema.json could rewrite manifest.json too. Loading checks the manifest,
+    the documented shape of every JSON file and the exact-type allowlist of the pipeline; the
+    predictor reads the input schema the server would answer requests with.
+    """
+    from conveyor.bundle import load_bundle
+    from conveyor.bundle.predictor import Predictor
+
+    Predictor(load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types()))
 
 
 def _read_blessing(ctx: StageContext, blessing_file: str, where: str) -> dict[str, Any]:
