@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 LIBRARIES = ("conveyor-mlops", "scikit-learn", "xgboost", "numpy", "pandas", "skops")
+DISTRIBUTIONS = {"xgboost": ("xgboost-cpu", "xgboost")}
+"""Libraries that more than one wheel provides, each under the name lineage records: the
+default install is ``xgboost-cpu`` (no NVIDIA NCCL), a GPU user's is ``xgboost``, and both
+import as ``xgboost`` with the same booster, so a model's identity does not depend on which."""
 RUNS_DIR = ".conveyor/runs"
 WATCHED = ("conf", "params.yaml", "dvc.yaml")
 """What decides a stage's inputs besides its deps: compared with HEAD in the run record."""
@@ -69,11 +73,19 @@ def library_versions() -> dict[str, str]:
     """
     versions = {"python": ".".join(platform.python_version_tuple()[:2])}
     for name in LIBRARIES:
+        if (found := distribution_version(DISTRIBUTIONS.get(name, (name,)))) is not None:
+            versions[name] = found
+    return versions
+
+
+def distribution_version(names: tuple[str, ...]) -> str | None:
+    """The version of the first of ``names`` that is installed, or None if none is."""
+    for name in names:
         try:
-            versions[name] = version(name)
+            return version(name)
         except PackageNotFoundError:
             continue
-    return versions
+    return None
 
 
 def lineage(root: Path, params: dict[str, Any], deps: tuple[str, ...]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib.metadata import distribution
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,18 @@ def test_requirements_pin_the_serving_closure_and_leave_dev_tools_out() -> None:
     assert not {"pytest", "mypy", "ruff", "hypothesis"} & set(pins)  # the dev extra
     # a fresh venv's setuptools is not an upgraded one's: pinning it made deploy/rest differ
     assert not {"pip", "setuptools", "wheel"} & set(pins)
+
+
+@pytest.mark.skipif(
+    sys.platform not in {"linux", "win32"}, reason="xgboost-cpu has wheels for Linux and Windows"
+)
+def test_requirements_pin_the_cpu_xgboost_wheel_and_no_nccl() -> None:
+    import xgboost
+
+    pins = dict(line.split("==") for line in _image.pinned_requirements())
+    assert pins["xgboost-cpu"] == xgboost.__version__
+    assert "xgboost" not in pins  # both wheels write the same files: never both in an image
+    assert not [name for name in pins if name.startswith("nvidia-")]
 
 
 @pytest.mark.parametrize(
