@@ -121,7 +121,8 @@ def test_the_yaml_says_where_from_and_to_review_it() -> None:
 @given(
     frame=hpd.data_frames(
         [
-            hpd.column("f", dtype=float, elements=st.floats(allow_nan=True, width=64)),
+            # infinity never passes: validate refuses it in any float column (issue 17)
+            hpd.column("f", dtype=float, elements=st.floats(allow_nan=True, allow_infinity=False)),
             hpd.column("i", dtype=int, elements=st.integers(-(2**62), 2**62)),
             hpd.column("s", elements=st.sampled_from(["a", "b", "c", None, "yes", "1"])),
             hpd.column("b", dtype=bool),

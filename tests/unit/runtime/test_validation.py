@@ -277,7 +277,10 @@ def test_report_is_strict_json_without_nan(tmp_path: Path) -> None:
     text = path.read_text()
     data = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the report"))
     assert data["passed"] is False
-    assert (data["errors"], data["warnings"]) == (3, 1)  # +1: 'score' is an unlisted column
+    # +1 warning: 'score' is an unlisted column; +1 error: its inf (strict JSON: shown as null)
+    assert (data["errors"], data["warnings"]) == (4, 1)
+    finite = next(c for c in data["checks"] if c["check"] == "finite")
+    assert (finite["observed"], finite["sample"]) == (["inf"], [{"_row": 1, "score": None}])
     assert data["checked"] > len(data["checks"])
     assert {"_row": 0, "score": None} in data["checks"][0]["sample"]
     assert {"_row": 0, "visits": 1} in data["checks"][1]["sample"]

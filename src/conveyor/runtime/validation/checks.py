@@ -64,6 +64,7 @@ def validate_frame(
         if target.present(frame, unlisted, where=target.where):
             _check_column(target, frame[name], rule)
     _check_extra_columns(results, schema)
+    _check_finite(results, frame, schema)
     if schema.rows is not None:
         rows = _Target(results, None, "data.schema.rows", schema.rows.severity)
         _check_rows(rows, schema.rows, len(frame))
@@ -223,6 +224,29 @@ def _check_extra_columns(results: _Results, schema: SchemaSpec) -> None:
     if unlisted:
         detail = f"columns not in data.schema.columns: {_show_all(unlisted, 10)}"
         target.fail("extra_columns", "listed columns only", unlisted, detail, at=target.where)
+
+
+def _check_finite(results: _Results, frame: pd.DataFrame, schema: SchemaSpec) -> None:
+    """Infinity in any float column, listed or not: no model can train on it, so an error.
+
+    Not a ``data.schema`` rule, so ``checked`` does not count it: the report records it only
+    when it fails (before, validate passed and train failed on scikit-learn's "Input X
+    contains infinity", blaming the model).
+    """
+    import numpy as np
+
+    for name in results.names:
+        series = frame[name]
+        if series.dtype.kind != "f":
+            continue
+        mask = np.isinf(series.to_numpy())
+        if not mask.any():
+            continue
+        signs = [s for s, m in (("inf", series > 0), ("-inf", series < 0)) if _mask(m)[mask].any()]
+        where = f"data.schema.columns.{name}" if name in schema.columns else "data.schema"
+        target = _Target(results, name, where, "error")
+        detail = f"expected finite numbers, observed {' and '.join(signs)}"
+        target.fail("finite", "finite", signs, detail, (series, mask), at=where)
 
 
 def _check_rows(target: _Target, rule: RowsSchema, count: int) -> None:
