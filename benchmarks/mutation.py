@@ -1,0 +1,201 @@
+"""Mutation testing of the critical modules with mutmut: the kill rate per module. Goal >= 90%.
+
+Each module is mutated alone and run against its own fast tests (``MODULES``), in a scratch
+copy of the repository (``src/``, ``tests/``, ``conf/`` and a ``pyproject.toml`` with a
+``[tool.mutmut]`` section for that module), so nothing in the work tree changes. mutmut runs
+only the tests that reach the mutated function. A survivor is either killed by a new test or
+listed, with why it cannot be killed, in ``benchmarks/mutation_equivalent.md``; the kill rate
+counts those as killed ("adjusted") next to the raw one. Results merge into
+``benchmarks/results/mutation.json`` module by module, so a subset can be re-run:
+
+    nice -n 10 timeout 1500 .venv/bin/python benchmarks/mutation.py [MODULE ...] [--budget 600]
+
+Modules are named as in ``MODULES`` (``registry/gate.py``); with none, all are run, smallest
+first. ``--budget`` caps one module's run in seconds (a module cut short is recorded as such).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _timing import REPO, VENV_BIN, bench_env, write_result
+
+SRC = REPO / "src" / "conveyor"
+EQUIVALENT = REPO / "benchmarks" / "mutation_equivalent.md"
+RESULT = "mutation"
+GOAL = 0.9
+
+# module (under src/conveyor) -> its fast tests; None: it has none that run in seconds.
+MODULES: dict[str, list[str] | None] = {
+    "registry/gate.py": ["tests/unit/registry/test_gate.py", "tests/unit/runtime/test_gate.py"],
+    "experiments/leaderboard.py": ["tests/unit/experiments/test_leaderboard.py"],
+    "monitoring/drift.py": [
+        "tests/unit/monitoring/test_drift.py",
+        "tests/unit/monitoring/test_drift_defaults.py",
+    ],
+    "components/drift.py": [
+        "tests/unit/monitoring/test_drift.py",
+        "tests/unit/monitoring/test_drift_defaults.py",
+    ],
+    "bundle/manifest.py": [
+        "tests/unit/bundle/test_manifest.py",
+        "tests/unit/bundle/test_integrity.py",
+    ],
+    "bundle/bundle.py": ["tests/unit/bundle"],
+    "bundle/inputs.py": ["tests/unit/bundle", "tests/unit/serving"],
+    "runtime/stages/split.py": ["tests/unit/runtime/test_split.py"],
+    "runtime/params.py": ["tests/unit/runtime/test_params_view.py"],
+    "compiler/build.py": ["tests/unit/compiler", "tests/unit/runtime/test_run_stage.py"],
+    # Promotion needs real git + gto + a trained project: its tests are integration tests
+    # (tests/integration/test_registry.py, test_promotion_blessing.py), minutes per mutant.
+    "registry/operations.py": None,
+}
+ALSO_COPY = ["conf", "README.md", "docs", "examples"]
+SURVIVING = ("survived", "no tests", "suspicious", "skipped")
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def equivalents() -> dict[str, str]:
+    """``{mutant name: why}`` from the list kept with this script (``- `name`: why`` lines)."""
+    if not EQUIVALENT.exists():
+        return {}
+    found = re.findall(r"^- `([^`]+)`: (.+)$", EQUIVALENT.read_text(encoding="utf-8"), re.M)
+    return dict(found)
+
+
+def _workspace(module: str, tests: list[str]) -> Path:
+    """A scratch copy of the repository whose pyproject.toml tells mutmut what to do."""
+    work = Path(tempfile.mkdtemp(prefix="conveyor-mutation-"))
+    junk = shutil.ignore_patterns("__pycache__", "*.egg-info", ".hypothesis", "mutants")
+    shutil.copytree(REPO / "src", work / "src", ignore=junk)
+    shutil.copytree(REPO / "tests", work / "tests", ignore=junk)
+    for name in ALSO_COPY:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, work / name, ignore=junk, symlinks=True)
+        elif source.is_file():
+            shutil.copy2(source, work / name)
+    config = {
+        "source_paths": ["src"],
+        "only_mutate": [f"src/conveyor/{module}"],
+        "pytest_add_cli_args": ["-n", "0", "-p", "no:cacheprovider", "-q", "-x"],
+        "pytest_add_cli_args_test_selection": tests,
+        "also_copy": [name for name in ALSO_COPY if (REPO / name).exists()],
+        "use_git_change_detection": False,
+    }
+    lines = ["", "[tool.mutmut]"] + [
+        f"{key} = {json.dumps(value)}" for key, value in config.items()
+    ]
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    (work / "pyproject.toml").write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
+    return work
+
+
+def _mutmut(work: Path, *args: str, timeout: float | None = None) -> str:
+    env = {**bench_env(), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [str(VENV_BIN / "mutmut"), *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return done.stdout + done.stderr
+
+
+def run_module(module: str, tests: list[str] | None, budget: float) -> dict[str, Any]:
+    """Mutate ``module`` against ``tests``; the counts, the kill rates and the survivors."""
+    entry: dict[str, Any] = {"lines": _lines(SRC / module), "tests": tests}
+    if tests is None:
+        return {**entry, "status": "not run: no fast tests (see MODULES)"}
+    work = _workspace(module, tests)
+    started = time.monotonic()
+    try:
+        try:
+            _mutmut(work, "run", "--max-children", "1", timeout=budget)
+            entry["status"] = "complete"
+        except subprocess.TimeoutExpired:
+            entry["status"] = f"cut short after {budget:g} s: counts cover the mutants run"
+        entry["seconds"] = round(time.monotonic() - started, 1)
+        _mutmut(work, "export-cicd-stats", timeout=300)
+        stats_file = work / "mutants" / "mutmut-cicd-stats.json"
+        if not stats_file.exists():
+            tail = _mutmut(work, "results", timeout=300)[-2000:]
+            return {**entry, "status": f"failed: mutmut wrote no stats\n{tail}"}
+        stats = json.loads(stats_file.read_text(encoding="utf-8"))
+        results = _mutmut(work, "results", timeout=300)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    status_of = dict(re.findall(r"^\s+(\S+): (.+)$", results, re.M))
+    survivors = sorted(name for name, status in status_of.items() if status in SURVIVING)
+    known = equivalents()
+    tested = stats["total"] - stats["skipped"]
+    killed = stats["killed"] + stats["timeout"]
+    explained = [name for name in survivors if name in known]
+    return {
+        **entry,
+        "total": stats["total"],
+        "killed": stats["killed"],
+        "timeout": stats["timeout"],
+        "survived": stats["survived"],
+        "no_tests": stats["no_tests"],
+        "suspicious": stats["suspicious"],
+        "skipped": stats["skipped"],
+        "not_checked": max(stats["total"] - len(status_of), 0),
+        "kill_rate": round(killed / tested, 4) if tested else None,
+        "kill_rate_adjusted": round((killed + len(explained)) / tested, 4) if tested else None,
+        "equivalent": explained,
+        "unexplained_survivors": [name for name in survivors if name not in known],
+    }
+
+
+def main() -> int:
+    """Run the chosen modules, smallest first, and merge their results into the results file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="modules as in MODULES (default: all)")
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds per module")
+    args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {unknown}; choose from {sorted(MODULES)}")
+    chosen = sorted(args.modules or MODULES, key=lambda m: _lines(SRC / m))
+    path = REPO / "benchmarks" / "results" / f"{RESULT}.json"
+    modules: dict[str, Any] = {}
+    if path.exists():
+        modules = json.loads(path.read_text(encoding="utf-8")).get("modules", {})
+    for module in chosen:
+        print(f"{module} ...", flush=True)
+        modules[module] = run_module(module, MODULES[module], args.budget)
+        summary = {k: modules[module].get(k) for k in ("status", "kill_rate", "total")}
+        print(f"  {summary}", flush=True)
+        write_result(RESULT, {"goal": GOAL, "tool": _version(), "modules": modules})
+    rates = {m: r.get("kill_rate_adjusted") for m, r in modules.items()}
+    short = {m: rate for m, rate in rates.items() if rate is not None and rate < GOAL}
+    print(f"below {GOAL:.0%}: {short or 'none'}")
+    return 1 if short else 0
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return f"mutmut {version('mutmut')}, python {sys.version.split()[0]}"
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    sys.exit(main())
