@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -51,6 +52,54 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
     return sh(VENV_BIN / "dvc", *args, cwd=cwd, check=check)
 
 
+# The heaviest modules (real dvc repro, sweeps, simulations) start first, so the run does not end
+# on one worker with a long module while the other is idle (with --no-loadscope-reorder xdist
+# hands out modules in collection order). Modules that copy ``reproduced_template`` alternate
+# with ones that do not, so the second worker does not start by waiting for its lock.
+HEAVIEST = (
+    "integration/test_registry.py",
+    "integration/test_sweep.py",
+    "integration/test_simulation.py",
+    "integration/test_monitor.py",
+    "integration/test_fresh_clone.py",
+    "integration/test_deploy.py",
+    "integration/test_examples.py",
+    "integration/test_diff.py",
+    "integration/test_ct.py",
+    "integration/test_init_tasks.py",
+    "integration/test_sources.py",
+    "integration/test_pipeline.py",
+    "integration/test_plugins.py",
+    "integration/test_invalidation.py",
+    "integration/test_lineage.py",
+    "integration/test_primary_metric.py",
+    "security/test_crash_safety.py",
+)
+
+
+def _start_order(item: pytest.Item) -> tuple[int, int]:
+    try:
+        path = item.path.relative_to(REPO / "tests").as_posix()
+    except ValueError:  # a test outside tests/ (a path given on the command line)
+        return 4, 0
+    if path in HEAVIEST:
+        return 0, HEAVIEST.index(path)
+    return {"integration": 1, "security": 2}.get(path.split("/")[0], 3), 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heaviest modules first, then integration, security and unit (a stable sort).
+
+    A test that needs ``reproduced_template`` (directly or through a fixture) is ``slow``, like
+    every test that runs ``dvc repro``, a sweep or a server itself, so ``-m 'not slow'`` never
+    pays for the reproduced project.
+    """
+    items.sort(key=_start_order)
+    for item in items:
+        if "reproduced_template" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def project_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repo's default project (conf/ only) in a fresh git + DVC repo with hydra enabled."""
@@ -61,9 +110,13 @@ def project_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dvc("init", "-q", cwd=root)
     dvc("config", "core.analytics", "false", cwd=root)
     dvc("config", "hydra.enabled", "true", cwd=root)
-    # A smaller model keeps the end-to-end tests quick; the default project is unchanged.
+    # A smaller model keeps the end-to-end tests quick; the default project is unchanged. One
+    # thread: xdist's two workers would each run two-thread fits on CI's two cores.
     xgb = root / "conf" / "model" / "xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("n_estimators: 300", "n_estimators: 40"))
+    for model in ("xgboost", "random_forest"):
+        conf = root / "conf" / "model" / f"{model}.yaml"
+        conf.write_text(conf.read_text().replace("n_jobs: 2", "n_jobs: 1"))
     conveyor("compile", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "init", cwd=root)
@@ -75,5 +128,46 @@ def project(project_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     """A private copy of the template project; the test runs inside it."""
     root = tmp_path / "project"
     shutil.copytree(project_template, root, symlinks=True)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def _reproduced(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``dvc repro`` of the template per test run; xdist workers share it under a lock."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's directory, above every worker's own
+    shared = base / "reproduced"
+    stdout = shared / "repro.stdout"  # written last: its presence means the build is complete
+    with FileLock(f"{shared}.lock"):
+        if not stdout.exists():
+            shutil.rmtree(shared, ignore_errors=True)  # a build that failed in another worker
+            shutil.copytree(project_template, shared / "project", symlinks=True)
+            out = dvc("repro", cwd=shared / "project").stdout
+            stdout.write_text(out)
+    return shared
+
+
+@pytest.fixture(scope="session")
+def reproduced_template(_reproduced: Path) -> Path:
+    """The template after a full ``dvc repro`` (outputs, dvc.lock and .dvc/cache; nothing
+    committed). Shared by the whole run: never change it, ``copytree`` it first."""
+    return _reproduced / "project"
+
+
+@pytest.fixture(scope="session")
+def reproduced_stdout(_reproduced: Path) -> str:
+    """What the ``dvc repro`` that built ``reproduced_template`` printed."""
+    return (_reproduced / "repro.stdout").read_text()
+
+
+@pytest.fixture
+def reproduced_project(
+    reproduced_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A private copy of the reproduced template (as after ``dvc repro``); the test runs in it."""
+    root = tmp_path / "project"
+    shutil.copytree(reproduced_template, root, symlinks=True)
     monkeypatch.chdir(root)
     return root

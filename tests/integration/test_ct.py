@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+pytestmark = pytest.mark.slow
+
 
 def load_simulation() -> ModuleType:
     """examples/supply-chain-demand/simulate.py as a module."""

@@ -116,11 +116,13 @@ def check_requirements(context: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def shipped(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shipped(
+    reproduced_template: Path, reproduced_stdout: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The default project after one ``dvc repro``: trained, blessed, deployed."""
     root = tmp_path_factory.mktemp("shipped") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    out = dvc("repro", cwd=root).stdout
+    shutil.copytree(reproduced_template, root, symlinks=True)
+    out = reproduced_stdout  # what that one ``dvc repro`` printed
     assert "deploy-rest: diagnostics -> deploy/rest/" in out
     assert "deploy-batch: scored" in out
     return root

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 MODELS = {  # each built-in model, small enough to fit in about a second; threads where taken
-    "xgboost": [],  # n_estimators 40, n_jobs 2 (the template's conf)
-    "random_forest": ["model.params.n_estimators=30"],  # n_jobs 2
+    "xgboost": ["model.params.n_jobs=2"],  # n_estimators 40 (the template's conf)
+    "random_forest": ["model.params.n_estimators=30", "model.params.n_jobs=2"],
     "hist_gradient_boosting": ["model.params.max_iter=30"],
     "logistic_regression": [],
 }

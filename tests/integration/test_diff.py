@@ -26,11 +26,10 @@ COMBINE_SQL = "combine:\n  sql: SELECT * FROM breast_cancer\n"  # keeps the rows
 
 
 @pytest.fixture(scope="module")
-def reproduced(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reproduced(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template project after ``dvc repro``, with dvc.lock and reports/ committed."""
     root = tmp_path_factory.mktemp("diff") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    dvc("repro", "-q", cwd=root)
+    shutil.copytree(reproduced_template, root, symlinks=True)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "reproduce BASE", cwd=root)
     return root
@@ -162,7 +161,7 @@ def test_reformatting_comments_and_key_order_change_nothing(base: Path) -> None:
             "# reordered, re-spaced and commented: the same values\n"
             "params:\n"
             "    colsample_bytree:   0.8   # a comment\n"
-            "    n_jobs: 2\n"
+            "    n_jobs: 1\n"
             "    subsample: 0.90\n"
             "    learning_rate: 5.0e-2\n"
             "    max_depth: 4\n"

@@ -12,10 +12,14 @@ import json
 import shutil
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.conftest import conveyor, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+pytestmark = pytest.mark.slow
 
 
 def _blessing(root: Path) -> dict:

@@ -29,6 +29,7 @@ def test_params_yaml_matches_dvc_compose_and_dump(project: Path, overrides: list
     assert compile_files(project, overrides).files["params.yaml"] == out.read_text()
 
 
+@pytest.mark.slow
 def test_dvc_exp_run_set_param_matches_compile(project: Path) -> None:
     dvc("exp", "run", "-S", "model.params.max_depth=6", cwd=project)
     after_exp = (project / "params.yaml").read_text()
@@ -37,11 +38,13 @@ def test_dvc_exp_run_set_param_matches_compile(project: Path) -> None:
     assert "max_depth: 6" in after_exp
 
 
+@pytest.mark.slow
 def test_dvc_exp_run_recomposes_to_the_committed_params(project: Path) -> None:
     dvc("exp", "run", cwd=project)  # hydra enabled: DVC rewrites params.yaml from conf/
     assert sh("git", "status", "--porcelain", "params.yaml", "dvc.yaml", cwd=project).stdout == ""
 
 
+@pytest.mark.slow
 def test_dvc_exp_run_can_switch_config_group(project: Path) -> None:
     dvc("exp", "run", "-S", "model=random_forest", cwd=project)
     assert "kind: random_forest" in (project / "params.yaml").read_text()

@@ -66,6 +66,7 @@ def test_init_writes_compiles_and_commits_the_project(scaffolded: Path) -> None:
     assert sh("git", "status", "--porcelain", cwd=scaffolded).stdout == ""
 
 
+@pytest.mark.slow
 def test_the_scaffold_runs_end_to_end_and_passes_its_gates(copy: Path) -> None:
     dvc("repro", cwd=copy)
     assert json.loads(dvc("status", "--json", cwd=copy).stdout) == {}

@@ -31,6 +31,7 @@ TASKS = {
 
 
 @pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.slow
 def test_each_task_scaffolds_a_project_that_runs_and_passes_its_gates(
     task: str, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import yaml
 
 from conveyor.compiler import compile_files
@@ -13,6 +14,8 @@ from tests.conftest import dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+pytestmark = pytest.mark.slow
 
 
 def _mutate(value: Any) -> Any:

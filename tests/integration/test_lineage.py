@@ -32,7 +32,8 @@ def _no_commit_in(paths: list[Path], commits: list[str]) -> None:
         assert b"git_commit" not in data, path
 
 
-def test_the_bundle_records_what_dvc_records(project: Path) -> None:
+def test_the_bundle_records_what_dvc_records(reproduced_project: Path) -> None:
+    project = reproduced_project
     dvc("repro", "-q", "evaluate", cwd=project)
     metadata = json.loads((project / BUNDLE / "metadata.json").read_text())
     lineage = metadata["lineage"]
@@ -57,7 +58,8 @@ def test_the_bundle_records_what_dvc_records(project: Path) -> None:
     assert ".conveyor" not in sh("git", "status", "--porcelain", cwd=project).stdout
 
 
-def test_edit_repro_commit_register(project: Path) -> None:
+def test_edit_repro_commit_register(reproduced_project: Path) -> None:
+    project = reproduced_project
     dvc("repro", "-q", cwd=project)
     commit_all(project, "model A")
     first = sh("git", "rev-parse", "HEAD", cwd=project).stdout.strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import pytest
 import yaml
 
 from tests.conftest import conveyor, dvc
@@ -29,6 +30,7 @@ def _use_local_model(root: Path, target: str) -> None:
     config.write_text(config.read_text().replace("model: xgboost", "model: local"))
 
 
+@pytest.mark.slow
 def test_a_local_package_is_a_dependency_and_editing_it_reruns_train(project: Path) -> None:
     package = project / "clinic"
     package.mkdir()

@@ -17,10 +17,10 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="module")
-def reproduced(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reproduced(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default project with a model, its metrics and its reference profile."""
     root = tmp_path_factory.mktemp("mlflow") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
+    shutil.copytree(reproduced_template, root, symlinks=True)
     dvc("repro", "-q", "evaluate", "profile", cwd=root)
     return root
 

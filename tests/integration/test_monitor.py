@@ -22,11 +22,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def reproduced(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reproduced(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default project after ``dvc repro``: a model, its metrics and its profile."""
     root = tmp_path_factory.mktemp("monitor") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    dvc("repro", "-q", cwd=root)
+    shutil.copytree(reproduced_template, root, symlinks=True)
     return root
 
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from schemathesis.generation.case import Case
     from schemathesis.openapi import OpenApiSchema  # type: ignore[attr-defined]
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = 20
 """Generated requests per operation (valid and invalid each): about a minute in all, loaded."""
 

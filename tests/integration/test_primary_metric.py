@@ -18,17 +18,16 @@ import pytest
 
 from conveyor.ct._inputs import Settings
 from conveyor.experiments.sweep import preflight, ranking
-from tests.conftest import conveyor, dvc, sh
+from tests.conftest import conveyor, sh
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def reproduced(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reproduced(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default project with a model, its metrics and its profile, all committed."""
     root = tmp_path_factory.mktemp("primary") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    dvc("repro", "-q", "evaluate", "profile", cwd=root)
+    shutil.copytree(reproduced_template, root, symlinks=True)  # after ``dvc repro``
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "model", cwd=root)
     return root

@@ -32,11 +32,10 @@ def _bless(root: Path, blessed: bool) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three commits: model A blessed (HEAD~2), model B blessed (HEAD~1), B unblessed (HEAD)."""
     root = tmp_path_factory.mktemp("registry") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    dvc("repro", "-q", cwd=root)
+    shutil.copytree(reproduced_template, root, symlinks=True)  # after ``dvc repro``
     _bless(root, blessed=True)
     commit_all(root, "model A")
     xgb = root / "conf" / "model" / "xgboost.yaml"

@@ -134,7 +134,8 @@ def test_errors_exit_with_their_code_and_no_traceback(
 
 
 @pytest.mark.slow
-def test_scores_with_the_model_a_registry_stage_holds(project: Path) -> None:
+def test_scores_with_the_model_a_registry_stage_holds(reproduced_project: Path) -> None:
+    project = reproduced_project
     dvc("repro", "-q", cwd=project)
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "model", cwd=project)

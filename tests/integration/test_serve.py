@@ -157,10 +157,10 @@ def test_a_port_in_use(bundle_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_default_projects_promoted_model(project_template: Path, tmp_path: Path) -> None:
+def test_the_default_projects_promoted_model(reproduced_template: Path, tmp_path: Path) -> None:
     """Done-when of issue 5: repro, register, promote, then serve 'diagnostics#prod'."""
     root = tmp_path / "project"
-    shutil.copytree(project_template, root, symlinks=True)
+    shutil.copytree(reproduced_template, root, symlinks=True)
     dvc("repro", "-q", cwd=root)  # the gate blesses it: the default thresholds pass
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "trained", cwd=root)

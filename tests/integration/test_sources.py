@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import pytest
 import yaml
 
 from tests.conftest import conveyor, dvc, sh
@@ -56,6 +57,7 @@ def _multi_source_project(root: Path) -> None:
     sh("git", "commit", "-qam", "visits", cwd=root)
 
 
+@pytest.mark.slow
 def test_each_source_is_its_own_stage_and_joins_into_one_table(project: Path) -> None:
     _multi_source_project(project)
     stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
@@ -73,6 +75,7 @@ def test_each_source_is_its_own_stage_and_joins_into_one_table(project: Path) ->
     assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
 
 
+@pytest.mark.slow
 def test_editing_one_source_file_reruns_only_its_ingest_and_what_follows(project: Path) -> None:
     _multi_source_project(project)
     dvc("repro", cwd=project)
@@ -103,6 +106,7 @@ def test_compile_warns_about_a_source_file_outside_git_and_dvc(project: Path) ->
     assert "warning" not in conveyor("compile", cwd=project).stderr
 
 
+@pytest.mark.slow
 def test_a_join_key_missing_from_a_source_fails_combine_with_its_columns(project: Path) -> None:
     _multi_source_project(project)
     (project / "raw" / "wards.csv").write_text("wardname,beds\na,1\n")
@@ -113,6 +117,7 @@ def test_a_join_key_missing_from_a_source_fails_combine_with_its_columns(project
     assert (project / "data" / "raw" / "visits.parquet").is_file()  # earlier outputs intact
 
 
+@pytest.mark.slow
 def test_sources_combined_by_a_sql_query(project: Path) -> None:
     _multi_source_project(project)
     data = project / "conf" / "data" / "visits.yaml"

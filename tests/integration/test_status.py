@@ -19,6 +19,8 @@ from tests.conftest import REPO, conveyor, dvc, sh
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.slow
+
 CSV = "data/cancer.csv"
 
 

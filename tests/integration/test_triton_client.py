@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def produce_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -99,6 +99,7 @@ def trained_gb(split: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_declared_types_let_a_target_estimator_train_evaluate_score_and_serve(
     trained_gb: Path, tmp_path: Path
 ) -> None:
@@ -134,6 +135,7 @@ def test_declared_types_let_a_target_estimator_train_evaluate_score_and_serve(
     assert "split" not in stale
 
 
+@pytest.mark.slow
 def test_a_version_is_loaded_with_the_types_its_own_commit_declares(
     trained_gb: Path, tmp_path: Path
 ) -> None:

@@ -36,11 +36,10 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default project, trained and committed: every stage that loads a bundle has run."""
     root = tmp_path_factory.mktemp("trained") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    dvc("repro", "-q", cwd=root)
+    shutil.copytree(reproduced_template, root, symlinks=True)  # after ``dvc repro``
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "trained", cwd=root)
     return root
