@@ -64,3 +64,21 @@ def test_infinity_in_a_listed_and_an_unlisted_column_fails_validate(project: Pat
     assert {c["severity"] for c in finite.values()} == {"error"}  # bmi's warning is for its rules
     assert report["checked"] == 6  # the schema's rules only: finiteness is not one of them
     assert not (project / "data" / "split").exists()
+
+
+def test_without_a_schema_train_names_the_infinite_column_not_the_model(project: Path) -> None:
+    (project / "patients.csv").write_text(
+        "bmi,dose,label\n"
+        + "".join(f"{20 + i},{'inf' if i % 5 == 3 else i},{i % 2}\n" for i in range(30))
+    )
+    (project / "conf" / "data" / "patients.yaml").write_text(DATA[: DATA.index("schema:")])
+    conveyor("compile", "data=patients", "deploy=[]", cwd=project)  # standard: a scaler
+    for stage in ("ingest-patients", "split"):
+        conveyor("run", stage, cwd=project)
+    done = conveyor("run", "train", cwd=project, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (
+        "fix: infinite values in 'dose': replace them at the source, and add data.schema "
+        "(conf/data/) so that validate reports their rows before training"
+    ) in done.stderr

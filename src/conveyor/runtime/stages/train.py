@@ -163,9 +163,17 @@ def _first_line(exc: Exception) -> str:
 
 
 def _fit_fix(x: pd.DataFrame) -> str:
-    """Point at non-numeric columns, the usual cause; else at the model's params."""
+    """Point at non-numeric columns or infinite values, the usual causes; else at the params."""
+    import numpy as np
     import pandas as pd
 
+    infinite = [str(c) for c in x.columns if x[c].dtype.kind == "f" and np.isinf(x[c]).any()]
+    if infinite:
+        return (
+            f"infinite values in {', '.join(map(repr, infinite[:10]))}: replace them at the "
+            "source, and add data.schema (conf/data/) so that validate reports their rows "
+            "before training"
+        )
     text = [str(c) for c in x.columns if not pd.api.types.is_numeric_dtype(x[c])]
     if text:
         return (
