@@ -60,7 +60,7 @@ MODULES: dict[str, list[str] | None] = {
     # (tests/integration/test_registry.py, test_promotion_blessing.py), minutes per mutant.
     "registry/operations.py": None,
 }
-ALSO_COPY = ["conf", "README.md", "docs", "examples"]
+ALSO_COPY = ["conf", "params.yaml", "dvc.yaml", "README.md", "docs", "examples"]
 SURVIVING = ("survived", "no tests", "suspicious", "skipped")
 
 
@@ -126,8 +126,9 @@ def run_module(module: str, tests: list[str] | None, budget: float) -> dict[str,
     work = _workspace(module, tests)
     started = time.monotonic()
     try:
+        output = ""
         try:
-            _mutmut(work, "run", "--max-children", "1", timeout=budget)
+            output = _mutmut(work, "run", "--max-children", "1", timeout=budget)
             entry["status"] = "complete"
         except subprocess.TimeoutExpired:
             entry["status"] = f"cut short after {budget:g} s: counts cover the mutants run"
@@ -138,14 +139,17 @@ def run_module(module: str, tests: list[str] | None, budget: float) -> dict[str,
             tail = _mutmut(work, "results", timeout=300)[-2000:]
             return {**entry, "status": f"failed: mutmut wrote no stats\n{tail}"}
         stats = json.loads(stats_file.read_text(encoding="utf-8"))
-        results = _mutmut(work, "results", timeout=300)
+        results = _mutmut(work, "results", "--all", "true", timeout=300)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     status_of = dict(re.findall(r"^\s+(\S+): (.+)$", results, re.M))
+    if stats["total"] and not any(stats[k] for k in ("killed", "survived", "no_tests", "timeout")):
+        return {**entry, "status": "failed: no mutant was checked", "output": output[-1500:]}
     survivors = sorted(name for name, status in status_of.items() if status in SURVIVING)
     known = equivalents()
-    tested = stats["total"] - stats["skipped"]
     killed = stats["killed"] + stats["timeout"]
+    # over the mutants checked: a run cut short leaves some unchecked, counted apart
+    tested = killed + stats["survived"] + stats["no_tests"] + stats["suspicious"]
     explained = [name for name in survivors if name in known]
     return {
         **entry,
@@ -156,7 +160,7 @@ def run_module(module: str, tests: list[str] | None, budget: float) -> dict[str,
         "no_tests": stats["no_tests"],
         "suspicious": stats["suspicious"],
         "skipped": stats["skipped"],
-        "not_checked": max(stats["total"] - len(status_of), 0),
+        "not_checked": sum(status == "not checked" for status in status_of.values()),
         "kill_rate": round(killed / tested, 4) if tested else None,
         "kill_rate_adjusted": round((killed + len(explained)) / tested, 4) if tested else None,
         "equivalent": explained,
