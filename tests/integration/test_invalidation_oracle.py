@@ -1,0 +1,141 @@
+"""Every leaf key of the default project's params.yaml, edited for real: what does DVC rerun?
+
+The oracle is DVC's own status after a real edit of params.yaml, checked against a contract
+written here by hand (which stage's work depends on which part of the config), not against
+the compiler's ``readers()``, which produced the dvc.yaml being checked. The project sets
+``monitor.current``, so the monitor stage exists and every ``monitor.*`` key but
+``monitor.retrain`` is read by a stage; ``monitor.retrain`` is read only by ``conveyor ct``
+and must rerun nothing. A key the contract does not name fails the test: classify it here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from conveyor.config import flatten
+from tests.conftest import conveyor, dvc
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+
+BATCH = "data/split/test.parquet"
+MONITORED = {"monitor"}
+# (key prefix, the stages whose result depends on it); the longest matching prefix wins.
+CONTRACT: list[tuple[str, set[str]]] = [
+    # monitor finds the bundle through its dvc.yaml deps and the task in the bundle
+    ("project.name", {"train", "gate", "deploy-rest", "deploy-batch"}),
+    ("project.task", {"train", "evaluate", "gate"}),
+    ("seed", {"split", "train", "evaluate"}),
+    ("data.sources.", {"ingest-breast_cancer"}),  # one ingest stage per source
+    ("data.target", {"split", "train", "evaluate", "gate", "profile", "monitor"}),
+    ("data.split.", {"split"}),
+    ("data.schema.", {"validate"}),
+    ("features.", {"train"}),
+    ("model.", {"train"}),
+    ("evaluate.metrics", {"evaluate", "monitor"}),
+    ("evaluate.primary", {"evaluate", "monitor"}),
+    ("evaluate.slices", {"evaluate"}),
+    ("evaluate.plots", {"evaluate"}),
+    ("evaluate.gates.", {"gate"}),
+    ("evaluate.champion_stage", {"gate"}),
+    ("deploy.rest.", {"deploy-rest"}),
+    ("deploy.batch.", {"deploy-batch"}),
+    ("monitor.current", MONITORED),
+    ("monitor.id_column", MONITORED),
+    ("monitor.labels", MONITORED),
+    ("monitor.drift.", MONITORED),
+    ("monitor.quality.", MONITORED),
+    ("monitor.performance.", MONITORED),
+    ("monitor.retrain.", set()),  # `conveyor ct`'s policy: changing it rescans nothing
+]
+
+
+def _expected(key: str) -> set[str]:
+    matches = [(p, s) for p, s in CONTRACT if key == p or key.startswith(p)]
+    assert matches, f"'{key}' is in params.yaml but not in CONTRACT: say which stages read it"
+    return max(matches, key=lambda match: len(match[0]))[1]
+
+
+def _edits(keys: list[str]) -> list[list[str]]:
+    """One edit per key, but one per schema column (its dtype, nullable, min... together)."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        parts = key.split(".")
+        group = ".".join(parts[:4]) if key.startswith("data.schema.columns.") else key
+        groups.setdefault(group, []).append(key)
+    return list(groups.values())
+
+
+def _mutate(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value / 2
+    if isinstance(value, str):
+        return f"{value}_changed"
+    return 1  # None, and empty lists and mappings
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node: Any = data
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(leaf)] = value
+    else:
+        node[leaf] = value
+
+
+def _status(repo: Any) -> set[str]:
+    return {name.rsplit(":", 1)[-1] for name in repo.status()}
+
+
+def test_every_leaf_key_reruns_the_stages_that_depend_on_it(project: Path) -> None:
+    from dvc.repo import Repo
+
+    monitor = project / "conf" / "monitor" / "default.yaml"
+    monitor.write_text(monitor.read_text().replace("current: null", f"current: {BATCH}"))
+    conveyor("compile", cwd=project)
+    dvc("repro", "-q", cwd=project)
+    assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
+
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    leaves = flatten(yaml.safe_load(original))
+    assert len(leaves) > 100
+    assert {k.split(".")[0] for k in leaves} >= {"data", "model", "evaluate", "deploy", "monitor"}
+    assert any(k.startswith("monitor.retrain.") for k in leaves)
+    observed: dict[str, set[str]] = {}
+    try:
+        for keys in _edits(list(leaves)):
+            mutated = yaml.safe_load(original)
+            for key in keys:
+                _set(mutated, key, _mutate(leaves[key]))
+            params_file.write_text(yaml.safe_dump(mutated, sort_keys=False))
+            with Repo(str(project)) as repo:  # a fresh Repo: nothing cached between edits
+                observed[" + ".join(keys)] = _status(repo)
+    finally:
+        params_file.write_text(original)
+    wrong = {
+        keys: (sorted(seen), sorted(set().union(*map(_expected, keys.split(" + ")))))
+        for keys, seen in observed.items()
+        if seen != set().union(*map(_expected, keys.split(" + ")))
+    }
+    assert not wrong, "\n".join(f"{k}: dvc status {s}, contract {c}" for k, (s, c) in wrong.items())
+
+    # The same answer from the CLI, for one key per stage set, and nothing stale after revert.
+    assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
+    edited = yaml.safe_load(original)
+    _set(edited, "evaluate.champion_stage", "staging")
+    params_file.write_text(yaml.safe_dump(edited, sort_keys=False))
+    assert set(json.loads(dvc("status", "--json", cwd=project).stdout)) == {"gate"}
+    params_file.write_text(original)
