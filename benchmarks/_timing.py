@@ -73,8 +73,14 @@ class Timing:
 
 
 def bench_env() -> dict[str, str]:
-    """The environment for every subprocess: no DVC analytics, the venv's bin/ first on PATH."""
+    """The environment for every subprocess: no DVC analytics, the venv's bin/ first on PATH.
+
+    Bytecode caching is on, as on a user's machine: with ``PYTHONDONTWRITEBYTECODE`` set (some
+    sandboxes do), an editable conveyor recompiles its source on every start while the
+    libraries pip installed keep their .pyc files, which is a cost no user pays.
+    """
     env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
 

@@ -12,10 +12,14 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.conftest import commit_all, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+pytestmark = pytest.mark.slow  # ~30 fresh compiles
 
 _REPORT = """\
 import json, sys

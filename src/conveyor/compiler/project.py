@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from conveyor.compiler._outside import outside_sources
 from conveyor.compiler.build import compile_project
-from conveyor.compiler.drift import Drift, find_drift
 from conveyor.compiler.render import PARAMS_YAML, render
 from conveyor.compiler.tracking import source_deps, untracked_sources
 from conveyor.compiler.writer import diff_files, write_files
@@ -17,6 +16,7 @@ from conveyor.errors import SpecError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from conveyor.compiler.drift import Drift
     from conveyor.compiler.ir import Pipeline
 
 __all__ = ["Compiled", "check", "check_drift", "compile_files"]
@@ -53,6 +53,8 @@ def check(root: Path) -> str:
 
 def check_drift(root: Path) -> Drift:
     """:func:`check`, explained: whether params.yaml holds values conf/ does not, and the fix."""
+    from conveyor.compiler.drift import find_drift  # --check only: git and the explanation
+
     compiled = compile_files(root)
     diff = diff_files(root, compiled.files)
     return find_drift(root, diff, compiled.files[PARAMS_YAML])
