@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pytest
 import yaml
 
 from tests.conftest import conveyor, dvc
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+@pytest.mark.slow  # a whole dvc repro
 def test_dvc_shows_every_plot_and_slice_metrics(project: Path, tmp_path: Path) -> None:
     # The breast-cancer data has only float features: slicing one exercises the quantile bins.
     conveyor("compile", "+evaluate.slices=[mean radius,diagnosis]", cwd=project)
@@ -80,6 +82,7 @@ def test_a_plot_that_does_not_fit_the_task_fails_compile_with_its_location(proje
     assert "choose from: predicted_vs_actual, residuals, feature_importance" in done.stderr
 
 
+@pytest.mark.slow  # conveyor init, then a whole dvc repro
 def test_a_regression_project_plots_predicted_against_actual(tmp_path: Path) -> None:
     root = tmp_path / "diabetes"
     conveyor("init", str(root), "--task", "regression", cwd=tmp_path)
