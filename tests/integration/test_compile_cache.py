@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -178,3 +179,26 @@ def _use_csv_source(project: Path) -> None:
     )
     config = project / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("data: breast_cancer", "data: local"))
+
+
+def test_a_cache_folder_that_leads_out_of_the_project_is_left_alone(
+    project: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(project / ".conveyor", ignore_errors=True)  # the template's own cache
+    (project / ".conveyor").symlink_to(elsewhere)  # as a cloned repository could commit it
+    first = compile_in(project)
+    second = compile_in(project)
+    assert (first["code"], second["code"]) == (0, 0), first["stderr"]
+    assert second["composed"] is True  # never answered from outside the project
+    assert list(elsewhere.rglob("*")) == []  # and nothing written there
+
+
+def test_a_cache_that_cannot_be_written_still_compiles(project: Path) -> None:
+    shutil.rmtree(project / ".conveyor", ignore_errors=True)  # the template's own cache
+    (project / ".conveyor").write_text("not a folder\n")
+    done = compile_in(project)
+    assert (done["code"], done["composed"]) == (0, True), done["stderr"]
+    assert "Traceback" not in str(done["stderr"])
+    assert (project / "dvc.yaml").is_file()

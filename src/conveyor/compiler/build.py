@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor.compiler.ir import Artifact, Pipeline, Stage, covers
+from conveyor.compiler.tracking import on_disk
 from conveyor.errors import CompileError
 from conveyor.runtime.code import code_deps
 from conveyor.runtime.layout import BLESSING_FILE, model_dir
@@ -102,7 +103,7 @@ def check_invariants(pipeline: Pipeline, root: Path) -> None:
                     where="dvc.yaml",
                     fix="reorder the stages so every input is produced first",
                 )
-            if not _on_disk(root, dep):
+            if not on_disk(root, dep):
                 raise CompileError(
                     f"stage '{stage.name}' depends on '{dep}', which no stage writes and "
                     "which is neither on disk nor tracked by DVC",
@@ -110,7 +111,3 @@ def check_invariants(pipeline: Pipeline, root: Path) -> None:
                     fix=f"create '{dep}', or fetch it with 'dvc pull', or fix the path in conf/",
                 )
         produced.update(stage.produces)
-
-
-def _on_disk(root: Path, path: str) -> bool:
-    return (root / path).exists() or (root / f"{path}.dvc").exists()

@@ -8,7 +8,9 @@ vanished from disk, a source that now leaves the project through a symlink (each
 full compile reports it), and which sources git or DVC track (the warnings, recomputed).
 
 Not cached: a conf/ file or an override with a resolver interpolation (``${oc.env:HOME}``,
-``${now:%H}``), whose value no file fixes. Nothing here imports Hydra, pydantic or a stage.
+``${now:%H}``), whose value no file fixes. The cache is only a shortcut: a cache folder that a
+symlink leads out of the project is neither read nor written, and one that cannot be read or
+written means a full compile. Nothing here imports Hydra, pydantic or a stage.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
-from conveyor._paths import link_out_of
+from conveyor._paths import link_out_of, real_path_outside
 from conveyor.compiler.ir import covers
-from conveyor.compiler.tracking import source_deps, untracked_sources
+from conveyor.compiler.tracking import on_disk, source_deps, untracked_sources
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -54,7 +56,7 @@ class Hit:
 
 def lookup(root: Path, key: str | None) -> Hit | None:
     """The cached result for inputs of digest ``key``, or None when they must be compiled."""
-    if key is None:
+    if key is None or _outside(root):
         return None
     try:
         entry = json.loads((root / CACHE_FILE).read_text(encoding="utf-8"))
@@ -64,7 +66,7 @@ def lookup(root: Path, key: str | None) -> Hit | None:
         sources = [(stage, dep) for stage, dep in entry["sources"]]
         if any(_content_digest(root / path) != digest for path, digest in entry["code"].items()):
             return None
-        if not all(_on_disk(root, dep) for dep in entry["external"]):
+        if not all(on_disk(root, dep) for dep in entry["external"]):
             return None
         if any(link_out_of(root, dep) is not None for _, dep in sources):
             return None
@@ -75,7 +77,7 @@ def lookup(root: Path, key: str | None) -> Hit | None:
 
 def store(root: Path, key: str | None, compiled: Compiled) -> None:
     """Remember ``compiled`` for the inputs of digest ``key`` (uncacheable when None)."""
-    if key is None:
+    if key is None or _outside(root):
         return
     stages = compiled.pipeline.stages
     produced = [path for stage in stages for path in stage.produces]
@@ -93,16 +95,35 @@ def store(root: Path, key: str | None, compiled: Compiled) -> None:
         "code": code,
     }
     folder = (root / CACHE_FILE).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():  # like .pytest_cache: the folder ignores itself in any project
-        _atomic.write_text(ignore, "# written by conveyor compile: a local cache\n*\n")
-    _atomic.write_text(root / CACHE_FILE, json.dumps(entry, sort_keys=True) + "\n")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder / ".gitignore"
+        if not ignore.exists():  # like .pytest_cache: the folder ignores itself in any project
+            _atomic.write_text(ignore, "# written by conveyor compile: a local cache\n*\n")
+        _atomic.write_text(root / CACHE_FILE, json.dumps(entry, sort_keys=True) + "\n")
+    except OSError:
+        return  # a read-only project, or .conveyor is a file: the next compile is a full one
+
+
+def _outside(root: Path) -> bool:
+    """Whether a symlink leads the cache file out of the project: then it is left alone.
+
+    A cloned repository can commit ``.conveyor`` as a symlink to anywhere.
+    """
+    return real_path_outside(root, root / CACHE_FILE) is not None
 
 
 def inputs_digest(root: Path, overrides: Sequence[str]) -> str | None:
     """A digest of everything a compile of ``root`` reads but local code; None: uncacheable."""
+    try:
+        return _inputs_digest(root, overrides)
+    except OSError:
+        return None  # e.g. an unreadable conf/ file: the full compile says which
+
+
+def _inputs_digest(root: Path, overrides: Sequence[str]) -> str | None:
     digest = hashlib.sha256()
+    conf = root / "conf"
 
     def feed(*parts: Any) -> None:  # noqa: ANN401 - anything with a stable repr
         digest.update(repr(parts).encode("utf-8", "surrogateescape") + b"\0")
@@ -110,7 +131,6 @@ def inputs_digest(root: Path, overrides: Sequence[str]) -> str | None:
     feed(FORMAT, sys.version, sys.prefix, list(overrides))
     if any(_RESOLVER.search(override) for override in overrides):
         return None
-    conf = root / "conf"
     for path in sorted(conf.rglob("*")):
         if path.is_file():
             data = path.read_bytes()
@@ -167,19 +187,7 @@ def _is_code(path: Path) -> bool:
 
 
 def _content_digest(path: Path) -> str | None:
-    """sha256 of a file, or of a folder's files with their names; None when it is missing."""
-    digest = hashlib.sha256()
-    if path.is_file():
-        digest.update(path.read_bytes())
-    elif path.is_dir():
-        for item in sorted(path.rglob("*")):
-            if item.is_file() and "__pycache__" not in item.parts:
-                digest.update(item.relative_to(path).as_posix().encode() + b"\0")
-                digest.update(item.read_bytes() + b"\0")
-    else:
-        return None
-    return digest.hexdigest()
+    """The md5 DVC records for a file or folder (what dvc.lock holds); None when it is missing."""
+    from conveyor.runtime.lineage import dvc_md5
 
-
-def _on_disk(root: Path, path: str) -> bool:
-    return (root / path).exists() or (root / f"{path}.dvc").exists()
+    return dvc_md5(path) if path.exists() else None

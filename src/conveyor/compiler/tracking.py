@@ -49,3 +49,8 @@ def _dvc_tracked(root: Path, dep: str) -> bool:
     """Whether ``dep`` or a folder above it has a ``.dvc`` file."""
     path = PurePosixPath(dep)
     return any((root / f"{p}.dvc").is_file() for p in (path, *path.parents) if str(p) != ".")
+
+
+def on_disk(root: Path, path: str) -> bool:
+    """Whether ``path`` is in the work tree, or its ``.dvc`` file is (``dvc pull`` brings it)."""
+    return (root / path).exists() or (root / f"{path}.dvc").exists()
