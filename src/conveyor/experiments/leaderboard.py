@@ -95,7 +95,12 @@ def build(root: Path, state: SweepState) -> Leaderboard:
 
 
 def rank(rows: list[Row], state: SweepState) -> list[Row]:
-    """Sort by the primary metric in its better direction; number the ranked rows from 1."""
+    """Sort by the primary metric in its better direction; number the ranked rows from 1.
+
+    A NaN, infinite or missing primary metric never ranks: those rows come after the ranked
+    ones, by status. Ties go to the earlier trial (``rows`` are in trial order, and the sort
+    is stable), so the same results always give the same winner for ``sweep --apply best``.
+    """
     primary = state.primary
     scored = [r for r in rows if primary and _finite(r.metrics.get(primary))]
     sign = -1.0 if state.higher_is_better else 1.0

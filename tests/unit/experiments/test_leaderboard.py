@@ -59,6 +59,15 @@ def test_a_non_finite_primary_metric_never_ranks(
     assert board.best.name == winner
 
 
+@pytest.mark.parametrize(
+    ("higher", "order"), [(True, ["t0", "t2", "t1", "t3"]), (False, ["t1", "t3", "t0", "t2"])]
+)
+def test_ties_go_to_the_earlier_trial_in_either_direction(higher: bool, order: list[str]) -> None:
+    ranked = rank(_rows(0.9, 0.5, 0.9, 0.5), _state(higher))
+    assert [r.name for r in ranked] == order
+    assert [r.rank for r in ranked] == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("higher", [True, False])
 def test_only_nan_trials_leave_no_best(higher: bool) -> None:
     ranked = rank(_rows(math.nan, math.nan), _state(higher))
