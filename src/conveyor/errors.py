@@ -30,6 +30,7 @@ wrong, and how to fix it. The CLI prints ``error: {exc.render()}`` and exits wit
     │   ├── CommandNotFoundError           git or dvc is not installed (not on PATH)
     │   └── NotARepositoryError            git finds no repository around the directory
     ├── InitError                          `conveyor init` refuses a target directory
+    ├── ExecutorError                      the executor cannot start or reach its workers
     └── BundleError                exit 4  a model bundle is missing, tampered or incomplete
 """
 
@@ -47,6 +48,7 @@ __all__ = [
     "ConveyorError",
     "DataError",
     "DataValidationError",
+    "ExecutorError",
     "ExperimentError",
     "GitError",
     "InitError",
@@ -285,6 +287,10 @@ class NotARepositoryError(GitError):
 
 class InitError(ConveyorError):
     """``conveyor init`` refuses a directory: not empty, or already a conveyor project."""
+
+
+class ExecutorError(ConveyorError):
+    """The configured executor cannot start or reach its workers (a scheduler is down)."""
 
 
 class BundleError(ConveyorError):

@@ -81,6 +81,7 @@ def test_errors_all_is_pinned() -> None:
         "ConveyorError",
         "DataError",
         "DataValidationError",
+        "ExecutorError",
         "ExperimentError",
         "GitError",
         "InitError",

@@ -133,6 +133,9 @@ class ComponentChecker:
         drift = _section(data, "monitor", "drift")
         if isinstance(drift, dict):
             problems += self._drift_tests(drift)
+        executor = _section(data, "executor")
+        if isinstance(executor, dict):
+            problems += self._component("executor", {"kind": "local", **executor}, "executor", task)
         return problems
 
     def _problem(self, path: str, what: str, fix: str | None = None) -> ConfigProblem:

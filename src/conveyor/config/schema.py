@@ -35,6 +35,7 @@ GROUPS: dict[str, str] = {
     "evaluate": "EvaluateSpec",
     "deploy": "",  # named targets: built in _group_schema
     "monitor": "MonitorSpec",
+    "executor": "ExecutorSpec",
 }
 """Config group -> the spec model its option files hold."""
 _COMPONENT_DEFS = {
@@ -42,6 +43,7 @@ _COMPONENT_DEFS = {
     "TransformSpec": "transform",
     "DeployTargetSpec": "target",
     "ModelSpec": "model",
+    "ExecutorSpec": "executor",
 }
 _NAME = r"^(?!defaults$)[a-z][a-z0-9_]*$"  # 'defaults' is Hydra's, not a target or source name
 _INTERPOLATION = {"type": "string", "pattern": r"^\$\{.+\}$", "description": "an interpolation"}

@@ -13,6 +13,7 @@ from conveyor.plugins.base import (
     Transform,
 )
 from conveyor.plugins.drift import ColumnSample, DriftTest, Outcome
+from conveyor.plugins.executor import Executor, Session
 from conveyor.plugins.registry import GROUPS, Plugins, Registry
 
 __all__ = [
@@ -22,12 +23,14 @@ __all__ = [
     "DeployContext",
     "DeployTarget",
     "DriftTest",
+    "Executor",
     "Metric",
     "Model",
     "NoParams",
     "Outcome",
     "Plugins",
     "Registry",
+    "Session",
     "Source",
     "Transform",
 ]

@@ -11,6 +11,7 @@ from conveyor.errors import PluginError, UnknownComponentError
 from conveyor.plugins import _verify
 from conveyor.plugins.base import Component, DeployTarget, Metric, Model, Source, Transform
 from conveyor.plugins.drift import DriftTest
+from conveyor.plugins.executor import Executor
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -22,6 +23,7 @@ GROUPS: dict[str, str] = {
     "metric": "conveyor.metrics",
     "target": "conveyor.targets",
     "drift_test": "conveyor.drift_tests",
+    "executor": "conveyor.executors",
 }
 """Component kind -> entry-point group: the one table of plugin kinds."""
 
@@ -32,6 +34,7 @@ BASES: dict[str, type[Component[Any]]] = {
     "metric": Metric,
     "target": DeployTarget,
     "drift_test": DriftTest,
+    "executor": Executor,
 }
 
 

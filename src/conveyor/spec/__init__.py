@@ -7,6 +7,7 @@ from conveyor.spec.component import ComponentSpec
 from conveyor.spec.data import CombineSpec, DataSpec, JoinSpec, SplitSpec
 from conveyor.spec.deploy import DeployTargetSpec
 from conveyor.spec.evaluate import EvaluateSpec
+from conveyor.spec.executor import ExecutorSpec
 from conveyor.spec.facts import ProjectFacts
 from conveyor.spec.features import FeaturesSpec, TransformSpec
 from conveyor.spec.gate import MetricGateSpec
@@ -32,6 +33,7 @@ __all__ = [
     "DeployTargetSpec",
     "DriftSpec",
     "EvaluateSpec",
+    "ExecutorSpec",
     "FeaturesSpec",
     "JoinSpec",
     "MetricGateSpec",

@@ -9,6 +9,7 @@ from conveyor.spec._base import NAME_PATTERN, StrictModel, Task
 from conveyor.spec.data import DataSpec
 from conveyor.spec.deploy import NO_GATES_MESSAGE, DeployTargetSpec, TargetName
 from conveyor.spec.evaluate import EvaluateSpec, task_plots
+from conveyor.spec.executor import ExecutorSpec
 from conveyor.spec.features import FeaturesSpec
 from conveyor.spec.model import ModelSpec
 from conveyor.spec.monitor import MonitorSpec
@@ -34,6 +35,8 @@ class ProjectSpec(StrictModel):
     """Deploy targets by name; each becomes a ``deploy-<name>`` stage gated on the blessing."""
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
     """Drift monitoring and the retrain policy; the default profiles but compares nothing."""
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    """Where heavy work runs (``local`` by default); not a stage param, so it reruns nothing."""
 
     @model_validator(mode="after")
     def _split_and_plots_fit_task(self) -> ProjectSpec:

@@ -21,7 +21,8 @@ Every ``test_`` method of the suite then runs; those that take ``task`` run once
 (``root``: a project directory holding the files the source reads; ``frame``: the rows a
 transform is fitted on); ``DeployTargetContract`` runs the target in a tmp project holding a
 tiny blessed bundle (``run_params``, ``run_tasks`` and ``populate`` adjust that run);
-``DriftTestContract`` compares small and large columns of each kind the test supports.
+``DriftTestContract`` compares small and large columns of each kind the test supports;
+``ExecutorContract`` opens the executor once and maps, fails and submits on it.
 conveyor runs the same suites on its own components.
 
 This package needs pytest (not a dependency of conveyor itself) and never imports Hydra.
@@ -35,12 +36,22 @@ import pytest
 pytest.register_assert_rewrite(
     *(
         f"conveyor.testing.{m}"
-        for m in ("_contract", "_drift", "_metric", "_model", "_source", "_target", "_transform")
+        for m in (
+            "_contract",
+            "_drift",
+            "_executor",
+            "_metric",
+            "_model",
+            "_source",
+            "_target",
+            "_transform",
+        )
     )
 )
 
 from conveyor.testing._contract import ComponentContract  # noqa: E402
 from conveyor.testing._drift import DriftTestContract  # noqa: E402
+from conveyor.testing._executor import ExecutorContract  # noqa: E402
 from conveyor.testing._metric import MetricContract  # noqa: E402
 from conveyor.testing._model import ModelContract  # noqa: E402
 from conveyor.testing._signature import estimator_params  # noqa: E402
@@ -52,6 +63,7 @@ __all__ = [
     "ComponentContract",
     "DeployTargetContract",
     "DriftTestContract",
+    "ExecutorContract",
     "MetricContract",
     "ModelContract",
     "SourceContract",

@@ -204,6 +204,7 @@ def test_every_builtin_component_runs_its_suite() -> None:
         test_target_contracts,
         test_transform_contracts,
     )
+    from tests.unit.executors import test_contracts as test_executor_contracts
 
     suites = [
         *globals().values(),
@@ -211,6 +212,7 @@ def test_every_builtin_component_runs_its_suite() -> None:
         *vars(test_transform_contracts).values(),
         *vars(test_target_contracts).values(),
         *vars(test_drift_contracts).values(),
+        *vars(test_executor_contracts).values(),
     ]
     registered = {
         (ep.group, ep.name)

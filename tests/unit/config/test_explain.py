@@ -80,7 +80,7 @@ def test_the_primary_config_written_last_shadows_the_group_file(root: Path) -> N
     assert found.value == 9
     assert [w.origin for w in found.writers] == [
         "conf/model/xgboost.yaml:4",
-        "conf/config.yaml:17",
+        "conf/config.yaml:18",
     ]
     assert found.writers[-1].via is not None
     assert "itself" in found.writers[-1].via

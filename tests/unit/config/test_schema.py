@@ -17,7 +17,7 @@ from tests.conftest import REPO
 if TYPE_CHECKING:
     from pathlib import Path
 
-GROUPS = ("config", "data", "deploy", "evaluate", "features", "model", "monitor")
+GROUPS = ("config", "data", "deploy", "evaluate", "executor", "features", "model", "monitor")
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,11 @@ def test_params_are_typed_per_kind_and_interpolations_pass(
     assert _errors(root, "deploy", rest) != []
     transform = {"transforms": [{"kind": "impute", "params": {"strategy": "median", "x": 1}}]}
     assert any("'x' was unexpected" in e for e in _errors(root, "features", transform))
+    dask = {"kind": "dask", "params": {"address": None, "workers": 2, "memory_limit": "2GiB"}}
+    assert _errors(root, "executor", dask) == []
+    typo = {"kind": "dask", "params": {"wokers": 2}}
+    assert any("'wokers' was unexpected" in e for e in _errors(root, "executor", typo))
+    assert any("'daskk' is not one of" in e for e in _errors(root, "executor", {"kind": "daskk"}))
     assert _errors(root, "evaluate", {"metrics": ["roc_auc", "rocauc"]}) != []
 
 

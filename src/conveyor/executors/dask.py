@@ -1,0 +1,208 @@
+"""``dask``: a Dask cluster (``pip install 'conveyor-mlops[dask]'``).
+
+Where the scheduler is, in order:
+
+1. ``DASK_SCHEDULER_ADDRESS`` in the environment (what ``dask-scheduler``, dask-jobqueue and
+   a Slurm job script set; like Dask's own config, the environment wins over files);
+2. ``executor.params.address`` (``tcp://10.0.0.5:8786``);
+3. neither: a ``LocalCluster`` of ``workers`` single-threaded worker processes, each limited
+   to ``memory_limit``, started on open and closed on exit.
+
+A scheduler that does not answer within ``connect_timeout`` seconds is an ExecutorError naming
+the address and where it came from, before any work starts. dask is imported in
+:meth:`DaskExecutor.open` only, so conveyor runs without the extra until a project picks
+``executor=dask``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from conveyor.errors import ExecutorError, PluginError
+from conveyor.plugins.executor import Executor, Session
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from concurrent.futures import Future
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+MEMORY_PATTERN = r"auto|\d+(\.\d+)?\s*([kKMGT]i?B|B)?"
+
+
+class DaskParams(BaseModel):
+    """``executor.params`` of ``dask``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str | None = None
+    """The scheduler (``tcp://host:8786``); null: ``DASK_SCHEDULER_ADDRESS``, or a LocalCluster."""
+    workers: int | None = Field(default=None, ge=1, le=1024)
+    """LocalCluster worker processes (one thread each); null: one per CPU core."""
+    memory_limit: int | str = "auto"
+    """Per LocalCluster worker: bytes or ``4GiB``; ``auto``: the machine's memory / workers."""
+    connect_timeout: float = Field(default=5.0, gt=0, le=600)
+    """Seconds to wait for the scheduler before giving up."""
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _a_size(cls, value: int | str) -> int | str:
+        if isinstance(value, int):
+            if value < 1:
+                msg = f"{value} is not a memory size: write a positive number of bytes"
+                raise ValueError(msg)
+        elif not re.fullmatch(MEMORY_PATTERN, value):
+            msg = (
+                f"'{value}' is not a memory size: write bytes (1073741824), a size with a unit "
+                "('4GiB', '512MB') or 'auto'"
+            )
+            raise ValueError(msg)
+        return value
+
+
+class DaskSession(Session):
+    """A connected ``distributed.Client``."""
+
+    def __init__(self, client: Any) -> None:  # noqa: ANN401 - distributed.Client (untyped)
+        self._client = client
+        self._held: list[Any] = []  # dask cancels a task once its future is forgotten
+
+    @property
+    def workers(self) -> int:
+        """Threads across the cluster's workers (one per worker in a conveyor LocalCluster)."""
+        info = self._client.scheduler_info()
+        return sum(int(w.get("nthreads", 1)) for w in info["workers"].values()) or 1
+
+    def _resources(self, wanted: Mapping[str, float] | None) -> dict[str, float] | None:
+        """Only resources some worker declares: Dask would hold a task for others forever."""
+        if not wanted:
+            return None
+        declared = {
+            name
+            for worker in self._client.scheduler_info()["workers"].values()
+            for name in worker.get("resources", {})
+        }
+        kept = {name: value for name, value in wanted.items() if name in declared}
+        return kept or None
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        resources: Mapping[str, float] | None = None,
+    ) -> list[R]:
+        """Results in item order; the first failing item's exception is raised."""
+        items = list(items)
+        if not items:
+            return []
+        futures = self._client.map(fn, items, pure=False, resources=self._resources(resources))
+        try:
+            return list(self._client.gather(futures))
+        finally:
+            self._client.cancel(futures)
+
+    def submit(
+        self,
+        fn: Callable[..., R],
+        *args: Any,  # noqa: ANN401 - whatever fn takes
+        resources: Mapping[str, float] | None = None,
+    ) -> Future[R]:
+        """Run ``fn(*args)`` on a worker; a standard Future relays the result."""
+        from concurrent.futures import Future
+
+        task = self._client.submit(fn, *args, pure=False, resources=self._resources(resources))
+        self._held.append(task)
+        relay: Future[R] = Future()
+
+        def done(finished: Any) -> None:  # noqa: ANN401 - a distributed.Future
+            self._held.remove(finished)
+            try:
+                relay.set_result(finished.result())
+            except BaseException as exc:  # relayed to the caller as is
+                relay.set_exception(exc)
+
+        task.add_done_callback(done)
+        return relay
+
+
+class DaskExecutor(Executor[DaskParams]):
+    """Runs work on a Dask cluster: the configured scheduler, or a LocalCluster."""
+
+    Params = DaskParams
+
+    @contextmanager
+    def open(self, *, where: str, source: str | None = None) -> Iterator[Session]:
+        """Connect to the scheduler, or start a LocalCluster; close what was started on exit."""
+        import logging
+
+        try:
+            import distributed
+        except ImportError as exc:
+            raise PluginError(
+                f"executor 'dask' needs dask.distributed, which is not installed ({exc})",
+                where=_located(f"{where}.kind", source),
+                fix="pip install 'conveyor-mlops[dask]', or use executor=local",
+            ) from exc
+        engine: Any = distributed  # its functions are untyped
+        address, origin = self._address(where, source)
+        with ExitStack() as stack:
+            if address is None:
+                cluster = engine.LocalCluster(
+                    n_workers=self.params.workers or os.cpu_count() or 1,
+                    threads_per_worker=1,
+                    processes=True,
+                    memory_limit=self.params.memory_limit,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                stack.callback(cluster.close)
+                client = engine.Client(cluster, timeout=self.params.connect_timeout)
+            else:
+                client = self._connect(engine, address, origin)
+            stack.callback(client.close)
+            yield DaskSession(client)
+
+    def _address(self, where: str, source: str | None) -> tuple[str | None, str]:
+        """The scheduler's address and the setting it came from (for messages)."""
+        from_env = os.environ.get(ADDRESS_VARIABLE, "").strip()
+        if from_env:
+            return from_env, f"{ADDRESS_VARIABLE} (environment)"
+        if self.params.address:
+            return self.params.address, _located(f"{where}.params.address", source)
+        return None, ""
+
+    def _connect(self, engine: Any, address: str, origin: str) -> Any:  # noqa: ANN401 - untyped
+        timeout = self.params.connect_timeout
+        try:
+            return engine.Client(address, timeout=timeout)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ExecutorError(
+                f"cannot connect to the Dask scheduler at '{address}' within {timeout:g}s "
+                f"({type(exc).__name__}: {exc})",
+                where=origin,
+                fix=_fix(origin),
+            ) from exc
+
+
+def _located(path: str, source: str | None) -> str:
+    return f"{path} ({source})" if source else path
+
+
+def _fix(origin: str) -> str:
+    if origin.startswith(ADDRESS_VARIABLE):
+        return (
+            f"start the scheduler ('dask scheduler'), or unset {ADDRESS_VARIABLE} to start a "
+            "local cluster; or run with executor=local"
+        )
+    return (
+        "start the scheduler ('dask scheduler'), or set executor.params.address to null to "
+        "start a local cluster; or run with executor=local"
+    )

@@ -1,0 +1,94 @@
+"""The executor plugin kind (``conveyor.executors``): where heavy work runs.
+
+``executor.kind`` names a registered executor, the built-ins ``local`` (a process pool on this
+machine, the default) and ``dask`` (a Dask cluster: ``conveyor-mlops[dask]``), or a plugin's
+(``myplug.ray``); ``executor.params`` configures it, checked against its ``Params`` at
+compile time. The executor decides *where* work runs, never *what* it computes: its keys are
+not stage params, so switching executor reruns nothing, and tests hold outputs identical
+across executors.
+
+Work that fans out opens the executor as a context manager and gets a :class:`Session`::
+
+    with executor.open(where="executor", source="params.yaml") as session:
+        parts = session.map(score_shard, shards, resources={"memory": 2**30})
+
+A plugin subclasses :class:`Executor`, registers it in the ``conveyor.executors`` group and
+runs ``conveyor.testing.ExecutorContract``. As with Hydra's ``Launcher``, the methods take
+keyword arguments only (after the work itself), so later arguments never break a plugin.
+Executors import their engine (dask, ray) inside :meth:`Executor.open` only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from conveyor.plugins.base import Component, P
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from concurrent.futures import Future
+    from contextlib import AbstractContextManager
+
+__all__ = ["Executor", "Session"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Session(ABC):
+    """An open executor: a client with its workers, valid inside ``Executor.open``.
+
+    Functions and items travel to the workers by pickle (cloudpickle on Dask), so a mapped
+    function must be importable (module level) and its items small descriptions of work (file
+    paths, row ranges), not the data itself.
+    """
+
+    @property
+    @abstractmethod
+    def workers(self) -> int:
+        """How many tasks can run at once (worker processes, or pool size)."""
+
+    @abstractmethod
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        resources: Mapping[str, float] | None = None,
+    ) -> list[R]:
+        """``[fn(item) for item in items]``, run on the workers; results in item order.
+
+        ``resources`` is what one task needs, by name (``{"memory": 2**30}``): it guides
+        placement where the engine can reserve it, and never changes a result.
+
+        Raises:
+            Exception: The first exception an item raised (in item order), as ``fn`` raised it;
+                the other items are cancelled or left to finish, never half-reported.
+        """
+
+    @abstractmethod
+    def submit(
+        self,
+        fn: Callable[..., R],
+        *args: Any,  # noqa: ANN401 - whatever fn takes
+        resources: Mapping[str, float] | None = None,
+    ) -> Future[R]:
+        """Run ``fn(*args)`` on a worker; a :class:`concurrent.futures.Future` of its result."""
+
+
+class Executor(Component[P]):
+    """Runs conveyor's heavy work somewhere (``conveyor.executors``)."""
+
+    @abstractmethod
+    def open(self, *, where: str, source: str | None = None) -> AbstractContextManager[Session]:
+        """Connect (or start workers); close everything it started on exit.
+
+        ``where`` is the dotted YAML path of the executor's node (``executor``) and ``source``
+        the file that set it (``conf/executor/dask.yaml``), so that a message can name the
+        very setting at fault: ``executor.params.address (conf/executor/dask.yaml)``.
+
+        Raises:
+            ExecutorError: The workers cannot be started or reached; the message names the
+                setting (``<where>.params.address``), the address, and the fix.
+        """

@@ -1,0 +1,91 @@
+"""``executor:`` through the real ``conveyor compile`` and ``dvc status``.
+
+Where work runs is not what it computes: switching executor (or any of its settings) changes
+params.yaml but no stage's ``params:``, so DVC reruns nothing. Mistakes in conf/executor/ are
+located errors like any other config mistake: exit 2, no traceback, nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import yaml
+
+from tests.conftest import conveyor, dvc
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+GENERATED = ("dvc.yaml", "params.yaml")
+
+
+def _stage_params(root: Path) -> list[str]:
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    keys: list[str] = []
+    for stage in stages.values():
+        for entry in stage.get("params", []):
+            keys += [entry] if isinstance(entry, str) else [k for v in entry.values() for k in v]
+    return keys
+
+
+def test_switching_executor_reruns_no_stage(reproduced_project: Path) -> None:
+    root = reproduced_project
+    assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
+    default = yaml.safe_load((root / "params.yaml").read_text())["executor"]
+    assert default == {"kind": "local", "params": {"workers": None}}
+    dvc_yaml = (root / "dvc.yaml").read_text()
+
+    for overrides in (
+        ["executor=dask"],
+        ["executor=dask", "executor.params.workers=3", "executor.params.address=tcp://h:8786"],
+        ["executor.params.workers=1"],
+    ):
+        conveyor("compile", *overrides, cwd=root)
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        assert params["executor"]["kind"] == ("dask" if "executor=dask" in overrides else "local")
+        assert (root / "dvc.yaml").read_text() == dvc_yaml
+        assert not [k for k in _stage_params(root) if k.split(".")[0] == "executor"]
+        assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}, overrides
+
+    dask = yaml.safe_load((root / "params.yaml").read_text())
+    assert dask["executor"]["params"]["workers"] == 1
+    conveyor("compile", cwd=root)
+    assert yaml.safe_load((root / "params.yaml").read_text())["executor"] == default
+    assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
+
+
+def test_a_typo_in_the_executor_file_is_located(project: Path) -> None:
+    before = {name: (project / name).read_bytes() for name in GENERATED}
+    conf = project / "conf" / "executor" / "dask.yaml"
+    conf.write_text(conf.read_text().replace("  workers: null", "  wokers: 2"))
+    done = conveyor("compile", "executor=dask", cwd=project, check=False)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "executor.params.wokers (conf/executor/dask.yaml)" in done.stderr
+    assert "did you mean 'workers'?" in done.stderr
+    assert {name: (project / name).read_bytes() for name in GENERATED} == before
+
+
+def test_an_unknown_executor_lists_the_installed_ones(project: Path) -> None:
+    before = {name: (project / name).read_bytes() for name in GENERATED}
+    conf = project / "conf" / "executor" / "local.yaml"
+    conf.write_text(conf.read_text().replace("kind: local", "kind: daskk"))
+    done = conveyor("compile", cwd=project, check=False)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "executor.kind (conf/executor/local.yaml): unknown executor 'daskk'" in done.stderr
+    assert "did you mean 'dask'? available: dask, local" in done.stderr
+    assert {name: (project / name).read_bytes() for name in GENERATED} == before
+
+
+def test_a_bad_memory_limit_is_located_with_the_forms_dask_reads(project: Path) -> None:
+    done = conveyor(
+        "compile", "executor=dask", "executor.params.memory_limit=lots", cwd=project, check=False
+    )
+    assert done.returncode == 2
+    assert "executor.params.memory_limit (override 'executor.params.memory_limit=lots')" in (
+        done.stderr
+    )
+    assert "'lots' is not a memory size" in done.stderr
+    assert "Traceback" not in done.stderr
