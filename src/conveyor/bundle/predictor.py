@@ -48,6 +48,7 @@ class Predictor:
         import numpy as np
 
         self.bundle = bundle
+        self._settings = (unknown_categories, threads)
         self.schema = InputSchema.from_bundle(bundle.schema, unknown_categories=unknown_categories)
         self.task = str(bundle.schema.get("task", "regression"))
         self.classes = bundle.classes
@@ -59,6 +60,14 @@ class Predictor:
         self._fast: Callable[[np.ndarray], np.ndarray] | None = None
         self.fast_path_reason = "not tried"
         self._lower(threads)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as the bundle and settings, rebuilt (and re-lowered) where it is unpickled.
+
+        An executor's worker gets the predictor this way; the lowered fast path is a closure.
+        """
+        unknown, threads = self._settings
+        return (_rebuild, (self.bundle, unknown, threads, self.version))
 
     @property
     def fast_path(self) -> bool:
@@ -160,3 +169,9 @@ def _has_nan(array: np.ndarray) -> bool:
     import numpy as np
 
     return array.dtype.kind == "f" and bool(np.isnan(array).any())
+
+
+def _rebuild(bundle: Bundle, unknown: UnknownCategories, threads: int, version: str) -> Predictor:
+    predictor = Predictor(bundle, unknown_categories=unknown, threads=threads)
+    predictor.version = version
+    return predictor

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from conveyor.bundle.predictor import Predictor
+    from conveyor.plugins.executor import Session
 
 BadRows = Literal["fail", "skip"]
 RESERVED = ("prediction", "_source_file", "_row")
@@ -64,6 +65,7 @@ def score_files(
     report: Path | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     root: Path | None = None,
+    session: Session | None = None,
 ) -> ScoreSummary:
     """Score every row of ``inputs`` (CSV/Parquet files, directories or globs) into ``output``.
 
@@ -83,6 +85,9 @@ def score_files(
             counts are exact; a CSV file's count is estimated from its size and the bytes per
             line of its first 64 KiB until the file has been read.
         root: where relative paths start (default: the working directory).
+        session: an open executor to shard the files across (one task per file, each
+            streaming its file into a part that is merged, in input order, into ``output``);
+            None scores in this process. The output is byte-identical either way.
 
     Returns:
         The files, counts and paths of the run.
@@ -92,8 +97,6 @@ def score_files(
         InputError: a file lacks a model input or a kept column, or (``"fail"``) a row breaks
             the input schema.
     """
-    import pyarrow.parquet as pq
-
     if chunk_rows < 1:
         raise DataError(f"chunk_rows must be at least 1, got {chunk_rows}")
     started = time.perf_counter()
@@ -109,17 +112,13 @@ def score_files(
     read = [*predictor.schema.names, *(c for c in kept if c not in predictor.schema.names)]
     report_path = None
     with _atomic.atomic_path(target) as tmp:
-        writer = pq.ParquetWriter(tmp, layout.schema)
-        try:
-            for source in sources:
-                for offset, batch in source.batches(read, chunk_rows):
-                    scored = _score_chunk(predictor, source, offset, batch, layout, tally)
-                    if scored is not None:
-                        writer.write_batch(scored)
-                    progress.advance(batch.num_rows)
-                progress.finish(source)
-        finally:
-            writer.close()
+        if session is None:
+            write_sources(predictor, sources, read, chunk_rows, layout, tally, progress, tmp)
+        else:
+            from conveyor.bundle._shards import Plan, score_shards
+
+            plan = Plan(predictor, read, chunk_rows, layout, bad_rows)
+            score_shards(session, plan, sources, tally, progress, tmp)
         if bad_rows == "skip":
             chosen = report or target.with_name(f"{target.name}.bad_rows.json")
             report_path = chosen if chosen.is_absolute() else base / chosen
@@ -133,6 +132,32 @@ def score_files(
         report=report_path,
         seconds=time.perf_counter() - started,
     )
+
+
+def write_sources(
+    predictor: Predictor,
+    sources: Sequence[Source],
+    read: list[str],
+    chunk_rows: int,
+    layout: _Layout,
+    tally: _Tally,
+    progress: _Progress,
+    path: Path,
+) -> None:
+    """Stream ``sources`` chunk by chunk into one Parquet file at ``path`` (one row group each)."""
+    import pyarrow.parquet as pq
+
+    writer = pq.ParquetWriter(path, layout.schema)
+    try:
+        for source in sources:
+            for offset, batch in source.batches(read, chunk_rows):
+                scored = _score_chunk(predictor, source, offset, batch, layout, tally)
+                if scored is not None:
+                    writer.write_batch(scored)
+                progress.advance(batch.num_rows)
+            progress.finish(source)
+    finally:
+        writer.close()
 
 
 def expand_inputs(inputs: Sequence[str], root: Path) -> list[Path]:
@@ -324,6 +349,20 @@ class _Tally:
                 sample = {"file": source.display, "row": row, "column": name}
                 self.samples.append({**sample, "message": problem.message})
         return ~bad
+
+    def absorb(self, other: _Tally) -> None:
+        """Add a later shard's counts and samples, as if this tally had read its rows too."""
+        self.rows_in += other.rows_in
+        self.rows_skipped += other.rows_skipped
+        for name, count in other.skipped_by_file.items():
+            self.skipped_by_file[name] = self.skipped_by_file.get(name, 0) + count
+        for name, entry in other.by_column.items():
+            mine = self.by_column.setdefault(name, {"column": name, "rows": 0, "messages": []})
+            mine["rows"] += entry["rows"]
+            for message in entry["messages"]:
+                if message not in mine["messages"] and len(mine["messages"]) < 5:
+                    mine["messages"].append(message)
+        self.samples += other.samples[: max(0, _MAX_SAMPLES - len(self.samples))]
 
     def render(self, predictor: Predictor, output: Path) -> str:
         """The JSON report of a ``skip`` run."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from conveyor.bundle.scoring import ScoreSummary
+    from conveyor.plugins.executor import Session
 
 
 def score_command(args: argparse.Namespace) -> int:
@@ -28,24 +29,42 @@ def score_command(args: argparse.Namespace) -> int:
     if args.report is not None and args.bad_rows != "skip":
         raise UsageError("--report describes skipped rows: use it with --bad-rows skip")
     root = Path.cwd()
-    bundle, version = resolve_model_version(args.model, root)
-    threads = args.threads or os.cpu_count() or 1
-    predictor = Predictor(bundle, unknown_categories=args.unknown_categories, threads=threads)
-    predictor.version = version
-    with _progress_bar() as on_progress:
-        summary = score_files(
-            predictor,
-            args.inputs,
-            Path(args.output),
-            chunk_rows=args.chunk_rows,
-            bad_rows=args.bad_rows,
-            keep_columns=_columns(args.keep_columns),
-            report=Path(args.report) if args.report is not None else None,
-            on_progress=on_progress,
-            root=root,
-        )
+    opened = _executor(root)
+    with opened as session:
+        bundle, version = resolve_model_version(args.model, root)
+        # In this process: every core. Sharded: one thread per worker unless told otherwise.
+        threads = args.threads or ((os.cpu_count() or 1) if session is None else 1)
+        predictor = Predictor(bundle, unknown_categories=args.unknown_categories, threads=threads)
+        predictor.version = version
+        with _progress_bar() as on_progress:
+            summary = score_files(
+                predictor,
+                args.inputs,
+                Path(args.output),
+                chunk_rows=args.chunk_rows,
+                bad_rows=args.bad_rows,
+                keep_columns=_columns(args.keep_columns),
+                report=Path(args.report) if args.report is not None else None,
+                on_progress=on_progress,
+                root=root,
+                session=session,
+            )
     sys.stdout.write(f"{_summary_line(summary, root)}\n")
     return 0
+
+
+def _executor(root: Path) -> AbstractContextManager[Session | None]:
+    """The project's executor, opened; None (score in this process) for ``local``."""
+    from conveyor._paths import PARAMS_FILE
+    from conveyor.executors import build_executor, project_executor
+    from conveyor.plugins import Plugins
+    from conveyor.spec.executor import DEFAULT_EXECUTOR
+
+    spec = project_executor(root)
+    if spec.kind == DEFAULT_EXECUTOR:
+        return nullcontext()
+    executor = build_executor(Plugins.discover(), spec, source=PARAMS_FILE)
+    return executor.open(where="executor", source=PARAMS_FILE)
 
 
 def _columns(text: str | None) -> list[str] | None:

@@ -11,14 +11,49 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
+from conveyor._paths import PARAMS_FILE
 from conveyor.errors import SpecError
+from conveyor.spec import ExecutorSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conveyor.plugins import Plugins
     from conveyor.plugins.executor import Executor
-    from conveyor.spec import ExecutorSpec
 
-__all__ = ["build_executor"]
+__all__ = ["build_executor", "project_executor"]
+
+
+def project_executor(root: Path) -> ExecutorSpec:
+    """The ``executor:`` of the project at ``root`` (its params.yaml); ``local`` without one.
+
+    Commands that run outside DVC (``conveyor score``) read it here: it is in params.yaml for
+    them, and in no stage's ``params:``.
+    """
+    import yaml
+
+    path = root / PARAMS_FILE
+    if not path.is_file():
+        return ExecutorSpec()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(
+            f"cannot read {PARAMS_FILE}: {exc}",
+            where=PARAMS_FILE,
+            fix="regenerate it with 'conveyor compile' (it is generated; do not edit it)",
+        ) from exc
+    node = data.get("executor") if isinstance(data, dict) else None
+    try:
+        return ExecutorSpec.model_validate(node if node is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path_text = ".".join(["executor", *map(str, first["loc"])])
+        raise SpecError(
+            f"invalid executor: {first['msg']}",
+            where=f"{path_text} ({PARAMS_FILE})",
+            fix="fix conf/executor/ and run 'conveyor compile' (params.yaml is generated)",
+        ) from exc
 
 
 def build_executor(

@@ -160,7 +160,7 @@ class DaskExecutor(Executor[DaskParams]):
                     threads_per_worker=1,
                     processes=True,
                     memory_limit=self.params.memory_limit,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # a free port: never clashes with another
                     silence_logs=logging.ERROR,
                 )
                 stack.callback(cluster.close)

@@ -1,0 +1,180 @@
+"""``conveyor score`` on the project's executor, through the console script.
+
+``executor: local`` scores in the ``conveyor`` process as before; ``executor: dask`` shards the
+input files across a real Dask LocalCluster (two single-threaded worker processes, started once
+for the module) and merges the parts. The output and the bad-rows report are byte-identical
+either way, a bad row fails the same way, and a scheduler that does not answer is a located
+error that writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+from pathlib import Path  # noqa: TC003 - fixtures' annotations
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from distributed import Client
+
+from conveyor.executors.dask import ADDRESS_VARIABLE
+from tests.conftest import conveyor
+from tests.unit.bundle.test_scoring import features, make_bundle
+
+pytestmark = pytest.mark.slow  # each case starts 'conveyor score'
+
+INPUTS = ("data/a.csv", "data/b.parquet", "data/c.parquet", "bad.csv")
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Any:
+    """The address of a LocalCluster of two single-threaded worker processes."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_bundle(tmp_path_factory.mktemp("score") / "models" / "tiny")
+
+
+@pytest.fixture
+def work(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """models/tiny, three good inputs (CSV + Parquet) and bad.csv with one bad row."""
+    monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)
+    shutil.copytree(bundle, tmp_path / "models" / "tiny")
+    (tmp_path / "data").mkdir()
+    frame = features()
+    frame.iloc[:200].to_csv(tmp_path / "data" / "a.csv", index=False)
+    frame.iloc[200:400].to_parquet(tmp_path / "data" / "b.parquet", index=False)
+    frame.iloc[400:].to_parquet(tmp_path / "data" / "c.parquet", index=False)
+    bad = frame.iloc[:50].astype(object)
+    bad.iloc[3, 0] = "abc"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    return tmp_path
+
+
+def _executor(root: Path, kind: str, **params: Any) -> None:
+    text = yaml.safe_dump({"executor": {"kind": kind, "params": params}}, sort_keys=False)
+    (root / "params.yaml").write_text(text)
+
+
+def _files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+
+
+def _score(root: Path, *extra: str, check: bool = True) -> Any:
+    return conveyor(
+        "score",
+        "models/tiny",
+        *INPUTS,
+        "-o",
+        "out/scored.parquet",
+        "--chunk-rows",
+        "64",
+        "--bad-rows",
+        "skip",
+        "--report",
+        "out/bad.json",
+        *extra,
+        cwd=root,
+        check=check,
+    )
+
+
+def test_dask_and_local_outputs_are_byte_identical(work: Path, scheduler: str) -> None:
+    _executor(work, "local")
+    local = _score(work)
+    local_out = (work / "out" / "scored.parquet").read_bytes()
+    local_report = (work / "out" / "bad.json").read_bytes()
+    shutil.rmtree(work / "out")
+
+    _executor(work, "dask", address=scheduler)
+    before = _files(work)
+    sharded = _score(work)
+    with Client(scheduler) as client:  # the files were scored on the cluster's workers
+        assert "score_shard" in client.run_on_scheduler(_task_prefixes)
+    assert (work / "out" / "scored.parquet").read_bytes() == local_out
+    assert (work / "out" / "bad.json").read_bytes() == local_report
+    assert _files(work) - before == {"out", "out/scored.parquet", "out/bad.json"}  # no parts left
+    assert sharded.stdout.split(" in ")[0] == local.stdout.split(" in ")[0]  # rows and files
+
+    table = pq.read_table(work / "out" / "scored.parquet")
+    assert table.num_rows == 569 + 49
+    assert table.column("_source_file").unique().to_pylist() == list(INPUTS)
+    assert pq.ParquetFile(work / "out" / "scored.parquet").num_row_groups > len(INPUTS)
+
+
+def test_a_bad_row_fails_on_dask_as_it_does_locally(work: Path, scheduler: str) -> None:
+    args = ("score", "models/tiny", "data/a.csv", "bad.csv", "-o", "out.parquet")
+    _executor(work, "local")
+    local = conveyor(*args, cwd=work, check=False)
+    _executor(work, "dask", address=scheduler)
+    before = _files(work)
+    sharded = conveyor(*args, cwd=work, check=False)
+    assert sharded.returncode == local.returncode == 2
+    assert sharded.stderr == local.stderr
+    assert sharded.stderr.startswith("error: bad.csv: column 'mean radius': expected a number")
+    assert _files(work) == before  # no output, no parts
+
+
+def test_an_unreachable_scheduler_is_located_and_writes_nothing(work: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    _executor(work, "dask", address=address, connect_timeout=1)
+    before = _files(work)
+    done = _score(work, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    first, fix = done.stderr.splitlines()[:2]
+    assert first.startswith(
+        f"error: executor.params.address (params.yaml): cannot connect to the Dask scheduler "
+        f"at '{address}' within 1s ("
+    )
+    assert fix == (
+        "  fix: start the scheduler ('dask scheduler'), or set executor.params.address to null "
+        "to start a local cluster; or run with executor=local"
+    )
+    assert _files(work) == before
+    assert done.stdout == ""
+
+
+def test_the_environment_names_the_scheduler_when_it_is_set(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    _executor(work, "dask", connect_timeout=1)
+    monkeypatch.setenv(ADDRESS_VARIABLE, address)
+    done = _score(work, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"error: {ADDRESS_VARIABLE} (environment): cannot connect to the Dask scheduler at "
+        f"'{address}'"
+    )
+    assert not (work / "out").exists()
+
+
+def test_a_typo_in_params_yaml_executor_is_located(work: Path) -> None:
+    (work / "params.yaml").write_text("executor:\n  kind: dask\n  parms: {}\n")
+    done = _score(work, check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: executor.parms (params.yaml): invalid executor: ")
+    assert not (work / "out").exists()
+
+
+def _task_prefixes(dask_scheduler: Any) -> list[str]:
+    return sorted(dask_scheduler.task_prefixes)
