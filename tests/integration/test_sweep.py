@@ -238,3 +238,76 @@ def test_conf_is_composed_once_for_the_project_and_once_per_trial(
     # the compile check (whose params.yaml then gives the facts), then the first trial, which
     # fails before anything is queued: no composition for the primary metric or the seed
     assert composed == [[], ["model.params.max_depth=2"]]
+
+
+def _worker_pids(root: Path) -> list[int]:
+    """The pids of DVC's queue workers, from the files ``dvc queue start`` writes."""
+    files = sorted(root.glob(".dvc/tmp/exps/celery/dvc-exp-worker-*.json"))
+    return [json.loads(f.read_text())["pid"] for f in files]
+
+
+def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None:
+    """A loaded machine, made certain: the worker is stopped (SIGSTOP) for longer than the
+    sweep's patience while its trial runs. DVC's "Worker status" then reads "0 active" (celery's
+    one-second inspect gets no reply); the trial still finishes once the worker resumes, and the
+    sweep must report its success and exit 0, not kill it as a ghost."""
+    process = subprocess.Popen(
+        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=2", "-j", "1", "--name", "w"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while not (
+        (project / ".dvc/tmp/conveyor-sweeps/w.json").exists()
+        and _state(project, "w")["trials"][0]["status"] == "running"
+        and _worker_pids(project)
+    ):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the trial never started"
+        time.sleep(0.5)
+    stopped = _worker_pids(project)
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(35)  # > STARVED_POLLS polls of POLL_SECONDS: the old test for a dead worker
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, out + err
+    assert [t["status"] for t in _state(project, "w")["trials"]] == ["success"]
+    assert "w" in _experiments(project) or "w-1" in _experiments(project)
+
+
+def test_a_trial_whose_worker_is_killed_fails_and_resume_completes_it(project: Path) -> None:
+    """The other side of the busy worker: a worker that is gone (SIGKILL to it and the trial it
+    runs) is noticed from its process, the trial is reported failed, and --resume reruns it."""
+    process = subprocess.Popen(
+        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=2", "-j", "1", "--name", "k"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while not (
+        (project / ".dvc/tmp/conveyor-sweeps/k.json").exists()
+        and _state(project, "k")["trials"][0]["status"] == "running"
+        and _worker_pids(project)
+    ):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the trial never started"
+        time.sleep(0.5)
+    for pid in _worker_pids(project):
+        group = os.getpgid(pid)
+        assert group != os.getpgrp(), "the worker shares the test's process group"
+        os.killpg(group, signal.SIGKILL)  # the worker and the trial it runs
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 1, out + err
+    assert "its DVC queue worker died" in err
+    assert [t["status"] for t in _state(project, "k")["trials"]] == ["failed"]
+
+    conveyor("sweep", "--resume", "--name", "k", "-j", "1", cwd=project)
+    assert [t["status"] for t in _state(project, "k")["trials"]] == ["success"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor import _git
@@ -11,7 +12,6 @@ from conveyor.errors import CommandNotFoundError, GitError, SweepError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 TAIL_LINES = 20
 
@@ -70,44 +70,62 @@ class QueueEntry:
 
 @dataclass(frozen=True)
 class QueueStatus:
-    """``dvc queue status``: entries by experiment name, and how many workers are busy."""
+    """``dvc queue status``: entries by experiment name, and how many workers are alive."""
 
     entries: dict[str, QueueEntry]
-    active_workers: int | None
+    live_workers: int
 
     def get(self, name: str) -> QueueEntry | None:
         """The entry of experiment ``name``, if the queue has one."""
         return self.entries.get(name)
 
     def is_ghost(self, name: str) -> bool:
-        """Whether ``name`` shows as running although no worker is busy (its worker died)."""
+        """Whether ``name`` shows as running although no worker process is alive (they died)."""
         entry = self.entries.get(name)
-        return entry is not None and entry.status == "running" and self.active_workers == 0
+        return entry is not None and entry.status == "running" and self.live_workers == 0
 
 
 def queue_status(root: Path) -> QueueStatus:
-    """Read the DVC queue (unnamed entries are skipped).
+    """Read the DVC queue (unnamed entries are skipped) and count its live workers.
 
     ``dvc queue status`` has no JSON output, so its table is read: ``Task Name Created Status``,
-    where Created may hold a space (``04:38 PM``) but Status never does; then a last line
-    ``Worker status: N active, M idle``.
+    where Created may hold a space (``04:38 PM``) but Status never does. Its last line, ``Worker
+    status: N active``, is not used: DVC asks the workers over celery with a one-second timeout,
+    so a busy machine (or a worker finishing a trial) reads as "0 active" while every worker is
+    alive, and a trial would be declared dead while it runs. :func:`live_workers` asks the OS.
     """
     done = run(root, "dvc", "queue", "status", what="reading the experiment queue")
     entries: dict[str, QueueEntry] = {}
-    active: int | None = None
     for line in done.out.splitlines():
-        if line.startswith("Worker status:"):
-            count = line.removeprefix("Worker status:").split()[0]
-            active = int(count) if count.isdigit() else None
-            continue
         cells = line.split()
-        if len(cells) < 4 or cells[0] == "Task":
+        if len(cells) < 4 or cells[0] == "Task" or line.startswith("Worker status:"):
             continue
         entry = QueueEntry(cells[0], cells[1], cells[-1].lower())
         # Active entries are listed first: a later line for a name is its newer attempt.
         if entry.name != "None":
             entries[entry.name] = entry
-    return QueueStatus(entries, active)
+    return QueueStatus(entries, live_workers(root))
+
+
+def live_workers(root: Path) -> int:
+    """How many DVC queue workers (``dvc exp queue-worker``) run in ``root``, asked of the OS.
+
+    Not from the ``dvc-exp-worker-N.json`` files ``dvc queue start`` writes: when a worker that
+    ran out of work exits after a new one took its number, the old one writes its exit code
+    over the new one's file, and a live worker reads as dead.
+    """
+    import psutil  # a DVC dependency; only sweeps need it
+
+    here = root.resolve()
+    alive = 0
+    for process in psutil.process_iter(["cmdline", "cwd", "status"]):
+        cmdline = process.info["cmdline"] or []
+        cwd = process.info["cwd"]  # None when not ours to read: then not our worker either
+        if "queue-worker" not in cmdline or cwd is None:
+            continue
+        if process.info["status"] != psutil.STATUS_ZOMBIE and Path(cwd).resolve() == here:
+            alive += 1
+    return alive
 
 
 def queue_log(root: Path, name: str) -> str:

@@ -138,39 +138,50 @@ def wait(
     """
     _start_workers(root, state.jobs)
     starved = ghost_polls = 0
+    unresolved: dict[str, int] = {}  # polls in a row a trial was neither in the queue nor a ref
     while any(t.status not in FINISHED for t in trials):
         if not _refs_until_poll(root, state, trials, on_change):
             break  # every trial has its experiment ref: no need to ask DVC's queue
         entries = _dvc.queue_status(root)
-        refs: dict[str, str] | None = None
+        refs = _dvc.experiment_refs(root)  # read after the queue: a trial it calls done has one
         changed = False
         for trial in trials:
             if trial.status in FINISHED:
                 continue
             entry = entries.get(trial.name)
             status = entry.status if entry is not None else "missing"
-            if status == "success" or status == "missing":
-                refs = refs if refs is not None else _dvc.experiment_refs(root)
-                if trial.name in refs:
-                    trial.status, changed = "success", True
-                elif status == "missing":
-                    trial.status, trial.error = "failed", "left the DVC queue without a result"
-                    changed = True
+            if trial.name in refs:
+                trial.status, trial.error, changed = "success", None, True
             elif status == "failed":
                 trial.status, changed = "failed", True
                 trial.error = _dvc.queue_log(root, trial.name) or "failed (no log)"
+            elif status in ("success", "missing"):
+                # DVC lists a queued entry, then a running one, in two reads: an entry moving
+                # between them is in neither for one poll. Only a lasting absence is final.
+                unresolved[trial.name] = unresolved.get(trial.name, 0) + 1
+                if unresolved[trial.name] >= STARVED_POLLS:
+                    trial.status, trial.error = "failed", "left the DVC queue without a result"
+                    changed = True
+                continue
             elif status in ("queued", "running") and trial.status != status:
                 trial.status, changed = ("queued" if status == "queued" else "running"), True
+            unresolved.pop(trial.name, None)
         if changed:
             state.save(root)
             on_change()
         ghosts = [t for t in trials if t.status == "running" and entries.is_ghost(t.name)]
         ghost_polls = ghost_polls + 1 if ghosts else 0
         if ghost_polls >= STARVED_POLLS:
-            _kill(root, [t.name for t in ghosts])
+            refs = _dvc.experiment_refs(root)  # one last look: it may have finished meanwhile
+            _kill(root, [t.name for t in ghosts if t.name not in refs])
             for trial in ghosts:
-                trial.status = "failed"
-                trial.error = "its DVC queue worker died; 'conveyor sweep --resume' runs it again"
+                if trial.name in refs:
+                    trial.status, trial.error = "success", None
+                else:
+                    trial.status = "failed"
+                    trial.error = (
+                        "its DVC queue worker died; 'conveyor sweep --resume' runs it again"
+                    )
             state.save(root)
             on_change()
             ghost_polls = 0

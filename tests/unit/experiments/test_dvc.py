@@ -1,16 +1,21 @@
-"""Reading results out of experiment commits with one real ``git cat-file --batch``."""
+"""Reading results out of experiment commits with one real ``git cat-file --batch``; telling
+live DVC queue workers from dead ones by their real processes."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
 from conveyor.errors import SweepError
-from conveyor.experiments._dvc import show_files
+from conveyor.experiments._dvc import live_workers, show_files
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 
@@ -48,3 +53,45 @@ def test_nothing_asked_runs_nothing(tmp_path: Path) -> None:
 def test_outside_a_repository_git_fails_as_a_sweep_error_with_its_message(tmp_path: Path) -> None:
     with pytest.raises(SweepError, match=r"(?s)reading results failed .*not a git repository"):
         show_files(tmp_path, [("HEAD", "m.json")])
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start real processes (killed afterwards); ``worker`` ones read like a DVC queue worker."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(cwd: Path, *, worker: bool = True) -> subprocess.Popen[bytes]:
+        role = ["exp", "queue-worker", "dvc-exp-abc123-1@localhost"] if worker else ["exp"]
+        code = "import time; time.sleep(60)"
+        started.append(subprocess.Popen([sys.executable, "-c", code, *role], cwd=cwd))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def test_workers_running_in_the_project_are_counted(
+    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    spawn(tmp_path)
+    spawn(tmp_path)
+    assert live_workers(tmp_path) == 2
+
+
+def test_workers_of_other_projects_exited_ones_and_other_programs_are_not(
+    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "other"
+    project.mkdir()
+    elsewhere.mkdir()
+    spawn(elsewhere)  # another repository's worker
+    spawn(project, worker=False)  # a DVC process in the project that is not a worker
+    dead = spawn(project)
+    dead.kill()  # a worker that died: a zombie until its parent waits for it
+    while psutil.Process(dead.pid).status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.01)
+    assert live_workers(project) == 0
+    spawn(project)
+    assert live_workers(project) == 1
