@@ -12,6 +12,7 @@ from conveyor.compiler.tracking import source_deps, untracked_sources
 from conveyor.compiler.writer import diff_files, write_files
 from conveyor.config import load_project
 from conveyor.errors import SpecError
+from conveyor.runtime.schema_file import load_schema_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,6 +42,8 @@ def compile_files(root: Path, overrides: list[str] | tuple[str, ...] = ()) -> Co
     project = load_project(root, overrides)
     if problems := outside_sources(project):
         raise SpecError.from_problems(problems)
+    if project.spec.data.schema_file is not None:  # checked now, not first when validate runs
+        load_schema_file(root, project.spec.data.schema_file)
     pipeline = compile_project(project)
     warnings = tuple(untracked_sources(source_deps(pipeline), root))
     return Compiled(pipeline, render(pipeline, project.composed), warnings)

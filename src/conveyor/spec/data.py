@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from conveyor.spec._base import NAME_PATTERN, StrictModel
 from conveyor.spec.component import ComponentSpec
@@ -12,6 +13,27 @@ from conveyor.spec.schema import SchemaSpec
 
 SourceName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Column = Annotated[str, StringConstraints(min_length=1)]
+SCHEMA_FILE_PATTERN = r"^conf/(?!(?:.*/)?\.\.?(?:/|$))[^\\]+\.ya?ml$"
+
+
+def _schema_file(value: str) -> str:
+    if re.match(SCHEMA_FILE_PATTERN, value) is None:
+        msg = (
+            f"'{value}' is not a schema file: give the path of a .yaml file under conf/, "
+            "relative to the project (e.g. conf/schemas/orders.yaml)"
+        )
+        raise ValueError(msg)
+    return value
+
+
+SchemaFile = Annotated[str, AfterValidator(_schema_file)]
+"""``data.schema_file``: a project-relative YAML file under conf/ (``conf/schemas/x.yaml``).
+
+A wide table's schema is bulky, and DVC re-reads params.yaml once for every stage that has
+params, so a schema kept in its own file (a dependency of ``validate``) keeps ``dvc status``
+and ``dvc repro`` fast on large pipelines. Under conf/ so that the compile cache and
+``compile --check`` see its edits like any other config.
+"""
 
 
 class JoinSpec(StrictModel):
@@ -102,6 +124,8 @@ class DataSpec(StrictModel):
     sources: dict[SourceName, ComponentSpec] = Field(min_length=1)
     combine: CombineSpec | None = None
     schema_: SchemaSpec | None = Field(default=None, alias="schema")
+    schema_file: SchemaFile | None = None
+    """The schema's checks in a YAML file of their own (instead of ``schema``)."""
     target: Column
     split: SplitSpec = Field(default_factory=SplitSpec)
 
@@ -131,4 +155,11 @@ class DataSpec(StrictModel):
             problems.append(f"sources {unused} are never joined; add them under combine.join")
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _one_schema(self) -> DataSpec:
+        if self.schema_ is not None and self.schema_file is not None:
+            msg = "give the schema inline ('schema') or in a file ('schema_file'), not both"
+            raise ValueError(msg)
         return self

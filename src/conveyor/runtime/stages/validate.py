@@ -8,26 +8,32 @@ from typing import TYPE_CHECKING
 from conveyor.runtime import layout
 from conveyor.runtime.frames import read_frame
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
+from conveyor.runtime.schema_file import load_schema_file
 from conveyor.spec.schema import SchemaSpec
 
 if TYPE_CHECKING:
     from conveyor.plugins import Plugins
     from conveyor.spec import ProjectSpec
 
-READS = ("data.schema",)
+READS = ("data.schema", "data.schema_file")
 
 
 def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
-    """Reads the dataset, writes ``reports/validation.json``; none without ``data.schema``."""
+    """Reads the dataset (and the schema file), writes ``reports/validation.json``.
+
+    None without ``data.schema`` or ``data.schema_file``.
+    """
     del plugins
-    if spec.data.schema_ is None:
+    schema_file = spec.data.schema_file
+    if spec.data.schema_ is None and schema_file is None:
         return ()
     return (
         StagePlan(
             name="validate",
-            desc=f"Check the dataset against data.schema; report in {layout.VALIDATION_FILE}",
+            desc=f"Check the dataset against {schema_file or 'data.schema'}; report in "
+            f"{layout.VALIDATION_FILE}",
             reads=READS,
-            deps=(layout.dataset_path(spec.data),),
+            deps=(layout.dataset_path(spec.data), *([schema_file] if schema_file else [])),
             reports=(layout.VALIDATION_FILE,),
         ),
     )
@@ -37,14 +43,18 @@ def run(ctx: StageContext) -> None:
     """Validate, write the report whatever the outcome, fail on error-level violations."""
     from conveyor.runtime.validation import validate_frame  # not needed to compile
 
-    schema = ctx.params.parse("data.schema", SchemaSpec)
+    schema_file = ctx.params.get("data.schema_file", None)
+    if schema_file is None:
+        schema = ctx.params.parse("data.schema", SchemaSpec)
+    else:
+        schema = load_schema_file(ctx.root, str(schema_file))
     dataset = ctx.plan.deps[0]
     (report_file,) = ctx.plan.reports
     frame = read_frame(ctx.root, dataset, ctx.plan.name)
     report = validate_frame(frame, schema, dataset=dataset)
     report.write(ctx.root / report_file)
     if not report.passed:
-        raise report.error(report_file)
+        raise report.error(report_file, schema_file)
     summary = f"{ctx.plan.name}: {report.summary(report_file)}"
     print(summary, file=sys.stderr if report.warnings else sys.stdout)
 

@@ -127,20 +127,29 @@ class ValidationReport:
         )
         return "\n".join([head, *(f"  - {w.line()}" for w in self.warnings)])
 
-    def error(self, report_file: str) -> DataValidationError:
-        """The error for failed error-level checks: a headline, one line per failure, a fix."""
+    def error(self, report_file: str, schema_file: str | None = None) -> DataValidationError:
+        """The error for failed error-level checks: a headline, one line per failure, a fix.
+
+        ``schema_file`` is where the checks are when ``data.schema_file`` names one.
+        """
         failed = self.errors
         also = f" (and {plural(len(self.warnings), 'warning')})" if self.warnings else ""
         head = (
             f"{plural(len(failed), 'check')} failed{also} on {self.dataset} "
             f"(details in {report_file}):"
         )
+        update = (
+            f"update {schema_file} and rerun 'dvc repro'"
+            if schema_file
+            else "update data.schema in conf/data/ and run 'conveyor compile'"
+        )
         fix = (
             "correct the rows at the source (the report samples them), or, if the data changed "
-            "on purpose, update data.schema in conf/data/ and run 'conveyor compile'"
+            f"on purpose, {update}"
         )
         lines = "\n".join(f"  - {f.line()}" for f in failed)
-        return DataValidationError(f"{head}\n{lines}", where="data.schema", fix=fix)
+        where = f"data.schema ({schema_file})" if schema_file else "data.schema"
+        return DataValidationError(f"{head}\n{lines}", where=where, fix=fix)
 
 
 def plural(n: int, noun: str) -> str:
