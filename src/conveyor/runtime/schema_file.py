@@ -3,8 +3,9 @@
 DVC re-reads params.yaml once for every stage that has params, so on a large pipeline its size
 sets the pace of ``dvc status`` and ``dvc repro``. A wide table's schema is most of that size,
 and only ``validate`` reads it: as a file, it is one dependency of that one stage. The file
-holds what ``data.schema`` would (``columns``, ``extra_columns``, ``rows``, ``time``); it is
-checked when the project compiles and read again when ``validate`` runs.
+holds what ``data.schema`` would (``columns``, ``extra_columns``, ``rows``, ``time``), at its
+top level or under one ``schema:`` key as ``conveyor schema infer`` drafts it; it is checked
+when the project compiles and read again when ``validate`` runs.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def load_schema_file(root: Path, relative: str) -> SchemaSpec:
         raise SpecError(
             f"no schema file '{relative}'",
             where=KEY,
-            fix=f"create it (draft one with 'conveyor schema infer > {relative}') or fix "
+            fix=f"create it (draft one with 'conveyor schema infer -o {relative}') or fix "
             f"{KEY} in conf/data/",
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -62,18 +63,20 @@ def load_schema_file(root: Path, relative: str) -> SchemaSpec:
         )
     from pydantic import ValidationError
 
+    prefix: tuple[str, ...] = ()
+    if list(data) == ["schema"] and isinstance(data["schema"], dict):
+        prefix, data = ("schema",), data["schema"]  # as `conveyor schema infer` drafts it
     try:
         return SchemaSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError.from_problems(
-            [_problem(error, relative) for error in exc.errors()]
-        ) from exc
+        problems = [_problem(error, relative, prefix) for error in exc.errors()]
+        raise SpecError.from_problems(problems) from exc
 
 
-def _problem(error: object, relative: str) -> ConfigProblem:
+def _problem(error: object, relative: str, prefix: tuple[str, ...]) -> ConfigProblem:
     """One pydantic error as a problem located in the schema file."""
     assert isinstance(error, dict)  # noqa: S101 - pydantic's ErrorDetails
-    parts = [str(part) for part in error["loc"]]
+    parts = [*prefix, *(str(part) for part in error["loc"])]
     path = ".".join(parts) or "(root)"
     if error["type"] == "extra_forbidden":
         return ConfigProblem(

@@ -72,6 +72,8 @@ def test_the_file_holds_what_data_schema_would(tmp_path: Path) -> None:
         ("columns: [age]\n", "columns (conf/s.yaml)", "valid dictionary"),
         ("- age\n", "data.schema_file (conf/s.yaml)", "not list"),
         ("columns: {age\n", "data.schema_file (conf/s.yaml)", "not valid YAML"),
+        ("schema: {rows: {min: -1}}\n", "schema.rows.min (conf/s.yaml)", "greater than or"),
+        ("schema: {}\nrows: {}\n", "schema (conf/s.yaml)", "unknown key 'schema'"),
     ],
 )
 def test_a_bad_file_is_a_located_spec_error(
@@ -88,7 +90,7 @@ def test_a_missing_file_or_a_folder_says_how_to_draft_one(tmp_path: Path) -> Non
     with pytest.raises(SpecError, match=r"no schema file 'conf/s\.yaml'") as caught:
         load_schema_file(tmp_path, "conf/s.yaml")
     assert caught.value.fix is not None
-    assert "conveyor schema infer > conf/s.yaml" in caught.value.fix
+    assert "conveyor schema infer -o conf/s.yaml" in caught.value.fix
     (tmp_path / "conf/d.yaml").mkdir(parents=True)
     with pytest.raises(SpecError, match=r"no schema file 'conf/d\.yaml'"):
         load_schema_file(tmp_path, "conf/d.yaml")
@@ -105,3 +107,13 @@ def test_a_symlink_out_of_the_project_is_refused_unread(tmp_path: Path) -> None:
     (root / "conf/inside.yaml").write_text("columns: {}\n")
     (root / "conf/link.yaml").symlink_to(root / "conf/inside.yaml")
     assert load_schema_file(root, "conf/link.yaml").columns == {}
+
+
+def test_a_draft_of_schema_infer_is_a_schema_file_as_it_is(tmp_path: Path) -> None:
+    from conveyor.runtime.validation.infer import infer_schema, render_schema
+
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"age": [30, 40, 50], "ward": ["a", "b", "a"]})
+    name = _write(tmp_path, render_schema(infer_schema(frame), origin="visits.csv"))
+    schema = load_schema_file(tmp_path, name)
+    assert set(schema.columns) == {"age", "ward"}
