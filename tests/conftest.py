@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock
@@ -91,13 +92,67 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Heaviest modules first, then integration, security and unit (a stable sort).
 
     A test that needs ``reproduced_template`` (directly or through a fixture) is ``slow``, like
-    every test that runs ``dvc repro``, a sweep or a server itself, so ``-m 'not slow'`` never
-    pays for the reproduced project.
+    every test that starts stage work itself (``STAGE_WORK``, checked below), so
+    ``-m 'not slow'`` never pays for the reproduced project.
     """
     items.sort(key=_start_order)
     for item in items:
         if "reproduced_template" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+# The slow rule (docs/testing.md): a test that starts a process doing a stage's work, a model's
+# scoring or serving, or DVC's reproduction is ``slow``. Each such process costs 2-10 s (it
+# imports pandas and scikit-learn, or runs several), where compile, explain, diff or a registry
+# command costs about one. A test outside ``slow`` that starts one fails at that call, so the
+# daily subset stays fast as tests are added; mark it slow or call the code in process.
+STAGE_WORK = {
+    "conveyor": frozenset({"run", "score", "serve", "monitor", "ct", "sweep"}),
+    "dvc": frozenset({"repro", "exp", "queue"}),
+}
+_running: list[pytest.Item] = []  # the test whose setup, call or teardown runs now
+
+
+def stage_work(argv: list[str]) -> str | None:
+    """``'<program> <verb>'`` when ``argv`` starts stage work (``STAGE_WORK``), else None."""
+    args = [os.fsdecode(a) if isinstance(a, bytes | os.PathLike) else str(a) for a in argv]
+    if len(args) > 2 and args[1] == "-m":  # python -m conveyor / python -m dvc
+        args = args[2:]
+    if not args or (program := Path(args[0]).name) not in STAGE_WORK:
+        return None
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg in ("--cd", "-C"):  # dvc's options that take a value
+            next(rest, None)
+        elif not arg.startswith("-"):
+            return f"{program} {arg}" if arg in STAGE_WORK[program] else None
+    return None
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "subprocess.Popen" or not _running:
+        return
+    item, argv = _running[-1], args[1]
+    command = stage_work([argv] if isinstance(argv, str | bytes | os.PathLike) else list(argv))
+    if command and item.get_closest_marker("slow") is None:
+        pytest.fail(
+            f"{item.nodeid} starts '{command}' but is not marked slow: mark it "
+            "@pytest.mark.slow, or call the code in process (docs/testing.md, the slow rule)",
+            pytrace=False,
+        )
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """Tell ``_audit`` which test runs, setup and teardown included."""
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
 
 
 @pytest.fixture(scope="session")

@@ -141,6 +141,7 @@ def _commands(script: str) -> list[tuple[str, list[str]]]:
     return found
 
 
+@pytest.mark.slow
 def test_every_command_the_workflow_and_hook_run_exists(scaffolded: Path) -> None:
     workflow = yaml.safe_load((scaffolded / WORKFLOW).read_text())
     scripts = [str(step["run"]) for step in _steps(workflow) if "run" in step]

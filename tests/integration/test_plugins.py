@@ -236,6 +236,7 @@ def _batches(root: Path) -> None:
     current.to_csv(root / "current.csv", index=False)
 
 
+@pytest.mark.slow
 def test_monitor_runs_a_plugin_drift_test_named_in_conf(
     with_plugin: InstalledPlugin, project: Path
 ) -> None:

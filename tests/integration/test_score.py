@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import conveyor, dvc, sh
 from tests.unit.bundle.test_scoring import features, make_bundle
 
+pytestmark = pytest.mark.slow  # each case starts 'conveyor score' (the slow rule)
+
 SUMMARY = re.compile(r"^scored ([\d,]+) rows from (\d+) files? in [\d.]+s \([\d,]+ rows/s\) -> ")
 
 

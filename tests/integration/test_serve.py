@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+pytestmark = pytest.mark.slow  # each case starts 'conveyor serve' (the slow rule)
+
 _BANNER = re.compile(r"^serving (\S+) \(model '(\S+)' (\S+), .*\) at (http://\S+) - ")
 
 

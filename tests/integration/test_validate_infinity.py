@@ -10,11 +10,14 @@ import json
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pytest
 
 from tests.conftest import conveyor
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+pytestmark = pytest.mark.slow  # each case starts 'conveyor run <stage>' (the slow rule)
 
 DATA = """\
 sources:

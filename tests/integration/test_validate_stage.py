@@ -116,6 +116,7 @@ def test_a_warning_level_violation_lets_repro_finish(project: Path) -> None:
     assert (project / "reports" / "metrics.json").is_file()
 
 
+@pytest.mark.slow
 def test_schema_infer_writes_a_draft_that_validates_its_dataset(project: Path) -> None:
     conveyor("run", "ingest-breast_cancer", cwd=project)
     draft = project / "schema_draft.yaml"

@@ -67,6 +67,7 @@ def _copy(source: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("trusted", [None, ["sklearn.dummy.DummyRegressor"]], ids=["none", "other"])
+@pytest.mark.slow
 def test_train_refuses_a_target_estimator_holding_undeclared_types_before_writing(
     trusted: list[str] | None, split: Path, tmp_path: Path
 ) -> None:
@@ -425,6 +426,7 @@ def _score(bundle: Path, cwd: Path) -> Any:
     ("fixture", "cls", "field"),
     [("hgb_bundle", "TreePredictor", "left"), ("forest_bundle", "Tree", "left_child")],
 )
+@pytest.mark.slow
 def test_conveyor_score_refuses_a_crafted_tree_instead_of_crashing(
     fixture: str, cls: str, field: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -528,6 +530,7 @@ XGB_CASES = {
 
 
 @pytest.mark.parametrize("case", XGB_CASES, ids=list(XGB_CASES))
+@pytest.mark.slow
 def test_a_crafted_xgboost_tree_is_refused_before_xgboost_reads_it(
     case: str, xgb_bundle: Path, tmp_path: Path
 ) -> None:
@@ -542,6 +545,7 @@ def test_a_crafted_xgboost_tree_is_refused_before_xgboost_reads_it(
     assert message in done.stderr
 
 
+@pytest.mark.slow
 def test_a_booster_xgboost_cannot_parse_is_a_clean_bundle_error(
     xgb_bundle: Path, tmp_path: Path
 ) -> None:

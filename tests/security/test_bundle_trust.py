@@ -76,6 +76,7 @@ def test_no_payload_runs_when_a_bundle_is_loaded(
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: p.name)
+@pytest.mark.slow
 def test_no_payload_runs_through_conveyor_score(
     payload: Payload, bundle: Path, tmp_path: Path
 ) -> None:
@@ -107,6 +108,7 @@ def _serve(model: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("payload", [_EXEC, _OS], ids=lambda p: p.name)
+@pytest.mark.slow
 def test_no_payload_runs_through_conveyor_serve(
     payload: Payload, bundle: Path, tmp_path: Path
 ) -> None:
@@ -261,6 +263,7 @@ def test_every_built_in_model_loads_and_the_allowlist_is_exactly_big_enough(
     assert needed - safe_types() == ours  # nothing missing, nothing trusted for no reason
 
 
+@pytest.mark.slow
 def test_a_target_estimator_is_trusted_only_where_the_project_declares_it(
     tmp_path: Path,
 ) -> None:

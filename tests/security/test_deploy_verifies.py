@@ -19,6 +19,8 @@ from tests.conftest import conveyor
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.slow  # each case starts 'conveyor run deploy-<target>' (the slow rule)
+
 
 def _blessed_bundle(root: Path, model: object) -> Path:
     """models/diagnostics as train writes it, and a blessing for it, without a repro."""

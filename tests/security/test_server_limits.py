@@ -214,6 +214,7 @@ def _head(method: str, path: str, *headers: str) -> bytes:
     return "\r\n".join([f"{method} {path} HTTP/1.1", "Host: t", *headers, ""]).encode()
 
 
+@pytest.mark.slow
 def test_a_slow_header_flood_is_closed_at_the_header_timeout(server: Server) -> None:
     fresh = (_head("GET", "/ping"), b"X-Slow: 1\r\n")
     # uvicorn's keep-alive timer alone is cancelled by every byte: trickle the second request
@@ -226,6 +227,7 @@ def test_a_slow_header_flood_is_closed_at_the_header_timeout(server: Server) -> 
     _no_5xx(server, held, pings)
 
 
+@pytest.mark.slow
 def test_a_slow_body_flood_is_closed_at_the_body_timeout(server: Server) -> None:
     length = "Content-Length: 100000"
     csv = (_head("POST", "/invocations", "Content-Type: text/csv", length, "") + b"a", b"0")
@@ -240,6 +242,7 @@ def test_a_slow_body_flood_is_closed_at_the_body_timeout(server: Server) -> None
     _no_5xx(server, held, pings)
 
 
+@pytest.mark.slow
 def test_an_idle_flood_is_closed(server: Server) -> None:
     silent = (b"", b"")
     kept_alive = (PING, b"")
@@ -263,6 +266,7 @@ def _raw(port: int, request: bytes) -> bytes:
     return answer
 
 
+@pytest.mark.slow
 def test_a_request_head_over_32_kib_gets_431(server: Server) -> None:
     # what counts: the target, then each header's name and value ("/ping", "host" "t", ...)
     fixed = len("/ping") + len("host") + len("t") + len("x-pad")
@@ -274,6 +278,7 @@ def test_a_request_head_over_32_kib_gets_431(server: Server) -> None:
     assert b"32768 bytes" in answer
 
 
+@pytest.mark.slow
 def test_connections_past_max_connections_are_closed_at_once(
     bundle_dir: Path, tmp_path: Path
 ) -> None:
@@ -324,6 +329,7 @@ def _row(columns: list[str]) -> list[float]:
     return [1.0] * len(columns)
 
 
+@pytest.mark.slow
 def test_a_200000_column_csv_is_refused_before_it_is_parsed(server: Server) -> None:
     n = 200_000
     body = ",".join(f"c{i}" for i in range(n)) + "\n" + ",".join("1" for _ in range(n)) + "\n"
@@ -353,6 +359,7 @@ def _request(kind: str, names: list[str]) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", ["csv", "split", "records", "inputs", "oip"])
+@pytest.mark.slow
 def test_past_ten_extra_columns_a_request_is_refused_by_count(server: Server, kind: str) -> None:
     columns = _columns(server)
     extra = [f"extra{i}" for i in range(EXTRA_COLUMNS + 1)]
@@ -371,6 +378,7 @@ def test_past_ten_extra_columns_a_request_is_refused_by_count(server: Server, ki
     assert "columns; model" not in message
 
 
+@pytest.mark.slow
 def test_records_naming_many_columns_between_them_are_refused_by_count(server: Server) -> None:
     # each record is narrow, but together they name many columns: pandas' union of keys
     records = [{f"c{i}": 1.0} for i in range(30 + EXTRA_COLUMNS + 1)]
@@ -411,6 +419,7 @@ def _rows(kind: str, columns: list[str], n: int) -> tuple[str, dict[str, Any]]:
 @pytest.mark.parametrize(
     "kind", ["csv", "split", "records", "instances", "inputs", "oip_columns", "oip_tensor"]
 )
+@pytest.mark.slow
 def test_more_rows_than_max_rows_get_413(server: Server, kind: str) -> None:
     columns = _columns(server)
     path, request = _rows(kind, columns, MAX_ROWS)
@@ -439,6 +448,7 @@ def test_limits_in_serve_json_are_checked(config: dict[str, Any], expected: str)
     assert info.value.what == expected
 
 
+@pytest.mark.slow
 def test_the_limits_flags_reach_the_config(bundle_dir: Path, tmp_path: Path) -> None:
     done = conveyor(
         "serve", str(bundle_dir), "--header-timeout", "0", "--body-timeout", "-1",

@@ -160,6 +160,7 @@ def test_a_duckdb_query_that_writes_fails_compile(
 # --- the engines refuse writes too, when compile is bypassed ------------------------------------
 
 
+@pytest.mark.slow
 def test_a_write_slipped_into_params_yaml_is_refused_by_ingest(
     project: Path, outside: Path
 ) -> None:
@@ -389,6 +390,7 @@ def _plant_link(root: Path, link: str, target: Path | str) -> None:
 
 
 @pytest.mark.parametrize("case", list(SYMLINKS))
+@pytest.mark.slow
 def test_a_source_symlinked_out_of_the_project_is_refused(
     project: Path, outside: Path, case: str
 ) -> None:
@@ -414,6 +416,7 @@ def test_a_source_symlinked_out_of_the_project_is_refused(
     assert "is outside the project" in compiled.stderr
 
 
+@pytest.mark.slow
 def test_symlinks_that_stay_inside_the_project_are_read(project: Path) -> None:
     _plant_regular_files(project)
     (project / "store").mkdir()
