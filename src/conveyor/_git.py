@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from conveyor.errors import CommandNotFoundError, GitError, NotARepositoryError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
 
 PROGRAMS = ("git", "dvc")
@@ -74,13 +74,14 @@ def run(
     check: bool = True,
     stdin: bytes | None = None,
     detach: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Completed:
     """Run ``command``, whose first word is ``git`` or ``dvc``, in ``root``.
 
     Raises :class:`CommandNotFoundError` when the program is not installed (whatever
     ``check``), and :class:`GitError` (:class:`NotARepositoryError` when git says so) when it
     cannot start or, with ``check``, exits non-zero. DVC's analytics are off; stdin is empty
-    unless ``stdin`` gives it bytes.
+    unless ``stdin`` gives it bytes; ``env`` adds to (or overrides) this process's environment.
     """
     named = tuple(command)
     if not named or named[0] not in PROGRAMS:
@@ -95,10 +96,10 @@ def run(
             command=named,
         )
     argv = [executable, *named[1:]]
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    environment = {**os.environ, **(env or {}), "DVC_NO_ANALYTICS": "1"}
     try:
         if detach:
-            done = _run_detached(root, named, argv, env)
+            done = _run_detached(root, named, argv, environment)
         else:
             finished = subprocess.run(
                 argv,
@@ -107,7 +108,7 @@ def run(
                 stdin=subprocess.DEVNULL if stdin is None else None,
                 capture_output=True,
                 check=False,
-                env=env,
+                env=environment,
             )
             done = Completed(named, finished.returncode, finished.stdout, finished.stderr)
     except OSError as exc:

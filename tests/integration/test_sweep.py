@@ -14,6 +14,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
 from tests.conftest import VENV_BIN, conveyor, dvc, sh
@@ -267,6 +268,21 @@ def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the trial never started"
         time.sleep(0.5)
+    # -j 1: the trial may use every core (its model's n_jobs, if set, would still win). Read
+    # from the trial's process: celery's retitling hides the worker's own environment.
+    trials: list[psutil.Process] = []
+    while not trials and time.monotonic() < deadline:
+        workers = [psutil.Process(pid) for pid in _worker_pids(project)]
+        trials = [
+            child
+            for worker in workers
+            for child in worker.children(recursive=True)
+            if "exec-run" in child.cmdline()
+        ]
+        time.sleep(0.2)
+    assert trials, "no trial process appeared under the workers"
+    expected = os.environ.get("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
+    assert trials[0].environ().get("OMP_NUM_THREADS") == expected
     stopped = _worker_pids(project)
     for pid in stopped:
         os.kill(pid, signal.SIGSTOP)

@@ -17,15 +17,21 @@ TAIL_LINES = 20
 
 
 def run(
-    root: Path, *args: str, what: str, check: bool = True, detach: bool = False
+    root: Path,
+    *args: str,
+    what: str,
+    check: bool = True,
+    detach: bool = False,
+    env: dict[str, str] | None = None,
 ) -> _git.Completed:
     """Run ``git``/``dvc`` in ``root``; raise a SweepError naming ``what`` when it fails.
 
     ``detach`` is for commands that leave daemons behind (``dvc queue start``): their output
     goes to a file, because a daemon holding our pipe open would block us until it exits.
+    ``env`` adds environment variables (the daemons inherit them).
     """
     with _as_sweep_error(what):
-        return _git.run(root, args, check=check, detach=detach)
+        return _git.run(root, args, check=check, detach=detach, env=env)
 
 
 @contextmanager
@@ -119,9 +125,10 @@ def live_workers(root: Path) -> int:
     here = root.resolve()
     alive = 0
     for process in psutil.process_iter(["cmdline", "cwd", "status"]):
-        cmdline = process.info["cmdline"] or []
+        # Celery retitles a worker "[celeryd: dvc-exp-<hash>-N@localhost:MainProcess] ...".
+        title = " ".join(process.info["cmdline"] or [])
         cwd = process.info["cwd"]  # None when not ours to read: then not our worker either
-        if "queue-worker" not in cmdline or cwd is None:
+        if cwd is None or ("queue-worker" not in title and "celeryd: dvc-exp-" not in title):
             continue
         if process.info["status"] != psutil.STATUS_ZOMBIE and Path(cwd).resolve() == here:
             alive += 1

@@ -11,6 +11,7 @@ are killed, queued ones removed, and both go back to pending for ``--resume``.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -218,7 +219,34 @@ def _refs_until_poll(
 
 
 def _start_workers(root: Path, jobs: int) -> None:
-    _dvc.run(root, "dvc", "queue", "start", "-j", str(jobs), what="starting workers", detach=True)
+    _dvc.run(
+        root,
+        "dvc",
+        "queue",
+        "start",
+        "-j",
+        str(jobs),
+        what="starting workers",
+        detach=True,
+        env=thread_limits(jobs),
+    )
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""What OpenMP (xgboost, lightgbm) and the BLAS libraries (numpy, scipy, sklearn) size pools by."""
+
+
+def thread_limits(jobs: int, cores: int | None = None) -> dict[str, str]:
+    """Each of ``jobs`` parallel trials gets ``cores // jobs`` threads (at least one).
+
+    Without this, two trials on two cores each start two-thread fits and fight over the cores.
+    A variable the user set is kept, and a model's own ``n_jobs`` still wins: the environment
+    only changes defaults, so no recorded param changes and no stage reruns.
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = str(max(1, (cores or 1) // max(1, jobs)))
+    return {name: threads for name in THREAD_VARIABLES if name not in os.environ}
 
 
 def stop(root: Path, state: SweepState, trials: list[Trial]) -> None:

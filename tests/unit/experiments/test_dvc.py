@@ -60,8 +60,10 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start real processes (killed afterwards); ``worker`` ones read like a DVC queue worker."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(cwd: Path, *, worker: bool = True) -> subprocess.Popen[bytes]:
+    def start(cwd: Path, *, worker: bool = True, title: bool = False) -> subprocess.Popen[bytes]:
         role = ["exp", "queue-worker", "dvc-exp-abc123-1@localhost"] if worker else ["exp"]
+        if title:  # as celery retitles a running worker
+            role = ["[celeryd: dvc-exp-abc123-1@localhost:MainProcess] -active-"]
         code = "import time; time.sleep(60)"
         started.append(subprocess.Popen([sys.executable, "-c", code, *role], cwd=cwd))
         return started[-1]
@@ -76,7 +78,7 @@ def test_workers_running_in_the_project_are_counted(
     tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     spawn(tmp_path)
-    spawn(tmp_path)
+    spawn(tmp_path, title=True)
     assert live_workers(tmp_path) == 2
 
 
