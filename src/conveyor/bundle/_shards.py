@@ -1,7 +1,7 @@
 """Batch scoring sharded across an executor: one task per input file, merged in input order.
 
 Each task opens its file and runs the same streaming scorer as a local run
-(:func:`conveyor.bundle.scoring.write_sources`) into its own part, written atomically. When
+(:func:`conveyor.bundle._chunks.write_sources`) into its own part, written atomically. When
 every part is in, a manifest naming them in input order is written last (it marks the parts
 complete), and the parts' row groups are copied, in that order, into the output: the same
 row groups a local run writes, so the output is byte-identical whichever executor ran it.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
 from conveyor.bundle._batch_sources import open_source
-from conveyor.bundle.scoring import BadRows, _Layout, _Progress, _Tally, write_sources
+from conveyor.bundle._chunks import BadRows, Layout, Progress, Tally, write_sources
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -42,7 +42,7 @@ class Plan:
     predictor: Predictor
     read: list[str]
     chunk_rows: int
-    layout: _Layout
+    layout: Layout
     bad_rows: BadRows
 
 
@@ -56,12 +56,12 @@ class Shard:
     part: Path
 
 
-def score_shard(shard: Shard) -> _Tally:
+def score_shard(shard: Shard) -> Tally:
     """Score one file into its part (runs on a worker); the part's counts and bad rows."""
     plan = shard.plan
     source = open_source(shard.path, shard.display)
-    tally = _Tally(plan.bad_rows)
-    progress = _Progress([source], None)
+    tally = Tally(plan.bad_rows)
+    progress = Progress([source], None)
     with _atomic.atomic_path(shard.part) as tmp:
         write_sources(
             plan.predictor, [source], plan.read, plan.chunk_rows, plan.layout, tally, progress, tmp
@@ -73,13 +73,13 @@ def score_shards(
     session: Session,
     plan: Plan,
     sources: Sequence[Source],
-    tally: _Tally,
-    progress: _Progress,
+    tally: Tally,
+    progress: Progress,
     output: Path,
 ) -> None:
     """Score ``sources`` on ``session``, one task each, and merge the parts into ``output``."""
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.parts-", dir=output.parent))
-    futures: list[Future[_Tally]] = []
+    futures: list[Future[Tally]] = []
     try:
         shards = [
             Shard(plan, source.path, source.display, scratch / f"part-{index:05d}.parquet")
@@ -103,7 +103,7 @@ def score_shards(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def merge(scratch: Path, layout: _Layout, output: Path) -> None:
+def merge(scratch: Path, layout: Layout, output: Path) -> None:
     """Copy the row groups of the parts the manifest lists, in its order, into ``output``."""
     import pyarrow.parquet as pq
 
