@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import conveyor
+from tests.conftest import REPO, conveyor
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 XGB = "conf/model/xgboost.yaml"
 CONFIG = "conf/config.yaml"
+CONFIG_LINES = len((REPO / CONFIG).read_text(encoding="utf-8").splitlines())  # a: is appended
 MODELS = "hist_gradient_boosting, logistic_regression, random_forest, xgboost"
 EMPTY_FIX = (
     "  fix: write its keys back, choose another option (available in '{group}': {options}), "
@@ -96,7 +97,8 @@ CASES = {
     ),
     "interpolation-cycle": (
         _append("a: ${b}\nb: ${a}\n", CONFIG),
-        "error: a (conf/config.yaml:15): the interpolation '${b}' never resolves: it leads back "
+        f"error: a (conf/config.yaml:{CONFIG_LINES + 1}): the interpolation '${{b}}' never "
+        "resolves: it leads back "
         "to itself\n  fix: break the cycle: give one of the keys it passes through a plain value\n",
     ),
     "unterminated-interpolation": (
