@@ -36,7 +36,8 @@ def test_explain_shows_the_override_and_the_file_it_shadowed(root: Path) -> None
     )
     data = json.loads(conveyor("explain", "seed", "--json", cwd=root).stdout)
     assert data["value"] == 42
-    assert data["set_by"]["origin"] == "conf/config.yaml:14"
+    seed_line = (root / "conf/config.yaml").read_text().splitlines().index("seed: 42") + 1
+    assert data["set_by"]["origin"] == f"conf/config.yaml:{seed_line}"
     assert data["read_by"] == ["evaluate", "split", "train"]
 
 
@@ -75,7 +76,8 @@ def test_config_schema_writes_the_schemas_and_prints_the_mapping(root: Path) -> 
     done = conveyor("config", "schema", cwd=root)
     mapping = json.loads(done.stdout)["yaml.schemas"]
     assert mapping[".conveyor/schemas/model.json"] == ["conf/model/*.yaml"]
-    assert "wrote 7 schemas" in done.stderr
+    assert mapping[".conveyor/schemas/executor.json"] == ["conf/executor/*.yaml"]
+    assert "wrote 8 schemas" in done.stderr
     for schema in mapping:
         assert json.loads((root / schema).read_text())["$schema"].startswith("https://json-schema")
     elsewhere = conveyor("config", "schema", "-o", "out", cwd=root)
