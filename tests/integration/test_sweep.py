@@ -247,13 +247,10 @@ def _worker_pids(root: Path) -> list[int]:
     return [json.loads(f.read_text())["pid"] for f in files]
 
 
-def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None:
-    """A loaded machine, made certain: the worker is stopped (SIGSTOP) for longer than the
-    sweep's patience while its trial runs. DVC's "Worker status" then reads "0 active" (celery's
-    one-second inspect gets no reply); the trial still finishes once the worker resumes, and the
-    sweep must report its success and exit 0, not kill it as a ghost."""
+def _sweep_until_its_trial_runs(project: Path, name: str) -> tuple[subprocess.Popen[str], float]:
+    """Start a one-trial sweep ``name`` (-j 1); return once its trial runs on a worker."""
     process = subprocess.Popen(
-        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=2", "-j", "1", "--name", "w"],
+        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=2", "-j", "1", "--name", name],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -261,13 +258,22 @@ def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None
     )
     deadline = time.monotonic() + 600
     while not (
-        (project / ".dvc/tmp/conveyor-sweeps/w.json").exists()
-        and _state(project, "w")["trials"][0]["status"] == "running"
+        (project / f".dvc/tmp/conveyor-sweeps/{name}.json").exists()
+        and _state(project, name)["trials"][0]["status"] == "running"
         and _worker_pids(project)
     ):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the trial never started"
         time.sleep(0.5)
+    return process, deadline
+
+
+def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None:
+    """A loaded machine, made certain: the worker is stopped (SIGSTOP) for longer than the
+    sweep's patience while its trial runs. DVC's "Worker status" then reads "0 active" (celery's
+    one-second inspect gets no reply); the trial still finishes once the worker resumes, and the
+    sweep must report its success and exit 0, not kill it as a ghost."""
+    process, deadline = _sweep_until_its_trial_runs(project, "w")
     # -j 1: the trial may use every core (its model's n_jobs, if set, would still win). Read
     # from the trial's process: celery's retitling hides the worker's own environment.
     trials: list[psutil.Process] = []
@@ -300,22 +306,7 @@ def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None
 def test_a_trial_whose_worker_is_killed_fails_and_resume_completes_it(project: Path) -> None:
     """The other side of the busy worker: a worker that is gone (SIGKILL to it and the trial it
     runs) is noticed from its process, the trial is reported failed, and --resume reruns it."""
-    process = subprocess.Popen(
-        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=2", "-j", "1", "--name", "k"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 600
-    while not (
-        (project / ".dvc/tmp/conveyor-sweeps/k.json").exists()
-        and _state(project, "k")["trials"][0]["status"] == "running"
-        and _worker_pids(project)
-    ):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the trial never started"
-        time.sleep(0.5)
+    process, _ = _sweep_until_its_trial_runs(project, "k")
     for pid in _worker_pids(project):
         group = os.getpgid(pid)
         assert group != os.getpgrp(), "the worker shares the test's process group"
