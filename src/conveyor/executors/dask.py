@@ -70,8 +70,9 @@ class DaskParams(BaseModel):
 class DaskSession(Session):
     """A connected ``distributed.Client``."""
 
-    def __init__(self, client: Any) -> None:  # noqa: ANN401 - distributed.Client (untyped)
+    def __init__(self, client: Any, where: str) -> None:  # noqa: ANN401 - distributed.Client
         self._client = client
+        self._where = where
         self._held: list[Any] = []  # dask cancels a task once its future is forgotten
 
     @property
@@ -103,9 +104,18 @@ class DaskSession(Session):
         items = list(items)
         if not items:
             return []
+        from distributed import KilledWorker
+
         futures = self._client.map(fn, items, pure=False, resources=self._resources(resources))
         try:
             return list(self._client.gather(futures))
+        except KilledWorker as exc:  # Dask retried it on other workers, and they died too
+            raise ExecutorError(
+                f"Dask workers kept dying while running '{getattr(fn, '__name__', fn)}' ({exc})",
+                where=self._where,
+                fix="give each worker more memory (executor.params.memory_limit) or make each "
+                "task smaller, then run again; nothing was written",
+            ) from exc
         finally:
             self._client.cancel(futures)
 
@@ -168,7 +178,7 @@ class DaskExecutor(Executor[DaskParams]):
             else:
                 client = self._connect(engine, address, origin)
             stack.callback(client.close)
-            yield DaskSession(client)
+            yield DaskSession(client, _located(where, source))
 
     def _address(self, where: str, source: str | None) -> tuple[str | None, str]:
         """The scheduler's address and the setting it came from (for messages)."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor.errors import ExecutorError
 from conveyor.plugins.executor import Executor, Session
 
 if TYPE_CHECKING:
@@ -35,9 +36,10 @@ class LocalParams(BaseModel):
 class LocalSession(Session):
     """An open process pool."""
 
-    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
+    def __init__(self, pool: ProcessPoolExecutor, workers: int, where: str) -> None:
         self._pool = pool
         self._workers = workers
+        self._where = where
 
     @property
     def workers(self) -> int:
@@ -52,13 +54,27 @@ class LocalSession(Session):
         resources: Mapping[str, float] | None = None,
     ) -> list[R]:
         """Results in item order; the first failing item's exception is raised."""
+        from concurrent.futures.process import BrokenProcessPool
+
         del resources
-        futures = [self._pool.submit(fn, item) for item in items]
+        try:
+            futures = [self._pool.submit(fn, item) for item in items]
+        except BrokenProcessPool as exc:  # an earlier task's worker died: the pool is done
+            raise self._died(fn, exc) from exc
         try:
             return [future.result() for future in futures]
+        except BrokenProcessPool as exc:  # killed (out of memory, a signal) mid-task
+            raise self._died(fn, exc) from exc
         finally:
             for future in futures:
                 future.cancel()
+
+    def _died(self, fn: Callable[..., object], exc: BaseException) -> ExecutorError:
+        return ExecutorError(
+            f"a worker process died while running '{getattr(fn, '__name__', fn)}' ({exc})",
+            where=self._where,
+            fix="free memory or lower executor.params.workers, then run again; nothing was written",
+        )
 
     def submit(
         self,
@@ -82,11 +98,10 @@ class LocalExecutor(Executor[LocalParams]):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        del where, source
         workers = self.params.workers or os.cpu_count() or 1
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         try:
-            yield LocalSession(pool, workers)
+            yield LocalSession(pool, workers, f"{where} ({source})" if source else where)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
+from conveyor.errors import ExecutorError
 from conveyor.testing._contract import ComponentContract
 
 if TYPE_CHECKING:
@@ -36,6 +37,11 @@ def fail_on_three(item: int) -> int:
         msg = f"item {item} failed on purpose"
         raise ValueError(msg)
     return item
+
+
+def die(item: int) -> int:
+    """Kill the worker process running it, as the OOM killer would."""
+    os._exit(1)
 
 
 def add(first: int, second: int) -> int:
@@ -106,6 +112,22 @@ class ExecutorContract(ComponentContract):
         failed = session.submit(fail_on_three, 3)
         with pytest.raises(ValueError, match="item 3 failed on purpose"):
             failed.result(timeout=120)
+
+    def test_a_worker_that_dies_is_an_executor_error(self) -> None:
+        """A worker killed mid-task is an ExecutorError with the setting and the fix.
+
+        Out of memory or a signal, never the engine's own traceback. The check opens its own
+        session: a dead worker may leave a session unusable.
+        """
+        executor = self.executor()
+        with (
+            executor.open(where="executor", source="contract") as session,
+            pytest.raises(ExecutorError) as caught,
+        ):
+            session.map(die, range(2))
+        assert caught.value.where == "executor (contract)"
+        assert "'die'" in caught.value.what
+        assert caught.value.fix
 
     def test_workers_is_a_positive_count(self, session: Session) -> None:
         """``workers`` says how many tasks can run at once."""
