@@ -99,6 +99,30 @@ class Predictor:
             )
         return self.predict(checked)
 
+    def probe(self, rows: int = _PARITY_ROWS) -> str | None:
+        """Score rows built from the schema as requests are scored; what is wrong, or None.
+
+        A server checks a candidate version this way before it swaps it in: the model must
+        answer every probe row with a finite value (and probabilities that sum to one).
+        """
+        import numpy as np
+
+        from conveyor.bundle import _lowering
+
+        try:
+            prediction = self.predict(_lowering.probe_rows(self.schema, rows))
+        except Exception as exc:  # any failure refuses the model, and is reported
+            return f"scoring {rows} probe rows raised {type(exc).__name__}: {exc}"
+        if len(prediction.labels) != rows:
+            return f"{rows} probe rows got {len(prediction.labels)} predictions"
+        values = prediction.proba if prediction.proba is not None else prediction.labels
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            return "the model predicts NaN or infinity for probe rows"
+        proba = prediction.proba
+        if proba is not None and not np.allclose(proba.sum(axis=1), 1.0, atol=1e-6):
+            return "the class probabilities of probe rows do not sum to one"
+        return None
+
     def _prediction(self, scores: np.ndarray) -> Prediction:
         if self._class_labels is None:
             return Prediction(scores.astype("float64", copy=False), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,8 +14,14 @@ if TYPE_CHECKING:
 def serve_command(args: argparse.Namespace) -> int:
     """Load MODEL and serve it until interrupted."""
     from conveyor.serving.config import ServeConfig, load_serve_config
-    from conveyor.serving.server import open_model, serve
+    from conveyor.serving.follow import ADMIN_TOKEN_ENV, DEFAULT_POLL_SECONDS
+    from conveyor.serving.server import follow_stage, open_model, serve
 
+    if (args.poll is not None or args.remote is not None) and not args.follow:
+        from conveyor.errors import UsageError
+
+        flag = "--poll" if args.poll is not None else "--remote"
+        raise UsageError(f"{flag} applies to --follow", fix=f"add --follow, or drop {flag}")
     opened = open_model(args.model, root=Path.cwd())
     try:
         config_file = Path(args.config) if args.config else opened.config_file
@@ -33,7 +40,18 @@ def serve_command(args: argparse.Namespace) -> int:
             extra_columns=args.extra_columns,
             id_column=args.id_column,
         )
-        serve(opened, config, announce=_announce)
+        follower = None
+        if args.follow:
+            follower = follow_stage(
+                args.model,
+                root=Path.cwd(),
+                poll=args.poll if args.poll is not None else DEFAULT_POLL_SECONDS,
+                remote=args.remote,
+                token=os.environ.get(ADMIN_TOKEN_ENV),
+                unknown_categories=config.unknown_categories,
+                version=opened.version,
+            )
+        serve(opened, config, announce=_announce, follower=follower)
     finally:
         opened.close()
     return 0
@@ -69,6 +87,24 @@ def add_serve_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
     )
     parser.add_argument(
         "--max-rows", type=int, metavar="N", help="refuse requests of more rows with 413"
+    )
+    follow = parser.add_argument_group(
+        "following a registry stage",
+        "serve what NAME#STAGE holds now, and swap in each version promoted or rolled back to "
+        "it once verified; POST /admin/reload checks at once (with the bearer token in "
+        "CONVEYOR_ADMIN_TOKEN; without it the endpoint is off)",
+    )
+    follow.add_argument(
+        "--follow", action="store_true", help="follow the stage MODEL (NAME#STAGE) names"
+    )
+    follow.add_argument(
+        "--poll", type=float, metavar="S", help="seconds between checks (default 5)"
+    )
+    follow.add_argument(
+        "--remote",
+        metavar="NAME",
+        help="a git remote to fetch registry tags from before each check (default: none, the "
+        "local tags)",
     )
     limits = parser.add_argument_group(
         "connection limits", "slow or idle clients are closed (defaults: docs/serving.md)"

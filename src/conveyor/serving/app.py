@@ -4,6 +4,11 @@ The scoring routes read and parse their own bodies (orjson, no pydantic body mod
 metrics inside the handler (no middleware on the hot path) and answer with pre-serialised
 bytes. A small request is scored on the event loop: a thread hop costs more than the model. A
 large one is parsed, checked and scored in a worker thread so health checks stay quick.
+
+What the handlers read of the model (predictor, limits, /version, metadata) is one ``_Model``,
+taken once per request: a server that follows a registry stage (:mod:`conveyor.serving.follow`)
+swaps it with one reference assignment, and a request in flight finishes on the model it began
+with.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
     from conveyor.bundle.inputs import Checked, Problem
     from conveyor.bundle.predictor import Prediction, Predictor
     from conveyor.serving.config import ServeConfig
+    from conveyor.serving.follow import Follower
 
 __all__ = ["create_app"]
 
@@ -56,11 +63,13 @@ _MAX_PROBLEMS_SHOWN = 10
 _T = TypeVar("_T")
 
 
-def create_app(predictor: Predictor, *, config: ServeConfig) -> FastAPI:
-    """The server for one loaded model."""
+def create_app(
+    predictor: Predictor, *, config: ServeConfig, follower: Follower | None = None
+) -> FastAPI:
+    """The server for one loaded model; with ``follower``, the model a registry stage holds."""
     from conveyor import __version__
 
-    server = _Server(predictor, config)
+    server = _Server(predictor, config, follower)
     app = FastAPI(
         title=f"conveyor: {predictor.name}",
         version=str(__version__),
@@ -115,8 +124,18 @@ def create_app(predictor: Predictor, *, config: ServeConfig) -> FastAPI:
             openapi_extra=infer_extra(predictor),
         )
     route("/metrics", server.metrics, methods=["GET"], tags=ops, response_class=Response)
+    if follower is not None and follower.token is not None:  # no token: no endpoint (404)
+        route(
+            "/admin/reload",
+            server.admin_reload,
+            methods=["POST"],
+            tags=ops,
+            summary=f"Check {follower.reference} now; swap in a new version once verified",
+            response_class=Response,
+        )
     app.add_middleware(_ScoringFastLane, server=server)
-    install(app, predictor)
+    server.app = app
+    install(app, lambda: server.model.predictor)
     add_docs(app, app.title)
     return app
 
@@ -151,16 +170,50 @@ class _ScoringFastLane:
         await self.app(scope, receive, send)
 
 
-class _Server:
-    """The handlers, sharing one predictor, its metrics and its prediction log."""
+@dataclass(frozen=True)
+class _Model:
+    """What the handlers read of the served model: swapped as one reference, read once a request."""
 
-    def __init__(self, predictor: Predictor, config: ServeConfig) -> None:
+    predictor: Predictor
+    limits: Limits
+    mlflow_limits: Limits
+    version: dict[str, Any]
+    version_body: bytes
+    metadata: bytes
+
+    @classmethod
+    def of(cls, predictor: Predictor, config: ServeConfig) -> _Model:
         from conveyor import __version__
 
-        self.predictor = predictor
+        version = {
+            "conveyor": str(__version__),
+            "model": predictor.name,
+            "model_version": predictor.version,
+            "sha256": predictor.sha256,
+            "task": predictor.task,
+            "fast_path": predictor.fast_path,
+            "fast_path_reason": predictor.fast_path_reason,
+        }
+        return cls(
+            predictor,
+            Limits(predictor.schema.names, predictor.name, config.max_rows),
+            _mlflow_limits(predictor, config),
+            version,
+            _json(version),
+            _json(oip.metadata(predictor)),
+        )
+
+
+class _Server:
+    """The handlers, sharing one model (swapped whole), its metrics and its prediction log."""
+
+    def __init__(
+        self, predictor: Predictor, config: ServeConfig, follower: Follower | None = None
+    ) -> None:
         self.config = config
-        self.limits = Limits(predictor.schema.names, predictor.name, config.max_rows)
-        self.mlflow_limits = _mlflow_limits(predictor, config)
+        self.model = _Model.of(predictor, config)
+        self.follower = follower
+        self.app: FastAPI | None = None
         self.telemetry = Telemetry(predictor)
         self.log: PredictionLog | None = None
         if config.log_dir is not None:
@@ -176,24 +229,34 @@ class _Server:
                 rotate_seconds=config.log_rotate_seconds,
                 id_column=config.id_column,
             )
-        self._version = _json(
-            {
-                "conveyor": str(__version__),
-                "model": predictor.name,
-                "model_version": predictor.version,
-                "sha256": predictor.sha256,
-                "task": predictor.task,
-                "fast_path": predictor.fast_path,
-                "fast_path_reason": predictor.fast_path_reason,
-            }
-        )
-        self._metadata = _json(oip.metadata(predictor))
+        if follower is not None:
+            follower.bind(self)
+
+    @property
+    def predictor(self) -> Predictor:
+        """The model served now."""
+        return self.model.predictor
+
+    def swap(self, predictor: Predictor) -> None:
+        """Serve ``predictor`` from the next request on: one reference assignment.
+
+        Called on the event loop thread, so no handler runs in between; a request scoring in a
+        worker thread keeps the ``_Model`` it took and finishes on the old predictor.
+        """
+        model = _Model.of(predictor, self.config)
+        self.telemetry.served(predictor)
+        self.model = model
+        if self.app is not None:
+            self.app.openapi_schema = None  # the version enums: built again on the next read
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        """Flush the prediction log when the server stops."""
+        """Start following the registry stage (if asked); flush the prediction log at the end."""
         del app
-        yield
+        async with contextlib.AsyncExitStack() as stack:
+            if self.follower is not None:
+                await stack.enter_async_context(self.follower.running())
+            yield
         if self.log is not None:
             await run_in_threadpool(self.log.close)
 
@@ -202,6 +265,8 @@ class _Server:
     async def invocations(self, request: Request) -> Response:
         """``POST /invocations``."""
         start = time.perf_counter()
+        model = self.model
+        predictor = model.predictor
         kind = media_type(request)
         try:
             if kind not in mlflow.CONTENT_TYPES:
@@ -210,19 +275,19 @@ class _Server:
 
             def work() -> tuple[Prediction, Checked, bytes, mlflow.Split]:
                 if kind == "text/csv":
-                    parsed = mlflow.parse_csv(body, self.mlflow_limits)
+                    parsed = mlflow.parse_csv(body, model.mlflow_limits)
                 else:
-                    parsed = mlflow.parse_json_payload(parse_json(body), self.mlflow_limits)
-                if parsed.predict_proba and self.predictor.classes is None:
+                    parsed = mlflow.parse_json_payload(parse_json(body), model.mlflow_limits)
+                if parsed.predict_proba and predictor.classes is None:
                     raise RequestError(
-                        f"'params.predict_proba': model '{self.predictor.name}' is a "
+                        f"'params.predict_proba': model '{predictor.name}' is a "
                         "regression model and has no class probabilities"
                     )
-                split = mlflow.split_columns(parsed.columns, self.predictor, self.config)
-                prediction, checked = self._predict(split.columns, parsed.from_text, split.ignored)
-                content = mlflow.render(
-                    prediction, self.predictor.classes, proba=parsed.predict_proba
+                split = mlflow.split_columns(parsed.columns, predictor, self.config)
+                prediction, checked = self._predict(
+                    predictor, split.columns, parsed.from_text, split.ignored
                 )
+                content = mlflow.render(prediction, predictor.classes, proba=parsed.predict_proba)
                 return prediction, checked, content, split
 
             prediction, checked, content, split = await _run(work, len(body))
@@ -236,7 +301,7 @@ class _Server:
             request_id = uuid.uuid4().hex
         if split.ignored:
             self.telemetry.ignored(INVOCATIONS, len(split.ignored))
-        self._scored(INVOCATIONS, start, prediction, checked, request_id, split.ids)
+        self._scored(INVOCATIONS, start, predictor, prediction, checked, request_id, split.ids)
         headers = {"x-request-id": request_id} if request_id else None
         return Response(content, media_type=JSON, headers=headers)
 
@@ -249,8 +314,14 @@ class _Server:
         return self._plain("/health", b'{"status":"ok"}', JSON)
 
     async def version(self) -> Response:
-        """``GET /version``: conveyor's version and the model's name, version and sha256."""
-        return self._plain("/version", self._version, JSON)
+        """``GET /version``: conveyor's version and the model's name, version and sha256.
+
+        A following server adds what it follows and how its last check and reload went.
+        """
+        model = self.model
+        if self.follower is None:
+            return self._plain("/version", model.version_body, JSON)
+        return self._plain("/version", _json({**model.version, **self.follower.status()}), JSON)
 
     # --- Open Inference Protocol v2 ---------------------------------------------------------
 
@@ -272,20 +343,24 @@ class _Server:
     async def v2_model(self, name: str, version: str | None = None) -> Response:
         """``GET /v2/models/{name}``: the model's inputs and outputs."""
         endpoint = "/v2/models/{name}"
-        missing = self._unknown_model(endpoint, name, version)
-        return missing or self._plain(endpoint, self._metadata, JSON)
+        model = self.model
+        missing = self._unknown_model(model.predictor, endpoint, name, version)
+        return missing or self._plain(endpoint, model.metadata, JSON)
 
     async def v2_model_ready(self, name: str, version: str | None = None) -> Response:
         """``GET /v2/models/{name}/ready``."""
         endpoint = "/v2/models/{name}/ready"
-        missing = self._unknown_model(endpoint, name, version)
-        body = _json({"name": self.predictor.name, "ready": True})
+        predictor = self.model.predictor
+        missing = self._unknown_model(predictor, endpoint, name, version)
+        body = _json({"name": predictor.name, "ready": True})
         return missing or self._plain(endpoint, body, JSON)
 
     async def infer(self, request: Request, name: str, version: str | None = None) -> Response:
         """``POST /v2/models/{name}/infer``."""
         start = time.perf_counter()
-        missing = self._unknown_model(INFER, name, version)
+        model = self.model
+        predictor = model.predictor
+        missing = self._unknown_model(predictor, INFER, name, version)
         if missing is not None:
             return missing
         try:
@@ -296,19 +371,26 @@ class _Server:
             body = await read_body(request, self.config.max_body_bytes)
 
             def work() -> tuple[Prediction, Checked, oip.Infer, oip.Answer]:
-                parsed = oip.parse_request(body, header_length, self.predictor, self.limits)
-                prediction, checked = self._predict(parsed.columns, from_text=False)
-                return prediction, checked, parsed, oip.render(prediction, parsed, self.predictor)
+                parsed = oip.parse_request(body, header_length, predictor, model.limits)
+                prediction, checked = self._predict(predictor, parsed.columns, from_text=False)
+                return prediction, checked, parsed, oip.render(prediction, parsed, predictor)
 
             prediction, checked, parsed, content = await _run(work, len(body))
         except RequestError as exc:
             return self._refused(INFER, start, exc, oip.error_body(str(exc)))
         except Exception as exc:
             return self._failed(INFER, start, exc, lambda message, _: oip.error_body(message))
-        self._scored(INFER, start, prediction, checked, parsed.id)
+        self._scored(INFER, start, predictor, prediction, checked, parsed.id)
         return Response(content.content, media_type=content.media_type, headers=content.headers)
 
     # --- operations -----------------------------------------------------------------------
+
+    async def admin_reload(self, request: Request) -> Response:
+        """``POST /admin/reload``: check the followed stage now (a bearer token is required)."""
+        assert self.follower is not None  # noqa: S101 - the route exists only when following
+        status, body = await self.follower.reload(request.headers.get("authorization"))
+        self.telemetry.observe("/admin/reload", status)
+        return Response(_json(body), status_code=status, media_type=JSON)
 
     async def metrics(self) -> Response:
         """``GET /metrics``: Prometheus text."""
@@ -334,40 +416,27 @@ class _Server:
     # --- shared ---------------------------------------------------------------------------
 
     def _predict(
-        self, columns: dict[str, Any], from_text: bool, ignored: tuple[str, ...] = ()
+        self,
+        predictor: Predictor,
+        columns: dict[str, Any],
+        from_text: bool,
+        ignored: tuple[str, ...] = (),
     ) -> tuple[Prediction, Checked]:
         if not columns or not any(len(values) for values in columns.values()):
             raise RequestError("the batch is empty: send at least one row", reason="empty")
-        checked = self.predictor.schema.check(columns, from_text=from_text)
+        checked = predictor.schema.check(columns, from_text=from_text)
         if checked.problems:
-            text = self._describe(checked.problems)
+            text = _describe(predictor, checked.problems)
             if ignored:  # a typo'd column is ignored, and reported missing: show both
                 text += f"; {mlflow.ignored_clause(ignored)}"
             raise RequestError(text, reason="invalid_input")
-        return self.predictor.predict(checked), checked
-
-    def _describe(self, problems: tuple[Problem, ...]) -> str:
-        """Every problem, one clause each; many missing columns become one clause."""
-        missing = [p.column for p in problems if p.message == "is missing" and p.column]
-        lines = [p.render() for p in problems if len(missing) < 2 or p.message != "is missing"]
-        if len(missing) >= 2:
-            total = len(self.predictor.schema.names)
-            shown = ", ".join(f"'{name}'" for name in missing[:_MAX_PROBLEMS_SHOWN])
-            more = ", ..." if len(missing) > _MAX_PROBLEMS_SHOWN else ""
-            lines.insert(
-                0,
-                f"{len(missing)} of the model's {total} columns are missing: {shown}{more} "
-                f"(GET /v2/models/{self.predictor.name} lists them)",
-            )
-        text = "; ".join(lines[:_MAX_PROBLEMS_SHOWN])
-        if len(lines) > _MAX_PROBLEMS_SHOWN:
-            text += f"; and {len(lines) - _MAX_PROBLEMS_SHOWN} more problems"
-        return text
+        return predictor.predict(checked), checked
 
     def _scored(
         self,
         endpoint: str,
         start: float,
+        predictor: Predictor,
         prediction: Prediction,
         checked: Checked,
         request_id: str | None,
@@ -385,6 +454,7 @@ class _Server:
                 prediction.labels,
                 scores,
                 ids,
+                predictor.version,
             )
             self.log.record(record)
 
@@ -409,9 +479,10 @@ class _Server:
         )
         return Response(shape(message, 500), status_code=500, media_type=JSON)
 
-    def _unknown_model(self, endpoint: str, name: str, version: str | None) -> Response | None:
+    def _unknown_model(
+        self, served: Predictor, endpoint: str, name: str, version: str | None
+    ) -> Response | None:
         start = time.perf_counter()
-        served = self.predictor
         if name == served.name and version in (None, served.version):
             return None
         if name != served.name:
@@ -424,6 +495,25 @@ class _Server:
     def _plain(self, endpoint: str, body: bytes, kind: str) -> Response:
         self.telemetry.observe(endpoint, 200)
         return Response(body, media_type=kind)
+
+
+def _describe(predictor: Predictor, problems: tuple[Problem, ...]) -> str:
+    """Every problem, one clause each; many missing columns become one clause."""
+    missing = [p.column for p in problems if p.message == "is missing" and p.column]
+    lines = [p.render() for p in problems if len(missing) < 2 or p.message != "is missing"]
+    if len(missing) >= 2:
+        total = len(predictor.schema.names)
+        shown = ", ".join(f"'{name}'" for name in missing[:_MAX_PROBLEMS_SHOWN])
+        more = ", ..." if len(missing) > _MAX_PROBLEMS_SHOWN else ""
+        lines.insert(
+            0,
+            f"{len(missing)} of the model's {total} columns are missing: {shown}{more} "
+            f"(GET /v2/models/{predictor.name} lists them)",
+        )
+    text = "; ".join(lines[:_MAX_PROBLEMS_SHOWN])
+    if len(lines) > _MAX_PROBLEMS_SHOWN:
+        text += f"; and {len(lines) - _MAX_PROBLEMS_SHOWN} more problems"
+    return text
 
 
 def _mlflow_limits(predictor: Predictor, config: ServeConfig) -> Limits:

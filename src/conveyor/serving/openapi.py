@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from conveyor.serving.oip import ADVERTISED, label_datatype, output_names
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fastapi import FastAPI
 
     from conveyor.bundle.inputs import ColumnRule
@@ -205,17 +207,18 @@ def infer_extra(predictor: Predictor) -> dict[str, Any]:
     }
 
 
-def install(app: FastAPI, predictor: Predictor) -> None:
+def install(app: FastAPI, served: Callable[[], Predictor]) -> None:
     """Make ``app``'s OpenAPI document say what the server does, where FastAPI cannot know.
 
     The handlers read their own bodies and paths, so FastAPI's 422 never happens; a model name
-    or version other than the served one is a 404, so the path parameters are enums.
+    or version other than the served one is a 404, so the path parameters are enums of what
+    ``served()`` returns when the document is built (again after a swap clears it).
     """
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _finish(generate(), predictor)  # FastAPI caches the document it returns
+            _finish(generate(), served())  # FastAPI caches the document it returns
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]

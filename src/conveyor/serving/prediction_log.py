@@ -56,6 +56,8 @@ class Record:
     scores: np.ndarray | None
     ids: Any = None
     """The values of the request's id column, or None."""
+    version: str | None = None
+    """The model version that answered; None: the log's own (a server that swaps sets it)."""
 
 
 class PredictionLog:
@@ -208,7 +210,8 @@ class PredictionLog:
         endpoints = np.asarray([r.endpoint for r in records], dtype=object)
         total = int(counts.sum())
         data["_model"] = pa.array([self.model] * total, type=pa.string())
-        data["_model_version"] = pa.array([self.version] * total, type=pa.string())
+        versions = np.asarray([r.version or self.version for r in records], dtype=object)
+        data["_model_version"] = pa.array(np.repeat(versions, counts), type=pa.string())
         data["_endpoint"] = pa.array(np.repeat(endpoints, counts), type=pa.string())
         labels = np.concatenate([r.labels for r in records])
         if self.classifier:

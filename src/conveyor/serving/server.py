@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from conveyor.bundle import Bundle
     from conveyor.registry.reference import RegistryRef
-    from conveyor.serving.config import ServeConfig
+    from conveyor.serving.config import ServeConfig, UnknownCategories
+    from conveyor.serving.follow import Follower
 
 _BACKLOG = 2048  # uvicorn's default
 DEPLOY_CONFIG = "serve.json"
@@ -98,8 +99,18 @@ def _from_registry(reference: RegistryRef, root: Path) -> OpenedModel:
     return OpenedModel(bundle, located.label, located.version, scratch=scratch)
 
 
-def serve(opened: OpenedModel, config: ServeConfig, *, announce: Callable[[str], None]) -> None:
-    """Run the server until interrupted; ``announce`` gets one line with the URL and model."""
+def serve(
+    opened: OpenedModel,
+    config: ServeConfig,
+    *,
+    announce: Callable[[str], None],
+    follower: Follower | None = None,
+) -> None:
+    """Run the server until interrupted; ``announce`` gets one line with the URL and model.
+
+    With ``follower`` (:func:`follow_stage`), the server keeps to the version a registry stage
+    holds, and ``announce`` also gets one line per version swapped in.
+    """
     import uvicorn
 
     from conveyor.bundle.predictor import Predictor
@@ -108,7 +119,10 @@ def serve(opened: OpenedModel, config: ServeConfig, *, announce: Callable[[str],
 
     predictor = Predictor(opened.bundle, unknown_categories=config.unknown_categories)
     predictor.version = config.model_version or opened.version
-    app = create_app(predictor, config=config)
+    if follower is not None:
+        predictor.version = opened.version  # the registry's name for it: what the stage holds
+        follower.announce = announce
+    app = create_app(predictor, config=config, follower=follower)
     listener = _bind(config.host, config.port)
     host, port = listener.getsockname()[:2]
     limits = ConnectionLimits(config.header_timeout, config.body_timeout, config.max_connections)
@@ -132,13 +146,48 @@ def serve(opened: OpenedModel, config: ServeConfig, *, announce: Callable[[str],
     gc.freeze()
     shown = f"[{host}]" if ":" in host else host
     fast = "fast path" if predictor.fast_path else f"Pipeline ({predictor.fast_path_reason})"
+    following = f", following {follower.reference} every {follower.poll:g} s" if follower else ""
     announce(
         f"serving {opened.label} (model '{predictor.name}' {predictor.version}, sha256 "
-        f"{predictor.sha256[:12]}, {fast}) at http://{shown}:{port} - POST /invocations, "
-        f"POST /v2/models/{predictor.name}/infer, docs at /docs"
+        f"{predictor.sha256[:12]}, {fast}{following}) at http://{shown}:{port} - POST "
+        f"/invocations, POST /v2/models/{predictor.name}/infer, docs at /docs"
     )
     with _terminate_quietly():
         server.run(sockets=[listener])
+
+
+def follow_stage(
+    model: str,
+    *,
+    root: Path,
+    poll: float,
+    remote: str | None,
+    token: str | None,
+    unknown_categories: UnknownCategories,
+    version: str,
+) -> Follower:
+    """A :class:`~conveyor.serving.follow.Follower` of MODEL, which must be ``NAME#STAGE``."""
+    from conveyor.errors import UsageError
+    from conveyor.registry.reference import RegistryRef
+    from conveyor.serving.follow import Follower
+
+    reference = parse_model(model, root)
+    if not isinstance(reference, RegistryRef) or reference.stage is None:
+        raise UsageError(
+            f"--follow needs a registry stage, and '{model}' is not one",
+            fix="give NAME#STAGE (diagnostics#prod), or drop --follow to serve MODEL as it is",
+        )
+    if not poll > 0:
+        raise UsageError(f"--poll must be above 0 seconds, got {poll:g}", fix="try --poll 5")
+    return Follower(
+        root,
+        reference,
+        version=version,
+        poll=poll,
+        remote=remote,
+        token=token,
+        unknown_categories=unknown_categories,
+    )
 
 
 @contextlib.contextmanager

@@ -68,18 +68,41 @@ class Telemetry:
             ["class"],
             registry=self.registry,
         )
-        info = Gauge(
+        self._info = Gauge(
             "conveyor_model_info",
             "The model being served (always 1)",
             ["name", "version", "sha256", "fast_path"],
             registry=self.registry,
         )
-        info.labels(
-            predictor.name, predictor.version, predictor.sha256, str(predictor.fast_path)
-        ).set(1)
+        self.served(predictor)
+        self._reloads = Counter(
+            "conveyor_model_reloads",
+            "New versions of the followed registry stage swapped in (conveyor serve --follow)",
+            registry=self.registry,
+        )
+        self._reload_failures = Counter(
+            "conveyor_model_reload_failures",
+            "Checks of the followed stage that left the served version in place, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self._scores = _ScoreHistogram(predictor)
         self.registry.register(self._scores)
         self._children: dict[tuple[str, ...], Any] = {}
+
+    def served(self, predictor: Predictor) -> None:
+        """Say which model is served now (``conveyor_model_info`` holds one series)."""
+        self._info.clear()
+        self._info.labels(
+            predictor.name, predictor.version, predictor.sha256, str(predictor.fast_path)
+        ).set(1)
+
+    def reloaded(self, reason: str | None = None) -> None:
+        """Count a swap (``reason`` None) or a check that kept the served version, and why."""
+        if reason is None:
+            self._reloads.inc()
+        else:
+            self._reload_failures.labels(reason).inc()
 
     def observe(
         self, endpoint: str, code: int, seconds: float | None = None, *, reason: str | None = None
