@@ -57,8 +57,10 @@ class Check:
     relative: bool = False
 
     def describe(self) -> str:
-        """``roc_auc min: required >= 0.95, observed 0.93``."""
+        """``roc_auc >= 0.95 (observed 0.93)``: one line of a refusal."""
         seen = "missing" if self.observed is None else f"{self.observed:.6g}"
+        # the champion may lack the metric too (then the check fails on a missing observation)
+        was = "missing" if self.champion_value is None else f"{self.champion_value:.6g}"
         if self.kind == "min":
             return f"{self.metric} >= {self.required:g} (observed {seen})"
         if self.kind == "max":
@@ -67,12 +69,12 @@ class Check:
             change = "missing" if self.observed is None else f"{self.observed:+.1%}"
             return (
                 f"{self.metric} change vs champion >= {self.required:+.1%} of the champion's "
-                f"value (observed {change}, champion {self.champion_value:.6g})"
+                f"value (observed {change}, champion {was})"
             )
         return (
             f"{self.metric} change vs champion >= {self.required:+g} (observed "
             f"{'missing' if self.observed is None else f'{self.observed:+.6g}'}, "
-            f"champion {self.champion_value:.6g})"
+            f"champion {was})"
         )
 
 
