@@ -46,6 +46,7 @@ MODULES: dict[str, list[str] | None] = {
     "monitoring/drift.py": [
         "tests/unit/monitoring/test_drift.py",
         "tests/unit/monitoring/test_drift_defaults.py",
+        "tests/unit/monitoring/test_drift_report.py",
     ],
     "components/drift.py": [
         "tests/unit/monitoring/test_drift.py",
