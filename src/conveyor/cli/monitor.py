@@ -27,6 +27,7 @@ def monitor_command(args: argparse.Namespace) -> int:
     """Compare the batch with the reference; write drift.json and drift.html; print a summary."""
     from conveyor.cli._model import resolve_model_version
     from conveyor.ct.monitor import MonitorArgs, project_request
+    from conveyor.executors import open_project_executor
     from conveyor.monitoring.monitor import run_monitor, summary
 
     root = Path.cwd()
@@ -43,7 +44,9 @@ def monitor_command(args: argparse.Namespace) -> int:
         metric=args.metric,
         max_drop=args.max_drop,
     )
-    result = run_monitor(root, project_request(root, options, resolve_model=resolve_model_version))
+    request = project_request(root, options, resolve_model=resolve_model_version)
+    with open_project_executor(root) as session:
+        result = run_monitor(root, request, session=session)
     if args.json:
         sys.stdout.write(json.dumps(result.document, indent=2, allow_nan=False) + "\n")
     else:

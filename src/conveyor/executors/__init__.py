@@ -16,12 +16,13 @@ from conveyor.errors import SpecError
 from conveyor.spec import ExecutorSpec
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     from conveyor.plugins import Plugins
-    from conveyor.plugins.executor import Executor
+    from conveyor.plugins.executor import Executor, Session
 
-__all__ = ["build_executor", "project_executor"]
+__all__ = ["build_executor", "open_project_executor", "project_executor"]
 
 
 def project_executor(root: Path) -> ExecutorSpec:
@@ -72,3 +73,26 @@ def build_executor(
             where=f"{path}{located}",
             fix="run 'conveyor compile' to see every problem with its conf/ file",
         ) from exc
+
+
+def open_project_executor(
+    root: Path, plugins: Plugins | None = None
+) -> AbstractContextManager[Session | None]:
+    """The project's executor (params.yaml's ``executor:``), opened; None for ``local``.
+
+    With ``local``, heavy work runs in the calling process as it always has; any other
+    executor's session is what ``conveyor score`` and ``monitor`` fan their files out on.
+    """
+    from contextlib import nullcontext
+
+    from conveyor.spec.executor import DEFAULT_EXECUTOR
+
+    spec = project_executor(root)
+    if spec.kind == DEFAULT_EXECUTOR:
+        return nullcontext()
+    if plugins is None:
+        from conveyor.plugins import Plugins
+
+        plugins = Plugins.discover()
+    executor = build_executor(plugins, spec, source=PARAMS_FILE)
+    return executor.open(where="executor", source=PARAMS_FILE)

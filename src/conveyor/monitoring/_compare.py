@@ -33,7 +33,7 @@ from conveyor.plugins.drift import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     import pandas as pd
     import pyarrow as pa
@@ -102,14 +102,6 @@ def compare(
             fix="score batches with the training columns, or list these under monitor.drift.ignore",
         )
     rows = _columns.row_count(current)
-    results: list[ColumnDrift] = []
-    issues: list[QualityIssue] = []
-    for name in names:
-        summary = reference.column(name)
-        side = _stats.Side.of(_columns.column(current, name), summary["kind"], name)
-        test, where = _column_test(options, name)
-        results.append(drift(name, summary, side, test, loaded, where=where))
-        issues.extend(quality(name, summary, side, options))
     prediction = None
     if reference.prediction is not None and current_prediction is not None:
         scores = np.asarray(current_prediction).reshape(-1)
@@ -120,9 +112,42 @@ def compare(
                 fix="pass one prediction per row of the batch",
             )
         kind = reference.prediction["kind"]
-        side = _stats.Side.of(pa.chunked_array([pa.array(scores)]), kind, "prediction")
+        prediction = _stats.Side.of(pa.chunked_array([pa.array(scores)]), kind, "prediction")
+
+    def side_of(name: str, kind: str) -> _stats.Side:
+        return _stats.Side.of(_columns.column(current, name), kind, name)
+
+    return compare_sides(reference, names, side_of, rows, prediction, options, loaded)
+
+
+def compare_sides(
+    reference: Profile,
+    names: list[str],
+    side_of: Callable[[str, str], _stats.Side],
+    rows: int,
+    prediction_side: _stats.Side | None,
+    options: DriftOptions,
+    loaded: Tests,
+) -> DriftReport:
+    """Test the columns ``names``, each read as a :class:`~_stats.Side` when its turn comes.
+
+    ``side_of(name, kind)`` is called once per column, in order, so only one column's values
+    are held at a time (a sharded batch merges its files' parts for that column then).
+    """
+    results: list[ColumnDrift] = []
+    issues: list[QualityIssue] = []
+    for name in names:
+        summary = reference.column(name)
+        side = side_of(name, summary["kind"])
+        test, where = _column_test(options, name)
+        results.append(drift(name, summary, side, test, loaded, where=where))
+        issues.extend(quality(name, summary, side, options))
+    prediction = None
+    if reference.prediction is not None and prediction_side is not None:
         test = options.default  # a numeric-only default leaves a label prediction on auto
-        prediction = drift("prediction", reference.prediction, side, test, loaded, where=None)
+        prediction = drift(
+            "prediction", reference.prediction, prediction_side, test, loaded, where=None
+        )
     drifted = sum(result.drifted for result in results)
     share = drifted / len(results) if results else 0.0
     return DriftReport(

@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 
     from conveyor.bundle import Bundle
     from conveyor.bundle.predictor import Predictor
-    from conveyor.monitoring._batch import Batch
     from conveyor.monitoring._scores import Scores
-    from conveyor.monitoring.drift import DriftReport
+    from conveyor.monitoring._sharded import ShardedBatch
+    from conveyor.monitoring.drift import DriftOptions, DriftReport
     from conveyor.monitoring.profile import Profile
     from conveyor.monitoring.request import MonitorRequest
     from conveyor.plugins import Plugins
+    from conveyor.plugins.executor import Session
 
 JSON_NAME = "drift.json"
 HTML_NAME = "drift.html"
@@ -104,7 +105,11 @@ def read_reference_metrics(path: Path) -> dict[str, Any] | None:
 
 
 def run_monitor(
-    root: Path, request: MonitorRequest, *, plugins: Plugins | None = None
+    root: Path,
+    request: MonitorRequest,
+    *,
+    plugins: Plugins | None = None,
+    session: Session | None = None,
 ) -> MonitorResult:
     """Compare the batch ``request.current`` with its reference; write drift.json and drift.html.
 
@@ -114,6 +119,9 @@ def run_monitor(
             :class:`~conveyor.monitoring.request.MonitorRequest`).
         plugins: Where metrics and drift tests are loaded from (default: the installed
             entry points).
+        session: An open executor to read the batch's files on, one task per file (None: in
+            this process). Its drift.json is equal to an in-process run's; batches that need
+            the model's scores or labels are read in process either way.
 
     Returns:
         The drift report, the performance, the document and the paths written.
@@ -125,7 +133,6 @@ def run_monitor(
     from conveyor.monitoring._compare import compare
     from conveyor.monitoring._scores import score_table
     from conveyor.monitoring.drift import DriftOptions
-    from conveyor.monitoring.report import render_html
 
     options = request.options or DriftOptions()
     reference, predictor, where = request.reference, request.predictor, request.where
@@ -140,10 +147,21 @@ def run_monitor(
     files = _batch.expand(
         root, request.current, where=where, model=predictor.name if predictor is not None else None
     )
+    scorer = predictor if predictor is not None and _scores.can_score(predictor) else None
+    if session is not None:
+        from conveyor.monitoring import _sharded
+
+        sharded = _sharded.scan_batch(
+            session, root, files, required=features, optional=extra, numeric=numeric, where=where
+        )
+        logged = _sharded.logged_score_column(sharded)
+        needs_model = reference.prediction is not None and logged is None and scorer is not None
+        needs_labels = bool(request.labels) or (target is not None and sharded.has(target))
+        if not needs_model and not needs_labels:
+            return _write(request, _compare_sharded(request, sharded, logged, options, plugins))
     batch = _batch.read_batch(
         root, files, required=features, optional=extra, numeric=numeric, where=where
     )
-    scorer = predictor if predictor is not None and _scores.can_score(predictor) else None
     scores: Scores | None = None
     prediction = None
     if reference.prediction is not None:
@@ -180,12 +198,47 @@ def run_monitor(
         current_prediction=prediction,
         tests=plugins["drift_test"] if plugins is not None else None,
     )
-    document = _document(report, performance, scores, batch, predictor, request.reference_name)
+    document = _document(
+        report, performance, scores, batch.files, predictor, request.reference_name
+    )
+    return _write(request, (report, performance, document))
+
+
+def _write(
+    request: MonitorRequest, found: tuple[DriftReport, dict[str, Any] | None, dict[str, Any]]
+) -> MonitorResult:
+    """Write drift.json and drift.html (each atomically), once everything is computed."""
+    from conveyor.monitoring.report import render_html
+
+    report, performance, document = found
     html = render_html(document, report, performance)
     json_path, html_path = request.out_dir / JSON_NAME, request.out_dir / HTML_NAME
     _atomic.write_text(json_path, json.dumps(document, indent=2, allow_nan=False) + "\n")
     _atomic.write_text(html_path, html)
     return MonitorResult(report, performance, document, json_path, html_path)
+
+
+def _compare_sharded(
+    request: MonitorRequest,
+    batch: ShardedBatch,
+    logged: str | None,
+    options: DriftOptions,
+    plugins: Plugins | None,
+) -> tuple[DriftReport, None, dict[str, Any]]:
+    """The drift report of a batch on an executor, one column at a time (no labels, no model)."""
+    from conveyor.monitoring._compare import Tests, compare_sides
+    from conveyor.plugins import Registry
+
+    reference = request.reference
+    registry = plugins["drift_test"] if plugins is not None else Registry.discover("drift_test")
+    loaded = Tests(registry)
+    names = [name for name in reference.names if name not in set(options.ignore)]
+    prediction = None
+    if reference.prediction is not None and logged is not None:
+        prediction = batch.side(logged, reference.prediction["kind"], as_scores=True)
+    report = compare_sides(reference, names, batch.side, batch.rows, prediction, options, loaded)
+    document = _document(report, None, None, batch.shown, request.predictor, request.reference_name)
+    return report, None, document
 
 
 def profile_data(
@@ -272,7 +325,7 @@ def _document(
     report: DriftReport,
     performance: dict[str, Any] | None,
     scores: Scores | None,
-    batch: Batch,
+    files: tuple[str, ...],
     predictor: Predictor | None,
     reference_name: str,
 ) -> dict[str, Any]:
@@ -295,7 +348,7 @@ def _document(
         document["performance_drop"] = int(performance["dropped"])
         document["performance"] = {key: performance[key] for key in PERFORMANCE_KEYS}
     document["inputs"] = {
-        "current": list(batch.files),
+        "current": list(files),
         "reference": reference_name,
         "model": None if predictor is None else f"{predictor.name} {predictor.version}",
         "labels": performance["source"] if performance is not None else None,

@@ -68,6 +68,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 def run(ctx: StageContext) -> None:
     """Score and compare the batch; write drift.json and drift.html."""
     from conveyor.bundle import load_bundle
+    from conveyor.executors import open_project_executor
     from conveyor.monitoring import MonitorRequest, model_predictor, run_monitor
     from conveyor.monitoring.monitor import read_reference_metrics, summary
     from conveyor.monitoring.profile import Profile
@@ -106,7 +107,8 @@ def run(ctx: StageContext) -> None:
         reference_metrics=read_reference_metrics(ctx.root / metrics_file),
         reference_name=profile_file,
     )
-    result = run_monitor(ctx.root, request, plugins=ctx.plugins)
+    with open_project_executor(ctx.root, ctx.plugins) as session:  # not a param: reruns nothing
+        result = run_monitor(ctx.root, request, plugins=ctx.plugins, session=session)
     print(f"monitor: {summary(result, ctx.root)}")  # noqa: T201
 
 

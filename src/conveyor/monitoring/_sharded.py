@@ -1,0 +1,216 @@
+"""Monitoring a batch across an executor: one task per file, parts merged on the driver.
+
+A prediction log is a folder of many Parquet files; on a non-local executor each file is read
+on a worker, never all of them into one table. The work runs in passes, one task per file in
+each:
+
+1. ``scan_file``: the file's columns, their types (as a local run types them) and null counts,
+   and its row count. The driver checks what a local run checks (required columns, one type
+   per column across files, rows) and unifies the types exactly as ``pyarrow.concat_tables``
+   does, with the same errors.
+2. ``column_part``, once per profiled column (and the logged score), when its turn comes: the
+   file's category counts and nulls, or its finite values sorted and its nulls. Counts merge
+   by addition in file order (so categories keep the order a local run sees them in); sorted
+   values merge into the column's sorted values. The drift tests then run on the driver on
+   exactly the numbers a local run has, so drift.json is equal whichever executor ran it.
+
+The driver holds one column at a time, never the whole batch. Batches that need the model to
+score them or labels to judge it (a performance metric is not a sum of parts) are monitored in
+process, as before. Workers must see the files at the same paths (one machine, or a shared
+filesystem).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from conveyor.errors import DataError
+from conveyor.monitoring import _batch, _stats
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+    from pathlib import Path
+
+    from conveyor.plugins.executor import Session
+
+
+@dataclass(frozen=True)
+class ScanTask:
+    """One file and what the batch wants of it."""
+
+    path: Path
+    display: str
+    required: tuple[str, ...]
+    wanted: tuple[str, ...]
+    numeric: frozenset[str]
+    where: str
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """What one file holds: its wanted columns (typed) with their nulls, and its rows."""
+
+    schema: pa.Schema
+    nulls: dict[str, int]
+    rows: int
+
+
+def scan_file(task: ScanTask) -> FileScan:
+    """Read one file's wanted columns, as ``read_batch`` does, and describe them (on a worker)."""
+    names = _batch.column_names(task.path, task.where, task.display)
+    missing = [c for c in task.required if c not in names]
+    if missing:
+        raise _batch._missing_columns(missing, names, task.display, task.where)
+    columns = [c for c in task.wanted if c in names]
+    table = _batch._read(task.path, task.display, columns, task.where)
+    table = _batch._typed(table, task.numeric, task.display, task.where)
+    nulls = {name: table.column(name).null_count for name in table.column_names}
+    return FileScan(table.schema, nulls, table.num_rows)
+
+
+@dataclass(frozen=True)
+class ColumnTask:
+    """One column of one file, cast to the batch's type for it."""
+
+    path: Path
+    display: str
+    name: str
+    type: pa.DataType
+    kind: str
+    numeric: bool
+    as_scores: bool
+    where: str
+
+
+@dataclass(frozen=True)
+class ColumnPart:
+    """One file's share of a column: sorted finite values or category counts, and nulls."""
+
+    nulls: int
+    ordered: np.ndarray | None = None
+    counts: dict[str, int] | None = None
+
+
+def column_part(task: ColumnTask) -> ColumnPart:
+    """One file's part of a column (on a worker)."""
+    table = _batch._read(task.path, task.display, [task.name], task.where)
+    numeric = {task.name} if task.numeric else set()
+    table = _batch._typed(table, numeric, task.display, task.where)
+    values = table.column(task.name)
+    if values.type != task.type:
+        values = values.cast(task.type)
+    if task.as_scores:  # as logged_score reads it: float64, nulls as NaN
+        values = pa.chunked_array([pa.array(np.asarray(values.to_numpy(), dtype=np.float64))])
+    side = _stats.Side.of(values, task.kind, task.name)
+    return ColumnPart(side.nulls, ordered=side.ordered, counts=side.counts)
+
+
+def merge_parts(parts: Sequence[ColumnPart], kind: str) -> _stats.Side:
+    """The column of the whole batch, as a local run would read it, from its files' parts."""
+    nulls = sum(part.nulls for part in parts)
+    if kind == "numeric":
+        ordered = np.concatenate([part.ordered for part in parts if part.ordered is not None])
+        ordered.sort()
+        return _stats.Side(len(ordered), nulls, ordered=ordered)
+    counts: dict[str, int] = {}
+    for part in parts:  # in file order: first seen first, as value_counts of the whole column
+        for key, n in (part.counts or {}).items():
+            counts[key] = counts.get(key, 0) + n
+    return _stats.Side(sum(counts.values()), nulls, counts=counts)
+
+
+@dataclass(frozen=True)
+class ShardedBatch:
+    """The batch as its files on an executor: the columns all files have, typed, and rows."""
+
+    session: Session
+    files: tuple[Path, ...]
+    shown: tuple[str, ...]
+    schema: pa.Schema
+    nulls: dict[str, int]
+    rows: int
+    numeric: frozenset[str]
+    where: str
+
+    def has(self, column: str) -> bool:
+        """Whether every file holds ``column``."""
+        return column in self.schema.names
+
+    def side(self, name: str, kind: str, *, as_scores: bool = False) -> _stats.Side:
+        """Column ``name`` of the whole batch, read file by file on the executor."""
+        tasks = [
+            ColumnTask(
+                path,
+                display,
+                name,
+                self.schema.field(name).type,
+                kind,
+                name in self.numeric,
+                as_scores,
+                self.where,
+            )
+            for path, display in zip(self.files, self.shown, strict=True)
+        ]
+        return merge_parts(self.session.map(column_part, tasks), kind)
+
+
+def scan_batch(
+    session: Session,
+    root: Path,
+    files: Sequence[Path],
+    *,
+    required: Sequence[str],
+    optional: Collection[str] = (),
+    numeric: Collection[str] = (),
+    where: str,
+) -> ShardedBatch:
+    """What ``read_batch`` checks and types, file by file on ``session``; no values kept."""
+    shown = tuple(_batch._shown(root, file) for file in files)
+    wanted = tuple(dict.fromkeys([*required, *optional]))
+    tasks = [
+        ScanTask(file, display, tuple(required), wanted, frozenset(numeric), where)
+        for file, display in zip(files, shown, strict=True)
+    ]
+    if not tasks:
+        raise DataError("no files to read", where=where, fix="name at least one file")
+    scans: list[FileScan] = session.map(scan_file, tasks)
+    present = set.intersection(*(set(scan.schema.names) for scan in scans))
+    kept = [c for c in wanted if c in present]
+    empties = [pa.Table.from_batches([], scan.schema.remove_metadata()) for scan in scans]
+    try:  # the very call (and errors) of read_batch, on no rows
+        schema = pa.concat_tables(
+            [table.select(kept) for table in empties], promote_options="permissive"
+        ).schema
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(
+            f"the files disagree on a column's type: {_batch._first_line(exc)}",
+            where=where,
+            fix="give each column one type in every file of the batch",
+        ) from exc
+    rows = sum(scan.rows for scan in scans)
+    if rows == 0:
+        raise DataError(
+            f"the batch ({', '.join(shown[:3])}) has no rows",
+            where=where,
+            fix="monitor a batch with rows in it",
+        )
+    nulls = {name: sum(scan.nulls[name] for scan in scans) for name in kept}
+    return ShardedBatch(
+        session, tuple(files), shown, schema, nulls, rows, frozenset(numeric), where
+    )
+
+
+def logged_score_column(batch: ShardedBatch) -> str | None:
+    """The column ``logged_score`` would read from the batch, if any."""
+    for name in (_batch.LOG_SCORE, _batch.LOG_PREDICTION):
+        if not batch.has(name):
+            continue
+        kind = batch.schema.field(name).type
+        if batch.nulls[name] == batch.rows or not pa.types.is_floating(kind):
+            continue
+        return name
+    return None
