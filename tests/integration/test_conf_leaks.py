@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import REPO, conveyor
+from tests.conftest import REPO, conveyor_in_process
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,7 +120,7 @@ def test_conf_mistake_names_its_file(project: Path, case: str) -> None:
     edit, expected = CASES[case]
     before = {n: (project / n).read_bytes() for n in ("dvc.yaml", "params.yaml")}
     edit(project)
-    done = conveyor("compile", cwd=project, check=False)
+    done = conveyor_in_process("compile", cwd=project, check=False)
     assert "Traceback" not in done.stderr
     assert (done.returncode, done.stderr) == (2, expected)
     assert {n: (project / n).read_bytes() for n in before} == before
@@ -128,7 +128,7 @@ def test_conf_mistake_names_its_file(project: Path, case: str) -> None:
 
 def test_an_option_that_sets_nothing_on_purpose_compiles(project: Path) -> None:
     (project / "conf" / "deploy" / "batch.yaml").write_text("{}\n")
-    done = conveyor("compile", cwd=project)
+    done = conveyor_in_process("compile", cwd=project)
     assert "deploy-batch" not in (project / "dvc.yaml").read_text()
     assert "deploy-rest" in (project / "dvc.yaml").read_text()
     assert done.stderr == ""

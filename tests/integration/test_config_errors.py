@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import conveyor
+from tests.conftest import conveyor_in_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -484,7 +484,7 @@ def test_config_mistake_is_located_and_fixable(project: Path, case: Case) -> Non
     before = _generated(project)
     for edit in case.edits:
         edit.apply(project)
-    done = conveyor("compile", *case.overrides, cwd=project, check=False)
+    done = conveyor_in_process("compile", *case.overrides, cwd=project, check=False)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
@@ -506,7 +506,7 @@ def test_full_error_shows_the_traceback(
 ) -> None:
     if env is not None:
         monkeypatch.setenv("CONVEYOR_FULL_ERROR", env)
-    done = conveyor(*args, cwd=project, check=False)
+    done = conveyor_in_process(*args, cwd=project, check=False)
     assert done.returncode == 2
     assert done.stderr.startswith("Traceback (most recent call last):")
     assert "hydra.errors.MissingConfigException" in done.stderr  # the chained cause is kept
@@ -520,7 +520,7 @@ def test_without_full_error_there_is_no_traceback(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONVEYOR_FULL_ERROR", "0")
-    done = conveyor("compile", "model=xgbost", cwd=project, check=False)
+    done = conveyor_in_process("compile", "model=xgbost", cwd=project, check=False)
     assert done.returncode == 2
     assert done.stderr.startswith("error: override 'model=xgbost'")
     assert "Traceback" not in done.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from conveyor.errors import RevisionError
 from conveyor.review.diff import diff_revisions
-from tests.conftest import REPO, conveyor, dvc, sh
+from tests.conftest import REPO, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,13 +51,13 @@ def _edit(root: Path, path: str, old: str, new: str) -> None:
 
 def _commit_change(root: Path, change: Callable[[Path], None]) -> None:
     change(root)
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "change", cwd=root)
 
 
 def _diff(root: Path, *revs: str) -> dict[str, Any]:
-    return json.loads(conveyor("diff", *revs, "--format", "json", cwd=root).stdout)
+    return json.loads(conveyor_in_process("diff", *revs, "--format", "json", cwd=root).stdout)
 
 
 def _dvc_stale(root: Path) -> set[str]:
@@ -150,7 +150,9 @@ def test_gate_threshold_is_policy_and_reruns_the_gate(base: Path) -> None:
     assert report["config"][0]["policy"] == "gate threshold"
     rerun = _assert_agrees(base, report)
     assert rerun == {"gate", "deploy-rest", "deploy-batch"}
-    markdown = conveyor("diff", "HEAD~1", "HEAD", "--format", "markdown", cwd=base).stdout
+    markdown = conveyor_in_process(
+        "diff", "HEAD~1", "HEAD", "--format", "markdown", cwd=base
+    ).stdout
     assert "#### ⚠️ Policy changes" in markdown
     assert "| gate threshold | `evaluate.gates.roc_auc.min` | `0.95` | `0.97` |" in markdown
 
@@ -174,7 +176,7 @@ def test_reformatting_comments_and_key_order_change_nothing(base: Path) -> None:
     assert report["config"] == report["choices"] == report["rerun"] == []
     assert report["stages"] == {"added": [], "removed": [], "changed": []}
     assert _dvc_stale(base) == set()
-    text = conveyor("diff", "HEAD~1", "HEAD", "--format", "markdown", cwd=base).stdout
+    text = conveyor_in_process("diff", "HEAD~1", "HEAD", "--format", "markdown", cwd=base).stdout
     assert "**No pipeline changes**" in text
 
 
@@ -182,7 +184,7 @@ def test_working_tree_against_the_default_base(base: Path) -> None:
     # On main, the default BASE is HEAD and HEAD is the working tree: uncommitted edits.
     _edit(base, "conf/model/xgboost.yaml", "learning_rate: 0.05", "learning_rate: 0.1")
     _edit(base, "conf/data/breast_cancer.yaml", "test_size: 0.25", "test_size: 0.3")
-    conveyor("compile", cwd=base)
+    conveyor_in_process("compile", cwd=base)
     report = _diff(base)
     assert report["base"]["rev"] == "HEAD"
     assert report["head"]["working_tree"] is True
@@ -196,14 +198,14 @@ def test_working_tree_against_the_default_base(base: Path) -> None:
 
 def test_dag_marks_the_changes_against_base(base: Path) -> None:
     _edit(base, "conf/config.yaml", "deploy: [rest, batch]", "deploy: [rest, batch, container]")
-    conveyor("compile", cwd=base)
-    ascii_graph = conveyor("dag", "--diff", "HEAD", "--format", "ascii", cwd=base).stdout
+    conveyor_in_process("compile", cwd=base)
+    ascii_graph = conveyor_in_process("dag", "--diff", "HEAD", "--format", "ascii", cwd=base).stdout
     assert "+ deploy-container ↻" in ascii_graph
     assert "legend:" in ascii_graph
-    mermaid = conveyor("dag", "--diff", "HEAD", cwd=base).stdout
+    mermaid = conveyor_in_process("dag", "--diff", "HEAD", cwd=base).stdout
     assert mermaid.startswith("flowchart TD")
     assert "classDef added" in mermaid
-    dot = conveyor("dag", "--format", "dot", cwd=base).stdout
+    dot = conveyor_in_process("dag", "--format", "dot", cwd=base).stdout
     assert '"train" -> "evaluate";' in dot
 
 
@@ -228,7 +230,7 @@ def test_unknown_revision_names_the_fix(project: Path) -> None:
     with pytest.raises(RevisionError, match="unknown revision 'no-such-branch'") as caught:
         diff_revisions(project, "no-such-branch")
     assert "git log --oneline" in (caught.value.fix or "")
-    done = conveyor("diff", "no-such-branch", cwd=project, check=False)
+    done = conveyor_in_process("diff", "no-such-branch", cwd=project, check=False)
     assert done.returncode == RevisionError.exit_code
     assert done.stderr.startswith("error: conveyor diff: unknown revision 'no-such-branch'")
     assert "Traceback" not in done.stderr
@@ -239,7 +241,7 @@ def test_a_side_that_does_not_compile_is_named_with_its_error(project: Path) -> 
     sh("git", "commit", "-qam", "typo", cwd=project)
     with pytest.raises(RevisionError, match=r"^HEAD \(HEAD @ \w{7}\): its conf/config.yaml does"):
         diff_revisions(project, "HEAD~1", "HEAD")
-    done = conveyor("diff", "HEAD~1", "HEAD", cwd=project, check=False)
+    done = conveyor_in_process("diff", "HEAD~1", "HEAD", cwd=project, check=False)
     assert "unknown model 'xgbost'" in done.stderr
     assert "did you mean 'xgboost'?" in done.stderr
     assert "Traceback" not in done.stderr
@@ -267,7 +269,7 @@ def test_edited_input_files_rerun_their_readers(project: Path) -> None:
         "target: diagnosis\nsplit:",
         f"{sources}{COMBINE_SQL}target: diagnosis\nsplit:",
     )
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "two file sources", cwd=project)
     assert diff_revisions(project, "HEAD").reruns == ()

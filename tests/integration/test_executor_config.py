@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from tests.conftest import conveyor, dvc
+from tests.conftest import conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,7 +41,7 @@ def test_switching_executor_reruns_no_stage(reproduced_project: Path) -> None:
         ["executor=dask", "executor.params.workers=3", "executor.params.address=tcp://h:8786"],
         ["executor.params.workers=1"],
     ):
-        conveyor("compile", *overrides, cwd=root)
+        conveyor_in_process("compile", *overrides, cwd=root)
         params = yaml.safe_load((root / "params.yaml").read_text())
         assert params["executor"]["kind"] == ("dask" if "executor=dask" in overrides else "local")
         assert (root / "dvc.yaml").read_text() == dvc_yaml
@@ -50,7 +50,7 @@ def test_switching_executor_reruns_no_stage(reproduced_project: Path) -> None:
 
     dask = yaml.safe_load((root / "params.yaml").read_text())
     assert dask["executor"]["params"]["workers"] == 1
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     assert yaml.safe_load((root / "params.yaml").read_text())["executor"] == default
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
 
@@ -59,7 +59,7 @@ def test_a_typo_in_the_executor_file_is_located(project: Path) -> None:
     before = {name: (project / name).read_bytes() for name in GENERATED}
     conf = project / "conf" / "executor" / "dask.yaml"
     conf.write_text(conf.read_text().replace("  workers: null", "  wokers: 2"))
-    done = conveyor("compile", "executor=dask", cwd=project, check=False)
+    done = conveyor_in_process("compile", "executor=dask", cwd=project, check=False)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "executor.params.wokers (conf/executor/dask.yaml)" in done.stderr
@@ -71,7 +71,7 @@ def test_an_unknown_executor_lists_the_installed_ones(project: Path) -> None:
     before = {name: (project / name).read_bytes() for name in GENERATED}
     conf = project / "conf" / "executor" / "local.yaml"
     conf.write_text(conf.read_text().replace("kind: local", "kind: daskk"))
-    done = conveyor("compile", cwd=project, check=False)
+    done = conveyor_in_process("compile", cwd=project, check=False)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "executor.kind (conf/executor/local.yaml): unknown executor 'daskk'" in done.stderr
@@ -80,7 +80,7 @@ def test_an_unknown_executor_lists_the_installed_ones(project: Path) -> None:
 
 
 def test_a_bad_memory_limit_is_located_with_the_forms_dask_reads(project: Path) -> None:
-    done = conveyor(
+    done = conveyor_in_process(
         "compile", "executor=dask", "executor.params.memory_limit=lots", cwd=project, check=False
     )
     assert done.returncode == 2

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from dvc.utils.hydra import compose_and_dump
 
-from tests.conftest import commit_all, conveyor, dvc
+from tests.conftest import commit_all, conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,7 +47,7 @@ def test_params_yaml_holds_the_path_and_is_what_dvc_composes(
     inline = (project / "params.yaml").read_text()
     schema = _move_schema(project)
     (project / "conf/schemas/other.yaml").write_text(yaml.safe_dump(schema))
-    conveyor("compile", *overrides, cwd=project)
+    conveyor_in_process("compile", *overrides, cwd=project)
     params = (project / "params.yaml").read_text()
     composed = project / "dvc_params.yaml"
     compose_and_dump(composed, str(project / "conf"), None, "config", str(project), overrides)
@@ -65,7 +65,7 @@ def test_params_yaml_holds_the_path_and_is_what_dvc_composes(
 
 def test_editing_the_schema_file_makes_validate_stale_and_nothing_upstream(project: Path) -> None:
     _move_schema(project)
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     (project / RAW).parent.mkdir(parents=True, exist_ok=True)
     (project / RAW).write_bytes(b"stand-in")  # dvc status compares hashes; no stage runs here
     (project / "reports").mkdir(exist_ok=True)
@@ -82,7 +82,7 @@ def test_editing_the_schema_file_makes_validate_stale_and_nothing_upstream(proje
 @pytest.mark.slow
 def test_validate_checks_what_the_file_says(project: Path) -> None:
     _move_schema(project)
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     commit_all(project, "schema in a file")
     dvc("repro", "validate", cwd=project)
     report = json.loads((project / "reports/validation.json").read_text())
@@ -102,12 +102,12 @@ def test_a_bad_schema_file_fails_compile_where_it_is(project: Path) -> None:
     _move_schema(project)
     file = project / SCHEMA
     file.write_text(file.read_text().replace("dtype: float", "dtyp: float", 1))
-    done = conveyor("compile", cwd=project, check=False)
+    done = conveyor_in_process("compile", cwd=project, check=False)
     assert done.returncode == 2
     assert f"columns.mean radius.dtyp ({SCHEMA}): unknown key 'dtyp'" in done.stderr
     assert "Traceback" not in done.stderr
     file.unlink()
-    done = conveyor("compile", cwd=project, check=False)
+    done = conveyor_in_process("compile", cwd=project, check=False)
     assert done.returncode == 2
     assert f"data.schema_file: no schema file '{SCHEMA}'" in done.stderr
 
@@ -117,7 +117,7 @@ def test_schema_and_schema_file_together_fail_compile(project: Path) -> None:
     data_file = project / "conf/data/breast_cancer.yaml"
     data = yaml.safe_load(data_file.read_text())
     data_file.write_text(yaml.safe_dump({**data, "schema": schema}, sort_keys=False))
-    done = conveyor("compile", cwd=project, check=False)
+    done = conveyor_in_process("compile", cwd=project, check=False)
     assert done.returncode == 2
     assert "give the schema inline ('schema') or in a file ('schema_file'), not both" in (
         done.stderr
