@@ -125,6 +125,8 @@ def _metrics(text: str | None) -> dict[str, float]:
         data = json.loads(text) if text else {}
     except ValueError:
         return {}
+    if not isinstance(data, dict):
+        return {}
     return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
 
 

@@ -17,6 +17,7 @@ from conveyor.experiments.leaderboard import (
     primary_values,
     rank,
     render,
+    swept_params,
 )
 from conveyor.experiments.plan import SweepState, Trial
 from tests.conftest import sh
@@ -208,3 +209,50 @@ def test_render_shows_rank_params_primary_first_and_blessed(sweep_repo: Path) ->
     header = console.export_text().splitlines()[1].split()
     assert header[4:6] == ["rmse", "↓"]
     assert header[6:] == ["r2", "blessed", "status"]
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_huge_finite_metrics_still_rank_by_value(higher: bool) -> None:
+    # the worse value first: doubling either would overflow to inf, tie them, keep trial order
+    worse, better = (1.0e308, 1.5e308) if higher else (1.5e308, 1.0e308)
+    ranked = rank(_rows(worse, better), _state(higher))
+    assert [r.name for r in ranked] == ["t1", "t0"]
+
+
+def test_unranked_trials_follow_by_status_then_trial_order() -> None:
+    statuses = ["weird", "failed", "pending", "queued", "running", "success", "failed"]
+    rows = [Row(f"t{i}", status, {}) for i, status in enumerate(statuses)]
+    ranked = rank(rows, _state(True))
+    # success, running, queued, pending, failed (in trial order), then any other status
+    assert [r.name for r in ranked] == ["t5", "t4", "t3", "t2", "t1", "t6", "t0"]
+    assert all(r.rank is None for r in ranked)
+
+
+def test_no_results_file_is_no_metrics() -> None:
+    assert _metrics(None) == {}
+    assert _metrics("") == {}
+    assert _metrics("[1.5]") == {}  # valid JSON but no names: nothing to rank, not a crash
+
+
+def test_swept_params_keep_the_value_after_the_first_equals_sign() -> None:
+    overrides = ["++Xfoo=a=b", "+model=xgboost", "model.params.eta=0.1", "~dropped"]
+    assert swept_params(overrides) == {"Xfoo": "a=b", "model": "xgboost", "model.params.eta": "0.1"}
+
+
+def test_render_right_aligns_numbers_and_never_wraps_names() -> None:
+    metrics = {"r2": 0.25, "mae": 0.5, "mape": 0.5, "rmse": 0.5, "max_error": 1.0}
+    rows = [Row("t0", "success", {"x": "1"}, metrics, rank=1)]
+    table = render(Leaderboard("sw", "rmse", False, rows))
+    assert table.pad_edge is False
+    layout = [(str(c.header), c.justify, c.no_wrap) for c in table.columns]
+    assert layout == [
+        ("#", "right", False),
+        ("experiment", "left", True),
+        ("x", "right", True),
+        ("rmse ↓", "right", False),
+        ("r2", "right", False),
+        ("mae", "right", False),
+        ("mape", "right", False),  # four metrics by default, the primary first
+        ("blessed", "left", False),
+        ("status", "left", False),
+    ]
