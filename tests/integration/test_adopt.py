@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import commit_all, conveyor, dvc, sh
+from tests.conftest import commit_all, conveyor, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -36,7 +36,7 @@ def prepared(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -
     config = root / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("deploy: [rest, batch]", "deploy: []"))
     (root / "conf/model/random_forest.yaml").write_text(FOREST)
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     dvc("repro", cwd=root)
     commit_all(root, "small project")
     return root
@@ -73,7 +73,7 @@ def test_a_group_and_value_experiment_becomes_conf_edits(project: Path) -> None:
         cwd=project,
     )
     # After `dvc exp run` the workspace holds the experiment: compile --check names it.
-    checked = conveyor("compile", "--check", cwd=project, check=False)
+    checked = conveyor_in_process("compile", "--check", cwd=project, check=False)
     assert checked.returncode == 1
     assert "conveyor adopt forest6" in checked.stderr
     assert "run 'conveyor compile'" not in checked.stderr
@@ -89,7 +89,7 @@ def test_a_group_and_value_experiment_becomes_conf_edits(project: Path) -> None:
     forest = (project / "conf/model/random_forest.yaml").read_text()
     assert forest == FOREST.replace("max_depth: 8", "max_depth: 6")  # comments kept
     assert "max_depth: 4" in (project / "conf/model/xgboost.yaml").read_text()  # untouched
-    assert conveyor("compile", "--check", cwd=project).returncode == 0
+    assert conveyor_in_process("compile", "--check", cwd=project).returncode == 0
     assert _clean_dvc_status(project)
 
 
@@ -117,7 +117,7 @@ def test_a_value_only_experiment(project: Path) -> None:
     assert (
         sh("git", "diff", "--stat", "--", "conf/model/random_forest.yaml", cwd=project).stdout == ""
     )
-    assert conveyor("compile", "--check", cwd=project).returncode == 0
+    assert conveyor_in_process("compile", "--check", cwd=project).returncode == 0
     assert _clean_dvc_status(project)
 
 
@@ -149,7 +149,7 @@ def test_uncommitted_conf_is_refused(project: Path) -> None:
 def test_check_advice_after_a_hand_edit_is_to_edit_conf(project: Path) -> None:
     params = project / "params.yaml"
     params.write_text(params.read_text().replace("max_depth: 4", "max_depth: 3"))
-    done = conveyor("compile", "--check", cwd=project, check=False)
+    done = conveyor_in_process("compile", "--check", cwd=project, check=False)
     assert done.returncode == 1
     assert "params.yaml holds values conf/ does not" in done.stderr
     assert "model.params.max_depth: params.yaml has 3, conf/ composes 4" in done.stderr
@@ -161,7 +161,7 @@ def test_check_advice_after_a_hand_edit_is_to_edit_conf(project: Path) -> None:
 def test_check_advice_after_editing_conf_is_to_compile(project: Path) -> None:
     xgb = project / "conf/model/xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("max_depth: 4", "max_depth: 3"))
-    done = conveyor("compile", "--check", cwd=project, check=False)
+    done = conveyor_in_process("compile", "--check", cwd=project, check=False)
     assert done.returncode == 1
     assert "conf/ changed since params.yaml was generated" in done.stderr
     assert "run 'conveyor compile'" in done.stderr

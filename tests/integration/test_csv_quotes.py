@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import conveyor
+from tests.conftest import conveyor, conveyor_in_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,7 +29,7 @@ def test_a_csv_truncated_inside_a_quoted_field_names_the_line_the_quote_opens(
     rows = "".join(f'{i},"ward {i % 2}",{i % 2}\n' for i in range(8))
     (project / "visits.csv").write_text(f"age,ward,label\n{rows}")
     (project / "conf" / "data" / "visits.yaml").write_text(DATA)
-    conveyor("compile", "data=visits", "features=none", cwd=project)
+    conveyor_in_process("compile", "data=visits", "features=none", cwd=project)
     # Line 10 holds a quoted field over two lines (pandas counts it as one row), so the quote
     # opened on line 12, never closed before the file ends, is pandas' "row 10": the file's
     # line is what a user's editor shows.

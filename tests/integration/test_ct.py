@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import REPO, conveyor, sh
+from tests.conftest import REPO, conveyor, conveyor_in_process, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -149,7 +149,7 @@ def test_a_challenger_that_does_not_beat_the_champion_is_not_promoted(
     # A bar no retrained model clears: 50% better MAE than the champion.
     regression = project / "conf" / "evaluate" / "regression_weekly.yaml"
     regression.write_text(regression.read_text().replace("min_delta: 0.01", "min_delta: 0.5"))
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     sh("git", "commit", "-qam", "a demanding gate", cwd=project)
     head, tags, model = _head(project), _tags(project), _model_files(project)
     batch = _week(project, frames["drifted"])

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from conveyor.bundle import load_bundle, verify_manifest
-from tests.conftest import conveyor, dvc
+from tests.conftest import conveyor, conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -196,7 +196,7 @@ def test_repro_ships_the_blessed_model(project: Path) -> None:
     # a changed port reruns deploy-rest alone
     rest_conf = project / "conf" / "deploy" / "rest.yaml"
     rest_conf.write_text(rest_conf.read_text().replace("port: 8080", "port: 9000"))
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     out = dvc("repro", cwd=project).stdout
     assert "Running stage 'deploy-rest'" in out
     assert "Running stage 'deploy-batch'" not in out
@@ -262,7 +262,7 @@ def test_unblessed_or_tampered_models_are_not_shipped(project: Path) -> None:
 
 @pytest.mark.slow
 def test_container_is_a_complete_build_context(project: Path) -> None:
-    conveyor("compile", "deploy=[rest,batch,container]", cwd=project)
+    conveyor_in_process("compile", "deploy=[rest,batch,container]", cwd=project)
     out = dvc("repro", "deploy-container", cwd=project).stdout
     context = project / "deploy" / "container"
     assert "deploy-container: diagnostics -> deploy/container/" in out

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import conveyor, dvc
+from tests.conftest import conveyor, conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,7 +37,7 @@ def md5s(bundle: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_retraining_gives_identical_bundle_and_lock(project: Path, model: str) -> None:
-    conveyor("compile", f"model={model}", *MODELS[model], cwd=project)
+    conveyor_in_process("compile", f"model={model}", *MODELS[model], cwd=project)
     dvc("repro", "train", cwd=project)
     bundle = project / "models" / "diagnostics"
     first = md5s(bundle)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import conveyor, dvc
+from tests.conftest import conveyor, conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 @pytest.mark.slow  # a whole dvc repro
 def test_dvc_shows_every_plot_and_slice_metrics(project: Path, tmp_path: Path) -> None:
     # The breast-cancer data has only float features: slicing one exercises the quantile bins.
-    conveyor("compile", "+evaluate.slices=[mean radius,diagnosis]", cwd=project)
+    conveyor_in_process("compile", "+evaluate.slices=[mean radius,diagnosis]", cwd=project)
     dvc("repro", cwd=project)
     assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
 
@@ -65,7 +65,7 @@ def test_dvc_shows_every_plot_and_slice_metrics(project: Path, tmp_path: Path) -
 
 
 def test_a_plot_that_does_not_fit_the_task_fails_compile_with_its_location(project: Path) -> None:
-    done = conveyor(
+    done = conveyor_in_process(
         "compile",
         "project.task=regression",
         "data.split.strategy=random",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import conveyor, dvc, sh
+from tests.conftest import conveyor, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,7 +45,7 @@ def test_a_worse_model_is_refused_by_the_change_threshold(project: Path) -> None
     # One tree: the change threshold against the champion must refuse it.
     xgb = project / "conf" / "model" / "xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 1"))
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     second = dvc("repro", cwd=project, check=False)
     # The gate itself passes (a sweep can stop at it); shipping the unblessed model fails.
     assert "gate: NOT BLESSED" in second.stdout

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conveyor.cli.main import build_parser
-from tests.conftest import VENV_BIN, conveyor, dvc, sh
+from tests.conftest import VENV_BIN, conveyor, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -60,7 +60,7 @@ def test_init_writes_compiles_and_commits_the_project(scaffolded: Path) -> None:
     assert params["project"]["name"] == "breast_cancer_2"  # derived from the directory
     assert "conveyor-mlops>=0.1.0" in (scaffolded / "requirements.txt").read_text()
     assert dvc("config", "hydra.enabled", cwd=scaffolded).stdout.strip().lower() == "true"
-    assert "match conf/" in conveyor("compile", "--check", cwd=scaffolded).stdout
+    assert "match conf/" in conveyor_in_process("compile", "--check", cwd=scaffolded).stdout
     log = sh("git", "log", "--format=%s", cwd=scaffolded).stdout.splitlines()
     assert log == ["Scaffold the conveyor project 'breast_cancer_2'"]
     assert sh("git", "status", "--porcelain", cwd=scaffolded).stdout == ""
@@ -270,4 +270,4 @@ def test_inside_a_larger_repository_it_stages_and_says_where_ci_files_belong(
     assert "working-directory: ml/churn" in done.stdout
     assert (tmp_path / "ml" / "churn" / ".dvc" / "config").is_file()  # dvc init --subdir
     assert not (tmp_path / ".dvc").exists()
-    conveyor("compile", "--check", cwd=tmp_path / "ml" / "churn")
+    conveyor_in_process("compile", "--check", cwd=tmp_path / "ml" / "churn")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from tests.conftest import conveyor, dvc, sh
+from tests.conftest import conveyor, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,7 +43,7 @@ def test_each_task_scaffolds_a_project_that_runs_and_passes_its_gates(
     assert params["project"]["task"] == task
     assert params["data"]["sources"][dataset]["params"]["name"] == dataset
     assert params["model"]["kind"] == model
-    conveyor("compile", "--check", cwd=root)
+    conveyor_in_process("compile", "--check", cwd=root)
     dvc("repro", cwd=root)
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
     scores = json.loads((root / "reports" / "metrics.json").read_text())
@@ -65,7 +65,7 @@ def test_model_picks_the_default_and_an_unknown_one_is_refused(tmp_path: Path) -
     params = yaml.safe_load((root / "params.yaml").read_text())
     assert params["model"]["kind"] == "xgboost"
     assert "model: xgboost" in (root / "conf" / "config.yaml").read_text()
-    conveyor("compile", "--check", cwd=root)
+    conveyor_in_process("compile", "--check", cwd=root)
 
     refused = conveyor(
         "init", "other", "--task", "regression", "--model", "logistic_regression",

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conveyor.config import flatten
-from tests.conftest import conveyor, dvc
+from tests.conftest import conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -105,7 +105,7 @@ def test_every_leaf_key_reruns_the_stages_that_depend_on_it(project: Path) -> No
 
     monitor = project / "conf" / "monitor" / "default.yaml"
     monitor.write_text(monitor.read_text().replace("current: null", f"current: {BATCH}"))
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     dvc("repro", "-q", cwd=project)
     assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
 

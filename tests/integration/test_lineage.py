@@ -12,7 +12,7 @@ from pathlib import Path  # noqa: TC003 - fixtures' annotations
 import pytest
 import yaml
 
-from tests.conftest import commit_all, conveyor, dvc, sh
+from tests.conftest import commit_all, conveyor, conveyor_in_process, dvc, sh
 
 pytestmark = pytest.mark.slow
 NAME = "diagnostics"
@@ -68,7 +68,7 @@ def test_edit_repro_commit_register(reproduced_project: Path) -> None:
     # edit -> repro: trained from a work tree that differs from HEAD, and it says so
     xgb = project / "conf" / "model" / "xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("max_depth: 4", "max_depth: 2"))
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     dvc("repro", "-q", cwd=project)
     found = _lineage(project)
     assert not found["matches_head"]

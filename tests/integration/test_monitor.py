@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conveyor.monitoring.profile import Profile
-from tests.conftest import conveyor, dvc
+from tests.conftest import conveyor, conveyor_in_process, dvc
 
 pytestmark = pytest.mark.slow
 
@@ -173,7 +173,7 @@ def test_the_monitor_stage_writes_dvc_metrics(
     shutil.copytree(reproduced, root, symlinks=True)
     (root / "data" / "batches").mkdir()
     test_split.to_parquet(root / "data" / "batches" / "week-01.parquet")
-    conveyor("compile", "monitor.current=data/batches/*.parquet", cwd=root)
+    conveyor_in_process("compile", "monitor.current=data/batches/*.parquet", cwd=root)
     done = dvc("repro", cwd=root)
     assert "Running stage 'monitor'" in done.stdout
     assert "Running stage 'train'" not in done.stdout  # only the new stage runs

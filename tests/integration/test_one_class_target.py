@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import conveyor
+from tests.conftest import conveyor, conveyor_in_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,7 +32,9 @@ def _visits(root: Path, labels: list[str], split: str) -> None:
     rows = "".join(f"{i},{i % 3},{i},{label}\n" for i, label in enumerate(labels))
     (root / "visits.csv").write_text("age,ward,day,label\n" + rows)
     (root / "conf" / "data" / "visits.yaml").write_text(DATA % split)
-    conveyor("compile", "data=visits", "features=none", "model=logistic_regression", cwd=root)
+    conveyor_in_process(
+        "compile", "data=visits", "features=none", "model=logistic_regression", cwd=root
+    )
     conveyor("run", "ingest-visits", cwd=root)
     conveyor("run", "split", cwd=root)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from tests.conftest import conveyor, dvc
+from tests.conftest import conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,7 +26,7 @@ def test_repro_then_status_is_clean_and_metrics_are_shown(project: Path) -> None
     assert _metrics(project)["roc_auc"] >= 0.95
     shown = dvc("metrics", "show", "--json", cwd=project).stdout
     assert "roc_auc" in shown
-    assert conveyor("compile", "--check", cwd=project).returncode == 0
+    assert conveyor_in_process("compile", "--check", cwd=project).returncode == 0
 
 
 def test_seeded_reruns_give_identical_metrics_and_model(project: Path) -> None:

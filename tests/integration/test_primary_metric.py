@@ -18,7 +18,7 @@ import pytest
 
 from conveyor.ct._inputs import Settings
 from conveyor.experiments.sweep import preflight, ranking
-from tests.conftest import conveyor, sh
+from tests.conftest import conveyor, conveyor_in_process, sh
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_the_sweep_the_gate_and_monitor_pick_the_same_primary_metric(
     text = evaluate.read_text()
     assert "\nprimary: roc_auc\n" in text
     evaluate.write_text(text.replace("\nprimary: roc_auc\n", f"\nprimary: {primary}\n"))
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     sh("git", "commit", "-qam", f"primary: {primary}", cwd=root)
 
     # conveyor sweep: what start_sweep ranks (and Optuna optimises) by
@@ -67,7 +67,7 @@ def test_the_sweep_the_gate_and_monitor_pick_the_same_primary_metric(
     assert Settings.read(root).metric == expected
 
     # the monitor stage (present once monitor.current names a batch)
-    conveyor("compile", "monitor.current=data/split/test.parquet", cwd=root)
+    conveyor_in_process("compile", "monitor.current=data/split/test.parquet", cwd=root)
     conveyor("run", "monitor", cwd=root)
     drift = json.loads((root / "reports/drift.json").read_text())
     assert drift["performance"]["metric"] == expected

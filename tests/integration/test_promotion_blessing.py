@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import commit_all, conveyor, dvc, sh
+from tests.conftest import commit_all, conveyor, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,7 +40,7 @@ def history(project_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     config = root / "conf" / "config.yaml"
     original = config.read_text()
     config.write_text(original.replace("name: diagnostics", "name: other"))
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     dvc("repro", "-q", "gate", cwd=root)
     others = (root / BLESSING).read_text()
     sh("git", "checkout", "-q", "--", ".", cwd=root)  # this tmp project only

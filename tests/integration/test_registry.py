@@ -12,7 +12,7 @@ import pytest
 
 from conveyor.bundle import Bundle
 from conveyor.registry import champion, load_version, resolve
-from tests.conftest import VENV_BIN, commit_all, conveyor, dvc, sh
+from tests.conftest import VENV_BIN, commit_all, conveyor, conveyor_in_process, dvc, sh
 
 pytestmark = pytest.mark.slow
 NAME = "diagnostics"
@@ -40,7 +40,7 @@ def trained(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory)
     commit_all(root, "model A")
     xgb = root / "conf" / "model" / "xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 30"))
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     dvc("repro", "-q", cwd=root)
     _bless(root, blessed=True)
     commit_all(root, "model B")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import conveyor, sh
+from tests.conftest import conveyor, conveyor_in_process, sh
 from tests.integration.test_ct import load_simulation
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def test_a_forced_retrain_that_is_worse_keeps_the_champion(
     tags = sh("git", "tag", "--list", cwd=root).stdout
     model = root / "conf" / "model" / "hist_gradient_boosting.yaml"
     model.write_text(model.read_text().replace("max_iter: 150", "max_iter: 1"))
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     sh("git", "commit", "-qam", "a deliberately weak model", cwd=root)
     # Next week sells twice as much: the champion's error jumps, so the policy must fire.
     last = pd.read_parquet(root / "data" / "batches" / f"{SIM.week_start(RUN_WEEKS)}.parquet")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from tests.conftest import conveyor, dvc, sh
+from tests.conftest import conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,7 +53,7 @@ def _multi_source_project(root: Path) -> None:
     text = text.replace("- deploy: [rest, batch]", "- deploy: []")  # a weak model: not blessed
     config.write_text(text.replace("features: standard", "features: wards"))
     sh("git", "add", "-A", cwd=root)
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     sh("git", "commit", "-qam", "visits", cwd=root)
 
 
@@ -96,14 +96,14 @@ def test_compile_warns_about_a_source_file_outside_git_and_dvc(project: Path) ->
         "combine:", "  managers:\n    kind: csv\n    params: {path: raw/extra.csv}\ncombine:"
     ).replace("target:", "    - {source: managers, keys: ward}\ntarget:")
     (project / "conf" / "data" / "visits.yaml").write_text(text)
-    done = conveyor("compile", cwd=project)
+    done = conveyor_in_process("compile", cwd=project)
     assert "warning: 'raw/extra.csv' (read by stage 'ingest-managers') is tracked by neither" in (
         done.stderr
     )
     assert "run: dvc add raw/extra.csv" in done.stderr
     assert "raw/visits.csv" not in done.stderr  # committed to git: fine
     dvc("add", "raw/extra.csv", cwd=project)
-    assert "warning" not in conveyor("compile", cwd=project).stderr
+    assert "warning" not in conveyor_in_process("compile", cwd=project).stderr
 
 
 @pytest.mark.slow
@@ -132,7 +132,7 @@ def test_sources_combined_by_a_sql_query(project: Path) -> None:
         + (DATA.split("target:")[1])
     )
     data.write_text(text)
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     dvc("repro", "combine", cwd=project)
     import pandas as pd
 

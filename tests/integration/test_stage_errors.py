@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import conveyor
+from tests.conftest import conveyor, conveyor_in_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,7 +26,7 @@ split: {strategy: stratified, test_size: 0.4}
 def _visits_project(root: Path, rows: str) -> None:
     (root / "visits.csv").write_text("age,ward,label\n" + rows)
     (root / "conf" / "data" / "visits.yaml").write_text(DATA)
-    conveyor("compile", "data=visits", "features=none", cwd=root)
+    conveyor_in_process("compile", "data=visits", "features=none", cwd=root)
 
 
 def test_text_column_without_an_encoder_names_it_and_the_fix(project: Path) -> None:
@@ -45,7 +45,7 @@ def test_text_column_without_an_encoder_names_it_and_the_fix(project: Path) -> N
 
 def test_missing_target_column_suggests_the_close_one(project: Path) -> None:
     _visits_project(project, "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
-    conveyor("compile", "data=visits", "features=none", "data.target=labl", cwd=project)
+    conveyor_in_process("compile", "data=visits", "features=none", "data.target=labl", cwd=project)
     conveyor("run", "ingest-visits", cwd=project)
     done = conveyor("run", "split", cwd=project, check=False)
     assert done.returncode == 1
@@ -87,7 +87,7 @@ def test_a_query_with_no_rows_fails_ingest(project: Path) -> None:
             "      tables: {v: visits.csv}",
         )
     )
-    conveyor("compile", "data=visits", "features=none", cwd=project)
+    conveyor_in_process("compile", "data=visits", "features=none", cwd=project)
     done = conveyor("run", "ingest-visits", cwd=project, check=False)
     assert done.returncode == 1
     assert "error: data.sources.visits: the source produced no rows" in done.stderr
@@ -97,7 +97,7 @@ def test_a_column_that_changed_type_fails_validate_and_keeps_the_raw_rows(projec
     _visits_project(project, "".join(f"{i},a,{i % 2}\n" for i in range(20)))
     data = project / "conf" / "data" / "visits.yaml"
     data.write_text(data.read_text() + "schema:\n  columns:\n    age: {dtype: int, min: 0}\n")
-    conveyor("compile", "data=visits", "features=none", cwd=project)
+    conveyor_in_process("compile", "data=visits", "features=none", cwd=project)
     (project / "visits.csv").write_text("age,ward,label\n1,a,0\nunknown,b,1\n3,a,0\n")
     conveyor("run", "ingest-visits", cwd=project)
     done = conveyor("run", "validate", cwd=project, check=False)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conveyor.compiler import compile_files
-from tests.conftest import REPO, conveyor, dvc, sh
+from tests.conftest import REPO, conveyor, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,7 +46,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dvc("init", "-q", cwd=root)
     dvc("config", "core.analytics", "false", cwd=root)
     sh("git", "add", "-A", cwd=root)
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     dvc("repro", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "run", cwd=root)
@@ -100,7 +100,7 @@ def test_a_clean_pipeline_is_up_to_date(project: Path) -> None:
 
 def test_a_param_change_names_the_leaf_with_old_and_new_values(project: Path) -> None:
     _edit(project / "conf/model/xgboost.yaml", "max_depth: 4", "max_depth: 6")
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     report = _status(project)
     reasons = _reasons(report)
     assert reasons["train"] == ["param model.params.max_depth: 4 -> 6"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from tests.conftest import VENV_BIN, conveyor, dvc, sh
+from tests.conftest import VENV_BIN, conveyor, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,7 +31,7 @@ def prepared(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copytree(project_template, root, symlinks=True)
     config = root / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("deploy: [rest, batch]", "deploy: []"))
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     dvc("repro", "gate", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "small project", cwd=root)
@@ -92,7 +92,7 @@ def test_grid_sweep_tracks_every_trial_and_applies_the_best(project: Path) -> No
     depth = best["params"]["model.params.max_depth"]
     xgb = (project / "conf/model/xgboost.yaml").read_text()
     assert f"  max_depth: {depth}\n" in xgb
-    assert conveyor("compile", "--check", cwd=project).returncode == 0
+    assert conveyor_in_process("compile", "--check", cwd=project).returncode == 0
     metrics = json.loads((project / "reports/metrics.json").read_text())
     assert metrics["roc_auc"] == best["metrics"]["roc_auc"]  # the winner's outputs
 

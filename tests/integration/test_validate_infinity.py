@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
-from tests.conftest import conveyor
+from tests.conftest import conveyor, conveyor_in_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,7 +39,7 @@ def _project(root: Path, bmi: list[float], dose: list[float]) -> None:
     frame = pd.DataFrame({"bmi": bmi, "dose": dose, "label": [i % 2 for i in range(rows)]})
     frame.to_csv(root / "patients.csv", index=False)
     (root / "conf" / "data" / "patients.yaml").write_text(DATA)
-    conveyor("compile", "data=patients", "features=none", "deploy=[]", cwd=root)
+    conveyor_in_process("compile", "data=patients", "features=none", "deploy=[]", cwd=root)
     conveyor("run", "ingest-patients", cwd=root)
 
 
@@ -75,7 +75,7 @@ def test_without_a_schema_train_names_the_infinite_column_not_the_model(project:
         + "".join(f"{20 + i},{'inf' if i % 5 == 3 else i},{i % 2}\n" for i in range(30))
     )
     (project / "conf" / "data" / "patients.yaml").write_text(DATA[: DATA.index("schema:")])
-    conveyor("compile", "data=patients", "deploy=[]", cwd=project)  # standard: a scaler
+    conveyor_in_process("compile", "data=patients", "deploy=[]", cwd=project)  # standard: a scaler
     for stage in ("ingest-patients", "split"):
         conveyor("run", stage, cwd=project)
     done = conveyor("run", "train", cwd=project, check=False)

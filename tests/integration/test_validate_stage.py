@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import conveyor, dvc
+from tests.conftest import conveyor, conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,7 +44,7 @@ def _patients_project(root: Path, rows: list[dict[str, Any]], bmi: str = "error"
     _write_source(root, rows)
     (root / "conf" / "data" / "patients.yaml").write_text(DATA % {"bmi_severity": bmi})
     # deploy=[]: a model of random rows is never blessed, and the deploy stages would refuse it.
-    conveyor("compile", "data=patients", "features=none", "deploy=[]", cwd=root)
+    conveyor_in_process("compile", "data=patients", "features=none", "deploy=[]", cwd=root)
     assert "validate" in yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
 
 
@@ -135,7 +135,7 @@ def test_schema_infer_writes_a_draft_that_validates_its_dataset(project: Path) -
     data_conf = project / "conf" / "data" / "breast_cancer.yaml"
     reviewed = data_conf.read_text()
     data_conf.write_text(reviewed[: reviewed.index("\nschema:\n") + 1] + text)
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     done = conveyor("run", "validate", cwd=project)
     assert "validate: data/raw/breast_cancer.parquet passed" in done.stdout
     assert _report(project)["passed"] is True

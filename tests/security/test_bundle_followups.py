@@ -25,7 +25,7 @@ import yaml
 from conveyor.bundle import infer_schema, load_bundle, save_bundle
 from conveyor.bundle.trust import declared_types
 from conveyor.errors import BundleError
-from tests.conftest import conveyor, dvc, sh
+from tests.conftest import conveyor, conveyor_in_process, dvc, sh
 from tests.security.hostile_bundles import PAYLOADS, plant, rewrite_manifest
 from tests.unit.bundle.test_scoring import features
 
@@ -73,7 +73,7 @@ def test_train_refuses_a_target_estimator_holding_undeclared_types_before_writin
 ) -> None:
     root = _copy(split, tmp_path)
     _use_gb(root, trusted)
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     done = conveyor("run", "train", cwd=root, check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
@@ -93,7 +93,7 @@ def trained_gb(split: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("gb") / "project"
     shutil.copytree(split, root, symlinks=True)
     _use_gb(root, [DUMMY])
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     dvc("repro", "-q", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "gb", cwd=root)
@@ -108,7 +108,7 @@ def test_declared_types_let_a_target_estimator_train_evaluate_score_and_serve(
 
     root = _copy(trained_gb, tmp_path)
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
-    conveyor("compile", "--check", cwd=root)
+    conveyor_in_process("compile", "--check", cwd=root)
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     assert "model" in stages["train"]["params"]
     for stage in ("evaluate", "profile", "deploy-batch"):
@@ -130,7 +130,7 @@ def test_declared_types_let_a_target_estimator_train_evaluate_score_and_serve(
 
     # a trust change is a params change: the stages that load the bundle rerun (and re-check)
     _use_gb(root, [DUMMY, "sklearn.dummy.DummyRegressor"])
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     stale = set(json.loads(dvc("status", "--json", cwd=root).stdout))
     assert {"train", "evaluate", "profile", "deploy-batch"} <= stale
     assert "split" not in stale
@@ -148,7 +148,7 @@ def test_a_version_is_loaded_with_the_types_its_own_commit_declares(
     (root / "conf" / "model" / "gb.yaml").unlink()
     config = root / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("model: gb", "model: xgboost"))
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     verify = conveyor("registry", "verify", f"{NAME}@{version}", cwd=root, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
@@ -226,7 +226,7 @@ def test_compile_refuses_every_bad_declaration_at_once_located(
     project: Path,
 ) -> None:
     _use_gb(project, [DUMMY, *BAD_DECLARATIONS])
-    done = conveyor("compile", cwd=project, check=False)
+    done = conveyor_in_process("compile", cwd=project, check=False)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stderr.splitlines()

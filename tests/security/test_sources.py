@@ -22,7 +22,7 @@ import yaml
 
 from conveyor.components.sql import SqlParams, SqlSource
 from conveyor.errors import DataError
-from tests.conftest import conveyor
+from tests.conftest import conveyor, conveyor_in_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,7 +118,7 @@ def test_a_sqlite_query_that_writes_fails_compile(
     before = database.read_bytes()
     _use_source(project, "sql", database="raw/shop.sqlite", query=query.format(out=outside))
     files = _snapshot(project.parent)
-    done = conveyor("compile", cwd=project, check=False)
+    done = conveyor_in_process("compile", cwd=project, check=False)
     assert done.returncode == 2, done.stderr
     assert f"error: data.sources.src.params.query ({CONF}): the query writes ('{statement}'" in (
         done.stderr
@@ -149,7 +149,7 @@ def test_a_duckdb_query_that_writes_fails_compile(
     ROWS.to_csv(project / "raw" / "t.csv", index=False)
     _use_source(project, "sql", tables={"t": "raw/t.csv"}, query=query.format(out=outside))
     files = _snapshot(project.parent)
-    done = conveyor("compile", cwd=project, check=False)
+    done = conveyor_in_process("compile", cwd=project, check=False)
     assert done.returncode == 2, done.stderr
     assert f"error: data.sources.src.params.query ({CONF}): the query writes ('{statement}'" in (
         done.stderr
@@ -167,7 +167,7 @@ def test_a_write_slipped_into_params_yaml_is_refused_by_ingest(
     """params.yaml is generated, but a hostile commit can hand-edit it: ingest re-checks."""
     _sqlite(project / "raw" / "shop.sqlite")
     _use_source(project, "sql", database="raw/shop.sqlite", query="SELECT * FROM sales")
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     _write_params_query(project, f"VACUUM INTO '{outside}/vacuum.db'")
     files = _snapshot(project.parent)
     done = conveyor("run", "ingest-src", cwd=project, check=False)
@@ -397,7 +397,9 @@ def test_a_source_symlinked_out_of_the_project_is_refused(
     kind, params, link, target, key, shown = SYMLINKS[case]
     _plant_regular_files(project)
     _use_source(project, kind, **params)
-    conveyor("compile", cwd=project)  # reviewed and compiled while the files were regular
+    conveyor_in_process(
+        "compile", cwd=project
+    )  # reviewed and compiled while the files were regular
     real = target(outside)
     _plant_link(project, link, real)
 
@@ -409,7 +411,7 @@ def test_a_source_symlinked_out_of_the_project_is_refused(
     assert not (project / RAW).exists()
     assert not list((project / "data").rglob("*.parquet"))
 
-    compiled = conveyor("compile", cwd=project, check=False)
+    compiled = conveyor_in_process("compile", cwd=project, check=False)
     assert compiled.returncode == 2, compiled.stderr
     declared = key.removeprefix("params.")
     assert f"data.sources.src.params.{declared} ({CONF}): " in compiled.stderr
@@ -423,7 +425,7 @@ def test_symlinks_that_stay_inside_the_project_are_read(project: Path) -> None:
     (project / "raw" / "x.csv").rename(project / "store" / "x.csv")
     (project / "raw" / "x.csv").symlink_to("../store/x.csv")  # relative, stays inside
     _use_source(project, "csv", path="raw/x.csv")
-    conveyor("compile", cwd=project)
+    conveyor_in_process("compile", cwd=project)
     conveyor("run", "ingest-src", cwd=project)
     assert pd.read_parquet(project / RAW).equals(ROWS)
 
