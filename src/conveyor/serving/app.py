@@ -73,11 +73,7 @@ def create_app(
     app = FastAPI(
         title=f"conveyor: {predictor.name}",
         version=str(__version__),
-        description=(
-            f"Model '{predictor.name}' version {predictor.version} ({predictor.task}), "
-            f"sha256 {predictor.sha256[:12]}. MLflow-compatible POST /invocations and the Open "
-            "Inference Protocol v2 under /v2."
-        ),
+        description=_description(predictor),
         lifespan=server.lifespan,
         docs_url=None,  # served from packaged files below: the default loads from a CDN
         redoc_url=None,
@@ -246,8 +242,9 @@ class _Server:
         model = _Model.of(predictor, self.config)
         self.telemetry.served(predictor)
         self.model = model
-        if self.app is not None:
-            self.app.openapi_schema = None  # the version enums: built again on the next read
+        if self.app is not None:  # the docs name the version: built again on the next read
+            self.app.description = _description(predictor)
+            self.app.openapi_schema = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -495,6 +492,14 @@ class _Server:
     def _plain(self, endpoint: str, body: bytes, kind: str) -> Response:
         self.telemetry.observe(endpoint, 200)
         return Response(body, media_type=kind)
+
+
+def _description(predictor: Predictor) -> str:
+    return (
+        f"Model '{predictor.name}' version {predictor.version} ({predictor.task}), "
+        f"sha256 {predictor.sha256[:12]}. MLflow-compatible POST /invocations and the Open "
+        "Inference Protocol v2 under /v2."
+    )
 
 
 def _describe(predictor: Predictor, problems: tuple[Problem, ...]) -> str:

@@ -235,7 +235,7 @@ class Follower:
             known = self._refused.get(target.version)
             if known is None or retry:
                 try:
-                    self._pending = self._verify(target)
+                    self._pending, known = self._verify(target), None
                 except _RefusedError as refused:
                     self._refused[target.version] = known = refused
             if known is not None:
