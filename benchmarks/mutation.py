@@ -52,14 +52,19 @@ MODULES: dict[str, list[str] | None] = {
         "tests/unit/monitoring/test_drift.py",
         "tests/unit/monitoring/test_drift_defaults.py",
     ],
+    # test_integrity.py trains a model per test (seconds per mutant); test_manifest_shape.py
+    # checks the same refusals in process on hand-made bundles.
     "bundle/manifest.py": [
         "tests/unit/bundle/test_manifest.py",
-        "tests/unit/bundle/test_integrity.py",
+        "tests/unit/bundle/test_manifest_shape.py",
     ],
     "bundle/bundle.py": ["tests/unit/bundle"],
     "bundle/inputs.py": ["tests/unit/bundle", "tests/unit/serving"],
     "runtime/stages/split.py": ["tests/unit/runtime/test_split.py"],
-    "runtime/params.py": ["tests/unit/runtime/test_params_view.py"],
+    "runtime/params.py": [
+        "tests/unit/runtime/test_params_view.py",
+        "tests/unit/runtime/test_params_file.py",
+    ],
     "compiler/build.py": ["tests/unit/compiler", "tests/unit/runtime/test_run_stage.py"],
     # Promotion needs real git + gto + a trained project: its tests are integration tests
     # (tests/integration/test_registry.py, test_promotion_blessing.py), minutes per mutant.
