@@ -110,6 +110,7 @@ class XGBoostModel(Model[XGBoostParams]):
     trusted_types: ClassVar[frozenset[str]] = frozenset(
         {"xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor", "xgboost.core.Booster"}
     )
+    fit_settings: ClassVar[frozenset[str]] = frozenset({"distributed", "external"})
 
     def estimator_class(self, task: Task) -> type[Any]:
         """``XGBClassifier`` for classification, ``XGBRegressor`` for regression."""

@@ -120,6 +120,7 @@ class ComponentChecker:
         model = _parse(ModelSpec, _section(data, "model"))
         if model is not None:
             problems += self._model(model, task)
+            problems += self._fit(model, _section(data, "executor"))
         problems += self._trusted_types(_section(data, "model", "trusted_types"))
         evaluate = _parse(EvaluateSpec, _section(data, "evaluate"))
         if evaluate is not None:
@@ -206,6 +207,44 @@ class ComponentChecker:
                     )
                 )
         return problems or self._bounded(model) or self._estimator_constraints(cls, model)
+
+    def _fit(self, model: ModelSpec, executor: Any) -> list[ConfigProblem]:  # noqa: ANN401
+        """``model.fit`` settings only for a model that trains that way; distributed on Dask."""
+        registry = self.plugins["model"]
+
+        def supports(kind: str | None, setting: str) -> bool:
+            if kind is None or kind not in registry:
+                return False
+            cls = registry.load(kind, where="model.kind")
+            return setting in getattr(cls, "fit_settings", frozenset())
+
+        problems = []
+        for key, value, default in (
+            ("mode", model.fit.mode, "local"),
+            ("memory", model.fit.memory, "in_memory"),
+        ):
+            if value == default or supports(model.kind, value):
+                continue
+            able = [name for name in registry.names() if supports(name, value)]
+            problems.append(
+                self._problem(
+                    f"model.fit.{key}",
+                    f"model '{model.label}' cannot be trained with 'fit.{key}: {value}'",
+                    f"set model.fit.{key}: {default}, or choose a model that can: "
+                    f"{', '.join(able) or '(none installed)'}",
+                )
+            )
+        kind = executor.get("kind", "local") if isinstance(executor, dict) else "local"
+        if model.fit.mode == "distributed" and not problems and kind != "dask":
+            problems.append(
+                self._problem(
+                    "model.fit.mode",
+                    f"'fit.mode: distributed' trains on a Dask cluster, and executor is '{kind}'",
+                    "compile with executor=dask (conf/executor/dask.yaml; docs/scaling.md), or "
+                    "set model.fit.mode: local",
+                )
+            )
+        return problems
 
     def _trusted_types(self, names: Any) -> list[ConfigProblem]:  # noqa: ANN401 - raw YAML
         """Each well-formed ``model.trusted_types`` entry is a class, named as skops does."""

@@ -76,6 +76,11 @@ class DaskSession(Session):
         self._held: list[Any] = []  # dask cancels a task once its future is forgotten
 
     @property
+    def client(self) -> Any:  # noqa: ANN401 - distributed.Client
+        """The connected ``distributed.Client`` (``model.fit.mode: distributed`` needs it)."""
+        return self._client
+
+    @property
     def workers(self) -> int:
         """Threads across the cluster's workers (one per worker in a conveyor LocalCluster)."""
         info = self._client.scheduler_info()

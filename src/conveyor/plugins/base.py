@@ -78,6 +78,10 @@ class Model(Component[P]):
     """Exact ``module.Class`` names of the types a fitted estimator holds, which a bundle may
     rebuild (the estimator classes, trees, boosters, losses). Declare every one: a bundle
     holding any other type is refused. ``estimator_class`` results are trusted without it."""
+    fit_settings: ClassVar[frozenset[str]] = frozenset()
+    """The ``model.fit`` settings the train stage can honour for this model besides the
+    defaults: ``distributed`` (``mode``, on a Dask executor), ``external`` (``memory``). The
+    training code lives in conveyor (built for xgboost); any other model refuses them."""
 
     @abstractmethod
     def estimator_class(self, task: Task) -> type[Any]:

@@ -5,13 +5,19 @@ fitted model holds besides what installed components declare: a ``_target_`` ens
 estimators, for example. It is part of the reviewed conf/, and it can only name classes: no
 wildcard, no module prefix, and nothing from the standard library or the few third-party
 modules whose types open files or call what they are given (:func:`untrustable`).
+
+``fit`` says how the booster is trained, and both keys change the model, so they are model
+params (docs/scaling.md): ``mode: distributed`` trains on the project's Dask executor
+(``xgboost.dask``), ``memory: external`` trains from the training split in batches
+(``xgboost.ExtMemQuantileDMatrix``). Left at their defaults they are absent from params.yaml,
+so a project that never sets them reruns nothing.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -67,6 +73,32 @@ def _trustable(name: str) -> str:
 TrustedType = Annotated[str, AfterValidator(_trustable)]
 
 
+class FitSpec(StrictModel):
+    """``model.fit``: where and from what the model is trained; the defaults fit in memory here."""
+
+    mode: Literal["local", "distributed"] = "local"
+    memory: Literal["in_memory", "external"] = "in_memory"
+
+    @model_validator(mode="after")
+    def _one_of_the_two(self) -> FitSpec:
+        if self.mode == "distributed" and self.memory == "external":
+            msg = (
+                "'mode: distributed' and 'memory: external' do not combine: a Dask cluster "
+                "holds the data in its workers' memory; choose one"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The non-default values (``distributed``, ``external``), as ``Model.fit_settings``."""
+        return tuple(
+            value
+            for value, default in ((self.mode, "local"), (self.memory, "in_memory"))
+            if value != default
+        )
+
+
 class ModelSpec(StrictModel):
     """Exactly one of ``kind`` (a ``conveyor.models`` name) or ``_target_`` (``pkg.Class``)."""
 
@@ -75,6 +107,7 @@ class ModelSpec(StrictModel):
     target: str | None = Field(default=None, alias="_target_", pattern=TARGET_PATTERN)
     params: dict[str, Any] = Field(default_factory=dict)
     trusted_types: list[TrustedType] = Field(default_factory=list, max_length=1000)
+    fit: FitSpec = Field(default_factory=FitSpec)
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ModelSpec:

@@ -9,6 +9,7 @@ from conveyor.errors import DataError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.code import code_deps
 from conveyor.runtime.estimator import build_model, build_pipeline
+from conveyor.runtime.fit import fit_model
 from conveyor.runtime.frames import read_frame, require_column
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import FeaturesSpec, ModelSpec, is_classification
@@ -61,6 +62,7 @@ def run(ctx: StageContext) -> None:
     require_column(frame, target, key="data.target", file=train_path)
     x, y = frame.drop(columns=[target]), frame[target]
     classes: list[Any] | None = None
+    encoder = None
     if is_classification(task):
         from sklearn.preprocessing import LabelEncoder
 
@@ -70,8 +72,20 @@ def run(ctx: StageContext) -> None:
         y = encoder.transform(y)
     estimator = build_model(model_spec, task, seed, ctx.plugins)
     pipeline = build_pipeline(features, estimator, ctx.plugins)
+    (bundle_dir,) = ctx.plan.outs
     try:
-        pipeline.fit(x, y)
+        fit_model(
+            pipeline,
+            x,
+            y,
+            fit=model_spec.fit,
+            train_file=ctx.root / train_path,
+            target=target,
+            encoder=encoder,
+            root=ctx.root,
+            plugins=ctx.plugins,
+            cache_dir=(ctx.root / bundle_dir).parent,
+        )
     except (ValueError, TypeError) as exc:  # what scikit-learn and xgboost raise on bad input
         raise StageError(
             f"fitting {model_spec.label} on {train_path} failed: {_first_line(exc)}",
@@ -87,7 +101,6 @@ def run(ctx: StageContext) -> None:
         "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
         "lineage": lineage(ctx.root, ctx.params.section(*READS), (*ctx.plan.deps, *code)),
     }
-    (bundle_dir,) = ctx.plan.outs
     data = dump_pipeline(pipeline)
     _require_trusted(ctx, data, model_spec)
     save_bundle(ctx.root / bundle_dir, data, schema, metadata)
