@@ -311,3 +311,80 @@ def _cached(root: Path, version: str, relpath: str) -> Path:
     listing = json.loads((cache / model[:2] / model[2:]).read_text())
     file_md5 = next(item["md5"] for item in listing if item["relpath"] == relpath)
     return cache / file_md5[:2] / file_md5[2:]
+
+
+def test_a_rollback_under_load_drops_no_request(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drill of docs/serving.md: a real server, real clients, a real 'registry rollback'."""
+    import threading
+    import time
+
+    from tests.integration.test_serve import Server
+
+    promote(repo, NAME, "v1.1.0", "prod")
+    monkeypatch.setenv("CONVEYOR_ADMIN_TOKEN", TOKEN)
+    server = Server([f"{NAME}#prod", "--follow", "--poll", "0.5"], repo)
+    assert "following diagnostics#prod every 0.5 s" in server.banner
+    split = pq.read_table(repo / "data" / "split" / "test.parquet").to_pandas()
+    x = split.drop(columns=["diagnosis"]).head(2)
+    tensor = {"name": "input-0", "shape": [2, len(x.columns)], "datatype": "FP64"}
+    body = {"inputs": [{**tensor, "data": x.to_numpy().ravel().tolist()}]}
+    answers: list[tuple[float, int, str]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        import httpx
+
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            while not stop.is_set():
+                try:
+                    got = http.post(f"/v2/models/{NAME}/infer", json=body)
+                    version = got.json().get("model_version", "?") if got.is_success else "?"
+                    answers.append((time.monotonic(), got.status_code, version))
+                except httpx.HTTPError as exc:
+                    answers.append((time.monotonic(), 0, type(exc).__name__))
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    try:
+        for worker in workers:
+            worker.start()
+        time.sleep(1.0)
+        started = time.monotonic()
+        conveyor("registry", "rollback", NAME, "--stage", "prod", cwd=repo)
+        deadline = started + 60
+        while (
+            time.monotonic() < deadline
+            and server.http.get("/version").json()["model_version"] != "v1.0.0"
+        ):
+            time.sleep(0.1)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(60)
+        code, err = server.stop()
+    assert code == 0, err
+    assert "Traceback" not in err
+    failed = [a for a in answers if a[1] != 200]
+    assert not failed, failed[:5]
+    versions = [version for _, _, version in answers]
+    assert versions[0] == "v1.1.0"
+    assert versions[-1] == "v1.0.0"
+    first_new = min(t for t, _, v in answers if v == "v1.0.0")
+    assert first_new > started  # the old version answered until the swap...
+    late = [v for t, _, v in answers if t > first_new and v != "v1.0.0"]
+    assert len(late) < len(workers)  # ...then only requests already in flight finished on it
+    assert len(answers) > 100
+
+
+def test_follow_needs_a_stage(repo: Path) -> None:
+    for args, message in (
+        ([f"{NAME}@v1.0.0", "--follow"], "--follow needs a registry stage"),
+        ([f"{NAME}#prod", "--poll", "1"], "--poll applies to --follow"),
+        ([f"{NAME}#prod", "--follow", "--poll", "0"], "--poll must be above 0 seconds"),
+    ):
+        done = conveyor("serve", *args, cwd=repo, check=False)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
+        assert "Traceback" not in done.stderr
