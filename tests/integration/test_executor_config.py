@@ -1,14 +1,16 @@
 """``executor:`` through the real ``conveyor compile`` and ``dvc status``.
 
 Where work runs is not what it computes: switching executor (or any of its settings) changes
-params.yaml but no stage's ``params:``, so DVC reruns nothing. Mistakes in conf/executor/ are
-located errors like any other config mistake: exit 2, no traceback, nothing written.
+params.yaml but no stage's ``params:``, so DVC reruns nothing. dvc.yaml records the executor in
+the ``meta:`` of the stages that run on it (DVC ignores ``meta``), and nothing else changes.
+Mistakes in conf/executor/ are located errors like any other config mistake: exit 2, no
+traceback, nothing written.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -29,12 +31,24 @@ def _stage_params(root: Path) -> list[str]:
     return keys
 
 
+def _without_meta(root: Path) -> dict[str, Any]:
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    return {name: {k: v for k, v in s.items() if k != "meta"} for name, s in stages.items()}
+
+
+def _metas(root: Path) -> dict[str, Any]:
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    return {name: stage["meta"] for name, stage in stages.items() if "meta" in stage}
+
+
 def test_switching_executor_reruns_no_stage(reproduced_project: Path) -> None:
     root = reproduced_project
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
     default = yaml.safe_load((root / "params.yaml").read_text())["executor"]
     assert default == {"kind": "local", "params": {"workers": None}}
     dvc_yaml = (root / "dvc.yaml").read_text()
+    stages = _without_meta(root)
+    assert _metas(root) == {"validate": {"executor": "local"}}
 
     for overrides in (
         ["executor=dask"],
@@ -44,7 +58,9 @@ def test_switching_executor_reruns_no_stage(reproduced_project: Path) -> None:
         conveyor_in_process("compile", *overrides, cwd=root)
         params = yaml.safe_load((root / "params.yaml").read_text())
         assert params["executor"]["kind"] == ("dask" if "executor=dask" in overrides else "local")
-        assert (root / "dvc.yaml").read_text() == dvc_yaml
+        kind = "dask" if "executor=dask" in overrides else "local"
+        assert _metas(root) == {"validate": {"executor": kind}}  # meta changes; nothing else
+        assert _without_meta(root) == stages
         assert not [k for k in _stage_params(root) if k.split(".")[0] == "executor"]
         assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}, overrides
 
@@ -52,6 +68,7 @@ def test_switching_executor_reruns_no_stage(reproduced_project: Path) -> None:
     assert dask["executor"]["params"]["workers"] == 1
     conveyor_in_process("compile", cwd=root)
     assert yaml.safe_load((root / "params.yaml").read_text())["executor"] == default
+    assert (root / "dvc.yaml").read_text() == dvc_yaml
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
 
 

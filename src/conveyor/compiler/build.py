@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 def compile_project(project: LoadedProject) -> Pipeline:
     """The DVC pipeline for ``project``; pure apart from locating local plugin code."""
+    executor = project.spec.executor.kind
     stages = [
-        _stage(plan, code_deps(plan, project.plugins, project.root), project.composed.data)
+        _stage(
+            plan, code_deps(plan, project.plugins, project.root), project.composed.data, executor
+        )
         for _, plan in plan_stages(project.spec, project.plugins)
     ]
     name = project.spec.project.name
@@ -37,7 +40,7 @@ def compile_project(project: LoadedProject) -> Pipeline:
     return pipeline
 
 
-def _stage(plan: StagePlan, code_deps: list[str], params: dict[str, Any]) -> Stage:
+def _stage(plan: StagePlan, code_deps: list[str], params: dict[str, Any], executor: str) -> Stage:
     return Stage(
         name=plan.name,
         desc=plan.desc,
@@ -50,6 +53,8 @@ def _stage(plan: StagePlan, code_deps: list[str], params: dict[str, Any]) -> Sta
         metrics=plan.metrics,
         reports=plan.reports,
         plots=plan.plots,
+        # Where it runs, for people reading dvc.yaml; DVC ignores meta (executor: is no param).
+        meta=(("executor", executor),) if plan.on_executor else (),
     )
 
 

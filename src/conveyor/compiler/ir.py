@@ -24,6 +24,8 @@ class Stage:
     """Outputs kept in git rather than the DVC cache (``cache: false``)."""
     plots: tuple[tuple[str, Mapping[str, str]], ...] = ()
     """DVC plots kept in git (``cache: false``): each path with its props (template, x, y...)."""
+    meta: tuple[tuple[str, str], ...] = ()
+    """dvc.yaml's ``meta:``, for people only (DVC ignores it): ``(("executor", "dask"),)``."""
 
     def to_dict(self) -> dict[str, Any]:
         """The stage as dvc.yaml holds it; empty sections are left out."""
@@ -38,6 +40,8 @@ class Stage:
             out["metrics"] = [{path: {"cache": False}} for path in self.metrics]
         if self.plots:
             out["plots"] = [{path: {"cache": False, **props}} for path, props in self.plots]
+        if self.meta:
+            out["meta"] = dict(self.meta)
         return out
 
     @property

@@ -21,6 +21,11 @@ _ROW_GROUP = 250_000
 
 def read_frame(root: Path, relative: str, stage: str) -> pd.DataFrame:
     """Read a Parquet output of an upstream stage."""
+    return _read_in_column_groups(input_path(root, relative, stage))
+
+
+def input_path(root: Path, relative: str, stage: str) -> Path:
+    """The path of an upstream stage's output; a located DataError if it does not exist."""
     path = root / relative
     if not path.is_file():
         raise DataError(
@@ -28,7 +33,7 @@ def read_frame(root: Path, relative: str, stage: str) -> pd.DataFrame:
             where=f"stage '{stage}'",
             fix="run the upstream stages first: 'dvc repro' runs them in order",
         )
-    return _read_in_column_groups(path)
+    return path
 
 
 def _read_in_column_groups(path: Path) -> pd.DataFrame:

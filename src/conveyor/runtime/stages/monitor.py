@@ -61,6 +61,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
             ),
             metrics=(layout.DRIFT_FILE,),
             reports=(layout.DRIFT_HTML,),
+            on_executor=True,
         ),
     )
 

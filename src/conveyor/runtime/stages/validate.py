@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import TYPE_CHECKING
 
 from conveyor.runtime import layout
-from conveyor.runtime.frames import read_frame
+from conveyor.runtime.frames import input_path, read_frame
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.runtime.schema_file import load_schema_file
 from conveyor.spec.schema import SchemaSpec
@@ -35,13 +36,16 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
             reads=READS,
             deps=(layout.dataset_path(spec.data), *([schema_file] if schema_file else [])),
             reports=(layout.VALIDATION_FILE,),
+            on_executor=True,
         ),
     )
 
 
 def run(ctx: StageContext) -> None:
     """Validate, write the report whatever the outcome, fail on error-level violations."""
-    from conveyor.runtime.validation import validate_frame  # not needed to compile
+    from conveyor.executors import open_project_executor  # not needed to compile
+    from conveyor.runtime.validation import validate_frame
+    from conveyor.runtime.validation._sharded import validate_parts
 
     schema_file = ctx.params.get("data.schema_file", None)
     if schema_file is None:
@@ -50,8 +54,14 @@ def run(ctx: StageContext) -> None:
         schema = load_schema_file(ctx.root, str(schema_file))
     dataset = ctx.plan.deps[0]
     (report_file,) = ctx.plan.reports
-    frame = read_frame(ctx.root, dataset, ctx.plan.name)
-    report = validate_frame(frame, schema, dataset=dataset)
+    with open_project_executor(ctx.root, ctx.plugins) as session:  # not a param: reruns nothing
+        if session is None:
+            frame = read_frame(ctx.root, dataset, ctx.plan.name)
+            report = validate_frame(frame, schema, dataset=dataset)
+        else:  # partitions on the workers, merged: the same report (runtime/validation/_sharded)
+            path = input_path(ctx.root, dataset, ctx.plan.name)
+            whole = partial(read_frame, ctx.root, dataset, ctx.plan.name)
+            report = validate_parts(session, path, whole, schema, dataset=dataset)
     report.write(ctx.root / report_file)
     if not report.passed:
         raise report.error(report_file, schema_file)

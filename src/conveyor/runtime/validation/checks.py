@@ -17,12 +17,18 @@ import difflib
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.runtime.validation import dtypes
+from conveyor.runtime.validation._evidence import (
+    SHOWN_VALUES,
+    Evidence,
+    as_mask,
+    find,
+    sample_rows,
+)
 from conveyor.runtime.validation.report import (
-    ROW_KEY,
-    SAMPLE_SIZE,
     CheckFailure,
     ValidationReport,
     json_safe,
@@ -34,12 +40,18 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-    from conveyor.spec.schema import ColumnSchema, RowsSchema, SchemaSpec, Severity, TimeSchema
+    from conveyor.spec.schema import (
+        ColumnSchema,
+        DType,
+        RowsSchema,
+        SchemaSpec,
+        Severity,
+        TimeSchema,
+    )
 
     Mask = npt.NDArray[np.bool_]
 
 NUMERIC = ("int", "float")
-SHOWN_VALUES = 5
 
 
 def validate_frame(
@@ -57,26 +69,128 @@ def validate_frame(
     Returns:
         The report: how many checks ran, and every check that failed with its evidence.
     """
-    results = _Results(names=[str(c) for c in frame.columns])
+    return validate_table(FrameTable(frame), schema, dataset=dataset, now=now)
+
+
+class Column(Protocol):
+    """What the rules see of one column: its dtype, and each rule's evidence in its rows."""
+
+    @property
+    def kind(self) -> DType | None:
+        """The schema dtype (``dtypes.classify``)."""
+
+    @property
+    def shown(self) -> str:
+        """The dtype as a user reads it (``dtypes.describe``)."""
+
+    @property
+    def floating(self) -> bool:
+        """Whether it is a float column (the finite check's)."""
+
+    def evidence(self, check: str, arg: Any = None) -> Evidence:  # noqa: ANN401
+        """What rule ``check`` (with the rule's value ``arg``) finds in the column."""
+
+
+class Table(Protocol):
+    """What the rules see of the dataset: its columns, rows and each column."""
+
+    @property
+    def names(self) -> list[str]:
+        """The column names, as strings."""
+
+    @property
+    def rows(self) -> int:
+        """The row count."""
+
+    def has(self, name: str) -> bool:
+        """Whether column ``name`` exists."""
+
+    def column(self, name: str) -> Column:
+        """Column ``name`` (it exists)."""
+
+    def series(self, name: str) -> pd.Series:
+        """Column ``name`` in full (for the time rules, which read its order)."""
+
+
+@dataclass(frozen=True)
+class SeriesColumn:
+    """A column in memory: each rule's evidence computed on it when asked."""
+
+    values: pd.Series
+
+    @cached_property
+    def kind(self) -> DType | None:
+        """The schema dtype."""
+        return dtypes.classify(self.values)
+
+    @cached_property
+    def shown(self) -> str:
+        """The dtype as a user reads it."""
+        return dtypes.describe(self.values)
+
+    @property
+    def floating(self) -> bool:
+        """Whether it is a float column."""
+        return bool(self.values.dtype.kind == "f")
+
+    def evidence(self, check: str, arg: Any = None) -> Evidence:  # noqa: ANN401
+        """What ``check`` finds in the column."""
+        return find(self.values, check, arg, self.kind)
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """The dataset as one DataFrame in memory."""
+
+    frame: pd.DataFrame
+
+    @property
+    def names(self) -> list[str]:
+        """The column names, as strings."""
+        return [str(c) for c in self.frame.columns]
+
+    @property
+    def rows(self) -> int:
+        """The row count."""
+        return len(self.frame)
+
+    def has(self, name: str) -> bool:
+        """Whether column ``name`` exists."""
+        return name in self.frame.columns
+
+    def column(self, name: str) -> Column:
+        """Column ``name``."""
+        return SeriesColumn(self.frame[name])
+
+    def series(self, name: str) -> pd.Series:
+        """Column ``name`` in full."""
+        return self.frame[name]
+
+
+def validate_table(
+    table: Table, schema: SchemaSpec, *, dataset: str, now: datetime | None = None
+) -> ValidationReport:
+    """:func:`validate_frame` on any :class:`Table`: in memory, or merged from partitions."""
+    results = _Results(names=table.names, rows=table.rows)
     unlisted = [n for n in results.names if n not in schema.columns]
     for name, rule in schema.columns.items():
         target = _Target(results, name, f"data.schema.columns.{name}", rule.severity)
-        if target.present(frame, unlisted, where=target.where):
-            _check_column(target, frame[name], rule)
+        if target.present(table, unlisted, where=target.where):
+            _check_column(target, table.column(name), rule)
     _check_extra_columns(results, schema)
-    _check_finite(results, frame, schema)
+    _check_finite(results, table, schema)
     if schema.rows is not None:
         rows = _Target(results, None, "data.schema.rows", schema.rows.severity)
-        _check_rows(rows, schema.rows, len(frame))
+        _check_rows(rows, schema.rows, table.rows)
     if schema.time is not None:
         time = schema.time
         target = _Target(results, time.column, "data.schema.time", time.severity)
-        if target.present(frame, results.names, where="data.schema.time.column"):
-            _check_time(target, frame[time.column], time, now or datetime.now(UTC))
+        if target.present(table, results.names, where="data.schema.time.column"):
+            _check_time(target, table.series(time.column), time, now or datetime.now(UTC))
     return ValidationReport(
         dataset=dataset,
-        rows=len(frame),
-        columns=frame.shape[1],
+        rows=table.rows,
+        columns=len(results.names),
         checked=results.checked,
         failures=tuple(results.failures),
     )
@@ -87,6 +201,7 @@ class _Results:
     """Checks run so far and the failures among them."""
 
     names: list[str]
+    rows: int
     checked: int = 0
     failures: list[CheckFailure] = field(default_factory=list)
 
@@ -110,31 +225,33 @@ class _Target:
         expected: Any,  # noqa: ANN401 - a rule's value from YAML
         observed: Any,  # noqa: ANN401 - a value from the data
         detail: str,
-        rows: tuple[pd.Series, Mask] | None = None,
+        rows: Evidence | tuple[pd.Series, Mask] | None = None,
         *,
         at: str | None = None,
         previous: pd.Series | None = None,
     ) -> None:
         """Record a failure of the rule at ``at`` (default: ``<where>.<check>``).
 
-        ``rows``, a series and its mask of offending rows, adds their count and a sample;
-        ``previous`` adds each sampled row's predecessor (for order checks).
+        ``rows``, the rule's evidence or a series and its mask of offending rows, adds their
+        count and a sample; ``previous`` adds each sampled row's predecessor (order checks).
         """
         failed_rows: int | None = None
         sample: tuple[dict[str, Any], ...] = ()
-        if rows is not None:
-            failed_rows, sample = _sample(*rows, previous)
+        if isinstance(rows, Evidence):
+            failed_rows, sample = rows.rows, rows.sample
+        elif rows is not None:
+            failed_rows, sample = sample_rows(*rows, previous)
         rule = at or f"{self.where}.{check}"
         failure = CheckFailure(
             self.column, check, rule, self.severity, expected, observed, detail, failed_rows, sample
         )
         self.results.failures.append(failure)
 
-    def present(self, frame: pd.DataFrame, candidates: list[str], *, where: str) -> bool:
+    def present(self, table: Table, candidates: list[str], *, where: str) -> bool:
         """Whether the column exists; if not, a failure suggesting the close ``candidates``."""
         self.check()
         name = str(self.column)
-        if name in frame.columns:
+        if table.has(name):
             return True
         # A renamed column shows up among the unlisted ones: the likeliest matches.
         close = _similar(name, candidates) or _similar(name, self.results.names)
@@ -144,17 +261,16 @@ class _Target:
         return False
 
 
-def _check_column(target: _Target, series: pd.Series, rule: ColumnSchema) -> None:
+def _check_column(target: _Target, column: Column, rule: ColumnSchema) -> None:
     """The rules of one listed column that exists."""
-    kind = dtypes.classify(series)
-    shown = dtypes.describe(series)
+    kind, shown = column.kind, column.shown
     dtype_ok = rule.dtype is None or dtypes.matches(kind, rule.dtype)
     if rule.dtype is not None:
         target.check()
         if not dtype_ok:
             target.fail("dtype", rule.dtype, shown, f"expected {rule.dtype}, observed {shown}")
     if not rule.nullable or rule.max_null_fraction is not None:
-        _check_nulls(target, series, rule)
+        _check_nulls(target, column.evidence("nulls"), rule, target.results.rows)
     for key, bound in (("min", rule.min), ("max", rule.max)):
         if bound is None or (kind not in NUMERIC and not dtype_ok):
             continue  # a wrong dtype is one failure, not one per rule it makes meaningless
@@ -162,54 +278,47 @@ def _check_column(target: _Target, series: pd.Series, rule: ColumnSchema) -> Non
         if kind not in NUMERIC:
             target.fail(key, bound, shown, f"expected a numeric column, observed {shown}")
             continue
-        mask = _mask(series < bound if key == "min" else series > bound)
-        if mask.any():
-            observed = series.min() if key == "min" else series.max()
+        found = column.evidence(key, bound)
+        if found.rows:
             op = ">=" if key == "min" else "<="
-            detail = f"expected {op} {_show(bound)}, observed {_show(observed)}"
-            target.fail(key, bound, observed, detail, (series, mask))
+            detail = f"expected {op} {_show(bound)}, observed {_show(found.observed)}"
+            target.fail(key, bound, found.observed, detail, found)
     if rule.allowed is not None:
         target.check()
-        mask = ~_mask(series.isin(rule.allowed))
-        if mask.any() and (mask := mask & _mask(series.notna())).any():
-            values = _distinct(series, mask)
+        found = column.evidence("allowed", rule.allowed)
+        if found.rows:
+            values = list(found.observed)
             detail = f"expected one of {_show_all(rule.allowed, 10)}, observed {_show_all(values)}"
-            target.fail("allowed", rule.allowed, values[:SHOWN_VALUES], detail, (series, mask))
+            target.fail("allowed", rule.allowed, values[:SHOWN_VALUES], detail, found)
     if rule.unique:
         target.check()
-        mask = _mask(series.duplicated(keep=False) & series.notna())
-        if mask.any():
-            repeated = int(series[mask].nunique())
+        found = column.evidence("unique")
+        if found.rows:
+            repeated = found.observed
             detail = f"expected unique values, observed {plural(repeated, 'repeated value')}"
-            target.fail("unique", True, repeated, detail, (series, mask))
+            target.fail("unique", True, repeated, detail, found)
     if rule.regex is not None:
         target.check()
-        text = series if kind in ("str", "category") else series.astype("str")
-        mask = _mask(series.notna()) & ~_mask(text.str.fullmatch(rule.regex))
-        if mask.any():
-            values = _distinct(series, mask)
+        found = column.evidence("regex", rule.regex)
+        if found.rows:
+            values = list(found.observed)
             detail = f"expected a full match of {rule.regex!r}, observed {_show_all(values)}"
-            target.fail("regex", rule.regex, values[:SHOWN_VALUES], detail, (series, mask))
+            target.fail("regex", rule.regex, values[:SHOWN_VALUES], detail, found)
 
 
-def _check_nulls(target: _Target, series: pd.Series, rule: ColumnSchema) -> None:
-    nulls = _mask(series.isna())
-    count = int(nulls.sum())
+def _check_nulls(target: _Target, nulls: Evidence, rule: ColumnSchema, rows: int) -> None:
+    count = nulls.rows
     if not rule.nullable:
         target.check()
         if count:
-            target.fail(
-                "nullable", False, count, "expected no nulls, observed nulls", (series, nulls)
-            )
+            target.fail("nullable", False, count, "expected no nulls, observed nulls", nulls)
     if rule.max_null_fraction is not None:
         target.check()
-        fraction = count / len(series) if len(series) else 0.0
+        fraction = count / rows if rows else 0.0
         if fraction > rule.max_null_fraction:
             expected = _percent(rule.max_null_fraction)
             detail = f"expected <= {expected} nulls, observed {_percent(fraction)}"
-            target.fail(
-                "max_null_fraction", rule.max_null_fraction, fraction, detail, (series, nulls)
-            )
+            target.fail("max_null_fraction", rule.max_null_fraction, fraction, detail, nulls)
 
 
 def _check_extra_columns(results: _Results, schema: SchemaSpec) -> None:
@@ -226,27 +335,25 @@ def _check_extra_columns(results: _Results, schema: SchemaSpec) -> None:
         target.fail("extra_columns", "listed columns only", unlisted, detail, at=target.where)
 
 
-def _check_finite(results: _Results, frame: pd.DataFrame, schema: SchemaSpec) -> None:
+def _check_finite(results: _Results, table: Table, schema: SchemaSpec) -> None:
     """Infinity in any float column, listed or not: no model can train on it, so an error.
 
     Not a ``data.schema`` rule, so ``checked`` does not count it: the report records it only
     when it fails (before, validate passed and train failed on scikit-learn's "Input X
     contains infinity", blaming the model).
     """
-    import numpy as np
-
     for name in results.names:
-        series = frame[name]
-        if series.dtype.kind != "f":
+        column = table.column(name)
+        if not column.floating:
             continue
-        mask = np.isinf(series.to_numpy())
-        if not mask.any():
+        found = column.evidence("finite")
+        if not found.rows:
             continue
-        signs = [s for s, m in (("inf", series > 0), ("-inf", series < 0)) if _mask(m)[mask].any()]
+        signs = found.observed
         where = f"data.schema.columns.{name}" if name in schema.columns else "data.schema"
         target = _Target(results, name, where, "error")
         detail = f"expected finite numbers, observed {' and '.join(signs)}"
-        target.fail("finite", "finite", signs, detail, (series, mask), at=where)
+        target.fail("finite", "finite", signs, detail, found, at=where)
 
 
 def _check_rows(target: _Target, rule: RowsSchema, count: int) -> None:
@@ -287,7 +394,7 @@ def _check_order(target: _Target, times: pd.Series, monotonic: str) -> None:
     known = times.dropna()  # missing times are the business of the column's null checks
     previous = known.shift()
     strict = monotonic == "strictly_increasing"
-    mask = _mask(known <= previous if strict else known < previous)
+    mask = as_mask(known <= previous if strict else known < previous)
     if mask.any():
         than = "equal to or earlier than" if strict else "earlier than"
         detail = f"expected {monotonic.replace('_', ' ')}, observed times {than} the row before"
@@ -312,7 +419,9 @@ def _check_age(target: _Target, times: pd.Series, max_age: float, now: datetime)
             f"expected the newest row at most {_show(max_age)} days old, "
             f"observed {_show(newest)} ({age:.1f} days old)"
         )
-        target.fail("max_age_days", max_age, round(age, 3), detail, (times, _mask(times == newest)))
+        target.fail(
+            "max_age_days", max_age, round(age, 3), detail, (times, as_mask(times == newest))
+        )
 
 
 def _similar(name: str, candidates: list[str]) -> list[str]:
@@ -341,38 +450,6 @@ def _as_times(series: pd.Series) -> pd.Series | None:
             return pd.to_datetime(series)
     except (ValueError, TypeError, OverflowError):
         return None
-
-
-def _mask(values: Any) -> Mask:  # noqa: ANN401 - a boolean Series or array
-    """A plain numpy boolean mask; missing (NA) counts as False."""
-    import numpy as np
-
-    if hasattr(values, "to_numpy"):
-        if values.dtype == np.bool_:  # numpy-backed: no NA to fill, and no copy
-            return values.to_numpy()  # type: ignore[no-any-return]
-        return values.to_numpy(dtype=bool, na_value=False)  # type: ignore[no-any-return]
-    return np.asarray(values, dtype=bool)
-
-
-def _sample(
-    series: pd.Series, mask: Mask, previous: pd.Series | None
-) -> tuple[int, tuple[dict[str, Any], ...]]:
-    """How many rows ``mask`` selects, and the first few as ``{_row, column}`` records."""
-    import numpy as np
-
-    positions = np.flatnonzero(mask)
-    records = []
-    for position in positions[:SAMPLE_SIZE]:
-        record = {ROW_KEY: series.index[position], str(series.name): series.iloc[position]}
-        if previous is not None:
-            record["_previous"] = previous.iloc[position]
-        records.append(record)
-    return len(positions), tuple(records)
-
-
-def _distinct(series: pd.Series, mask: Mask) -> list[Any]:
-    """Up to a few distinct offending values, in order of first appearance."""
-    return list(series[mask].drop_duplicates().head(SHOWN_VALUES + 1))
 
 
 def _show(value: Any) -> str:  # noqa: ANN401 - any value from YAML or the data
