@@ -115,14 +115,17 @@ class DaskSession(Session):
         try:
             return list(self._client.gather(futures))
         except KilledWorker as exc:  # Dask retried it on other workers, and they died too
-            raise ExecutorError(
-                f"Dask workers kept dying while running '{getattr(fn, '__name__', fn)}' ({exc})",
-                where=self._where,
-                fix="give each worker more memory (executor.params.memory_limit) or make each "
-                "task smaller, then run again; nothing was written",
-            ) from exc
+            raise self._died(fn, exc) from exc
         finally:
             self._client.cancel(futures)
+
+    def _died(self, fn: Callable[..., object], exc: BaseException) -> ExecutorError:
+        return ExecutorError(
+            f"Dask workers kept dying while running '{getattr(fn, '__name__', fn)}' ({exc})",
+            where=self._where,
+            fix="give each worker more memory (executor.params.memory_limit) or make each "
+            "task smaller, then run again; nothing was written",
+        )
 
     def submit(
         self,
@@ -130,8 +133,14 @@ class DaskSession(Session):
         *args: Any,  # noqa: ANN401 - whatever fn takes
         resources: Mapping[str, float] | None = None,
     ) -> Future[R]:
-        """Run ``fn(*args)`` on a worker; a standard Future relays the result."""
+        """Run ``fn(*args)`` on a worker; a standard Future relays the result.
+
+        A task whose workers kept dying (Dask's ``KilledWorker``, after its retries) relays
+        the same ExecutorError as :meth:`map`; any other exception is relayed as raised.
+        """
         from concurrent.futures import Future
+
+        from distributed import KilledWorker
 
         task = self._client.submit(fn, *args, pure=False, resources=self._resources(resources))
         self._held.append(task)
@@ -141,6 +150,10 @@ class DaskSession(Session):
             self._held.remove(finished)
             try:
                 relay.set_result(finished.result())
+            except KilledWorker as exc:
+                failure = self._died(fn, exc)
+                failure.__cause__ = exc
+                relay.set_exception(failure)
             except BaseException as exc:  # relayed to the caller as is
                 relay.set_exception(exc)
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from conveyor.config.sweep import Dimension
+    from conveyor.experiments._cluster import Cluster
     from conveyor.experiments._progress import Progress
     from conveyor.experiments.plan import SweepState
 
@@ -53,9 +54,18 @@ def fixed_and_swept(dimensions: list[Dimension]) -> tuple[list[str], list[Dimens
 
 
 def run_study(
-    root: Path, state: SweepState, dimensions: list[Dimension], progress: Progress, *, seed: int
+    root: Path,
+    state: SweepState,
+    dimensions: list[Dimension],
+    progress: Progress,
+    *,
+    seed: int,
+    cluster: Cluster | None = None,
 ) -> None:
-    """Ask, run and tell until ``state.budget`` trials have finished; ``seed`` seeds TPE."""
+    """Ask, run and tell until ``state.budget`` trials have finished; ``seed`` seeds TPE.
+
+    Trials run on ``cluster`` when one is given (the project's executor), else DVC's queue.
+    """
     import optuna
     from optuna.trial import TrialState, create_trial
 
@@ -100,7 +110,7 @@ def run_study(
     tell([t for t in state.trials if t.status in FINISHED and t.params is not None])
     leftover = [t for t in state.trials if t.status not in FINISHED]
     if leftover:  # asked before an interruption: run them as they were asked
-        run_trials(root, state, leftover, validate(root, state, leftover), progress)
+        run_trials(root, state, leftover, validate(root, state, leftover), progress, cluster)
         tell(leftover)
     while len(state.trials) < state.budget:
         asked: dict[str, Any] = {}
@@ -114,7 +124,7 @@ def run_study(
         state.save(root)
         batch = [state.trial(name) for name in asked]
         runnable, pipelines = _compilable(root, state, batch, progress)
-        run_trials(root, state, runnable, pipelines, progress)
+        run_trials(root, state, runnable, pipelines, progress, cluster)
         values = leaderboard.primary_values(root, state)
         for trial in batch:
             value = values.get(trial.name)

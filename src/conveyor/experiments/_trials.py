@@ -16,6 +16,7 @@ from conveyor.experiments import leaderboard, queue
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from conveyor.experiments._cluster import Cluster
     from conveyor.experiments._progress import Progress
     from conveyor.experiments.plan import SweepState, Trial
 
@@ -60,8 +61,13 @@ def run_trials(
     trials: list[Trial],
     pipelines: dict[str, str],
     progress: Progress,
+    cluster: Cluster | None = None,
 ) -> None:
-    """Queue ``trials`` and wait for them; on Ctrl-C leave the unfinished ones resumable."""
+    """Queue ``trials`` and wait for them; on Ctrl-C leave the unfinished ones resumable.
+
+    With a ``cluster`` (a project executor other than ``local``), each trial is a task on it
+    (:mod:`conveyor.experiments._cluster`) instead of an entry in DVC's local queue.
+    """
     if not trials:
         return
     reported: set[str] = {t.name for t in state.trials if t.status == "failed"}
@@ -74,6 +80,15 @@ def run_trials(
                 progress.note("    " + (trial.error or "").replace("\n", "\n    "))
         progress.update(state, best_so_far(root, state))
 
+    if cluster is not None:
+        from conveyor.experiments._cluster import run_on_cluster
+
+        try:
+            run_on_cluster(root, state, trials, pipelines, cluster, on_change)
+        except KeyboardInterrupt:
+            _interrupted(state, progress)
+            raise
+        return
     fresh = [t for t in trials if t.status in ("pending", "failed")]  # others are in DVC's queue
     try:
         queue.forget(root, [t.name for t in fresh])
@@ -86,12 +101,16 @@ def run_trials(
     except KeyboardInterrupt:
         progress.note(f"interrupted: stopping {state.prefix} ...")
         queue.stop(root, state, trials)
-        counts = state.counts()
-        progress.note(
-            f"{counts['success']} finished trials kept; {counts['pending']} left: "
-            f"conveyor sweep --resume --name {state.prefix}"
-        )
+        _interrupted(state, progress)
         raise
+
+
+def _interrupted(state: SweepState, progress: Progress) -> None:
+    counts = state.counts()
+    progress.note(
+        f"{counts['success']} finished trials kept; {counts['pending']} left: "
+        f"conveyor sweep --resume --name {state.prefix}"
+    )
 
 
 def best_so_far(root: Path, state: SweepState) -> tuple[str, float] | None:

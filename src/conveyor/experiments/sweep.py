@@ -19,6 +19,7 @@ monitor`` and ``conveyor ct`` use: ``evaluate.primary``, else the first of ``eva
 from __future__ import annotations
 
 import configparser
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,8 +32,10 @@ from conveyor.experiments.plan import SweepState, Trial, load_state, new_prefix
 from conveyor.runtime.facts import primary_higher_is_better, read_facts
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
+    from conveyor.experiments._cluster import Cluster
     from conveyor.experiments._progress import Progress
     from conveyor.spec.facts import ProjectFacts
 
@@ -82,7 +85,8 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
         state.budget = len(state.trials)
         pipelines = validate(root, state, state.trials)
         state.save(root)
-        run_trials(root, state, state.trials, pipelines, progress)
+        with _executor(root, progress) as cluster:
+            run_trials(root, state, state.trials, pipelines, progress, cluster)
         return state
     from conveyor.experiments._optuna_search import run_study
 
@@ -91,7 +95,8 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
     check_trials(budget, "--trials")
     state.budget = budget
     state.save(root)
-    run_study(root, state, dimensions, progress, seed=facts.seed)
+    with _executor(root, progress) as cluster:
+        run_study(root, state, dimensions, progress, seed=facts.seed, cluster=cluster)
     return state
 
 
@@ -113,13 +118,30 @@ def resume_sweep(root: Path, name: str | None, jobs: int | None, progress: Progr
         from conveyor.experiments._optuna_search import run_study
 
         dimensions = parse_space(root / CONFIG_DIR, state.space)
-        run_study(root, state, dimensions, progress, seed=facts.seed)
+        with _executor(root, progress) as cluster:
+            run_study(root, state, dimensions, progress, seed=facts.seed, cluster=cluster)
         return state
     left = [t for t in state.trials if t.status not in ("success",)]
     progress.note(f"resuming {state.prefix}: {len(left)} of {len(state.trials)} trials left")
     pipelines = validate(root, state, left)
-    run_trials(root, state, left, pipelines, progress)
+    if left:
+        with _executor(root, progress) as cluster:
+            run_trials(root, state, left, pipelines, progress, cluster)
     return state
+
+
+@contextmanager
+def _executor(root: Path, progress: Progress) -> Iterator[Cluster | None]:
+    """The project's executor for the trials: None (DVC's local queue) for ``local``."""
+    from conveyor.experiments._cluster import open_cluster
+
+    with open_cluster(root) as cluster:
+        if cluster is not None:
+            progress.note(
+                f"trials run on the '{cluster.kind}' executor ({cluster.session.workers} "
+                "workers), each in its own clone of the base commit"
+            )
+        yield cluster
 
 
 def preflight(root: Path) -> ProjectFacts:

@@ -1,0 +1,215 @@
+"""Trials on the project's executor: one task per trial, each in its own clone on a worker.
+
+When ``executor.kind`` is not ``local`` (``conveyor score`` and ``monitor`` read the same
+setting), a sweep's trials skip DVC's local queue. Each trial is one executor task
+(:func:`run_trial`) that, on whatever worker runs it:
+
+1. clones the user's repository (``git clone --no-checkout --shared``) into a temporary
+   directory and checks out the sweep's base commit, writing the trial's own dvc.yaml over the
+   committed one when the trial is structural;
+2. points DVC's cache at the user's (``cache.dir`` in ``.dvc/config.local``), so unchanged
+   stages are restored from it and new outputs land in it: workers need the repository and its
+   cache on a shared filesystem;
+3. runs ``dvc exp run -n NAME -S override ... TARGET`` there, with the thread limits of the
+   local queue (:func:`conveyor.experiments.queue.thread_limits`);
+4. sends the experiment back with ``dvc exp push <user repo> NAME --no-cache``, then removes its
+   directory, and returns a :class:`TrialResult` (a failed step's output tail is the error).
+
+The driver (:func:`run_on_cluster`) keeps ``-j`` tasks in flight, and a trial succeeds only when
+its experiment ref exists in the user's repository: a result is never trusted over DVC's state,
+so the leaderboard, ``--show``, ``--apply`` and ``--resume`` read the same refs as with the queue.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from conveyor import _git
+from conveyor.errors import ConveyorError, ExecutorError, SweepError
+from conveyor.experiments import _dvc
+from conveyor.experiments.plan import FINISHED
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from concurrent.futures import Future
+
+    from conveyor.experiments.plan import SweepState, Trial
+    from conveyor.plugins.executor import Session
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """What a worker needs to run one trial: small and picklable."""
+
+    repo: str
+    """The user's repository, an absolute path every worker can reach."""
+    cache: str
+    """The user's DVC cache directory (absolute)."""
+    baseline: str
+    name: str
+    overrides: tuple[str, ...]
+    target: str
+    dvc_yaml: str | None
+    """A structural trial's own dvc.yaml; None: the committed one."""
+    jobs: int
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What a worker sends back: whether every step passed, and why not."""
+
+    name: str
+    ok: bool
+    error: str | None = None
+
+
+def run_trial(task: TrialTask) -> TrialResult:
+    """Run ``task`` in a fresh clone in a temporary directory on this worker (see the module)."""
+    with tempfile.TemporaryDirectory(
+        prefix=f"conveyor-{task.name}-", ignore_cleanup_errors=True
+    ) as tmp:
+        try:
+            return _run_in(Path(tmp), task)
+        except ConveyorError as exc:  # git or dvc missing on the worker, an unusable tmp dir
+            return TrialResult(task.name, ok=False, error=exc.render())
+
+
+def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
+    from conveyor.experiments.queue import DVC_YAML, thread_limits
+
+    work = tmp / "repo"
+    clone = ("git", "clone", "-q", "--no-checkout", "--shared", task.repo, str(work))
+    failed = _step(tmp, clone, "cloning the repository")
+    failed = failed or _step(work, ("git", "checkout", "-q", "--detach", task.baseline), "checkout")
+    if failed:
+        return TrialResult(task.name, ok=False, error=failed)
+    if task.dvc_yaml is not None:
+        (work / DVC_YAML).write_text(task.dvc_yaml, encoding="utf-8")
+    (work / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {task.cache}\n", "utf-8")
+    run = ["dvc", "exp", "run", "-n", task.name]
+    for override in task.overrides:
+        run += ["-S", override]
+    run.append(task.target)
+    failed = _step(work, tuple(run), "dvc exp run", env=thread_limits(task.jobs))
+    push = ("dvc", "exp", "push", task.repo, task.name, "--no-cache")
+    failed = failed or _step(work, push, "sending the experiment back (dvc exp push)")
+    return TrialResult(task.name, ok=failed is None, error=failed)
+
+
+def _step(
+    where: Path, command: tuple[str, ...], what: str, env: dict[str, str] | None = None
+) -> str | None:
+    """Run ``command``; None when it passed, else ``what`` failed with its output's tail."""
+    done = _git.run(where, command, check=False, env=env)
+    if done.returncode == 0:
+        return None
+    return f"{what} failed (exit {done.returncode}):\n" + "\n".join(_dvc.tail(done.output))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """An open executor session, and where its workers find the user's repository and cache."""
+
+    session: Session
+    kind: str
+    repo: str
+    cache: str
+
+
+@contextmanager
+def open_cluster(root: Path) -> Iterator[Cluster | None]:
+    """The project's executor, opened for trials; None for ``local`` (DVC's queue runs them)."""
+    from conveyor.executors import open_project_executor, project_executor
+
+    kind = project_executor(root).kind
+    with open_project_executor(root) as session:
+        if session is None:
+            yield None
+            return
+        modified = [
+            line[3:]
+            for line in _dvc.run(
+                root, "git", "status", "--porcelain", "--untracked-files=no", what="git status"
+            ).out.splitlines()
+            if line.strip()
+        ]
+        if modified:
+            raise SweepError(
+                f"uncommitted changes in {', '.join(modified[:5])}: trials on the '{kind}' "
+                "executor run in clones of the sweep's base commit, so they would not see them",
+                where="conveyor sweep",
+                fix="commit them, or stash them",
+            )
+        cache = _dvc.run(root, "dvc", "cache", "dir", what="finding the DVC cache").out.strip()
+        yield Cluster(session, kind, str(root.resolve()), str((root / cache).resolve()))
+
+
+def run_on_cluster(
+    root: Path,
+    state: SweepState,
+    trials: list[Trial],
+    pipelines: dict[str, str],
+    cluster: Cluster,
+    on_change: Callable[[], None],
+) -> None:
+    """Run ``trials``, ``state.jobs`` at a time, as tasks; save the state after every change."""
+    if state.baseline is None:
+        raise SweepError("the sweep has no base commit", where="--resume", fix="start a new sweep")
+    waiting = [t for t in trials if t.status != "success"]
+    running: dict[Future[TrialResult], Trial] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < max(1, state.jobs):
+                trial = waiting.pop(0)
+                task = TrialTask(
+                    cluster.repo,
+                    cluster.cache,
+                    state.baseline,
+                    trial.name,
+                    tuple(trial.overrides),
+                    state.target,
+                    pipelines.get(trial.name),
+                    state.jobs,
+                )
+                running[cluster.session.submit(run_trial, task)] = trial
+                trial.status, trial.error = "running", None
+            state.save(root)
+            on_change()
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            refs = _dvc.experiment_refs(root)  # after the results: a pushed trial has its ref
+            for future in done:
+                _settle(running.pop(future), future, refs)
+        state.save(root)
+        on_change()
+    except KeyboardInterrupt:
+        for future in running:
+            future.cancel()  # tasks already running finish on their workers and push
+        refs = _dvc.experiment_refs(root)
+        for trial in trials:
+            if trial.name in refs:
+                trial.status, trial.error = "success", None
+            elif trial.status not in FINISHED:
+                trial.status = "pending"
+        state.save(root)
+        raise
+
+
+def _settle(trial: Trial, future: Future[TrialResult], refs: dict[str, str]) -> None:
+    """The trial's outcome: its ref decides success; the task's result or error says why not."""
+    try:
+        result = future.result()
+        error = result.error if not result.ok else None
+    except ExecutorError as exc:  # its worker died, and the executor's retries with it
+        error = f"{exc.what}; 'conveyor sweep --resume' runs it again"
+    except Exception as exc:  # whatever the task raised is this trial's failure
+        error = f"the task failed on the executor: {type(exc).__name__}: {exc}"
+    if trial.name in refs:
+        trial.status, trial.error = "success", None
+    else:
+        trial.status = "failed"
+        trial.error = error or "the task finished, but the experiment did not arrive"

@@ -1,0 +1,187 @@
+"""``conveyor sweep`` on ``executor: dask``: each trial a task on a real Dask LocalCluster.
+
+Every trial runs ``dvc exp run`` in its own clone on a worker and pushes its experiment back
+(experiments/_cluster.py); the same grid through DVC's local queue is the reference, and the
+experiments must match it param for param and metric for metric (training is deterministic,
+one thread). The reproduced project (its outputs in the run-cache) keeps each trial to the
+stages the swept key invalidates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from conveyor.executors.dask import ADDRESS_VARIABLE
+from tests.conftest import VENV_BIN, commit_all, conveyor, conveyor_in_process, sh
+from tests.integration.test_sweep import _experiments, _metrics, _params, _state
+
+pytestmark = pytest.mark.slow  # every case runs 'conveyor sweep'
+
+
+def _cluster(**config: Any) -> Any:
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(config):  # read when the (in-process) scheduler starts
+        return LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Any:
+    """The address of a LocalCluster of two single-threaded worker processes."""
+    with _cluster() as cluster:
+        yield cluster.scheduler_address
+
+
+def _project(template: Path, root: Path, executor: str) -> Path:
+    """A committed copy of the reproduced project on ``executor`` (deploy stages dropped)."""
+    shutil.copytree(template, root, symlinks=True)
+    config = root / "conf" / "config.yaml"
+    text = config.read_text().replace("executor: local", f"executor: {executor}")
+    config.write_text(text.replace("deploy: [rest, batch]", "deploy: []"))
+    conveyor_in_process("compile", cwd=root)
+    commit_all(root, f"on {executor}")
+    return root
+
+
+def _sweep(root: Path, address: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, ADDRESS_VARIABLE: address}
+    return subprocess.run(
+        [VENV_BIN / "conveyor", "sweep", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _clones(prefix: str) -> list[str]:
+    return [p.name for p in Path(tempfile.gettempdir()).glob(f"conveyor-{prefix}-*")]
+
+
+def _without_executor(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k != "executor"}
+
+
+def test_a_grid_on_dask_lands_the_same_experiments_as_the_local_queue(
+    scheduler: str, reproduced_template: Path, tmp_path: Path
+) -> None:
+    grid = ["model.params.max_depth=2,3", "-j", "2", "--target", "evaluate", "--name", "dg"]
+    on_dask = _project(reproduced_template, tmp_path / "dask", "dask")
+    done = _sweep(on_dask, scheduler, *grid, "--json")
+    assert done.returncode == 0, done.stderr
+    assert "trials run on the 'dask' executor (2 workers)" in done.stderr
+    queued = _project(reproduced_template, tmp_path / "queue", "local")
+    reference = json.loads(conveyor("sweep", *grid, "--json", cwd=queued).stdout)
+
+    board = json.loads(done.stdout)
+    assert [r["status"] for r in board["rows"]] == ["success", "success"]
+    assert board["rows"] == reference["rows"]  # names, ranks, params, metrics, exactly
+    shown, expected = _experiments(on_dask), _experiments(queued)
+    assert sorted(shown) == sorted(expected) == ["dg-1", "dg-2"]
+    for name in ("dg-1", "dg-2"):
+        assert _without_executor(_params(shown[name])) == _without_executor(_params(expected[name]))
+        assert _metrics(shown[name]) == _metrics(expected[name])
+    assert _params(shown["dg-2"])["model"]["params"]["max_depth"] == 3
+    assert [t["status"] for t in _state(on_dask, "dg")["trials"]] == ["success", "success"]
+    assert _clones("dg") == []  # each task removed its clone
+    assert sh("git", "status", "--porcelain", cwd=on_dask).stdout == ""  # the workspace untouched
+
+    # --show and --apply read the same refs, and the outputs are in the user's own cache.
+    shown_board = json.loads(conveyor("sweep", "--show", "--json", cwd=on_dask).stdout)
+    assert shown_board["rows"] == board["rows"]
+    conveyor("sweep", "--apply", "best", cwd=on_dask)
+    metrics = json.loads((on_dask / "reports/metrics.json").read_text())
+    assert metrics == board["rows"][0]["metrics"]
+
+
+def test_a_failed_trial_on_dask_is_reported_with_its_log(
+    scheduler: str, reproduced_template: Path, tmp_path: Path
+) -> None:
+    # rows.min is a schema check: it compiles, and the validate stage fails at run time.
+    root = _project(reproduced_template, tmp_path / "project", "dask")
+    done = _sweep(
+        root, scheduler, "data.schema.rows.min=10,100000", "-j", "2", "--target", "validate"
+    )
+    assert done.returncode == 1, done.stderr
+    assert "(data.schema.rows.min=100000):" in done.stderr
+    assert "dvc exp run failed (exit" in done.stderr  # the task's own report
+    assert "rows" in done.stderr  # the tail of its log says why
+    (state,) = (root / ".dvc/tmp/conveyor-sweeps").glob("*.json")
+    trials = json.loads(state.read_text())["trials"]
+    assert [t["status"] for t in trials] == ["success", "failed"]
+    assert "100000" in trials[1]["error"]
+    assert trials[0]["name"] in _experiments(root)
+    assert trials[1]["name"] not in _experiments(root)
+
+
+def _trial_workers(address: str) -> list[psutil.Process]:
+    """The Dask worker processes that run a trial's ``dvc exp run`` right now."""
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        pids = [w["pid"] for w in client.scheduler_info()["workers"].values()]
+    found = []
+    for pid in pids:
+        worker = psutil.Process(pid)
+        if any("exp" in c.cmdline() for c in worker.children(recursive=True)):
+            found.append(worker)
+    return found
+
+
+def test_a_worker_killed_mid_trial_fails_it_and_resume_completes_it(
+    reproduced_template: Path, tmp_path: Path
+) -> None:
+    """No retries (allowed-failures 0): the worker killed with its trial's processes (a machine
+    lost) is Dask's KilledWorker, the trial fails with the executor's message, exit 1; --resume
+    runs it again and it lands once."""
+    root = _project(reproduced_template, tmp_path / "project", "dask")
+    with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
+        args = ["model.params.max_depth=2", "--target", "train", "--name", "k"]
+        env = {**os.environ, ADDRESS_VARIABLE: cluster.scheduler_address}
+        process = subprocess.Popen(
+            [VENV_BIN / "conveyor", "sweep", *args],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 600
+        while not (workers := _trial_workers(cluster.scheduler_address)):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the trial never started"
+            time.sleep(0.5)
+        for worker in workers:
+            for child in worker.children(recursive=True):
+                child.send_signal(signal.SIGKILL)
+            worker.send_signal(signal.SIGKILL)
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 1, out + err
+        assert "Dask workers kept dying while running 'run_trial'" in err
+        assert "'conveyor sweep --resume' runs it again" in err
+        assert [t["status"] for t in _state(root, "k")["trials"]] == ["failed"]
+
+        done = _sweep(root, cluster.scheduler_address, "--resume", "--name", "k")
+        assert done.returncode == 0, done.stderr
+    assert [t["status"] for t in _state(root, "k")["trials"]] == ["success"]
+    assert [n for n in _experiments(root) if n.startswith("k")] == ["k-1"]
