@@ -65,7 +65,8 @@ MODULES: dict[str, list[str] | None] = {
         "tests/unit/runtime/test_params_view.py",
         "tests/unit/runtime/test_params_file.py",
     ],
-    "compiler/build.py": ["tests/unit/compiler", "tests/unit/runtime/test_run_stage.py"],
+    # test_properties.py composes hundreds of generated projects (minutes per mutant)
+    "compiler/build.py": ["tests/unit/compiler/test_build.py"],
     # Promotion needs real git + gto + a trained project: its tests are integration tests
     # (tests/integration/test_registry.py, test_promotion_blessing.py), minutes per mutant.
     "registry/operations.py": None,
