@@ -24,7 +24,7 @@ from conveyor.serving.app import create_app
 from conveyor.serving.config import ServeConfig
 from conveyor.serving.follow import Follower
 from conveyor.serving.server import open_model
-from tests.conftest import commit_all, conveyor, dvc, sh
+from tests.conftest import commit_all, conveyor, conveyor_in_process, dvc, sh
 from tests.security.hostile_bundles import PAYLOADS, plant
 from tests.unit.serving.conftest import Client
 
@@ -48,8 +48,8 @@ def registry(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory
     commit_all(root, "model A")
     xgb = root / "conf" / "model" / "xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 25"))
-    conveyor("compile", cwd=root)
-    dvc("repro", "-q", cwd=root)
+    conveyor_in_process("compile", cwd=root)
+    dvc("repro", "-q", "gate", cwd=root)  # B blessed; profile and deploy stages not needed
     commit_all(root, "model B")
     plant(EXEC, root / "models" / NAME, base / "marker")
     dvc("commit", "-f", "-q", "train", cwd=root)
