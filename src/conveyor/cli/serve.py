@@ -13,15 +13,17 @@ if TYPE_CHECKING:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Load MODEL and serve it until interrupted."""
+    from conveyor.errors import UsageError
     from conveyor.serving.config import ServeConfig, load_serve_config
     from conveyor.serving.follow import ADMIN_TOKEN_ENV, DEFAULT_POLL_SECONDS
     from conveyor.serving.server import follow_stage, open_model, serve
 
     if (args.poll is not None or args.remote is not None) and not args.follow:
-        from conveyor.errors import UsageError
-
         flag = "--poll" if args.poll is not None else "--remote"
         raise UsageError(f"{flag} applies to --follow", fix=f"add --follow, or drop {flag}")
+    if (args.share is not None or args.sticky is not None) and args.canary is None:
+        flag = "--share" if args.share is not None else "--sticky"
+        raise UsageError(f"{flag} applies to --canary", fix=f"add --canary MODEL, or drop {flag}")
     opened = open_model(args.model, root=Path.cwd())
     try:
         config_file = Path(args.config) if args.config else opened.config_file
@@ -39,6 +41,10 @@ def serve_command(args: argparse.Namespace) -> int:
             max_connections=args.max_connections,
             extra_columns=args.extra_columns,
             id_column=args.id_column,
+            canary=args.canary,
+            canary_share=args.share,
+            canary_sticky=args.sticky,
+            shadow=args.shadow,
         )
         follower = None
         if args.follow:
@@ -51,7 +57,7 @@ def serve_command(args: argparse.Namespace) -> int:
                 unknown_categories=config.unknown_categories,
                 version=opened.version,
             )
-        serve(opened, config, announce=_announce, follower=follower)
+        serve(opened, config, announce=_announce, follower=follower, root=Path.cwd())
     finally:
         opened.close()
     return 0
@@ -105,6 +111,34 @@ def add_serve_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
         metavar="NAME",
         help="a git remote to fetch registry tags from before each check (default: none, the "
         "local tags)",
+    )
+    two = parser.add_argument_group(
+        "canary and shadow",
+        "serve a second version of the model from the same process, checked like MODEL and "
+        "refused at start unless it takes the same inputs (docs/serving.md)",
+    )
+    two.add_argument(
+        "--canary",
+        metavar="MODEL",
+        help="a second version (name@v1.2.0, name#staging, a bundle directory) that answers "
+        "--share of the requests",
+    )
+    two.add_argument(
+        "--share",
+        type=float,
+        metavar="F",
+        help="the share of requests the canary answers, between 0 and 1 (default 0.1)",
+    )
+    two.add_argument(
+        "--sticky",
+        metavar="COLUMN",
+        help="route by the id column COLUMN: the same id always gets the same version",
+    )
+    two.add_argument(
+        "--shadow",
+        metavar="MODEL",
+        help="a second version that scores every request after the answer (to /metrics and "
+        "the prediction log), never answering",
     )
     limits = parser.add_argument_group(
         "connection limits", "slow or idle clients are closed (defaults: docs/serving.md)"

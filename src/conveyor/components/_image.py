@@ -196,7 +196,16 @@ def serve_config(params: Any) -> dict[str, Any]:  # noqa: ANN401 - the rest targ
         "log_dir": params.log_dir,
         "log_rotate_rows": params.log_rotate_rows,
         "log_rotate_seconds": params.log_rotate_seconds,
+        **_candidate(params),
     }
+
+
+def _candidate(params: Any) -> dict[str, Any]:  # noqa: ANN401 - the rest target's Params
+    """The canary or shadow keys, written only when one is set (serve.json stays as it was)."""
+    if params.canary is not None:
+        sticky = {"canary_sticky": params.canary_sticky} if params.canary_sticky else {}
+        return {"canary": params.canary, "canary_share": params.canary_share, **sticky}
+    return {"shadow": params.shadow} if params.shadow is not None else {}
 
 
 def dockerfile(params: Any, *, model: str, target: str, wheel: str | None) -> str:  # noqa: ANN401

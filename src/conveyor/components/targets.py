@@ -14,7 +14,7 @@ import json
 import shutil
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from conveyor import _atomic
 from conveyor._paths import (
@@ -57,8 +57,26 @@ class RestParams(StrictParams):
     """Prediction log directory (relative to the deployed directory); null: no logging."""
     log_rotate_rows: int = Field(default=10_000, ge=1)
     log_rotate_seconds: float = Field(default=60.0, gt=0)
+    canary: str | None = None
+    """A second version (``NAME@v1.2.0``) that answers ``canary_share`` of the requests; the
+    server resolves it in the registry of the directory it runs in (docs/serving.md)."""
+    canary_share: float = Field(default=0.1, gt=0, lt=1)
+    canary_sticky: str | None = None
+    """The id column whose value picks the version, so one id always gets the same one."""
+    shadow: str | None = None
+    """A second version that scores every request after the answer, never answering."""
     base_image: str = Field(default_factory=_default_base_image)
     """The image to build on, pinned by tag (``python:3.11.7-slim``); never ``latest``."""
+
+    @model_validator(mode="after")
+    def _one_candidate(self) -> RestParams:
+        if self.canary is not None and self.shadow is not None:
+            msg = "'canary' and 'shadow' are both set; serve one candidate at a time"
+            raise ValueError(msg)
+        if self.canary_sticky is not None and self.canary is None:
+            msg = "'canary_sticky' is set without 'canary'"
+            raise ValueError(msg)
+        return self
 
     @field_validator("base_image")
     @classmethod

@@ -9,6 +9,9 @@ What the handlers read of the model (predictor, limits, /version, metadata) is o
 taken once per request: a server that follows a registry stage (:mod:`conveyor.serving.follow`)
 swaps it with one reference assignment, and a request in flight finishes on the model it began
 with.
+
+With a canary or a shadow (:mod:`conveyor.serving.traffic`), a ``Traffic`` picks the version
+that answers each request, and the shadow scores answered requests in a thread of its own.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from conveyor.errors import RequestError
 from conveyor.serving import mlflow, oip
 from conveyor.serving.body import (
     Limits,
+    describe_problems,
     media_type,
     parse_json,
     read_body,
@@ -46,10 +50,11 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from conveyor.bundle.inputs import Checked, Problem
+    from conveyor.bundle.inputs import Checked
     from conveyor.bundle.predictor import Prediction, Predictor
     from conveyor.serving.config import ServeConfig
     from conveyor.serving.follow import Follower
+    from conveyor.serving.traffic import Traffic
 
 __all__ = ["create_app"]
 
@@ -59,17 +64,23 @@ INVOCATIONS = "/invocations"
 INFER = "/v2/models/{name}/infer"
 _THREAD_BODY_BYTES = 64 * 1024
 """Bodies larger than this are parsed and scored off the event loop."""
-_MAX_PROBLEMS_SHOWN = 10
 _T = TypeVar("_T")
 
 
 def create_app(
-    predictor: Predictor, *, config: ServeConfig, follower: Follower | None = None
+    predictor: Predictor,
+    *,
+    config: ServeConfig,
+    follower: Follower | None = None,
+    traffic: Traffic | None = None,
 ) -> FastAPI:
-    """The server for one loaded model; with ``follower``, the model a registry stage holds."""
+    """The server for one loaded model; with ``follower``, the model a registry stage holds.
+
+    With ``traffic``, a second version answers as a canary or scores as a shadow.
+    """
     from conveyor import __version__
 
-    server = _Server(predictor, config, follower)
+    server = _Server(predictor, config, follower, traffic)
     app = FastAPI(
         title=f"conveyor: {predictor.name}",
         version=str(__version__),
@@ -193,7 +204,7 @@ class _Model:
         return cls(
             predictor,
             Limits(predictor.schema.names, predictor.name, config.max_rows),
-            _mlflow_limits(predictor, config),
+            mlflow.limits(predictor, config),
             version,
             _json(version),
             _json(oip.metadata(predictor)),
@@ -204,11 +215,16 @@ class _Server:
     """The handlers, sharing one model (swapped whole), its metrics and its prediction log."""
 
     def __init__(
-        self, predictor: Predictor, config: ServeConfig, follower: Follower | None = None
+        self,
+        predictor: Predictor,
+        config: ServeConfig,
+        follower: Follower | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.config = config
         self.model = _Model.of(predictor, config)
         self.follower = follower
+        self.traffic = traffic
         self.app: FastAPI | None = None
         self.telemetry = Telemetry(predictor)
         self.log: PredictionLog | None = None
@@ -224,6 +240,7 @@ class _Server:
                 rotate_rows=config.log_rotate_rows,
                 rotate_seconds=config.log_rotate_seconds,
                 id_column=config.id_column,
+                shadow=traffic is not None and traffic.shadowing,
             )
         if follower is not None:
             follower.bind(self)
@@ -250,10 +267,17 @@ class _Server:
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         """Start following the registry stage (if asked); flush the prediction log at the end."""
         del app
+        import asyncio
+
+        if self.traffic is not None:
+            self.traffic.start(asyncio.get_running_loop(), self.telemetry, self.log)
         async with contextlib.AsyncExitStack() as stack:
             if self.follower is not None:
                 await stack.enter_async_context(self.follower.running())
             yield
+        if self.traffic is not None:
+            await run_in_threadpool(self.traffic.stop)
+            await asyncio.sleep(0)  # the shadow's last answers, scheduled on this loop
         if self.log is not None:
             await run_in_threadpool(self.log.close)
 
@@ -264,6 +288,7 @@ class _Server:
         start = time.perf_counter()
         model = self.model
         predictor = model.predictor
+        chosen: list[tuple[Predictor, str]] = []  # the version routed to, once it is known
         kind = media_type(request)
         try:
             if kind not in mlflow.CONTENT_TYPES:
@@ -281,8 +306,12 @@ class _Server:
                         "regression model and has no class probabilities"
                     )
                 split = mlflow.split_columns(parsed.columns, predictor, self.config)
+                answering = predictor
+                if self.traffic is not None:
+                    chosen.append(self.traffic.route(predictor, split.ids))
+                    answering = chosen[0][0]
                 prediction, checked = self._predict(
-                    predictor, split.columns, parsed.from_text, split.ignored
+                    answering, split.columns, parsed.from_text, split.ignored
                 )
                 content = mlflow.render(prediction, predictor.classes, proba=parsed.predict_proba)
                 return prediction, checked, content, split
@@ -290,17 +319,23 @@ class _Server:
             prediction, checked, content, split = await _run(work, len(body))
         except RequestError as exc:
             body = mlflow.error_body(str(exc), exc.status)
-            return self._refused(INVOCATIONS, start, exc, body)
+            return self._refused(INVOCATIONS, start, exc, body, chosen)
         except Exception as exc:
-            return self._failed(INVOCATIONS, start, exc, mlflow.error_body)
+            return self._failed(INVOCATIONS, start, exc, mlflow.error_body, chosen)
         request_id = request.headers.get("x-request-id")
         if self.log is not None and request_id is None:
             request_id = uuid.uuid4().hex
         if split.ignored:
             self.telemetry.ignored(INVOCATIONS, len(split.ignored))
+        headers = {"x-request-id": request_id} if request_id else {}
+        if chosen:
+            predictor, role = chosen[0]
+            headers["x-model-version"] = predictor.version
+            self.telemetry.by_version(
+                predictor.version, role, 200, time.perf_counter() - start, prediction=prediction
+            )
         self._scored(INVOCATIONS, start, predictor, prediction, checked, request_id, split.ids)
-        headers = {"x-request-id": request_id} if request_id else None
-        return Response(content, media_type=JSON, headers=headers)
+        return Response(content, media_type=JSON, headers=headers or None)
 
     async def ping(self) -> Response:
         """``GET /ping``: 200 once the model is loaded (it is, or there would be no server)."""
@@ -316,9 +351,14 @@ class _Server:
         A following server adds what it follows and how its last check and reload went.
         """
         model = self.model
-        if self.follower is None:
+        if self.follower is None and self.traffic is None:
             return self._plain("/version", model.version_body, JSON)
-        return self._plain("/version", _json({**model.version, **self.follower.status()}), JSON)
+        shown = dict(model.version)
+        if self.follower is not None:
+            shown |= self.follower.status()
+        if self.traffic is not None:
+            shown[self.traffic.candidate.mode] = self.traffic.candidate.status()
+        return self._plain("/version", _json(shown), JSON)
 
     # --- Open Inference Protocol v2 ---------------------------------------------------------
 
@@ -357,6 +397,16 @@ class _Server:
         start = time.perf_counter()
         model = self.model
         predictor = model.predictor
+        chosen: list[tuple[Predictor, str]] = []
+        if self.traffic is not None:
+            candidate = self.traffic.candidate
+            if version is None:
+                chosen.append(self.traffic.route(predictor))
+            elif version == candidate.predictor.version and name == predictor.name:
+                chosen.append((candidate.predictor, candidate.mode))  # asked for by version
+            else:
+                chosen.append((predictor, "primary"))
+            predictor = chosen[0][0]
         missing = self._unknown_model(predictor, INFER, name, version)
         if missing is not None:
             return missing
@@ -374,9 +424,14 @@ class _Server:
 
             prediction, checked, parsed, content = await _run(work, len(body))
         except RequestError as exc:
-            return self._refused(INFER, start, exc, oip.error_body(str(exc)))
+            return self._refused(INFER, start, exc, oip.error_body(str(exc)), chosen)
         except Exception as exc:
-            return self._failed(INFER, start, exc, lambda message, _: oip.error_body(message))
+            shape = lambda message, _: oip.error_body(message)  # noqa: E731
+            return self._failed(INFER, start, exc, shape, chosen)
+        if chosen:
+            role = chosen[0][1]
+            seconds = time.perf_counter() - start
+            self.telemetry.by_version(predictor.version, role, 200, seconds, prediction=prediction)
         self._scored(INFER, start, predictor, prediction, checked, parsed.id)
         return Response(content.content, media_type=content.media_type, headers=content.headers)
 
@@ -423,7 +478,7 @@ class _Server:
             raise RequestError("the batch is empty: send at least one row", reason="empty")
         checked = predictor.schema.check(columns, from_text=from_text)
         if checked.problems:
-            text = _describe(predictor, checked.problems)
+            text = describe_problems(predictor, checked.problems)
             if ignored:  # a typo'd column is ignored, and reported missing: show both
                 text += f"; {mlflow.ignored_clause(ignored)}"
             raise RequestError(text, reason="invalid_input")
@@ -441,6 +496,7 @@ class _Server:
     ) -> None:
         self.telemetry.observe(endpoint, 200, time.perf_counter() - start)
         self.telemetry.predicted(endpoint, prediction)
+        record = None
         if self.log is not None:
             scores = score(prediction) if prediction.proba is not None else None
             record = Record(
@@ -453,10 +509,27 @@ class _Server:
                 ids,
                 predictor.version,
             )
+        traffic = self.traffic
+        if traffic is not None and traffic.shadowing and predictor is self.model.predictor:
+            record = traffic.offer(checked, prediction, record)  # None: logged once shadowed
+        if record is not None and self.log is not None:
             self.log.record(record)
 
-    def _refused(self, endpoint: str, start: float, exc: RequestError, body: bytes) -> Response:
-        self.telemetry.observe(endpoint, exc.status, time.perf_counter() - start, reason=exc.reason)
+    def _refused(
+        self,
+        endpoint: str,
+        start: float,
+        exc: RequestError,
+        body: bytes,
+        chosen: list[tuple[Predictor, str]] | None = None,
+    ) -> Response:
+        seconds = time.perf_counter() - start
+        self.telemetry.observe(endpoint, exc.status, seconds, reason=exc.reason)
+        if chosen:
+            predictor, role = chosen[0]
+            self.telemetry.by_version(
+                predictor.version, role, exc.status, seconds, reason=exc.reason
+            )
         return Response(body, status_code=exc.status, media_type=JSON)
 
     def _failed(
@@ -465,10 +538,15 @@ class _Server:
         start: float,
         exc: Exception,
         shape: Callable[[str, int], bytes],
+        chosen: list[tuple[Predictor, str]] | None = None,
     ) -> Response:
         """A bug (in the model or in conveyor): a JSON 500, logged, and the server lives on."""
         _log.exception("%s failed", endpoint)
-        self.telemetry.observe(endpoint, 500, time.perf_counter() - start, reason="internal")
+        seconds = time.perf_counter() - start
+        self.telemetry.observe(endpoint, 500, seconds, reason="internal")
+        if chosen:
+            predictor, role = chosen[0]
+            self.telemetry.by_version(predictor.version, role, 500, seconds, reason="internal")
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         message = (
             f"internal error while scoring ({type(exc).__name__}: {first}); "
@@ -500,42 +578,6 @@ def _description(predictor: Predictor) -> str:
         f"sha256 {predictor.sha256[:12]}. MLflow-compatible POST /invocations and the Open "
         "Inference Protocol v2 under /v2."
     )
-
-
-def _describe(predictor: Predictor, problems: tuple[Problem, ...]) -> str:
-    """Every problem, one clause each; many missing columns become one clause."""
-    missing = [p.column for p in problems if p.message == "is missing" and p.column]
-    lines = [p.render() for p in problems if len(missing) < 2 or p.message != "is missing"]
-    if len(missing) >= 2:
-        total = len(predictor.schema.names)
-        shown = ", ".join(f"'{name}'" for name in missing[:_MAX_PROBLEMS_SHOWN])
-        more = ", ..." if len(missing) > _MAX_PROBLEMS_SHOWN else ""
-        lines.insert(
-            0,
-            f"{len(missing)} of the model's {total} columns are missing: {shown}{more} "
-            f"(GET /v2/models/{predictor.name} lists them)",
-        )
-    text = "; ".join(lines[:_MAX_PROBLEMS_SHOWN])
-    if len(lines) > _MAX_PROBLEMS_SHOWN:
-        text += f"; and {len(lines) - _MAX_PROBLEMS_SHOWN} more problems"
-    return text
-
-
-def _mlflow_limits(predictor: Predictor, config: ServeConfig) -> Limits:
-    """/invocations' limits: room for the id column, and for columns ``ignore`` will drop."""
-    from conveyor.errors import SpecError
-    from conveyor.serving.body import EXTRA_COLUMNS, IGNORED_COLUMNS
-
-    names = predictor.schema.names
-    if config.id_column is not None and config.id_column in names:
-        raise SpecError(
-            f"'id_column' '{config.id_column}' is an input of model '{predictor.name}'; the id "
-            "column is logged, never scored",
-            where="server config",
-            fix="name a column the model does not take (an order or case id)",
-        )
-    extra = IGNORED_COLUMNS if config.extra_columns == "ignore" else EXTRA_COLUMNS
-    return Limits(names, predictor.name, config.max_rows, extra + (config.id_column is not None))
 
 
 async def _run(work: Callable[[], _T], size: int) -> _T:

@@ -18,6 +18,9 @@ from conveyor.errors import RequestError
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from conveyor.bundle.inputs import Problem
+    from conveyor.bundle.predictor import Predictor
+
 MAX_DEPTH = 1024
 """orjson's nesting limit; a deeper JSON body is a 400 (the stdlib parser would recurse)."""
 EXTRA_COLUMNS = 10
@@ -174,3 +177,25 @@ def did_you_mean(name: str, known: tuple[str, ...] | list[str]) -> str:
 
     close = difflib.get_close_matches(name, known, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+MAX_PROBLEMS_SHOWN = 10
+
+
+def describe_problems(predictor: Predictor, problems: tuple[Problem, ...]) -> str:
+    """Every problem, one clause each; many missing columns become one clause."""
+    missing = [p.column for p in problems if p.message == "is missing" and p.column]
+    lines = [p.render() for p in problems if len(missing) < 2 or p.message != "is missing"]
+    if len(missing) >= 2:
+        total = len(predictor.schema.names)
+        shown = ", ".join(f"'{name}'" for name in missing[:MAX_PROBLEMS_SHOWN])
+        more = ", ..." if len(missing) > MAX_PROBLEMS_SHOWN else ""
+        lines.insert(
+            0,
+            f"{len(missing)} of the model's {total} columns are missing: {shown}{more} "
+            f"(GET /v2/models/{predictor.name} lists them)",
+        )
+    text = "; ".join(lines[:MAX_PROBLEMS_SHOWN])
+    if len(lines) > MAX_PROBLEMS_SHOWN:
+        text += f"; and {len(lines) - MAX_PROBLEMS_SHOWN} more problems"
+    return text

@@ -72,6 +72,21 @@ class ServeConfig:
     id_column: str | None = None
     """A request column that is never scored but written to the prediction log, so labels can
     be joined later (``conveyor monitor --labels FILE --id-column NAME``)."""
+    canary: str | None = None
+    """A second version of the model (``NAME@v1.2.0``, ``NAME#staging``, a bundle directory)
+    that answers ``canary_share`` of the requests (:mod:`conveyor.serving.traffic`)."""
+    canary_share: float = 0.1
+    """The share of requests the canary answers, above 0 and below 1."""
+    canary_sticky: str | None = None
+    """A request column (the id column) whose value picks the version: the same value always
+    lands on the same version. None: requests are spread by share alone."""
+    shadow: str | None = None
+    """A second version that scores every request too, after the answer; its predictions go to
+    /metrics and the prediction log, never to the client."""
+
+    def __post_init__(self) -> None:
+        if self.canary_sticky is not None and self.id_column is None:  # sticky by the id
+            object.__setattr__(self, "id_column", self.canary_sticky)
 
     def to_json(self) -> str:
         """The config as ``serve.json`` text (every field, sorted keys)."""
@@ -99,6 +114,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "max_connections": (int,),
     "extra_columns": (str,),
     "id_column": (str, type(None)),
+    "canary": (str, type(None)),
+    "canary_share": (int, float),
+    "canary_sticky": (str, type(None)),
+    "shadow": (str, type(None)),
 }
 
 
@@ -146,8 +165,30 @@ def _range_problems(data: dict[str, Any]) -> list[str]:
         problems.append(
             f"'extra_columns' must be 'ignore' or 'error', got {data['extra_columns']!r}"
         )
-    if data.get("id_column") == "":
-        problems.append("'id_column' must be a column name, got ''")
+    for key in ("id_column", "canary", "canary_sticky", "shadow"):
+        if data.get(key) == "":
+            what = "a column name" if key in ("id_column", "canary_sticky") else "a model"
+            problems.append(f"'{key}' must be {what}, got ''")
+    problems.extend(_candidate_problems(data))
+    return problems
+
+
+def _candidate_problems(data: dict[str, Any]) -> list[str]:
+    """A canary or a shadow, not both; a share strictly between 0 and 1; sticky by the id."""
+    problems = []
+    if data.get("canary") and data.get("shadow"):
+        problems.append("'canary' and 'shadow' are both set; serve one candidate at a time")
+    share = data.get("canary_share", 0.1)
+    if not 0 < share < 1:
+        problems.append(f"'canary_share' must be above 0 and below 1, got {share}")
+    sticky, ids = data.get("canary_sticky"), data.get("id_column")
+    if sticky and ids and sticky != ids:
+        problems.append(
+            f"'canary_sticky' '{sticky}' is not the id column '{ids}'; a request is made "
+            "sticky by its id column"
+        )
+    if sticky and not data.get("canary"):
+        problems.append("'canary_sticky' is set without 'canary'")
     return problems
 
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from conveyor.serving.config import UnknownCategories
     from conveyor.serving.telemetry import Telemetry
 
-__all__ = ["ADMIN_TOKEN_ENV", "DEFAULT_POLL_SECONDS", "Follower", "Outcome"]
+__all__ = ["ADMIN_TOKEN_ENV", "DEFAULT_POLL_SECONDS", "Follower", "Outcome", "schema_change"]
 
 ADMIN_TOKEN_ENV = "CONVEYOR_ADMIN_TOKEN"  # noqa: S105 - the variable's name, not a token
 """The environment variable holding the bearer token of ``POST /admin/reload``."""
@@ -324,18 +324,25 @@ class Follower:
             raise _RefusedError(
                 "incompatible", f"it is model '{predictor.name}', not '{served.name}'"
             )
-        if _columns(predictor) != _columns(served):
-            new, old = predictor.schema.names, served.schema.names
-            change = (
-                f"columns {sorted(set(new) ^ set(old))} added or removed"
-                if set(new) != set(old)
-                else "the same columns, in another order or with other types"
-            )
+        if (change := schema_change(predictor, served)) is not None:
             raise _RefusedError(
                 "incompatible",
                 f"its input schema differs from the served one ({change}); clients would "
                 "break mid-flight: restart 'conveyor serve' to change the schema",
             )
+
+
+def schema_change(new: Predictor, old: Predictor) -> str | None:
+    """How ``new``'s inputs differ from ``old``'s (names, order, types), or None if they don't.
+
+    Two versions one server answers with must take the same requests: a swap, a canary, a shadow.
+    """
+    if _columns(new) == _columns(old):
+        return None
+    changed = sorted(set(new.schema.names) ^ set(old.schema.names))
+    if changed:
+        return f"columns {changed} added or removed"
+    return "the same columns, in another order or with other types"
 
 
 def _columns(predictor: Predictor) -> list[tuple[str, str, str]]:

@@ -291,3 +291,20 @@ def _kind(value: Any) -> str:  # noqa: ANN401 - any JSON value
     if value is None:
         return "null"
     return kinds.get(type(value), "a number")
+
+
+def limits(predictor: Predictor, config: ServeConfig) -> Limits:
+    """/invocations' limits: room for the id column, and for columns ``ignore`` will drop."""
+    from conveyor.errors import SpecError
+    from conveyor.serving.body import EXTRA_COLUMNS, IGNORED_COLUMNS, Limits
+
+    names = predictor.schema.names
+    if config.id_column is not None and config.id_column in names:
+        raise SpecError(
+            f"'id_column' '{config.id_column}' is an input of model '{predictor.name}'; the id "
+            "column is logged, never scored",
+            where="server config",
+            fix="name a column the model does not take (an order or case id)",
+        )
+    extra = IGNORED_COLUMNS if config.extra_columns == "ignore" else EXTRA_COLUMNS
+    return Limits(names, predictor.name, config.max_rows, extra + (config.id_column is not None))

@@ -13,6 +13,9 @@ Columns: the model's input columns as the schema names them, then the server's `
 ``_time`` (timestamp[us, UTC]), ``_model``, ``_model_version``, ``_endpoint`` (strings),
 ``_prediction`` (the label as a string for classifiers, a float for regression) and ``_score``
 (P(positive class) for binary, the max probability for multiclass, null for regression).
+A server with a shadow (:mod:`conveyor.serving.traffic`) adds ``_shadow_model_version``,
+``_shadow_prediction`` and ``_shadow_score``: what the shadow said about the same rows (null
+where it failed or was skipped), beside the answered prediction.
 
 Each file is written to a hidden temporary name and hard-linked into place, so a reader never
 sees half a file and two servers sharing ``log_dir`` never overwrite each other's files.
@@ -58,6 +61,11 @@ class Record:
     """The values of the request's id column, or None."""
     version: str | None = None
     """The model version that answered; None: the log's own (a server that swaps sets it)."""
+    shadow_version: str | None = None
+    """The shadow version that also scored these rows (a log with ``shadow`` on)."""
+    shadow_labels: np.ndarray | None = None
+    """The shadow's predictions; None: it failed or was skipped."""
+    shadow_scores: np.ndarray | None = None
 
 
 class PredictionLog:
@@ -74,8 +82,10 @@ class PredictionLog:
         rotate_rows: int = 10_000,
         rotate_seconds: float = 60.0,
         id_column: str | None = None,
+        shadow: bool = False,
     ) -> None:
         self.directory = root / model
+        self.shadow = shadow
         self.id_column = id_column
         self.model, self.version = model, version
         self.rules, self.classifier = rules, classifier
@@ -221,4 +231,30 @@ class PredictionLog:
         else:
             data["_prediction"] = pa.array(labels, type=pa.float64())
             data["_score"] = pa.nulls(total, type=pa.float64())
+        if self.shadow:
+            data.update(self._shadow_columns(records))
         return pa.table(data)
+
+    def _shadow_columns(self, records: list[Record]) -> dict[str, Any]:
+        import numpy as np
+        import pyarrow as pa
+
+        versions: list[str | None] = []
+        labels: list[Any] = []
+        scores: list[Any] = []
+        for r in records:
+            rows = len(r.labels)
+            versions += [r.shadow_version] * rows
+            if r.shadow_labels is None:
+                labels += [None] * rows
+                scores += [None] * rows
+                continue
+            shown = r.shadow_labels.astype(str) if self.classifier else r.shadow_labels
+            labels += shown.tolist()
+            scores += r.shadow_scores.tolist() if r.shadow_scores is not None else [None] * rows
+        kind = pa.string() if self.classifier else pa.float64()
+        return {
+            "_shadow_model_version": pa.array(np.asarray(versions, dtype=object), pa.string()),
+            "_shadow_prediction": pa.array(labels, type=kind),
+            "_shadow_score": pa.array(scores, type=pa.float64()),
+        }

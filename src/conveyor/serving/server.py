@@ -21,10 +21,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import FrameType
 
+    from starlette.types import ASGIApp
+
     from conveyor.bundle import Bundle
+    from conveyor.bundle.predictor import Predictor
     from conveyor.registry.reference import RegistryRef
     from conveyor.serving.config import ServeConfig, UnknownCategories
     from conveyor.serving.follow import Follower
+    from conveyor.serving.traffic import Traffic
 
 _BACKLOG = 2048  # uvicorn's default
 DEPLOY_CONFIG = "serve.json"
@@ -105,24 +109,47 @@ def serve(
     *,
     announce: Callable[[str], None],
     follower: Follower | None = None,
+    root: Path | None = None,
 ) -> None:
     """Run the server until interrupted; ``announce`` gets one line with the URL and model.
 
     With ``follower`` (:func:`follow_stage`), the server keeps to the version a registry stage
-    holds, and ``announce`` also gets one line per version swapped in.
+    holds, and ``announce`` also gets one line per version swapped in. A ``canary`` or
+    ``shadow`` in ``config`` is loaded from ``root`` (default: the working directory) and
+    checked against the model before anything listens (:mod:`conveyor.serving.traffic`).
     """
-    import uvicorn
-
     from conveyor.bundle.predictor import Predictor
-    from conveyor.serving._connection import ConnectionLimits, protocol_class
     from conveyor.serving.app import create_app
+    from conveyor.serving.traffic import Traffic, load_candidate
 
     predictor = Predictor(opened.bundle, unknown_categories=config.unknown_categories)
     predictor.version = config.model_version or opened.version
     if follower is not None:
         predictor.version = opened.version  # the registry's name for it: what the stage holds
         follower.announce = announce
-    app = create_app(predictor, config=config, follower=follower)
+    candidate = load_candidate(config, predictor, root=root or Path.cwd())
+    traffic = Traffic(candidate) if candidate is not None else None
+    try:
+        app = create_app(predictor, config=config, follower=follower, traffic=traffic)
+        _run(app, config, opened, predictor, announce, follower, traffic)
+    finally:
+        if traffic is not None:
+            traffic.close()
+
+
+def _run(
+    app: ASGIApp,
+    config: ServeConfig,
+    opened: OpenedModel,
+    predictor: Predictor,
+    announce: Callable[[str], None],
+    follower: Follower | None,
+    traffic: Traffic | None,
+) -> None:
+    import uvicorn
+
+    from conveyor.serving._connection import ConnectionLimits, protocol_class
+
     listener = _bind(config.host, config.port)
     host, port = listener.getsockname()[:2]
     limits = ConnectionLimits(config.header_timeout, config.body_timeout, config.max_connections)
@@ -147,6 +174,11 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     fast = "fast path" if predictor.fast_path else f"Pipeline ({predictor.fast_path_reason})"
     following = f", following {follower.reference} every {follower.poll:g} s" if follower else ""
+    if traffic is not None:
+        other = traffic.candidate
+        share = f" for {other.share:.0%} of requests" if other.mode == "canary" else ""
+        sticky = f", sticky by '{other.sticky}'" if other.sticky else ""
+        following += f", {other.mode} {other.predictor.version}{share}{sticky}"
     announce(
         f"serving {opened.label} (model '{predictor.name}' {predictor.version}, sha256 "
         f"{predictor.sha256[:12]}, {fast}{following}) at http://{shown}:{port} - POST "

@@ -89,6 +89,8 @@ class Telemetry:
         self._scores = _ScoreHistogram(predictor)
         self.registry.register(self._scores)
         self._children: dict[tuple[str, ...], Any] = {}
+        self._predictor = predictor
+        self._versions: _Versions | None = None
 
     def served(self, predictor: Predictor) -> None:
         """Say which model is served now (``conveyor_model_info`` holds one series)."""
@@ -127,6 +129,38 @@ class Telemetry:
                 self._child("classes", self._classes, str(label)).inc(count)
         self._scores.add(score(prediction))
 
+    def by_version(
+        self,
+        version: str,
+        role: str,
+        code: int,
+        seconds: float | None = None,
+        *,
+        reason: str | None = None,
+        prediction: Prediction | None = None,
+    ) -> None:
+        """Count one request for the version that answered (or shadowed) it.
+
+        Only a server with a canary or a shadow calls this, so the families appear only there.
+        """
+        versions = self._versions
+        if versions is None:
+            versions = self._versions = _Versions(self.registry, self._predictor)
+        versions.child("requests", versions.requests, version, role, str(code)).inc()
+        if seconds is not None:
+            versions.child("latency", versions.latency, version, role).observe(seconds)
+        if reason is not None:
+            versions.child("errors", versions.errors, version, role, reason).inc()
+        if prediction is not None:
+            versions.child("rows", versions.rows, version, role).inc(len(prediction.labels))
+            versions.scores.add(score(prediction), (version, role))
+
+    def disagreed(self, version: str, rows: int) -> None:
+        """Count ``rows`` whose shadow label differs from the answered label."""
+        versions = self._versions
+        if versions is not None and rows:
+            versions.child("disagree", versions.disagreements, version).inc(rows)
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         from prometheus_client import generate_latest
@@ -151,9 +185,18 @@ def score(prediction: Prediction) -> np.ndarray:
 
 
 class _ScoreHistogram:
-    """``conveyor_prediction_score``: a histogram fed whole arrays at a time."""
+    """A histogram of prediction scores fed whole arrays at a time, one series per label set.
 
-    def __init__(self, predictor: Predictor) -> None:
+    ``conveyor_prediction_score`` has no labels; ``conveyor_version_prediction_score`` one
+    series per (version, role) of a server with a canary or a shadow.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        name: str = "conveyor_prediction_score",
+        labels: tuple[str, ...] = (),
+    ) -> None:
         if predictor.classes is None:
             self.help = "Predicted values (regression), bucketed"
             self.bounds = list(REGRESSION_BUCKETS)
@@ -161,36 +204,94 @@ class _ScoreHistogram:
             what = "P(positive class)" if len(predictor.classes) == 2 else "max class probability"
             self.help = f"Predicted {what}, bucketed"
             self.bounds = list(SCORE_BUCKETS)
-        self.counts = [0] * (len(self.bounds) + 1)  # the last slot: above every bound
-        self.total = 0.0
+        self.name, self.labels = name, labels
+        self.series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
+        if not labels:
+            self.series[()] = ([0] * (len(self.bounds) + 1), [0.0])
 
-    def add(self, values: np.ndarray) -> None:
-        """Count ``values`` (NaN and infinities are skipped)."""
+    def add(self, values: np.ndarray, key: tuple[str, ...] = ()) -> None:
+        """Count ``values`` (NaN and infinities are skipped) in the series ``key``."""
         import numpy as np
 
+        series = self.series.get(key)
+        if series is None:  # the last slot of the counts: above every bound
+            series = self.series[key] = ([0] * (len(self.bounds) + 1), [0.0])
+        counts, total = series
         if len(values) <= _SMALL:  # the REST case: plain Python beats numpy's call overhead
             for value in values.tolist():
                 if math.isfinite(value):
-                    self.counts[bisect_left(self.bounds, value)] += 1
-                    self.total += value
+                    counts[bisect_left(self.bounds, value)] += 1
+                    total[0] += value
             return
         finite = values[np.isfinite(values)]
         slots = np.searchsorted(np.asarray(self.bounds), finite, side="left")
-        for slot, count in enumerate(np.bincount(slots, minlength=len(self.counts)).tolist()):
-            self.counts[slot] += count
-        self.total += float(finite.sum())
+        for slot, count in enumerate(np.bincount(slots, minlength=len(counts)).tolist()):
+            counts[slot] += count
+        total[0] += float(finite.sum())
 
     def collect(self) -> Iterator[Any]:
         """The histogram family, cumulative as Prometheus wants it."""
         from prometheus_client.core import HistogramMetricFamily
 
-        cumulative = list(accumulate(self.counts))
-        buckets = [(repr(float(b)), c) for b, c in zip(self.bounds, cumulative, strict=False)]
-        buckets.append(("+Inf", cumulative[-1]))
-        family = HistogramMetricFamily("conveyor_prediction_score", self.help)
-        family.add_metric([], buckets, sum_value=self.total)
+        family = HistogramMetricFamily(self.name, self.help, labels=list(self.labels))
+        for key, (counts, total) in sorted(self.series.items()):
+            cumulative = list(accumulate(counts))
+            buckets = [(repr(float(b)), c) for b, c in zip(self.bounds, cumulative, strict=False)]
+            buckets.append(("+Inf", cumulative[-1]))
+            family.add_metric(list(key), buckets, sum_value=total[0])
         yield family
 
     def describe(self) -> list[Any]:
         """Nothing to describe ahead of time (the registry then calls ``collect``)."""
         return []
+
+
+class _Versions:
+    """Per-version metrics of a server with a canary or a shadow, labelled version and role.
+
+    ``role`` is ``primary`` or ``canary`` (the version answered) or ``shadow`` (it scored the
+    request after the answer, which never showed it).
+    """
+
+    def __init__(self, registry: Any, predictor: Predictor) -> None:  # noqa: ANN401
+        from prometheus_client import Counter, Histogram
+
+        labels = ["version", "role"]
+        self.requests = Counter(
+            "conveyor_version_requests",
+            "Scoring requests by the version that answered (or shadowed) them, and status code",
+            [*labels, "code"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "conveyor_version_errors",
+            "Scoring requests refused or failed, by version and reason (shadow: its own errors)",
+            [*labels, "reason"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "conveyor_version_duration_seconds",
+            "Handler time by the version that answered; shadow: the candidate's scoring time",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.rows = Counter(
+            "conveyor_version_rows_scored", "Rows predicted, by version", labels, registry=registry
+        )
+        self.disagreements = Counter(
+            "conveyor_shadow_disagreements",
+            "Rows whose shadow label differs from the answered one (classifiers)",
+            ["version"],
+            registry=registry,
+        )
+        self.scores = _ScoreHistogram(predictor, "conveyor_version_prediction_score", tuple(labels))
+        registry.register(self.scores)
+        self.children: dict[tuple[str, ...], Any] = {}
+
+    def child(self, kind: str, metric: Any, *labels: str) -> Any:  # noqa: ANN401
+        key = (kind, *labels)
+        child = self.children.get(key)
+        if child is None:
+            child = self.children[key] = metric.labels(*labels)
+        return child
