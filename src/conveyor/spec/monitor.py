@@ -7,6 +7,7 @@ the profile and writes ``reports/drift.json`` and ``reports/drift.html``::
     current: data/batches/*.parquet     # a file, a folder or a glob inside the project
     drift: {method: auto, columns: {worst area: {method: psi, threshold: 0.2}}}
     retrain: {triggers: [dataset_drift, performance]}
+    alerts: [{kind: webhook, url_env: SLACK_WEBHOOK_URL, format: slack}]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from conveyor.spec._base import StrictModel
+from conveyor.spec.alert import AlertSpec, target_names
 from conveyor.spec.data import Column
 
 RetrainTrigger = Literal["dataset_drift", "prediction_drift", "performance", "schedule"]
@@ -139,6 +141,8 @@ class MonitorSpec(StrictModel):
     quality: QualitySpec = Field(default_factory=QualitySpec)
     performance: PerformanceSpec = Field(default_factory=PerformanceSpec)
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
+    alerts: list[AlertSpec] = Field(default_factory=list)
+    """Where findings go (webhooks, Prometheus); no stage reads it, so it reruns nothing."""
 
     @field_validator("current", "labels")
     @classmethod
@@ -153,6 +157,14 @@ class MonitorSpec(StrictModel):
         if self.labels is not None and self.id_column is None:
             message = "labels are joined to the batch on id_column, which is not set; set it"
             raise _field_error(self, "id_column", message)
+        names = target_names(self.alerts)
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            message = (
+                f"alert targets {', '.join(map(repr, twice))} share a name; give each its own "
+                "name: key"
+            )
+            raise _field_error(self, "alerts", message)
         return self
 
 

@@ -8,6 +8,7 @@ flat numbers ``dvc metrics diff`` compares, details nested) and the self-contain
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from conveyor.components._files import dependency
@@ -71,9 +72,13 @@ def run(ctx: StageContext) -> None:
     from conveyor.bundle import load_bundle
     from conveyor.executors import open_project_executor
     from conveyor.monitoring import MonitorRequest, model_predictor, run_monitor
+    from conveyor.monitoring.alert import alert_settings, notify
     from conveyor.monitoring.monitor import read_reference_metrics, summary
     from conveyor.monitoring.profile import Profile
 
+    # Where alerts go is not what the stage computes: read beside the params view, like the
+    # executor, so monitor.alerts reruns nothing (and a bad target fails before the batch is read)
+    alerts = alert_settings(ctx.root)
     current = ctx.params.parse("monitor.current", str)
     # each part is validated by the params view above; the whole is not re-validated here,
     # so the stage checks exactly what it always did (compile checked the rest)
@@ -111,6 +116,8 @@ def run(ctx: StageContext) -> None:
     with open_project_executor(ctx.root, ctx.plugins) as session:  # not a param: reruns nothing
         result = run_monitor(ctx.root, request, plugins=ctx.plugins, session=session)
     print(f"monitor: {summary(result, ctx.root)}")  # noqa: T201
+    for warning in notify(ctx.root, result, alerts).warnings:  # never fails the stage
+        print(f"warning: {warning}", file=sys.stderr)  # noqa: T201
 
 
 STAGE = StageDef("monitor", plan, run)
