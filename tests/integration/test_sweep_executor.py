@@ -139,7 +139,7 @@ def _trial_workers(address: str) -> list[psutil.Process]:
     from distributed import Client
 
     with Client(address, timeout=30) as client:
-        pids = [w["pid"] for w in client.scheduler_info()["workers"].values()]
+        pids = list(client.run(os.getpid).values())
     found = []
     for pid in pids:
         worker = psutil.Process(pid)
@@ -185,3 +185,22 @@ def test_a_worker_killed_mid_trial_fails_it_and_resume_completes_it(
         assert done.returncode == 0, done.stderr
     assert [t["status"] for t in _state(root, "k")["trials"]] == ["success"]
     assert [n for n in _experiments(root) if n.startswith("k")] == ["k-1"]
+
+
+def test_uncommitted_changes_are_refused_before_the_executor_starts(project: Path) -> None:
+    """A clone of the base commit would silently drop them; untracked files are not refused."""
+    from conveyor.errors import SweepError
+    from conveyor.experiments._progress import Progress
+    from conveyor.experiments.sweep import SweepRequest, start_sweep
+
+    config = project / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("executor: local", "executor: dask"))
+    conveyor_in_process("compile", cwd=project)
+    (project / "notes.txt").write_text("v1\n")
+    commit_all(project, "on dask")
+    (project / "notes.txt").write_text("v2\n")
+    (project / "scratch.txt").write_text("untracked\n")
+    request = SweepRequest(overrides=("model.params.max_depth=2,3",), name="u")
+    with pytest.raises(SweepError, match=r"uncommitted changes in notes.txt: trials on the 'dask'"):
+        start_sweep(project, request, Progress(live=False))
+    assert sh("git", "for-each-ref", "refs/exps", cwd=project).stdout == ""

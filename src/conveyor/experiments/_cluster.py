@@ -125,27 +125,24 @@ class Cluster:
 def open_cluster(root: Path) -> Iterator[Cluster | None]:
     """The project's executor, opened for trials; None for ``local`` (DVC's queue runs them)."""
     from conveyor.executors import open_project_executor, project_executor
+    from conveyor.spec.executor import DEFAULT_EXECUTOR
 
     kind = project_executor(root).kind
+    if kind == DEFAULT_EXECUTOR:
+        yield None
+        return
+    status = _dvc.run(root, "git", "status", "--porcelain", "--untracked-files=no", what="git")
+    modified = [line[3:] for line in status.out.splitlines() if line.strip()]
+    if modified:
+        raise SweepError(
+            f"uncommitted changes in {', '.join(modified[:5])}: trials on the '{kind}' executor "
+            "run in clones of the sweep's base commit, so they would not see them",
+            where="conveyor sweep",
+            fix="commit them (or stash them), then run the sweep again",
+        )
+    cache = _dvc.run(root, "dvc", "cache", "dir", what="finding the DVC cache").out.strip()
     with open_project_executor(root) as session:
-        if session is None:
-            yield None
-            return
-        modified = [
-            line[3:]
-            for line in _dvc.run(
-                root, "git", "status", "--porcelain", "--untracked-files=no", what="git status"
-            ).out.splitlines()
-            if line.strip()
-        ]
-        if modified:
-            raise SweepError(
-                f"uncommitted changes in {', '.join(modified[:5])}: trials on the '{kind}' "
-                "executor run in clones of the sweep's base commit, so they would not see them",
-                where="conveyor sweep",
-                fix="commit them, or stash them",
-            )
-        cache = _dvc.run(root, "dvc", "cache", "dir", what="finding the DVC cache").out.strip()
+        assert session is not None  # noqa: S101 - not local, so an executor session
         yield Cluster(session, kind, str(root.resolve()), str((root / cache).resolve()))
 
 
