@@ -396,7 +396,7 @@ def test_default_plots_depend_on_the_task_and_render_into_dvc_yaml() -> None:
     data = _spec()
     spec = ProjectSpec.model_validate(data)
     (plan,) = evaluate.plan(spec, PLUGINS)
-    stage = _stage(plan, [], data)
+    stage = _stage(plan, [], data, "local")
     entry = stage.to_dict()
     declared = [next(iter(item)) for item in entry["plots"]]
     assert declared == [PLOT_DEFS[n].path for n in [*CLASSIFICATION_PLOTS, "feature_importance"]]
@@ -436,7 +436,7 @@ def test_regression_defaults_and_an_explicit_empty_list() -> None:
         "feature_importance",
     )
     (plan,) = evaluate.plan(spec, PLUGINS)
-    entry = _stage(plan, [], data).to_dict()
+    entry = _stage(plan, [], data, "local").to_dict()
     declared = [next(iter(item)) for item in entry["plots"]]
     assert declared[0] == "reports/plots/predicted_vs_actual.json"
     assert entry["plots"][0]["reports/plots/predicted_vs_actual.json"] == {
@@ -451,7 +451,7 @@ def test_regression_defaults_and_an_explicit_empty_list() -> None:
     data["evaluate"]["plots"] = []
     (plan,) = evaluate.plan(ProjectSpec.model_validate(data), PLUGINS)
     assert plan.plots == ()
-    assert "plots" not in _stage(plan, [], {}).to_dict()
+    assert "plots" not in _stage(plan, [], {}, "local").to_dict()
 
 
 def test_a_plot_that_does_not_fit_the_task_is_located() -> None:
