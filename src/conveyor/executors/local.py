@@ -82,9 +82,30 @@ class LocalSession(Session):
         *args: Any,  # noqa: ANN401 - whatever fn takes
         resources: Mapping[str, float] | None = None,
     ) -> Future[R]:
-        """Run ``fn(*args)`` in the pool."""
+        """Run ``fn(*args)`` in the pool; a worker that dies is the ExecutorError of :meth:`map`."""
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
         del resources
-        return self._pool.submit(fn, *args)
+        relay: Future[R] = Future()
+        try:
+            task = self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:  # an earlier task's worker died: the pool is done
+            relay.set_exception(self._died(fn, exc))
+            return relay
+
+        def done(finished: Future[R]) -> None:
+            try:
+                relay.set_result(finished.result())
+            except BrokenProcessPool as exc:  # killed (out of memory, a signal) mid-task
+                failure = self._died(fn, exc)
+                failure.__cause__ = exc
+                relay.set_exception(failure)
+            except BaseException as exc:  # relayed to the caller as is
+                relay.set_exception(exc)
+
+        task.add_done_callback(done)
+        return relay
 
 
 class LocalExecutor(Executor[LocalParams]):

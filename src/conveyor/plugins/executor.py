@@ -74,7 +74,12 @@ class Session(ABC):
         *args: Any,  # noqa: ANN401 - whatever fn takes
         resources: Mapping[str, float] | None = None,
     ) -> Future[R]:
-        """Run ``fn(*args)`` on a worker; a :class:`concurrent.futures.Future` of its result."""
+        """Run ``fn(*args)`` on a worker; a :class:`concurrent.futures.Future` of its result.
+
+        The Future holds what ``fn`` raised, as raised; a worker that dies running it (after
+        the engine's retries) is an ExecutorError naming the setting and the fix, as in
+        :meth:`map`.
+        """
 
 
 class Executor(Component[P]):

@@ -129,6 +129,20 @@ class ExecutorContract(ComponentContract):
         assert "'die'" in caught.value.what
         assert caught.value.fix
 
+    def test_a_worker_that_dies_in_submit_is_an_executor_error(self) -> None:
+        """``submit``'s Future holds the same ExecutorError when its worker dies.
+
+        Sweep trials are submitted one by one, and a dead worker fails only its own trial.
+        """
+        executor = self.executor()
+        with executor.open(where="executor", source="contract") as session:
+            future = session.submit(die, 0)
+            with pytest.raises(ExecutorError) as caught:
+                future.result(timeout=300)
+        assert caught.value.where == "executor (contract)"
+        assert "'die'" in caught.value.what
+        assert caught.value.fix
+
     def test_workers_is_a_positive_count(self, session: Session) -> None:
         """``workers`` says how many tasks can run at once."""
         workers = session.workers
