@@ -48,7 +48,7 @@ def test_switching_executor_reruns_no_stage(reproduced_project: Path) -> None:
     assert default == {"kind": "local", "params": {"workers": None}}
     dvc_yaml = (root / "dvc.yaml").read_text()
     stages = _without_meta(root)
-    assert _metas(root) == {"validate": {"executor": "local"}}
+    assert _metas(root) == {"validate": {"executor": "local"}, "profile": {"executor": "local"}}
 
     for overrides in (
         ["executor=dask"],
@@ -59,7 +59,8 @@ def test_switching_executor_reruns_no_stage(reproduced_project: Path) -> None:
         params = yaml.safe_load((root / "params.yaml").read_text())
         assert params["executor"]["kind"] == ("dask" if "executor=dask" in overrides else "local")
         kind = "dask" if "executor=dask" in overrides else "local"
-        assert _metas(root) == {"validate": {"executor": kind}}  # meta changes; nothing else
+        on_it = {"executor": kind}
+        assert _metas(root) == {"validate": on_it, "profile": on_it}  # meta changes; nothing else
         assert _without_meta(root) == stages
         assert not [k for k in _stage_params(root) if k.split(".")[0] == "executor"]
         assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}, overrides

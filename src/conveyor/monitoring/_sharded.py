@@ -29,11 +29,12 @@ import numpy as np
 import pyarrow as pa
 
 from conveyor.errors import DataError
-from conveyor.monitoring import _batch, _stats
+from conveyor.monitoring import _batch, _columns, _stats
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Mapping, Sequence
     from pathlib import Path
+    from typing import Any, Literal
 
     from conveyor.plugins.executor import Session
 
@@ -142,7 +143,12 @@ class ShardedBatch:
 
     def side(self, name: str, kind: str, *, as_scores: bool = False) -> _stats.Side:
         """Column ``name`` of the whole batch, read file by file on the executor."""
-        tasks = [
+        tasks = self.tasks(name, kind, as_scores=as_scores)
+        return merge_parts(self.session.map(column_part, tasks), kind)
+
+    def tasks(self, name: str, kind: str, *, as_scores: bool = False) -> list[ColumnTask]:
+        """One task per file for column ``name``."""
+        return [
             ColumnTask(
                 path,
                 display,
@@ -155,7 +161,6 @@ class ShardedBatch:
             )
             for path, display in zip(self.files, self.shown, strict=True)
         ]
-        return merge_parts(self.session.map(column_part, tasks), kind)
 
 
 def scan_batch(
@@ -214,3 +219,34 @@ def logged_score_column(batch: ShardedBatch) -> str | None:
             continue
         return name
     return None
+
+
+def profile_columns(
+    batch: ShardedBatch,
+    names: Sequence[str],
+    kinds: Mapping[str, Literal["numeric", "categorical"]],
+) -> dict[str, dict[str, Any]]:
+    """The profile entries of columns ``names``, each merged from its files' parts.
+
+    Every column of every file is one task, all in one map, so the columns of one file (a
+    split) are summarised in parallel. A column's kind is ``kinds``' or, as ``build_profile`` infers it, its type's. The merged
+    side is exactly the column a local run sorts or counts (counts are ranked by count, then
+    key, so file order does not show), so each entry is the same bytes.
+    """
+    from conveyor.monitoring.profile import categorical_summary, numeric_summary
+
+    typed = {
+        name: kinds.get(name)
+        or _columns.infer_kind(pa.chunked_array([], type=batch.schema.field(name).type))
+        for name in names
+    }
+    tasks = [batch.tasks(name, kind) for name, kind in typed.items()]
+    parts = batch.session.map(column_part, [task for each in tasks for task in each])
+    columns: dict[str, dict[str, Any]] = {}
+    for index, (name, kind) in enumerate(typed.items()):  # all columns' parts in one map
+        side = merge_parts(parts[index * len(batch.files) : (index + 1) * len(batch.files)], kind)
+        if side.ordered is not None:
+            columns[name] = numeric_summary(side.ordered, side.nulls)
+        else:
+            columns[name] = categorical_summary(side.counts or {}, side.nulls)
+    return columns

@@ -248,6 +248,7 @@ def profile_data(
     predictor: Predictor | None,
     exclude: Sequence[str] = (),
     where: str = "reference data",
+    session: Session | None = None,
 ) -> Profile:
     """The reference profile of data files, with the model's predictions when it is given.
 
@@ -255,9 +256,13 @@ def profile_data(
     text and booleans categorical; date-times left out, as time always drifts). Without one,
     every column is, with kinds from the data types, but ``_``-prefixed ones (a prediction
     log's metadata). Columns in ``exclude`` (the target, an id) are always left out.
+
+    With ``session``, each column's statistics are computed from its files' parts on the
+    executor and merged (``_sharded.profile_columns``); the model scores in this process, as
+    without one, so the profile is the same bytes either way.
     """
-    from conveyor.monitoring import _batch, _scores
-    from conveyor.monitoring.profile import build_profile
+    from conveyor.monitoring import _batch, _scores, _sharded
+    from conveyor.monitoring.profile import assemble, build_profile
 
     files = _batch.expand(root, paths, where=where)
     kinds: dict[str, Literal["numeric", "categorical"]] = {}
@@ -272,11 +277,23 @@ def profile_data(
         names = [n for n in columns if n not in exclude and not n.startswith("_")]
         needed = names
     numeric = [name for name, kind in kinds.items() if kind == "numeric"]
-    batch = _batch.read_batch(root, files, required=needed, numeric=numeric, where=where)
+    scores = predictor is not None and _scores.can_score(predictor)
+    entries = None
+    if session is not None:  # the statistics on the executor; the model scores here, whole
+        sharded = _sharded.scan_batch(
+            session, root, files, required=needed, numeric=numeric, where=where
+        )
+        entries = _sharded.profile_columns(sharded, names, kinds)
+    batch = None
+    if entries is None or scores:
+        batch = _batch.read_batch(root, files, required=needed, numeric=numeric, where=where)
     prediction = None
-    if predictor is not None and _scores.can_score(predictor):
+    if predictor is not None and scores and batch is not None:
         inputs = _scores.model_inputs(batch, predictor, where)
         prediction = _scores.score_table(predictor, inputs).score
+    if entries is not None:
+        return assemble(sharded.rows, entries, prediction=prediction)
+    assert batch is not None  # noqa: S101 - read above when there are no entries
     return build_profile(batch.table.select(names), kinds=kinds, prediction=prediction)
 
 

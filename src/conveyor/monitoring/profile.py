@@ -162,9 +162,6 @@ def build_profile(
         DataError: A column declared numeric holds non-numbers, or ``prediction`` has the
             wrong length.
     """
-    import numpy as np
-    import pyarrow as pa
-
     from conveyor.monitoring import _columns
 
     kinds = kinds or {}
@@ -177,6 +174,20 @@ def build_profile(
         values = _columns.column(data, name)
         kind = kinds.get(name) or _columns.infer_kind(values)
         columns[name] = summarise(values, kind, rows=rows, where=f"column '{name}'")
+    return assemble(rows, columns, prediction=prediction, prediction_kind=prediction_kind)
+
+
+def assemble(
+    rows: int,
+    columns: dict[str, dict[str, Any]],
+    *,
+    prediction: np.ndarray | None = None,
+    prediction_kind: Literal["numeric", "categorical"] = "numeric",
+) -> Profile:
+    """The profile of ``rows`` rows from its columns' entries and the predictions on them."""
+    import numpy as np
+    import pyarrow as pa
+
     summary = None
     if prediction is not None:
         scores = np.asarray(prediction).reshape(-1) if np.ndim(prediction) > 1 else prediction

@@ -46,6 +46,7 @@ def test_the_default_project_compiles_to_the_committed_dvc_yaml(root: Path) -> N
 def test_stages_that_run_on_the_executor_say_which(root: Path) -> None:
     stages = {s.name: s for s in compile_project(load_project(root, ["executor=dask"])).stages}
     assert stages["validate"].meta == (("executor", "dask"),)
+    assert stages["profile"].meta == (("executor", "dask"),)
     assert stages["ingest-breast_cancer"].meta == ()
     assert all(s.cmd == f"conveyor run {name}" for name, s in stages.items())
 

@@ -35,13 +35,20 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
             reads=READS,
             deps=(layout.split_path("train"), layout.model_dir(spec.project.name)),
             reports=(layout.PROFILE_FILE,),
+            on_executor=True,
         ),
     )
 
 
 def run(ctx: StageContext) -> None:
-    """Score the training split with the bundle and profile both."""
+    """Score the training split with the bundle and profile both.
+
+    On the project's executor (other than ``local``) each column's statistics are computed from
+    the split's parts on the workers and merged; the bundle scores the split in this process,
+    so the profile is the same bytes on any executor.
+    """
     from conveyor.bundle import load_bundle
+    from conveyor.executors import open_project_executor  # not needed to compile
     from conveyor.monitoring.monitor import model_predictor, profile_data
 
     target = ctx.params.parse("data.target", str)
@@ -53,9 +60,15 @@ def run(ctx: StageContext) -> None:
             fix="run the upstream stages first: 'dvc repro' runs them in order",
         )
     predictor = model_predictor(load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types()))
-    profile = profile_data(
-        ctx.root, [train_path], predictor=predictor, exclude=[target], where="stage 'profile'"
-    )
+    with open_project_executor(ctx.root, ctx.plugins) as session:  # not a param: reruns nothing
+        profile = profile_data(
+            ctx.root,
+            [train_path],
+            predictor=predictor,
+            exclude=[target],
+            where="stage 'profile'",
+            session=session,
+        )
     (profile_file,) = ctx.plan.reports
     _atomic.write_text(ctx.root / profile_file, profile.to_json())
     scored = "with" if profile.prediction is not None else "without"
