@@ -77,6 +77,7 @@ def server_process(
     env: dict[str, str] | None = None,
     ready_path: str = "/ping",
     timeout: float = 180.0,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``argv`` (a server on ``port``) in its own process group; stop it on exit.
 
@@ -87,7 +88,7 @@ def server_process(
 
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
         )
     try:
         deadline = time.monotonic() + timeout
