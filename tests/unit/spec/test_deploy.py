@@ -107,8 +107,9 @@ def test_target_params_are_checked_at_compile_time(root: Path) -> None:
     problems = {where: (what, fix) for where, what, fix in _problems(root)}
     assert problems["deploy.rest.params.prot (conf/deploy/rest.yaml)"] == (
         "unknown parameter 'prot'",
-        "did you mean 'port'? valid parameters: base_image, host, log_dir, log_rotate_rows, "
-        "log_rotate_seconds, max_body_bytes, port, unknown_categories",
+        "did you mean 'port'? valid parameters: base_image, canary, canary_share, "
+        "canary_sticky, host, log_dir, log_rotate_rows, log_rotate_seconds, max_body_bytes, "
+        "port, shadow, unknown_categories",
     )
     what, _ = problems["deploy.rest.params.base_image (conf/deploy/rest.yaml)"]
     assert what.startswith("base image 'python' is not pinned; name a version tag such as")
