@@ -460,3 +460,34 @@ def test_a_misspelt_file_gets_a_suggestion(
         )
     assert caught.value.fix is not None
     assert caught.value.fix.startswith("did you mean 'batch.parquet' (in the same folder)?")
+
+
+def test_a_shadow_servers_log_monitors_as_the_answered_predictions(
+    tmp_path: Path, predictor: Predictor, reference: Profile
+) -> None:
+    """A log with a shadow's columns (docs/serving.md, Canary and shadow) drifts as without."""
+    batch = fruit(300, seed=4)
+    _write_log(tmp_path / "plain" / "fruit", batch, np.full(len(batch), 0.999))
+    _write_log(tmp_path / "shadow" / "fruit", batch, np.full(len(batch), 0.999))
+    for file in sorted((tmp_path / "shadow").rglob("*.parquet")):
+        table = pq.read_table(file)
+        rows = table.num_rows
+        table = table.append_column("_shadow_model_version", pa.array(["v2"] * rows))
+        table = table.append_column("_shadow_prediction", pa.array(["pear"] * rows))
+        table = table.append_column("_shadow_score", pa.array([0.5] * rows, pa.float64()))
+        pq.write_table(table, file)
+    documents = []
+    for folder in ("plain", "shadow"):
+        result = run_monitor(
+            tmp_path,
+            MonitorRequest(
+                current=(folder,),
+                reference=reference,
+                predictor=predictor,
+                out_dir=tmp_path / f"out-{folder}",
+            ),
+        )
+        assert result.report.prediction is not None
+        assert result.report.prediction.drifted  # the answered scores (0.999), not the shadow's
+        documents.append({k: v for k, v in result.document.items() if k != "inputs"})
+    assert documents[0] == documents[1]
