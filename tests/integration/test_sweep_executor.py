@@ -78,7 +78,7 @@ def _clones(prefix: str) -> list[str]:
     return [p.name for p in Path(tempfile.gettempdir()).glob(f"conveyor-{prefix}-*")]
 
 
-def _without_executor(params: dict) -> dict:
+def _without_executor(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k != "executor"}
 
 
