@@ -149,12 +149,15 @@ def _trial_workers(address: str) -> list[psutil.Process]:
 
 
 def test_a_worker_killed_mid_trial_fails_it_and_resume_completes_it(
-    reproduced_template: Path, tmp_path: Path
+    reproduced_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No retries (allowed-failures 0): the worker killed with its trial's processes (a machine
     lost) is Dask's KilledWorker, the trial fails with the executor's message, exit 1; --resume
     runs it again and it lands once."""
     root = _project(reproduced_template, tmp_path / "project", "dask")
+    scratch = tmp_path / "worker-tmp"  # the workers' temporary directory (they inherit TMPDIR)
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
         args = ["model.params.max_depth=2", "--target", "train", "--name", "k"]
         env = {**os.environ, ADDRESS_VARIABLE: cluster.scheduler_address}
@@ -185,6 +188,7 @@ def test_a_worker_killed_mid_trial_fails_it_and_resume_completes_it(
         assert done.returncode == 0, done.stderr
     assert [t["status"] for t in _state(root, "k")["trials"]] == ["success"]
     assert [n for n in _experiments(root) if n.startswith("k")] == ["k-1"]
+    assert len(list(scratch.glob("conveyor-k-1-*"))) == 1  # the killed one's; resume's removed
 
 
 def test_uncommitted_changes_are_refused_before_the_executor_starts(project: Path) -> None:
