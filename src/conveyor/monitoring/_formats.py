@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conveyor.monitoring.alert import Alert
+    from conveyor.monitoring._alert import Alert
 
 SHOWN = 10
 """Drifted columns listed in a Slack or Teams message (all are in the generic document)."""

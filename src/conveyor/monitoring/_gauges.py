@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conveyor.monitoring.alert import Alert
+    from conveyor.monitoring._alert import Alert
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

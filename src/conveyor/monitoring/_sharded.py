@@ -229,7 +229,8 @@ def profile_columns(
     """The profile entries of columns ``names``, each merged from its files' parts.
 
     Every column of every file is one task, all in one map, so the columns of one file (a
-    split) are summarised in parallel. A column's kind is ``kinds``' or, as ``build_profile`` infers it, its type's. The merged
+    split) are summarised in parallel. A column's kind is ``kinds``' or, as ``build_profile``
+    infers it, its type's. The merged
     side is exactly the column a local run sorts or counts (counts are ranked by count, then
     key, so file order does not show), so each entry is the same bytes.
     """

@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
     from conveyor.bundle.inputs import Checked
     from conveyor.bundle.predictor import Prediction, Predictor
+    from conveyor.serving._open import OpenedModel
     from conveyor.serving.config import ServeConfig
     from conveyor.serving.prediction_log import PredictionLog, Record
-    from conveyor.serving.server import OpenedModel
     from conveyor.serving.telemetry import Telemetry
 
 __all__ = ["CANARY", "PRIMARY", "SHADOW", "Candidate", "Traffic", "load_candidate", "sticky_point"]
@@ -214,7 +214,7 @@ def load_candidate(config: ServeConfig, primary: Predictor, *, root: Path) -> Ca
         ServeError: It fails its probe rows or takes other inputs than the primary.
     """
     from conveyor.bundle.predictor import Predictor
-    from conveyor.serving.server import open_model
+    from conveyor.serving._open import open_model
 
     mode = CANARY if config.canary is not None else SHADOW if config.shadow is not None else None
     if mode is None:

@@ -11,6 +11,7 @@ LAYERS: list[Layer | str] = [
     "infer",  # an experiment's params.yaml -> the overrides that compose it
     "_optuna_search",  # a strategy (the grid is three lines of sweep)
     "_trials",  # compile, queue, wait, best so far: what every strategy runs
+    "_cluster",  # trials as executor tasks (a non-local executor); borrows the queue's helpers
     Layer("queue", "leaderboard", "_progress"),
     Layer("plan", "_dvc"),
 ]
