@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ MODULES: dict[str, list[str] | None] = {
     "components/drift.py": [
         "tests/unit/monitoring/test_drift.py",
         "tests/unit/monitoring/test_drift_defaults.py",
+        "tests/unit/monitoring/test_drift_tests.py",
     ],
     # test_integrity.py trains a model per test (seconds per mutant); test_manifest_shape.py
     # checks the same refusals in process on hand-made bundles.
@@ -58,9 +60,19 @@ MODULES: dict[str, list[str] | None] = {
         "tests/unit/bundle/test_manifest.py",
         "tests/unit/bundle/test_manifest_shape.py",
     ],
-    "bundle/bundle.py": ["tests/unit/bundle"],
-    "bundle/inputs.py": ["tests/unit/bundle", "tests/unit/serving"],
-    "runtime/stages/split.py": ["tests/unit/runtime/test_split.py"],
+    # tests/unit/bundle also fits breast-cancer models per test (test_canonical, _scoring);
+    # test_loading.py checks every refusal in process on eight-row pipelines.
+    "bundle/bundle.py": [
+        "tests/unit/bundle/test_loading.py",
+        "tests/unit/bundle/test_integrity.py",
+    ],
+    # the serving and scoring tests reach it through a trained bundle; test_inputs.py checks
+    # every coercion and message on hand-written columns
+    "bundle/inputs.py": ["tests/unit/bundle/test_inputs.py"],
+    "runtime/stages/split.py": [
+        "tests/unit/runtime/test_split.py",
+        "tests/unit/runtime/test_split_exact.py",
+    ],
     "runtime/params.py": [
         "tests/unit/runtime/test_params_view.py",
         "tests/unit/runtime/test_params_file.py",
@@ -116,17 +128,30 @@ def _workspace(module: str, tests: list[str]) -> Path:
 
 
 def _mutmut(work: Path, *args: str, timeout: float | None = None) -> str:
-    env = {**bench_env(), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(
+    """Run mutmut in ``work``; on ``timeout`` its whole process group is killed, then re-raised.
+
+    mutmut forks a worker per mutant from a process that has already run the tests, so
+    OpenMP is pinned to one thread: a forked child that enters xgboost's (libgomp's) thread
+    pool after its parent did hangs forever, and mutmut would then count a survivor as a
+    timeout, i.e. as killed.
+    """
+    env = {**bench_env(), "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
+    with subprocess.Popen(
         [str(VENV_BIN / "mutmut"), *args],
         cwd=work,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return done.stdout + done.stderr
+        start_new_session=True,  # its workers too: nothing outlives a cut-short run
+    ) as process:
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return output
 
 
 def run_module(module: str, tests: list[str] | None, budget: float) -> dict[str, Any]:

@@ -158,6 +158,7 @@ def _types(
     """
     import skops.io as sio
 
+    trusted = frozenset(trusted)  # checked twice: a generator would be empty the second time
     root = _read_skops_schema(data, where)
     if not isinstance(root, dict) or (
         f"{root.get('__module__')}.{root.get('__class__')}" != _PIPELINE
