@@ -272,3 +272,25 @@ def reproduced_project(
     shutil.copytree(reproduced_template, root, symlinks=True)
     monkeypatch.chdir(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def scheduler() -> Any:
+    """The address of a Dask LocalCluster of two single-threaded worker processes.
+
+    One per test process (xdist worker), started when a test first asks for it and shared by
+    every module after it, so the run pays a cluster's start-up once, not once per module.
+    Tests that kill workers or need other settings start a cluster of their own.
+    """
+    import logging
+
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address

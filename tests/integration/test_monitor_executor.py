@@ -32,9 +32,6 @@ from conveyor.monitoring import MonitorRequest, run_monitor
 from conveyor.monitoring.drift import ColumnTest, DriftOptions
 from conveyor.monitoring.profile import Profile, build_profile
 from tests.conftest import conveyor
-from tests.integration.test_score_executor import scheduler
-
-__all__ = ["scheduler"]
 
 pytestmark = pytest.mark.slow  # starts 'conveyor monitor' and a Dask cluster
 

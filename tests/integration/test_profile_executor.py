@@ -26,7 +26,6 @@ from conveyor.monitoring.monitor import model_predictor
 from conveyor.plugins import Plugins
 from conveyor.runtime.estimator import build_pipeline
 from conveyor.spec import FeaturesSpec
-from tests.integration.test_score_executor import scheduler
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from conveyor.bundle.predictor import Predictor
     from conveyor.plugins.executor import Session
 
-__all__ = ["scheduler"]
 
 FEATURES = ["big", "few", "holes", "zeros", "colour"]
 

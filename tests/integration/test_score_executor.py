@@ -1,15 +1,14 @@
 """``conveyor score`` on the project's executor, through the console script.
 
 ``executor: local`` scores in the ``conveyor`` process as before; ``executor: dask`` shards the
-input files across a real Dask LocalCluster (two single-threaded worker processes, started once
-for the module) and merges the parts. The output and the bad-rows report are byte-identical
-either way, a bad row fails the same way, and a scheduler that does not answer is a located
-error that writes nothing.
+input files across a real Dask LocalCluster (two single-threaded worker processes, the run's
+``scheduler`` fixture in tests/conftest.py) and merges the parts. The output and the bad-rows
+report are byte-identical either way, a bad row fails the same way, and a scheduler that does
+not answer is a located error that writes nothing.
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
 import socket
 from pathlib import Path  # noqa: TC003 - fixtures' annotations
@@ -27,21 +26,6 @@ from tests.unit.bundle.test_scoring import features, make_bundle
 pytestmark = pytest.mark.slow  # each case starts 'conveyor score'
 
 INPUTS = ("data/a.csv", "data/b.parquet", "data/c.parquet", "bad.csv")
-
-
-@pytest.fixture(scope="module")
-def scheduler() -> Any:
-    """The address of a LocalCluster of two single-threaded worker processes."""
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    ) as cluster:
-        yield cluster.scheduler_address
 
 
 @pytest.fixture(scope="module")

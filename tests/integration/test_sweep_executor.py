@@ -44,13 +44,6 @@ def _cluster(**config: Any) -> Any:
         )
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Any:
-    """The address of a LocalCluster of two single-threaded worker processes."""
-    with _cluster() as cluster:
-        yield cluster.scheduler_address
-
-
 def _project(template: Path, root: Path, executor: str) -> Path:
     """A committed copy of the reproduced project on ``executor`` (deploy stages dropped)."""
     shutil.copytree(template, root, symlinks=True)

@@ -18,12 +18,10 @@ from conveyor.errors import SpecError
 from conveyor.executors.dask import ADDRESS_VARIABLE
 from conveyor.runtime.run import run_stage
 from tests.conftest import conveyor_in_process
-from tests.integration.test_score_executor import scheduler
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["scheduler"]
 
 FULL = "model.params.n_estimators=300"  # the default project's model (the template has 40)
 

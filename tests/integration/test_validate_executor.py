@@ -34,12 +34,10 @@ from conveyor.runtime.validation._sharded import validate_parts
 from conveyor.spec.schema import SchemaSpec
 from tests.conftest import conveyor, conveyor_in_process
 from tests.integration.test_monitor_executor import _task_prefixes
-from tests.integration.test_score_executor import scheduler
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["scheduler"]
 
 pytestmark = pytest.mark.slow  # a Dask cluster; the last test starts 'conveyor run'
 
