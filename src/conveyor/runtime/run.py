@@ -55,4 +55,3 @@ def _paths(plan: StagePlan) -> list[str]:
     """Every file or folder the stage reads or writes, as dvc.yaml lists them."""
     plots = [path for path, _ in plan.plots]
     return [*plan.deps, *plan.outs, *plan.metrics, *plan.reports, *plots]
-
