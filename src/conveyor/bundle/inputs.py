@@ -8,6 +8,7 @@ skip them. Out-of-range values are not problems here: they are what drift monito
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import functools
 import math
@@ -452,22 +453,63 @@ def _datetime(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, Found]:
     import numpy as np
 
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-        return values.astype("datetime64[ns]"), []
+        out, outside = _as_ns(values)
+        found: Found = []
+        if outside.any():
+            out[outside] = np.datetime64("NaT")
+            rows = outside.nonzero()[0]
+            found.append((rows, _out_of_range(values[rows[0]].item())))
+        return out, found
     items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    out = np.full(len(items), np.datetime64("NaT"), dtype="datetime64[ns]")
-    wrong = []
+    out = np.full(len(items), np.datetime64("NaT"), dtype=_NS)
+    wrong, beyond = [], []
     for position, value in enumerate(items):
         if value is None or value == "":
             continue
         try:
-            out[position] = np.datetime64(value, "ns") if isinstance(value, str) else value
+            if isinstance(value, (str, datetime.date)):
+                stamp, outside = _as_ns(np.array([np.datetime64(value)]))
+                if outside[0]:
+                    beyond.append(position)
+                    continue
+                value = stamp[0]  # the value as stored
+            out[position] = value
         except (ValueError, TypeError):
             wrong.append(position)
-    found: Found = []
+    found = []
     if wrong:
         message = f"expected an ISO date/time, got {_show(items[wrong[0]])}"
         found.append((np.asarray(wrong), message))
+    if beyond:
+        found.append((np.asarray(beyond), _out_of_range(items[beyond[0]])))
     return out, found
+
+
+_NS = "datetime64[ns]"
+_AT_MOST_NS = frozenset({"Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "generic"})
+_FIRST, _LAST = "1677-09-21T00:12:44", "2262-04-11T23:47:16"
+"""The whole seconds datetime64[ns] holds; compared in the finer of their unit and a stamp's."""
+
+
+def _as_ns(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``stamps`` as datetime64[ns], and which of them lie outside its range (1677 to 2262).
+
+    numpy's cast wraps around silently there (3000-01-01 became 1830-11-23). Units finer than
+    nanoseconds span less than that range, so their stamps only lose digits.
+    """
+    import numpy as np
+
+    converted = stamps.astype(_NS)
+    if np.datetime_data(stamps.dtype)[0] not in _AT_MOST_NS:
+        return converted, np.zeros(len(stamps), dtype=bool)
+    return converted, (stamps < np.datetime64(_FIRST)) | (stamps > np.datetime64(_LAST))
+
+
+def _out_of_range(value: Any) -> str:  # noqa: ANN401 - a JSON value, a CSV cell, a datetime
+    return (
+        f"{_show(value)} is outside the range of datetime64[ns], the column's type "
+        "(1677-09-21 to 2262-04-11)"
+    )
 
 
 def _text(
