@@ -233,3 +233,37 @@ def test_a_numeric_test_on_a_categorical_column_is_a_type_error(test: type) -> N
     )
     with pytest.raises(TypeError, match=r"^a numeric test got a numeric column$"):
         test(NoParams()).run(sample=no_current)
+
+
+def test_shares_of_fractional_counts() -> None:
+    """Binned counts may be fractional: a total under one still divides."""
+    assert drift.shares(np.array([0.25, 0.5])).tolist() == [1 / 3, 2 / 3]
+
+
+def test_chisquare_keeps_a_key_the_batch_lacks_and_rescales_for_one_it_alone_has() -> None:
+    # expected 5 / 5, observed 10 / 0: 25/5 + 25/5 = 10 on one degree of freedom
+    lacking = drift.chisquare(np.array([5.0, 5.0]), np.array([10.0, 0.0]))
+    assert lacking.statistic == pytest.approx(10.0, rel=1e-12)
+    assert lacking.p_value == pytest.approx(math.erfc(math.sqrt(10 / 2)), rel=1e-9)
+    # shares 0.5, 0.5, 0 -> 0.5, 0.5, 1e-4 over 1.0001; one row in the unseen key
+    e = np.array([0.5, 0.5, 1e-4]) / 1.0001 * 10
+    observed = np.array([5.0, 4.0, 1.0])
+    unseen = drift.chisquare(np.array([5.0, 5.0, 0.0]), observed)
+    assert unseen.statistic == pytest.approx(float(((observed - e) ** 2 / e).sum()), rel=1e-9)
+    assert math.isfinite(unseen.statistic)
+
+
+def test_ks_on_a_grid_reads_the_batch_cdf_just_below_a_step() -> None:
+    # reference grid 0, 1 (F_ref(x) = x), batch 0, 1, 1, 1: F_cur is 0.25 on [0, 1). The batch's
+    # own 1001-point grid reaches 0.999 below the step (u = 333/1000 of 3 positions): 0.749.
+    sample = numeric([0, 1], 1.0, [0.0, 1.0, 1.0, 1.0], count=5000)
+    outcome = drift.KolmogorovSmirnov(NoParams()).run(sample=sample)
+    assert outcome.statistic == pytest.approx(0.749, abs=1e-12)
+
+
+def test_ks_on_a_grid_counts_a_batch_value_at_its_own_point() -> None:
+    # grid 0, 0.5, 1, 4: F_ref(1) = 2/3; a batch all at 1 has F_cur(1) = 1, so |2/3 - 1| = 1/3
+    # (0.5 gives 1/3 too); counting ties on the left would give 2/3.
+    sample = numeric([0, 0.5, 1, 4], 1.0, [1.0, 1.0, 1.0, 1.0], count=5000)
+    outcome = drift.KolmogorovSmirnov(NoParams()).run(sample=sample)
+    assert outcome.statistic == pytest.approx(1 / 3, abs=1e-12)
