@@ -448,3 +448,28 @@ def test_the_stage_plan_of_the_default_project() -> None:
     assert plan.deps[0] == "data/raw/" + plan.deps[0].removeprefix("data/raw/")
     assert plan.deps[1:] == ("reports/validation.json",)
     assert plan.outs == tuple(f"data/split/{p}.parquet" for p in split_stage.parts(project.spec))
+
+
+def test_a_missing_dataset_names_the_split_stage(tmp_path: Path) -> None:
+    ctx = context(tmp_path, frame(4), {"strategy": "random"})
+    (tmp_path / DATASET).unlink()
+    with pytest.raises(DataError) as info:
+        split_stage.run(ctx)
+    assert info.value.what == f"input '{DATASET}' does not exist"
+    assert info.value.where == "stage 'split'"
+
+
+def test_dropping_unlabelled_rows_adds_no_column(tmp_path: Path) -> None:
+    data = frame(10).assign(y=[0, 1, None, 0, 1, 0, 1, 0, 1, 0])
+    split_stage.run(context(tmp_path, data, {"strategy": "random", "test_size": 0.3}))
+    for part in ("train", "test"):
+        written_part = pd.read_parquet(tmp_path / "data" / "split" / f"{part}.parquet")
+        assert written_part.columns.tolist() == ["id", "y", "g"]
+
+
+def test_ties_keep_row_order_in_a_long_column() -> None:
+    """A stable sort: an unstable one reorders equal times past 16 rows."""
+    data = days([1, 0] * 20)
+    spec = SplitSpec(strategy="time", time_column="t", test_size=0.5)
+    parts = split_stage._by_time(data, spec)
+    assert positions(parts) == {"train": list(range(1, 40, 2)), "test": list(range(0, 40, 2))}
