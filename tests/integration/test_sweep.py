@@ -6,6 +6,7 @@ the run-cache so trials only train, evaluate and gate), copied per test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -278,13 +279,7 @@ def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None
     # from the trial's process: celery's retitling hides the worker's own environment.
     trials: list[psutil.Process] = []
     while not trials and time.monotonic() < deadline:
-        workers = [psutil.Process(pid) for pid in _worker_pids(project)]
-        trials = [
-            child
-            for worker in workers
-            for child in worker.children(recursive=True)
-            if "exec-run" in child.cmdline()
-        ]
+        trials = [child for child in _descendants(project) if "exec-run" in _cmdline(child)]
         time.sleep(0.2)
     assert trials, "no trial process appeared under the workers"
     expected = os.environ.get("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
@@ -318,3 +313,20 @@ def test_a_trial_whose_worker_is_killed_fails_and_resume_completes_it(project: P
 
     conveyor("sweep", "--resume", "--name", "k", "-j", "1", cwd=project)
     assert [t["status"] for t in _state(project, "k")["trials"]] == ["success"]
+
+
+def _descendants(project: Path) -> list[psutil.Process]:
+    """Every process under the project's queue workers (a worker may exit while we look)."""
+    found = []
+    for pid in _worker_pids(project):
+        with contextlib.suppress(psutil.Error):
+            found += psutil.Process(pid).children(recursive=True)
+    return found
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    """Its command line; empty for one that has exited or is a zombie (not yet reaped)."""
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
