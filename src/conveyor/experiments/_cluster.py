@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 from conveyor import _git
 from conveyor.errors import ConveyorError, ExecutorError, SweepError
 from conveyor.experiments import _dvc
-from conveyor.experiments.plan import FINISHED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -186,13 +185,9 @@ def run_on_cluster(
     except KeyboardInterrupt:
         for future in running:
             future.cancel()  # tasks already running finish on their workers and push
-        refs = _dvc.experiment_refs(root)
-        for trial in trials:
-            if trial.name in refs:
-                trial.status, trial.error = "success", None
-            elif trial.status not in FINISHED:
-                trial.status = "pending"
-        state.save(root)
+        from conveyor.experiments.queue import settle_interrupted
+
+        settle_interrupted(root, state, trials)
         raise
 
 

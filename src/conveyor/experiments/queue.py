@@ -267,6 +267,19 @@ def stop(root: Path, state: SweepState, trials: list[Trial]) -> None:
             _kill(root, [name])
         if entries.get(name) is not None:
             forget(root, [name])
+    settle_interrupted(root, state, trials)
+
+
+def _kill(root: Path, names: list[str]) -> None:
+    if names:
+        _dvc.run(root, "dvc", "queue", "kill", *names, what="stopping trials", check=False)
+
+
+def settle_interrupted(root: Path, state: SweepState, trials: list[Trial]) -> None:
+    """After an interruption: trials with an experiment ref succeeded, the rest go pending.
+
+    Unfinished trials go back to pending for ``--resume``; the state is saved at once.
+    """
     refs = _dvc.experiment_refs(root)
     for trial in trials:
         if trial.name in refs:
@@ -274,8 +287,3 @@ def stop(root: Path, state: SweepState, trials: list[Trial]) -> None:
         elif trial.status not in FINISHED:
             trial.status = "pending"
     state.save(root)
-
-
-def _kill(root: Path, names: list[str]) -> None:
-    if names:
-        _dvc.run(root, "dvc", "queue", "kill", *names, what="stopping trials", check=False)
