@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conveyor.spec._base import TASKS, Task
+from conveyor.spec.card import CardSpec
 from conveyor.spec.component import ComponentSpec
 from conveyor.spec.data import CombineSpec, DataSpec, JoinSpec, SplitSpec
 from conveyor.spec.deploy import DeployTargetSpec
@@ -25,6 +26,7 @@ from conveyor.spec.schema import ColumnSchema, RowsSchema, SchemaSpec, TimeSchem
 
 __all__ = [
     "TASKS",
+    "CardSpec",
     "ColumnSchema",
     "ColumnTestSpec",
     "CombineSpec",

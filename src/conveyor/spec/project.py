@@ -6,6 +6,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from conveyor.spec._base import NAME_PATTERN, StrictModel, Task
+from conveyor.spec.card import CardSpec, Text
 from conveyor.spec.data import DataSpec
 from conveyor.spec.deploy import NO_GATES_MESSAGE, DeployTargetSpec, TargetName
 from conveyor.spec.evaluate import EvaluateSpec, task_plots
@@ -16,10 +17,12 @@ from conveyor.spec.monitor import MonitorSpec
 
 
 class ProjectMetaSpec(StrictModel):
-    """``project:`` — the name (also the model's name) and the learning task."""
+    """``project:`` — the name (also the model's name), the learning task, a description."""
 
     name: str = Field(pattern=NAME_PATTERN)
     task: Task
+    description: Text | None = None
+    """What the model does, in a sentence or two: the opening of its model card."""
 
 
 class ProjectSpec(StrictModel):
@@ -37,6 +40,8 @@ class ProjectSpec(StrictModel):
     """Drift monitoring and the retrain policy; the default profiles but compares nothing."""
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     """Where heavy work runs (``local`` by default); not a stage param, so it reruns nothing."""
+    card: CardSpec = Field(default_factory=CardSpec)
+    """The words of the model card (``reports/model_card.md``); read by the ``card`` stage only."""
 
     @model_validator(mode="after")
     def _split_and_plots_fit_task(self) -> ProjectSpec:
