@@ -36,6 +36,7 @@ GROUPS: dict[str, str] = {
     "deploy": "",  # named targets: built in _group_schema
     "monitor": "MonitorSpec",
     "executor": "ExecutorSpec",
+    "tracking": "TrackingSpec",
 }
 """Config group -> the spec model its option files hold."""
 _COMPONENT_DEFS = {

@@ -23,6 +23,7 @@ from conveyor.spec.monitor import (
 )
 from conveyor.spec.project import ProjectMetaSpec, ProjectSpec, is_classification
 from conveyor.spec.schema import ColumnSchema, RowsSchema, SchemaSpec, TimeSchema
+from conveyor.spec.tracking import TrackingSpec
 
 __all__ = [
     "TASKS",
@@ -52,6 +53,7 @@ __all__ = [
     "SplitSpec",
     "Task",
     "TimeSchema",
+    "TrackingSpec",
     "TransformSpec",
     "is_classification",
 ]

@@ -14,6 +14,7 @@ from conveyor.spec.executor import ExecutorSpec
 from conveyor.spec.features import FeaturesSpec
 from conveyor.spec.model import ModelSpec
 from conveyor.spec.monitor import MonitorSpec
+from conveyor.spec.tracking import TrackingSpec
 
 
 class ProjectMetaSpec(StrictModel):
@@ -40,6 +41,8 @@ class ProjectSpec(StrictModel):
     """Drift monitoring and the retrain policy; the default profiles but compares nothing."""
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     """Where heavy work runs (``local`` by default); not a stage param, so it reruns nothing."""
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    """Where train/evaluate runs are logged (off by default); not a stage param either."""
     card: CardSpec = Field(default_factory=CardSpec)
     """The words of the model card (``reports/model_card.md``); read by the ``card`` stage only."""
 

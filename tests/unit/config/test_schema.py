@@ -17,7 +17,17 @@ from tests.conftest import REPO
 if TYPE_CHECKING:
     from pathlib import Path
 
-GROUPS = ("config", "data", "deploy", "evaluate", "executor", "features", "model", "monitor")
+GROUPS = (
+    "config",
+    "data",
+    "deploy",
+    "evaluate",
+    "executor",
+    "features",
+    "model",
+    "monitor",
+    "tracking",
+)
 
 
 @pytest.fixture(scope="module")
