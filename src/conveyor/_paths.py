@@ -23,6 +23,9 @@ PROFILE_FILE = f"{REPORTS_DIR}/profile.json"
 """The reference profile of the training data (in git, so each model version carries its own)."""
 DRIFT_FILE = f"{REPORTS_DIR}/drift.json"
 DRIFT_HTML = f"{REPORTS_DIR}/drift.html"
+MODEL_CARD_FILE = f"{REPORTS_DIR}/model_card.md"
+"""The model card (the ``card`` stage); a registered version records its md5."""
+MODEL_CARD_HTML = f"{REPORTS_DIR}/model_card.html"
 
 
 def model_dir(name: str) -> str:

@@ -150,11 +150,43 @@ def registry_show_command(args: argparse.Namespace) -> int:
             *([f"md5 {path}", md5] for path, md5 in lineage.outputs.items()),
             *([f"params {key}", value] for key, value in _flatten(lineage.params)),
             *([f"metric {key}", value] for key, value in _flatten(lineage.metrics or {})),
+            *_card_rows(detail.card),
         ]
         _out("")
         _print_table(["", ""], rows, title=f"{summary.name}@{detail.version}")
     _warn_problems(summary.problems)
     return 0
+
+
+def _card_rows(card: Any) -> list[list[str]]:  # noqa: ANN401 - a registry.card.CardRecord
+    """The card's rows in ``registry show``: where it is, whether it is as registered, summary.
+
+    The summary is text from conf/, so rich's ``[markup]`` in it is escaped (shown as written).
+    """
+    from rich.markup import escape
+
+    if card is None:
+        return [["card", "none at this commit (projects compiled before the card stage)"]]
+    where = f"{card.path} at commit {card.commit[:7]}"
+    rows = [["card", f"{where} (md5 {card.md5 or '-'}, {card.status})"]]
+    if card.md5 is not None:
+        rows.append(["card read", f"git show {card.commit[:7]}:{card.path}"])
+    if card.html:
+        rows.append(["card html", card.html])
+    summary = card.summary
+    if summary.get("description"):
+        rows.append(["card says", escape(str(summary["description"]))])
+    if summary.get("primary_metric"):
+        value = summary.get("primary_value")
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        rows.append(["card primary", f"{summary['primary_metric']} {shown}"])
+    rows += [
+        [f"card {key}", escape(", ".join(map(str, summary[key])) if isinstance(summary[key], list)
+         else str(summary[key]))]
+        for key in ("blessed", "owners", "license")
+        if summary.get(key) not in (None, [], "")
+    ]  # fmt: skip
+    return rows
 
 
 def registry_history_command(args: argparse.Namespace) -> int:

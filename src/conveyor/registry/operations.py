@@ -16,9 +16,16 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from conveyor._paths import BLESSING_FILE, METRICS_FILE, PARAMS_FILE
+from conveyor._paths import (
+    BLESSING_FILE,
+    METRICS_FILE,
+    MODEL_CARD_FILE,
+    MODEL_CARD_HTML,
+    PARAMS_FILE,
+)
 from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import git_dir, identity, resolve_commit, uncommitted
+from conveyor.registry.card import CARD_TRAILER, card_trailer
 from conveyor.registry.integrity import find_problems, refuse_moved
 from conveyor.registry.lineage import (
     LOCK_FILE,
@@ -115,6 +122,7 @@ def register(
     commit = resolve_commit(root, ref)
     if commit == resolve_commit(root, "HEAD"):
         tracked = [LOCK_FILE, "dvc.yaml", PARAMS_FILE, METRICS_FILE, BLESSING_FILE]
+        tracked += [MODEL_CARD_FILE, MODEL_CARD_HTML]
         if dirty := uncommitted(root, tracked):
             raise RegistryError(
                 f"uncommitted changes in {', '.join(dirty)}: the version would not describe "
@@ -123,6 +131,7 @@ def register(
                 fix="commit them ('git add dvc.lock reports && git commit'), then register",
             )
     check_describes_model(root, name, commit)
+    card = card_trailer(root, name, commit)  # the card dvc.lock records, checked and attached
     with registry_lock(root):
         state = _locked_state(root, name)
         if (taken := state.version_at(commit)) is not None:
@@ -140,7 +149,12 @@ def register(
         chosen = _next_version(state, version, bump)
         message = _message(
             f"register {name} {chosen} (commit {commit[:7]})",
-            {ACTION_TRAILER: "register", COMMIT_TRAILER: commit, BY_TRAILER: identity(root)},
+            {
+                ACTION_TRAILER: "register",
+                COMMIT_TRAILER: commit,
+                BY_TRAILER: identity(root),
+                CARD_TRAILER: card,
+            },
         )
         try:
             gto.api.register(str(root), name, commit, version=str(chosen), message=message)

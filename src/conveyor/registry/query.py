@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor._paths import METRICS_FILE
 from conveyor.registry._errors import RegistryError
 from conveyor.registry._git import is_git_repo
+from conveyor.registry.card import CARD_TRAILER, CardRecord, read_card
 from conveyor.registry.integrity import TagProblem, find_problems, refuse_moved
 from conveyor.registry.lineage import Lineage, read_json, read_lineage
 from conveyor.registry.reference import RegistryRef
@@ -141,6 +142,8 @@ class VersionDetail:
     author: str
     stages: list[str]
     lineage: Lineage
+    card: CardRecord | None = None
+    """The model card at the version's commit and the tag's record of it (None: no card)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data."""
@@ -150,6 +153,7 @@ class VersionDetail:
             "author": self.author,
             "stages": self.stages,
             **self.lineage.to_dict(),
+            "card": None if self.card is None else self.card.to_dict(),
         }
 
 
@@ -163,6 +167,7 @@ def show_model(root: Path, name: str) -> tuple[ModelSummary, list[VersionDetail]
             event.author,
             state.stages_of(version),
             read_lineage(root, name, event.commit),
+            read_card(root, event.commit, event.trailers.get(CARD_TRAILER)),
         )
         for version in reversed(state.versions)
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from conveyor.runtime.stages import (
+    card,
     combine,
     deploy,
     evaluate,
@@ -32,6 +33,7 @@ STAGES = {
         train.STAGE,
         evaluate.STAGE,
         gate.STAGE,
+        card.STAGE,
         profile.STAGE,
         monitor.STAGE,
         deploy.STAGE,
