@@ -53,7 +53,7 @@ def test_an_unchanged_project_is_answered_without_composing(project: Path) -> No
     assert (first["code"], second["code"], third["code"]) == (0, 0, 0)
     assert first["composed"] is True
     assert third["composed"] is False
-    assert "up to date (9 stages)" in str(third["stdout"])
+    assert "up to date (10 stages)" in str(third["stdout"])
 
 
 def test_an_edited_conf_value_or_override_is_compiled_again(project: Path) -> None:

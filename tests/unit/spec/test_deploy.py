@@ -154,7 +154,14 @@ def test_target_names_become_stage_names_so_they_stay_plain() -> None:
 def test_deploy_stages_depend_on_the_bundle_and_the_blessing(root: Path) -> None:
     pipeline = compile_project(load_project(root, ["deploy=[rest,batch,container]"]))
     names = [s.name for s in pipeline.stages]
-    assert names[-5:] == ["gate", "profile", "deploy-rest", "deploy-batch", "deploy-container"]
+    assert names[-6:] == [
+        "gate",
+        "card",
+        "profile",
+        "deploy-rest",
+        "deploy-batch",
+        "deploy-container",
+    ]
     rest = pipeline.stage("deploy-rest")
     assert rest.cmd == "conveyor run deploy-rest"
     assert rest.deps == ("models/diagnostics", "reports/blessing.json")
