@@ -55,6 +55,7 @@ def _stage(plan: StagePlan, code_deps: list[str], params: dict[str, Any], execut
         plots=plan.plots,
         # Where it runs, for people reading dvc.yaml; DVC ignores meta (executor: is no param).
         meta=(("executor", executor),) if plan.on_executor else (),
+        always_changed=plan.always_changed,
     )
 
 

@@ -26,6 +26,8 @@ class Stage:
     """DVC plots kept in git (``cache: false``): each path with its props (template, x, y...)."""
     meta: tuple[tuple[str, str], ...] = ()
     """dvc.yaml's ``meta:``, for people only (DVC ignores it): ``(("executor", "dask"),)``."""
+    always_changed: bool = False
+    """DVC's ``always_changed``: the stage reruns on every ``dvc repro``."""
 
     def to_dict(self) -> dict[str, Any]:
         """The stage as dvc.yaml holds it; empty sections are left out."""
@@ -40,6 +42,8 @@ class Stage:
             out["metrics"] = [{path: {"cache": False}} for path in self.metrics]
         if self.plots:
             out["plots"] = [{path: {"cache": False, **props}} for path, props in self.plots]
+        if self.always_changed:
+            out["always_changed"] = True
         if self.meta:
             out["meta"] = dict(self.meta)
         return out

@@ -66,6 +66,45 @@ def writing_statement(query: str, *, sqlite: bool) -> str | None:
     return None
 
 
+_POSTGRES_READS: Final = frozenset({"SELECT", "VALUES", "TABLE"})
+"""What a PostgreSQL source query may be: what ``DECLARE ... CURSOR FOR`` accepts."""
+
+
+def postgres_problem(query: str) -> tuple[str, str] | None:
+    """What makes ``query`` unfit for a PostgreSQL snapshot, as (what, fix); None if fit.
+
+    One statement that reads (``SELECT``, ``VALUES``, ``TABLE``, or ``WITH`` before one of
+    them), ending in a top-level ``ORDER BY``: PostgreSQL returns rows in no set order without
+    it, and the snapshot would then change while the data does not. The server refuses the
+    rest at run time (a read-only transaction, a cursor that holds one statement).
+    """
+    statements = _statements(query)
+    if len(statements) != 1:
+        return (
+            f"the query holds {len(statements)} statements",
+            "write one SELECT: a PostgreSQL source runs a single statement",
+        )
+    first = next((t for t in statements[0] if t not in "()"), None)
+    keyword = "EXPLAIN" if first == "EXPLAIN" else _runs(statements[0])
+    if keyword not in _POSTGRES_READS:
+        what = f"('{keyword}' statement)" if keyword else "(no statement it can read)"
+        return (
+            f"the query does not only read {what}",
+            "a PostgreSQL source query is one SELECT (or WITH ... SELECT, VALUES, TABLE)",
+        )
+    depth = 0
+    tokens = statements[0]
+    for index, word in enumerate(tokens[:-1]):
+        depth += {"(": 1, ")": -1}.get(word, 0)
+        if depth == 0 and word == "ORDER" and tokens[index + 1] == "BY":
+            return None
+    return (
+        "the query has no ORDER BY: PostgreSQL returns rows in any order without one",
+        "end the query with ORDER BY on columns that identify a row (e.g. ORDER BY id), so "
+        "that the same rows give the same snapshot",
+    )
+
+
 def _statements(query: str) -> list[list[str]]:
     """The words and punctuation of each statement (comments and literals dropped), upper case."""
     statements: list[list[str]] = [[]]

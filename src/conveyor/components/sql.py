@@ -17,6 +17,13 @@ with an authorizer that allows nothing but reads of it, and DuckDB runs with ext
 off, only the declared files allowed, and its configuration locked, so that no statement can
 widen the sandbox, move its temp or log files, or load an extension. Every file (database,
 table) must really be inside the project: a symlink that leads out is refused.
+
+With ``postgres:`` the query runs on a PostgreSQL server instead (``_postgres.py``): the
+connection string comes from the environment variable that ``dsn_env`` names, the query is
+one ``SELECT ... ORDER BY`` run in a read-only transaction on the declared database, and
+ingest records the query and the snapshot's hash beside it (``snapshot_record``). The
+database is no DVC dependency: ``dvc repro -f ingest-<source>`` or ``refresh: always``
+takes a new snapshot.
 """
 
 from __future__ import annotations
@@ -39,7 +46,12 @@ from conveyor.components._files import (
     missing_path_error,
     refuse_outside,
 )
-from conveyor.components._sql_guard import ReadOnlyAuthorizer, writing_statement
+from conveyor.components._postgres import PostgresParams, read_postgres
+from conveyor.components._sql_guard import (
+    ReadOnlyAuthorizer,
+    postgres_problem,
+    writing_statement,
+)
 from conveyor.errors import DataError
 from conveyor.plugins.base import Source
 
@@ -87,6 +99,8 @@ class SqlParams(StrictParams):
     """A DuckDB database file, or a SQLite one (``.sqlite``, ``.sqlite3``, ``.db``)."""
     tables: dict[str, str] = Field(default_factory=dict)
     """View name -> a csv/parquet file, folder or glob, e.g. ``{sales: data/sales/*.parquet}``."""
+    postgres: PostgresParams | None = None
+    """A PostgreSQL database instead of files: ``{dsn_env: WAREHOUSE_DSN, database: dw}``."""
 
     @field_validator("database")
     @classmethod
@@ -119,7 +133,25 @@ class SqlParams(StrictParams):
         return self
 
     @model_validator(mode="after")
+    def _postgres_alone(self) -> SqlParams:
+        if self.postgres is not None and (self.tables or self.database):
+            msg = (
+                "a PostgreSQL source reads its database only: remove 'tables' and 'database' "
+                "(read files with another source and join them in data.combine)"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _reads_only(self) -> SqlParams:
+        if self.postgres is not None:
+            problem = postgres_problem(self.query)
+            if problem is None:
+                return self
+            what, fix = problem
+            error = PydanticCustomError("value_error", "{message}", {"message": what, "fix": fix})
+            details = InitErrorDetails(type=error, loc=("query",), input=self.query)
+            raise ValidationError.from_exception_data(type(self).__name__, [details])
         sqlite = self.database is not None and PurePosixPath(self.database).suffix in (
             SQLITE_SUFFIXES
         )
@@ -142,6 +174,8 @@ class SqlSource(Source[SqlParams]):
 
     def read(self, root: Path) -> pd.DataFrame:
         """Run the query; a SQL error is a DataError that quotes the engine."""
+        if self.params.postgres is not None:
+            return read_postgres(self.params.postgres, self.params.query)
         database = None
         if self.params.database is not None:
             refuse_outside(root, self.params.database, key="database")
@@ -197,6 +231,23 @@ class SqlSource(Source[SqlParams]):
             return _run_duckdb(
                 connection, self.params.query, where=WHERE, root=root, sandbox=_SANDBOX
             )
+
+    def snapshot_record(self) -> dict[str, Any] | None:
+        """For PostgreSQL: the query and database, recorded beside the snapshot."""
+        postgres = self.params.postgres
+        if postgres is None:
+            return None
+        return {
+            "engine": "postgresql",
+            "database": postgres.database,
+            "dsn_env": postgres.dsn_env,
+            "query": self.params.query,
+            "refresh": postgres.refresh,
+        }
+
+    def always_changed(self) -> bool:
+        """With ``postgres.refresh: always``, every ``dvc repro`` takes a new snapshot."""
+        return self.params.postgres is not None and self.params.postgres.refresh == "always"
 
     def local_files(self) -> list[str]:
         """The database file and every table's file, folder, or glob folder prefix."""

@@ -68,6 +68,19 @@ class Source(Component[P]):
         """Project-relative files this source reads; they become DVC dependencies of ingest."""
         return []
 
+    def snapshot_record(self) -> dict[str, Any] | None:
+        """For a source outside the project (a database): what ingest records beside its rows.
+
+        Not None: ingest writes ``data/raw/<source>.snapshot.json`` (kept in git) with this,
+        the row count, the column types and the sha256 of the snapshot, and DVC tracks the
+        snapshot itself, since it cannot track the database. Known without reading the source.
+        """
+        return None
+
+    def always_changed(self) -> bool:
+        """Whether every ``dvc repro`` must read the source again (dvc.yaml ``always_changed``)."""
+        return False
+
 
 class Model(Component[P]):
     """Builds an unfitted scikit-learn-compatible estimator (``conveyor.models``)."""

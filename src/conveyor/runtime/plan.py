@@ -42,6 +42,8 @@ class StagePlan:
     """(kind, name) of each plugin component the stage runs."""
     targets: tuple[str, ...] = ()
     """``_target_`` classes the stage imports."""
+    always_changed: bool = False
+    """DVC reruns the stage on every ``dvc repro`` (a source whose data DVC cannot track)."""
     on_executor: bool = False
     """Whether its heavy work runs on the project's executor (``executor:``): dvc.yaml then
     records which one in the stage's ``meta:``, which DVC ignores (it reruns nothing)."""

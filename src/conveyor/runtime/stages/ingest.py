@@ -2,30 +2,48 @@
 
 One stage per source, so editing one source's file (or params) reruns only its ingest and what
 follows; a local file a source reads is a dependency of its stage.
+
+A source DVC cannot track (a database) is snapshotted: its stage also writes
+``data/raw/<source>.snapshot.json`` (kept in git) with what the source records (the query, the
+database), the rows, the column types and the sha256 of the Parquet file, both replaced as one
+set. The same rows give the same bytes, so an unchanged table leaves both files as they were.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
+from conveyor import _atomic
 from conveyor.errors import DataError, PluginError, StageError
 from conveyor.runtime import layout
-from conveyor.runtime.frames import write_frame
+from conveyor.runtime.frames import write_frame, write_parquet
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import ComponentSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
     from conveyor.plugins import Plugins
     from conveyor.plugins.base import Source
     from conveyor.spec import ProjectSpec
 
 PREFIX = "ingest-"
+WHERE = "data.sources"
 _RECOMPILE = (
     "correct conf/ and run 'conveyor compile': params.yaml is generated, and compile reports "
     "every problem with its conf/ file"
 )
+
+
+def record_path(source: str) -> str:
+    """Where a snapshotted source's record goes: ``data/raw/<source>.snapshot.json``."""
+    return layout.raw_path(source).removesuffix(".parquet") + ".snapshot.json"
 
 
 def source_of(stage: str) -> str:
@@ -45,7 +63,9 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
                 reads=(f"data.sources.{name}",),
                 deps=tuple(sorted(set(source.local_files()))),
                 outs=(layout.raw_path(name),),
+                reports=(record_path(name),) if source.snapshot_record() is not None else (),
                 components=(("source", source_spec.kind),),
+                always_changed=source.always_changed(),
             )
         )
     return tuple(plans)
@@ -58,8 +78,9 @@ def run(ctx: StageContext) -> None:
     source = _source(ctx.plugins, name, ctx.params.parse(where, ComponentSpec))
     try:
         frame = source.read(ctx.root)
-    except (DataError, PluginError) as exc:  # sources say 'data.sources'; name which one
-        raise type(exc)(exc.what, where=where, fix=exc.fix) from exc
+    except (DataError, PluginError) as exc:  # sources say 'data.sources[.key]'; name which one
+        under = (exc.where or "").removeprefix(WHERE) if (exc.where or "").startswith(WHERE) else ""
+        raise type(exc)(exc.what, where=f"{where}{under}", fix=exc.fix) from exc
     if frame.empty:
         raise DataError(
             "the source produced no rows",
@@ -67,8 +88,31 @@ def run(ctx: StageContext) -> None:
             fix="check the source's params (path, query, filters) and the file it reads",
         )
     frame.columns = [str(c) for c in frame.columns]
-    write_frame(ctx.root, layout.raw_path(name), frame)
+    record = source.snapshot_record()
+    if record is None:
+        write_frame(ctx.root, layout.raw_path(name), frame)
+    else:
+        _write_snapshot(ctx.root, name, frame, record)
     print(f"{ctx.plan.name}: {len(frame)} rows x {frame.shape[1]} columns")  # noqa: T201
+
+
+def _write_snapshot(root: Path, name: str, frame: pd.DataFrame, record: dict[str, Any]) -> None:
+    """The snapshot and its record, replaced as one set; no time or host in either."""
+    import pyarrow.parquet as pq
+
+    paths = [root / layout.raw_path(name), root / record_path(name)]
+    with _atomic.atomic_paths(paths) as (snapshot, record_file):
+        write_parquet(snapshot, frame)
+        schema = pq.read_schema(snapshot)
+        full = {
+            "source": name,
+            **record,
+            "snapshot": layout.raw_path(name),
+            "rows": len(frame),
+            "columns": {field.name: str(field.type) for field in schema},
+            "sha256": hashlib.sha256(snapshot.read_bytes()).hexdigest(),
+        }
+        record_file.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
 
 
 def _source(plugins: Plugins, name: str, spec: ComponentSpec) -> Source[Any]:
