@@ -21,7 +21,7 @@ from conveyor.components._sql_guard import postgres_problem
 from conveyor.components.sql import SqlSource
 from conveyor.errors import DataError
 from conveyor.runtime.frames import write_parquet
-from tests.conftest import conveyor, conveyor_in_process
+from tests.conftest import conveyor, conveyor_in_process, dvc
 from tests.integration import postgres_server
 
 if TYPE_CHECKING:
@@ -344,3 +344,36 @@ def test_conveyor_run_ingest_snapshots_the_table(
     assert record["columns"]["placed"] == "timestamp[us, tz=UTC]"
     assert "reader-secret" not in record_text
     assert pd.read_parquet(snapshot)["id"].tolist() == list(range(1, ROWS + 1))
+
+
+@pytest.mark.slow
+def test_dvc_refreshes_the_snapshot_only_when_asked(
+    server: Server, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setenv(ENV, server.dsn("warehouse"))
+    query = "SELECT id, qty FROM orders WHERE id <= 3 ORDER BY id"
+    _postgres_project(project, {"dsn_env": ENV, "database": "warehouse"}, query=query)
+    conveyor_in_process("compile", cwd=project)
+    snapshot = project / "data" / "raw" / "orders.parquet"
+    dvc("repro", "ingest-orders", cwd=project)
+    first = snapshot.read_bytes()
+    with psycopg.connect(server.superuser("warehouse"), autocommit=True) as connection:
+        connection.execute("UPDATE orders SET qty = qty + 100 WHERE id = 2")
+    try:
+        # the database is no dependency: DVC keeps the snapshot until asked
+        assert "ingest-orders" not in dvc("status", "ingest-orders", cwd=project).stdout
+        dvc("repro", "ingest-orders", cwd=project)
+        assert snapshot.read_bytes() == first
+        dvc("repro", "-f", "ingest-orders", cwd=project)
+        assert pd.read_parquet(snapshot)["qty"].tolist()[1] == 102
+        # refresh: always -> always_changed: DVC reruns it every time
+        postgres = {"dsn_env": ENV, "database": "warehouse", "refresh": "always"}
+        _postgres_project(project, postgres, query=query)
+        conveyor_in_process("compile", cwd=project)
+        dvc("repro", "ingest-orders", cwd=project)
+        assert "always changed" in dvc("status", "ingest-orders", cwd=project).stdout
+    finally:
+        with psycopg.connect(server.superuser("warehouse"), autocommit=True) as connection:
+            connection.execute("UPDATE orders SET qty = qty - 100 WHERE id = 2")
