@@ -21,6 +21,7 @@ from conveyor.components._sql_guard import postgres_problem
 from conveyor.components.sql import SqlSource
 from conveyor.errors import DataError
 from conveyor.runtime.frames import write_parquet
+from conveyor.runtime.stages import ingest
 from tests.conftest import conveyor, conveyor_in_process, dvc
 from tests.integration import postgres_server
 
@@ -112,6 +113,33 @@ def test_snapshot_equals_the_table_with_stable_types(dsn: str, tmp_path: Path) -
     assert frame["day"].tolist() == [row[5] for row in rows]
     assert frame["note"].isna().sum() == ROWS // 5
     assert frame["flag"].tolist() == [row[7] for row in rows]
+
+
+def test_types_come_from_the_declared_types_not_the_values(dsn: str, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    del dsn
+    query = (
+        "SELECT id, CASE WHEN id = 2 THEN NULL ELSE id END AS k, NULL::timestamptz AS t, "
+        "NULL::numeric AS n, NULL::text AS s, NULL::bool AS b, NULL::date AS d, "
+        "NULL::bytea AS x FROM orders WHERE id <= 3 ORDER BY id"
+    )
+    frame = _source(query).read(tmp_path)
+    ingest._write_snapshot(tmp_path, "orders", frame, {"query": query})  # as the stage writes
+    schema = pq.read_schema(tmp_path / "data" / "raw" / "orders.parquet")
+    written = {field.name: str(field.type) for field in schema}
+    assert written == {
+        "id": "int64",
+        "k": "int64",  # NULLs do not make it float64 in the snapshot
+        "t": "timestamp[us, tz=UTC]",
+        "n": "double",
+        "s": "string",
+        "b": "bool",
+        "d": "date32[day]",
+        "x": "binary",
+    }
+    record = json.loads((tmp_path / "data" / "raw" / "orders.snapshot.json").read_text())
+    assert record["columns"] == written
 
 
 def test_same_rows_give_the_same_snapshot_bytes(dsn: str, tmp_path: Path) -> None:

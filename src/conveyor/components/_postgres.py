@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from conveyor.components._files import WHERE, StrictParams
 from conveyor.errors import DataError, PluginError
+from conveyor.plugins.base import SNAPSHOT_SCHEMA
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -339,4 +340,5 @@ def _frame(batches: list[pa.Table], names: list[str], types: list[pa.DataType]) 
 
     table = pa.concat_tables(batches) if batches else _schema(names, types).empty_table()
     frame: pd.DataFrame = table.to_pandas()
+    frame.attrs[SNAPSHOT_SCHEMA] = table.schema  # the snapshot keeps the declared types
     return frame

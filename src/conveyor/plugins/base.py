@@ -57,6 +57,12 @@ class Component(ABC, Generic[P]):
         return self.params.model_dump(exclude_unset=True)
 
 
+SNAPSHOT_SCHEMA = "conveyor.arrow_schema"
+"""``frame.attrs`` key where a source may put the ``pyarrow.Schema`` of its rows: ingest then
+writes ``data/raw/<source>.parquet`` with exactly those column types (an all-NULL column keeps
+its declared type, an integer column with NULLs stays int64, whatever pandas infers)."""
+
+
 class Source(Component[P]):
     """Reads one table of raw rows (``conveyor.sources``)."""
 

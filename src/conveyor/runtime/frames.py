@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from conveyor import _atomic
 from conveyor.errors import DataError
+from conveyor.plugins.base import SNAPSHOT_SCHEMA
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 _COLUMN_GROUP = 8
 _ROW_GROUP = 250_000
@@ -77,15 +79,28 @@ def write_frames(root: Path, parts: Mapping[str, np.ndarray], frame: pd.DataFram
             write_parquet(tmp, frame, rows=rows)
 
 
-def write_parquet(file: Path, frame: pd.DataFrame, *, rows: np.ndarray | None = None) -> None:
+def write_parquet(
+    file: Path,
+    frame: pd.DataFrame,
+    *,
+    rows: np.ndarray | None = None,
+    schema: pa.Schema | None = None,
+) -> None:
     """Write ``frame`` (or its rows at ``rows``) to ``file`` as Parquet, a row group at a time.
 
     Converting the whole frame to Arrow first, or taking the rows into a new frame, would
-    double it in memory; this way the extra is one row group.
+    double it in memory; this way the extra is one row group. ``schema``: the column types
+    to write; by default the ones a source declared in ``frame.attrs`` (``SNAPSHOT_SCHEMA``),
+    else what pyarrow infers from the values.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if SNAPSHOT_SCHEMA in frame.attrs:  # not into the file's pandas metadata: not JSON
+        declared = frame.attrs[SNAPSHOT_SCHEMA]
+        frame = frame.copy(deep=False)
+        frame.attrs = {k: v for k, v in frame.attrs.items() if k != SNAPSHOT_SCHEMA}
+        schema = schema or declared
     count = len(frame) if rows is None else len(rows)
 
     def chunk(start: int) -> pd.DataFrame:
@@ -93,7 +108,7 @@ def write_parquet(file: Path, frame: pd.DataFrame, *, rows: np.ndarray | None = 
             return frame.iloc[start : start + _ROW_GROUP]
         return frame.take(rows[start : start + _ROW_GROUP])
 
-    first = pa.Table.from_pandas(chunk(0), preserve_index=False)
+    first = pa.Table.from_pandas(chunk(0), schema=schema, preserve_index=False)
     with pq.ParquetWriter(file, first.schema) as writer:
         writer.write_table(first)
         for start in range(_ROW_GROUP, count, _ROW_GROUP):

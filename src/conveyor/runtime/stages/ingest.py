@@ -102,7 +102,7 @@ def _write_snapshot(root: Path, name: str, frame: pd.DataFrame, record: dict[str
 
     paths = [root / layout.raw_path(name), root / record_path(name)]
     with _atomic.atomic_paths(paths) as (snapshot, record_file):
-        write_parquet(snapshot, frame)
+        write_parquet(snapshot, frame)  # with the types the source declared, if it did
         schema = pq.read_schema(snapshot)
         full = {
             "source": name,
