@@ -212,6 +212,10 @@ def test_another_database_than_declared_is_refused(
         (None, f"environment variable '{ENV}' is not set"),
         ("postgresql://reader:wrong@127.0.0.1:{port}/warehouse", "refused the credentials"),
         ("postgresql://nobody:x@127.0.0.1:{port}/warehouse", "refused the credentials"),
+        (
+            "postgresql://reader:reader-secret@127.0.0.1:{port}/nodb",
+            'refused the connection.*database "nodb" does not exist',
+        ),
         ("postgresql://reader:pa ss@h/x", "does not hold a valid PostgreSQL connection string"),
         (
             "postgresql://reader:x@127.0.0.1:{closed}/warehouse",
@@ -230,8 +234,8 @@ def test_connection_failures_are_located_and_keep_the_password_out(
     with pytest.raises(DataError, match=message) as err:
         _source(connect_timeout=3).read(tmp_path)
     assert err.value.where == "data.sources.params.postgres.dsn_env"
-    assert "wrong" not in err.value.render()
-    assert "pa ss" not in err.value.render()
+    for secret in ("wrong", "pa ss", postgres_server.READER_PASSWORD):
+        assert secret not in err.value.render()
     assert err.value.__cause__ is None or "pa ss" not in str(err.value.__cause__)
 
 
@@ -319,6 +323,16 @@ def _postgres_project(root: Path, postgres: dict[str, Any], query: str = QUERY) 
     (root / "conf" / "data" / "orders.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     config = root / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("data: breast_cancer", "data: orders"))
+
+
+def test_a_postgres_source_reads_no_files() -> None:
+    params = {
+        "query": QUERY,
+        "tables": {"extra": "data/extra.csv"},
+        "postgres": {"dsn_env": ENV, "database": "warehouse"},
+    }
+    with pytest.raises(ValidationError, match="reads its database only"):
+        SqlSource.from_config(params)
 
 
 def test_refresh_always_compiles_to_always_changed(project: Path) -> None:
