@@ -143,8 +143,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     items.sort(key=_start_order)
     for item in items:
-        if "reproduced_template" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", None)
+        if names is not None and "reproduced_template" in names:
             item.add_marker(pytest.mark.slow)
+        if names is not None and item.get_closest_marker("slow") and "warm_stages" not in names:
+            names.append("warm_stages")  # stage work forks from one warm server (below)
 
 
 # The slow rule (docs/testing.md): a test that starts a process doing a stage's work, a model's
@@ -199,6 +202,27 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         _running.pop()
+
+
+@pytest.fixture(scope="session")
+def warm_stages() -> Any:
+    """A stage server per test process: every ``conveyor run`` a slow test starts (directly, or
+    through ``dvc repro``, ``dvc exp run`` or a sweep) forks from it instead of importing pandas,
+    scikit-learn and xgboost again (``conveyor warm``, conveyor.cli.warm). Same bytes either way
+    (tests/integration/test_warm.py); ``CONVEYOR_TESTS_COLD=1`` runs every stage cold instead.
+    """
+    from conveyor.cli._stage_server import stage_server
+    from conveyor.cli.warm import SOCKET_ENV
+
+    if os.environ.get("CONVEYOR_TESTS_COLD") == "1":
+        yield None
+        return
+    with stage_server() as environment:
+        os.environ[SOCKET_ENV] = environment[SOCKET_ENV]
+        try:
+            yield environment[SOCKET_ENV]
+        finally:
+            del os.environ[SOCKET_ENV]
 
 
 @pytest.fixture(scope="session")

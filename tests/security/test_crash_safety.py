@@ -85,6 +85,7 @@ def killed_run(
     """
     env = {**os.environ, "TRIP_PATHS": os.pathsep.join(str(root / w) for w in watch)}
     env["TRIP_AFTER"], env["TRIP_ON"] = str(after), arm_on
+    env.pop("CONVEYOR_WARM_SOCKET", None)  # the tripwire watches this process: no warm child
     done = subprocess.run(
         [sys.executable, "-c", TRIPWIRE, "run", stage],
         cwd=root,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.cli.adopt import add_adopt_parser
 from conveyor.cli.ct import add_ct_parser
 from conveyor.cli.diff import add_diff_parser
+from conveyor.cli.export import add_export_parser
 from conveyor.cli.init import add_init_parser
 from conveyor.cli.inspect import add_inspect_parser
 from conveyor.cli.monitor import add_monitor_parser
@@ -25,6 +26,7 @@ from conveyor.cli.registry import add_registry_parser
 from conveyor.cli.score import add_score_parser
 from conveyor.cli.serve import add_serve_parser
 from conveyor.cli.sweep import add_sweep_parser
+from conveyor.cli.warm import add_warm_parser, delegate
 from conveyor.errors import ConveyorError, UsageError
 
 if TYPE_CHECKING:
@@ -230,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_inspect_parser(commands)
     add_sweep_parser(commands)
     add_adopt_parser(commands)
+    add_warm_parser(commands)
+    add_export_parser(commands)
     return parser
 
 
@@ -240,6 +244,10 @@ def main(argv: list[str] | None = None) -> None:
     flags = {"-v", "--verbose"}
     verbose = os.environ.get("CONVEYOR_FULL_ERROR") == "1" or bool(flags & set(args))
     args = [a for a in args if a not in flags]
+    if args[:1] == ["run"] and (server := os.environ.get("CONVEYOR_WARM_SOCKET")):
+        code = delegate(server, args)
+        if code is not None:
+            sys.exit(code)
     # Commands are short-lived: collecting garbage during imports and again at exit costs up to
     # 0.1 s and frees nothing that matters (docs/benchmarks.md). `run` turns it back on.
     gc.disable()

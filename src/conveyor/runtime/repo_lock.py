@@ -125,10 +125,22 @@ def _alive(pid: int) -> bool:
     return pid > 0
 
 
+_acting_for: list[int] = []  # set once in a warm stage's child (conveyor.cli.warm)
+
+
+def act_for(client: int) -> None:
+    """Take the ancestry of ``client``, whose stage this process runs.
+
+    A warm stage's child runs for a ``conveyor run`` client that its dvc started, while its own
+    parent is the stage server (conveyor.cli.warm).
+    """
+    _acting_for[:] = [client]
+
+
 def _ancestors() -> set[int]:
     """This process's parent, grandparent, ... (from /proc on Linux; else the parent only)."""
     found: set[int] = set()
-    pid = os.getppid()
+    pid = _acting_for[0] if _acting_for else os.getppid()
     while pid > 1 and pid not in found:
         found.add(pid)
         try:

@@ -1,0 +1,286 @@
+"""The stage server behind ``conveyor warm`` (conveyor.cli.warm): preload, then fork per stage.
+
+Each request is one ``conveyor run`` client's arguments, directory, environment, umask, pid and
+standard streams; a forked child becomes that ``conveyor run`` and the server reports its exit
+status back. A client whose connection closes (it died) has its child killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from conveyor.cli.warm import HEADER, SOCKET_ENV, send_signal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "scipy.stats",
+    "sklearn.pipeline",
+    "sklearn.compose",
+    "sklearn.preprocessing",
+    "sklearn.metrics",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "xgboost",
+    "skops.io",
+    "conveyor.cli.main",
+    "conveyor.runtime",
+    "conveyor.components.models",
+    "conveyor.components.metrics",
+    "conveyor.components.sources",
+    "conveyor.bundle.bundle",
+)
+"""What every stage imports anyway. Nothing here may read the environment at import time in a
+way that a stage depends on (thread counts are re-applied per child, ``_limit_threads``)."""
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def serve(path: str, parent: int) -> None:
+    """Preload ``PRELOAD``, then fork a child per request until ``parent`` exits or SIGTERM."""
+    import gc
+    import importlib
+
+    for module in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    wake = wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the selector
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector_fd = selector.fileno() if hasattr(selector, "fileno") else -1
+    selector.register(wake_read, selectors.EVENT_READ)
+    gc.freeze()  # children share the preloaded objects instead of copying them as GC touches them
+    children: dict[int, socket.socket] = {}  # pid -> its client's connection
+    while not stopping and _alive(parent):
+        for key, _ in selector.select(timeout=1.0):
+            if key.fileobj is listener:
+                _accept(listener, selector, children, (listener.fileno(), selector_fd, *wake))
+            elif key.fileobj == wake_read:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_read, 512)
+            else:  # a client's connection: it closed (the client died) or sent stray bytes
+                assert isinstance(key.fileobj, socket.socket)  # noqa: S101 - registered so
+                _client_readable(key.fileobj, selector, children)
+        _reap(selector, children)
+    for pid in children:
+        send_signal(pid, signal.SIGKILL)
+    listener.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _accept(
+    listener: socket.socket,
+    selector: selectors.BaseSelector,
+    children: dict[int, socket.socket],
+    server_fds: tuple[int, ...],
+) -> None:
+    connection, _ = listener.accept()
+    try:
+        request, fds = _receive(connection)
+    except (OSError, ValueError):
+        connection.close()
+        return
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        _child(request, fds, [*server_fds, connection.fileno(), *map(_fileno, children.values())])
+    for fd in fds:
+        os.close(fd)
+    children[pid] = connection
+    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    selector.register(connection, selectors.EVENT_READ)
+
+
+def _fileno(connection: socket.socket) -> int:
+    return connection.fileno()
+
+
+def _receive(connection: socket.socket) -> tuple[dict[str, object], list[int]]:
+    data, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
+    if len(fds) != 3 or len(data) < HEADER.size:
+        for fd in fds:
+            os.close(fd)
+        raise ValueError("a request carries a length, a JSON body and three streams")
+    (size,) = HEADER.unpack_from(data)
+    body = data[HEADER.size :]
+    while len(body) < size:
+        chunk = connection.recv(size - len(body))
+        if not chunk:
+            raise ValueError("the request ended early")
+        body += chunk
+    request = json.loads(body)
+    if not isinstance(request, dict):
+        raise ValueError("a request is a JSON object")
+    return request, fds
+
+
+def _child(request: dict[str, object], fds: list[int], inherited: list[int]) -> None:
+    """Become the client's ``conveyor run``: its streams, directory, environment and arguments."""
+    code = 70
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in inherited:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(str(request["cwd"]))
+        environment = dict(request["env"])  # type: ignore[call-overload]
+        environment.pop(SOCKET_ENV, None)  # the child runs the stage itself
+        _limit_threads(environment)
+        os.environ.clear()
+        os.environ.update(environment)
+        os.umask(int(request["umask"]))  # type: ignore[call-overload]
+        argv = [str(arg) for arg in request["argv"]]  # type: ignore[attr-defined]
+        sys.argv = ["conveyor", *argv]
+        from conveyor.cli.main import main
+        from conveyor.runtime.repo_lock import act_for
+
+        act_for(int(request["pid"]))  # type: ignore[call-overload]  # the dvc above is the client's
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+        except KeyboardInterrupt:
+            code = 130
+    finally:
+        with contextlib.suppress(Exception):
+            import atexit
+
+            atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def _limit_threads(environment: dict[str, str]) -> None:
+    """Apply the client's thread limits, as a cold process would have had them from the start.
+
+    Thread pools read these variables when their library loads, which was in the server.
+    """
+    wanted = {name: environment.get(name) for name in THREAD_VARIABLES}
+    if all(os.environ.get(name) == value for name, value in wanted.items()):
+        return
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    limits = {
+        api: int(value)
+        for name, value in wanted.items()
+        if value and value.isdigit()
+        for api in ({"OMP_NUM_THREADS": "openmp"}.get(name, "blas"),)
+    }
+    if limits:
+        threadpool_limits(limits=limits)
+
+
+def _client_readable(
+    connection: socket.socket, selector: selectors.BaseSelector, children: dict[int, socket.socket]
+) -> None:
+    """Kill the stage of a client that died (or was killed): it must not outlive it.
+
+    A client sends nothing after its request, so a readable connection has closed.
+    """
+    with contextlib.suppress(OSError):
+        if connection.recv(4096):
+            return  # stray bytes: ignored
+    for pid, owner in list(children.items()):
+        if owner is connection:
+            send_signal(pid, signal.SIGKILL)  # reaped, and the connection closed, by _reap
+    selector.unregister(connection)
+
+
+def _reap(selector: selectors.BaseSelector, children: dict[int, socket.socket]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        connection = children.pop(pid, None)
+        if connection is None:
+            continue
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(connection)
+        with contextlib.suppress(OSError):
+            code = os.waitstatus_to_exitcode(status)
+            connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
+        connection.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def stage_server() -> Iterator[dict[str, str]]:
+    """A stage server for the duration of the block; yields the environment to run under."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-warm-") as private:  # mode 0700
+        path = str(Path(private) / "stages.sock")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "conveyor.cli._stage_server", path, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for(path, server)
+            yield {**os.environ, SOCKET_ENV: path}
+        finally:
+            server.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=10)
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+
+
+def _wait_for(path: str, server: subprocess.Popen[bytes]) -> None:
+    import time
+
+    while not os.path.exists(path):
+        if server.poll() is not None:
+            raise OSError(f"the warm stage server exited with {server.returncode} at start")
+        time.sleep(0.02)
+
+
+def run_warm(command: list[str]) -> int:
+    """Run ``command`` with a stage server; its exit code."""
+    with stage_server() as environment:
+        return subprocess.call(command, env=environment)
+
+
+if __name__ == "__main__":  # the server process that stage_server starts
+    serve(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,124 @@
+"""Warm stages: ``conveyor run`` forks from one process that has already imported its libraries.
+
+A pipeline runs each stage as its own ``conveyor run STAGE`` process (dvc.yaml's ``cmd``), and
+each one pays 1-3 s importing pandas, pyarrow, scikit-learn and xgboost before it does any work:
+most of a small stage's time, and of every sweep trial's. ``conveyor warm COMMAND`` starts a
+*stage server* (conveyor.cli._stage_server) that imports them once, then runs COMMAND
+(``dvc repro``, ``dvc exp run``...) with ``CONVEYOR_WARM_SOCKET`` set. Each ``conveyor run`` it
+starts sends its arguments, working directory, environment and standard streams over that Unix
+socket; the server forks a child that adopts them and runs the stage through the same ``main``
+as a cold process, so outputs are the same bytes (tests/integration/test_warm.py). The child's
+exit code, or the signal that ended it, comes back as the client's own, so DVC sees what it
+would have seen.
+
+Safety: a client that dies (Ctrl-C, SIGKILL from DVC or a test) takes its child with it: the
+server sees the connection close and kills the child, and the client forwards SIGINT, SIGTERM
+and SIGHUP. When the socket is missing or refuses, ``conveyor run`` runs cold, as before. Only
+its own user can connect (the socket lies in a private 0700 directory), and the server exits
+when the process that started it does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+
+from conveyor.errors import UsageError
+
+SOCKET_ENV = "CONVEYOR_WARM_SOCKET"
+"""The environment variable that points ``conveyor run`` at a stage server's socket."""
+
+HEADER = struct.Struct("!I")
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+# -- the client: what `conveyor run` does when SOCKET_ENV is set ---------------------------------
+
+
+def delegate(path: str, argv: list[str]) -> int | None:
+    """Run ``conveyor ARGV`` in a child of the server at ``path``: its exit code.
+
+    None when no server answers (the caller then runs cold). A child ended by a signal ends this
+    process by the same signal.
+    """
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(path)
+    except OSError:
+        client.close()
+        return None
+    request = json.dumps(
+        {
+            "argv": argv,
+            "cwd": os.getcwd(),
+            "env": dict(os.environ),
+            "umask": _umask(),
+            "pid": os.getpid(),
+        }
+    ).encode()
+    with client:
+        socket.send_fds(client, [HEADER.pack(len(request)) + request], [0, 1, 2])
+        replies = client.makefile("r", encoding="utf-8")
+        first = replies.readline()
+        if not first:  # the server went away before forking: nothing ran
+            return None
+        pid = json.loads(first)["pid"]
+        for signum in _FORWARDED:
+            signal.signal(signum, lambda signum, _frame: send_signal(pid, signum))
+        last = replies.readline()
+    if not last:  # the server died mid-stage; its child was killed with it
+        sys.stderr.write("error: the warm stage server stopped during the stage\n")
+        return 1
+    code = int(json.loads(last)["exit"])
+    if code < 0:  # ended by a signal: end the same way, as a cold process would have
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
+
+
+def send_signal(pid: int, signum: int) -> None:
+    """Signal ``pid`` if it still exists."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# -- `conveyor warm COMMAND...` ------------------------------------------------------------------
+
+
+def add_warm_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``conveyor warm COMMAND...``."""
+    text = "Run COMMAND (e.g. dvc repro) with warm stages."
+    parser = commands.add_parser(
+        "warm",
+        help=text,
+        description=f"{text} Each 'conveyor run' that COMMAND starts forks from one process that "
+        "has already imported pandas, scikit-learn and xgboost, instead of importing them again; "
+        "outputs are the same bytes (docs/benchmarks.md, warm stages).",
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND ...")
+    parser.set_defaults(handler=warm_command)
+
+
+def warm_command(args: argparse.Namespace) -> int:
+    """Run a command with a stage server (conveyor.cli._stage_server); its exit code."""
+    from conveyor.cli._stage_server import run_warm
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise UsageError("name the command to run, e.g. 'conveyor warm dvc repro'")
+    try:
+        return run_warm(command)
+    except FileNotFoundError as exc:
+        raise UsageError(f"'{command[0]}' was not found: {exc.strerror}") from exc

@@ -1,0 +1,171 @@
+"""Warm stages (``conveyor warm``): the same bytes as cold, the same exit, and no orphans.
+
+The whole slow suite runs its stages warm (``warm_stages`` in tests/conftest.py), so every
+end-to-end test is also a test of the server; these pin what only a comparison or a kill shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conveyor.cli._stage_server import stage_server
+from conveyor.cli.warm import SOCKET_ENV
+from tests.conftest import VENV_BIN, conveyor
+
+pytestmark = pytest.mark.slow
+
+SLOW_MODEL = """\
+import time
+from pathlib import Path
+
+from sklearn.linear_model import LogisticRegression
+
+
+class Sleepy(LogisticRegression):
+    def fit(self, X, y, **kwargs):
+        Path("fit.started").write_text("")
+        time.sleep(120)
+        Path("fit.finished").write_text("")
+        return super().fit(X, y, **kwargs)
+"""
+
+
+def test_a_warm_repro_writes_the_same_bytes_as_a_cold_one(
+    project_template: Path, reproduced_template: Path, tmp_path: Path
+) -> None:
+    warm = tmp_path / "warm"
+    shutil.copytree(project_template, warm, symlinks=True)
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    done = subprocess.run(
+        [VENV_BIN / "conveyor", "warm", "dvc", "repro"],
+        cwd=warm,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # Every stage ran (none was skipped as cached), through the same console output.
+    assert done.stdout.count("> conveyor run ") == (
+        reproduced_template / "dvc.yaml"
+    ).read_text().count("cmd: conveyor run ")
+    # dvc.lock holds the md5 of every output: equal locks are equal bytes.
+    assert (warm / "dvc.lock").read_text() == (reproduced_template / "dvc.lock").read_text()
+    assert (warm / "reports" / "metrics.json").read_bytes() == (
+        reproduced_template / "reports" / "metrics.json"
+    ).read_bytes()
+
+
+def _run(root: Path, *args: str, socket: str | None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    if socket:
+        environment[SOCKET_ENV] = socket
+    return subprocess.run(
+        [VENV_BIN / "conveyor", *args],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_exit_codes_and_messages_are_the_cold_ones(reproduced_project: Path) -> None:
+    with stage_server() as environment:
+        socket = environment[SOCKET_ENV]
+        warm_error = _run(reproduced_project, "run", "no-such-stage", socket=socket)
+        warm_gate = _run(reproduced_project, "run", "gate", socket=socket)
+    cold_error = _run(reproduced_project, "run", "no-such-stage", socket=None)
+    assert (warm_error.returncode, warm_error.stdout, warm_error.stderr) == (
+        cold_error.returncode,
+        cold_error.stdout,
+        cold_error.stderr,
+    )
+    assert warm_error.returncode == 1
+    assert "unknown stage 'no-such-stage'" in warm_error.stderr
+    assert warm_gate.returncode == 0, warm_gate.stderr
+    assert warm_gate.stdout.startswith("gate: ")
+    # A socket nobody serves (a server that stopped) falls back to a cold run, not an error.
+    stale = _run(reproduced_project, "run", "gate", socket=socket)
+    assert (stale.returncode, stale.stdout) == (0, warm_gate.stdout)
+
+
+def _sleepy_project(root: Path) -> None:
+    (root / "sleepy.py").write_text(SLOW_MODEL)
+    (root / "conf" / "model" / "sleepy.yaml").write_text("_target_: sleepy.Sleepy\nparams: {}\n")
+    config = root / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("model: xgboost", "model: sleepy"))
+    conveyor("compile", cwd=root)
+
+
+def _stage_of(server: psutil.Process, root: Path) -> psutil.Process:
+    """The server's child that runs a stage in ``root``, once its fit has started."""
+    deadline = time.monotonic() + 120
+    while not (root / "fit.started").exists():
+        assert time.monotonic() < deadline, "the warm stage never started fitting"
+        time.sleep(0.05)
+    (child,) = [c for c in server.children() if Path(c.cwd()).resolve() == root.resolve()]
+    return child
+
+
+@pytest.mark.parametrize(
+    ("kill", "exit_code"),
+    [
+        (signal.SIGKILL, -signal.SIGKILL),  # the client dies hard: the server kills its stage
+        (signal.SIGTERM, -signal.SIGTERM),  # forwarded: the stage ends the same way
+        (signal.SIGINT, 130),  # Ctrl-C: the stage's KeyboardInterrupt exit, as cold
+    ],
+)
+def test_a_stage_never_outlives_its_client(
+    reproduced_project: Path, kill: signal.Signals, exit_code: int
+) -> None:
+    _sleepy_project(reproduced_project)
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    with stage_server() as warm:
+        server = next(p for p in psutil.Process().children() if warm[SOCKET_ENV] in p.cmdline())
+        client = subprocess.Popen(
+            [VENV_BIN / "conveyor", "run", "train"],
+            cwd=reproduced_project,
+            env={**environment, SOCKET_ENV: warm[SOCKET_ENV]},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stage = _stage_of(server, reproduced_project)
+        client.send_signal(kill)
+        assert client.wait(timeout=30) == exit_code
+        gone, _ = psutil.wait_procs([stage], timeout=10)
+        assert gone, f"the stage (pid {stage.pid}) outlived its client"
+        assert server.is_running()  # one stage's end is not the server's
+    assert not (reproduced_project / "fit.finished").exists()
+
+
+def test_the_client_s_thread_limits_reach_the_forked_stage(tmp_path: Path) -> None:
+    """Thread pools size themselves when their library loads, in the server; the child applies
+    the client's OMP_NUM_THREADS as a cold process would have read it."""
+    probe = (
+        "import os, sys\n"
+        "from conveyor.cli._stage_server import _limit_threads\n"
+        "import numpy, xgboost\n"  # loaded first, as in the server, with 2 threads
+        "from threadpoolctl import threadpool_info\n"
+        "_limit_threads({**os.environ, 'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'})\n"
+        "print(sorted({p['num_threads'] for p in threadpool_info()}))\n"
+    )
+    environment = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert done.stdout.strip() == "[1]"
