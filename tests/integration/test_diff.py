@@ -88,7 +88,7 @@ def test_hyperparameter_change_reruns_train_and_downstream(base: Path) -> None:
     ]
     assert report["policy"] == []
     rerun = _assert_agrees(base, report)
-    assert rerun == {"train", "evaluate", "gate", "profile", "deploy-rest", "deploy-batch"}
+    assert rerun == {"train", "evaluate", "gate", "card", "profile", "deploy-rest", "deploy-batch"}
     assert report["metrics"]  # both commits hold reports/metrics.json (the same one)
     assert report["gate"]["base"]["blessed"] is True
 
@@ -149,7 +149,7 @@ def test_gate_threshold_is_policy_and_reruns_the_gate(base: Path) -> None:
     assert report["policy"] == ["evaluate.gates.roc_auc.min"]
     assert report["config"][0]["policy"] == "gate threshold"
     rerun = _assert_agrees(base, report)
-    assert rerun == {"gate", "deploy-rest", "deploy-batch"}
+    assert rerun == {"gate", "card", "deploy-rest", "deploy-batch"}
     markdown = conveyor_in_process(
         "diff", "HEAD~1", "HEAD", "--format", "markdown", cwd=base
     ).stdout
@@ -192,7 +192,7 @@ def test_working_tree_against_the_default_base(base: Path) -> None:
         "data.split.test_size",
         "model.params.learning_rate",
     ]
-    assert {r["stage"] for r in report["rerun"] if r["direct"]} == {"split", "train"}
+    assert {r["stage"] for r in report["rerun"] if r["direct"]} == {"split", "train", "card"}
     _assert_agrees(base, report)
 
 

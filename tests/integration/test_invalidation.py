@@ -80,5 +80,5 @@ def test_a_model_param_reruns_train_and_downstream_only(project: Path) -> None:
     pipeline = compile_files(project, ["model.params.max_depth=2"]).pipeline
     compile_files(project, ["model.params.max_depth=2"]).write(project)
     ran = set(re.findall(r"Running stage '([\w-]+)'", dvc("repro", cwd=project).stdout))
-    assert ran == {"train", "evaluate", "gate", "profile", "deploy-rest", "deploy-batch"}
+    assert ran == {"train", "evaluate", "gate", "card", "profile", "deploy-rest", "deploy-batch"}
     assert ran == pipeline.downstream(pipeline.readers("model.params.max_depth"))

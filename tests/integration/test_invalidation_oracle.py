@@ -29,17 +29,20 @@ MONITORED = {"monitor"}
 # (key prefix, the stages whose result depends on it); the longest matching prefix wins.
 CONTRACT: list[tuple[str, set[str]]] = [
     # monitor finds the bundle through its dvc.yaml deps and the task in the bundle
-    ("project.name", {"train", "gate", "deploy-rest", "deploy-batch"}),
-    ("project.task", {"train", "evaluate", "gate"}),
+    ("project.name", {"train", "gate", "card", "deploy-rest", "deploy-batch"}),
+    ("project.task", {"train", "evaluate", "gate", "card"}),
+    ("project.description", {"card"}),  # the card's words: nothing else reads them
+    ("card.", {"card"}),
     ("seed", {"split", "train", "evaluate"}),
     ("data.sources.", {"ingest-breast_cancer"}),  # one ingest stage per source
-    ("data.target", {"split", "train", "evaluate", "gate", "profile", "monitor"}),
-    ("data.split.", {"split"}),
+    ("data.sources.breast_cancer.kind", {"ingest-breast_cancer", "card"}),
+    ("data.target", {"split", "train", "evaluate", "gate", "card", "profile", "monitor"}),
+    ("data.split.", {"split", "card"}),
     ("data.schema.", {"validate"}),
     ("features.", {"train"}),
     ("model.", {"train"}),
     ("evaluate.metrics", {"evaluate", "monitor"}),
-    ("evaluate.primary", {"evaluate", "monitor"}),
+    ("evaluate.primary", {"evaluate", "card", "monitor"}),
     ("evaluate.slices", {"evaluate"}),
     ("evaluate.plots", {"evaluate"}),
     ("evaluate.gates.", {"gate"}),

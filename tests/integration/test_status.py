@@ -117,10 +117,11 @@ def test_a_param_change_names_the_leaf_with_old_and_new_values(project: Path) ->
     assert reasons["evaluate"] == ["upstream stage 'train' is stale"]
     assert reasons["profile"] == ["upstream stage 'train' is stale"]
     assert reasons["gate"] == ["upstream stage 'evaluate' is stale"]
+    assert reasons["card"] == ["upstream stages 'evaluate', 'gate', 'train' are stale"]
     assert "ingest-breast_cancer" not in reasons
     _agrees_with_dvc(project, report)
     text = conveyor("status", cwd=project).stdout
-    assert text.startswith("4 stages will run on 'dvc repro':\ntrain\n")
+    assert text.startswith("5 stages will run on 'dvc repro':\ntrain\n")
     assert conveyor("status", "--fail-if-stale", cwd=project, check=False).returncode == 1
 
 
@@ -137,6 +138,7 @@ def test_a_changed_data_file_is_named_and_everything_after_it_reruns(project: Pa
         "train",
         "evaluate",
         "gate",
+        "card",
         "profile",
     }
     _agrees_with_dvc(project, report)

@@ -80,7 +80,7 @@ def test_the_primary_config_written_last_shadows_the_group_file(root: Path) -> N
     assert found.value == 9
     assert [w.origin for w in found.writers] == [
         "conf/model/xgboost.yaml:4",
-        "conf/config.yaml:18",
+        "conf/config.yaml:39",
     ]
     assert found.writers[-1].via is not None
     assert "itself" in found.writers[-1].via
@@ -97,7 +97,7 @@ def test_a_list_group_names_every_option(root: Path) -> None:
 def test_a_key_no_file_sets_comes_from_the_spec_default(root: Path) -> None:
     found = _explain(root, "data.split.valid_size")
     assert (found.value, found.default, found.writers) == (0.0, "SplitSpec.valid_size", ())
-    assert found.readers == ("split",)
+    assert found.readers == ("card", "split")
     assert "set by: nothing in conf/; default from the spec (SplitSpec.valid_size)" in (
         found.render()
     )

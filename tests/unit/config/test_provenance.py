@@ -36,8 +36,8 @@ def _edit(path: Path, old: str, new: str) -> None:
 @pytest.mark.parametrize(
     ("key", "origin"),
     [
-        ("project.task", "conf/config.yaml:14"),
-        ("seed", "conf/config.yaml:15"),
+        ("project.task", "conf/config.yaml:15"),
+        ("seed", "conf/config.yaml:19"),
         ("data.target", "conf/data/breast_cancer.yaml:8"),
         ("data.sources.breast_cancer.params.name", "conf/data/breast_cancer.yaml:6"),
         ("features.transforms.1.kind", "conf/features/standard.yaml:7"),
@@ -89,7 +89,7 @@ def test_a_key_no_file_set_is_attributed_to_its_nearest_ancestor(root: Path) -> 
 
 @pytest.mark.parametrize(
     ("self_position", "max_depth", "origin"),
-    [("first", 4, "conf/model/xgboost.yaml:4"), ("last", 9, "conf/config.yaml:18")],
+    [("first", 4, "conf/model/xgboost.yaml:4"), ("last", 9, "conf/config.yaml:39")],
 )
 def test_the_position_of_self_decides_which_file_wins(
     root: Path, self_position: str, max_depth: int, origin: str
