@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -99,6 +100,13 @@ def test_front_matter_is_the_summary_the_registry_reads() -> None:
     head = text.split("\n---\n", 1)[0]
     for hidden in "<>&[]`":  # \u003c...: plain text where front matter is not understood
         assert hidden not in head.split("owners:")[0]
+
+
+def test_a_time_split_shows_its_dates_as_written() -> None:
+    split = {"strategy": "time", "time_column": "day", "test_from": date(2024, 1, 1)}
+    text = render_markdown(card_document(_facts(split=split)))
+    assert "- **data.split.test\\_from**: 2024-01-01" in text
+    assert "- **data.split.time\\_column**: day" in text
 
 
 def test_no_gates_and_slices_are_shown() -> None:

@@ -266,8 +266,11 @@ def _lineage(facts: CardFacts) -> list[Block]:
 
 def _plain(value: Any) -> Cell:  # noqa: ANN401 - a params.yaml or JSON scalar or node
     """A config value as written: text and yes/no as they are, numbers and the rest as JSON."""
-    if value is None or isinstance(value, str | bool):
-        return value
+    import datetime
     import json
 
-    return json.dumps(value, sort_keys=True)
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, datetime.date):  # YAML reads a bare 2024-01-01 as a date
+        return value.isoformat()
+    return json.dumps(value, sort_keys=True, default=str)
