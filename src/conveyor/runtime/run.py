@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -49,6 +49,22 @@ def run_stage(root: Path, name: str, *, plugins: Plugins | None = None) -> None:
         # Finish or undo what a killed run left beside this stage's inputs and outputs.
         _atomic.recover(*(root / path for path in _paths(plan)))
         definition.run(context)
+    if spec.tracking.enabled:
+        _track(root, spec, data, plan)
+
+
+def _track(root: Path, spec: ProjectSpec, data: dict[str, Any], plan: StagePlan) -> None:
+    """Log a finished train/evaluate run (tracking:); a failure is one warning, never an error."""
+    import sys
+
+    from conveyor.tracking import TRACKED, track_stage
+
+    if plan.name not in TRACKED:
+        return
+    model = plan.outs[0] if plan.name == "train" and plan.outs else None
+    files = [*plan.metrics, *plan.reports, *(path for path, _ in plan.plots)]
+    for warning in track_stage(root, spec, data, plan.name, files=files, model=model):
+        print(f"warning: {warning}", file=sys.stderr)  # noqa: T201
 
 
 def _paths(plan: StagePlan) -> list[str]:
