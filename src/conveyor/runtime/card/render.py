@@ -79,20 +79,27 @@ def _md_cell(value: Cell) -> str:
     return _md_inline(_cell_text(value))
 
 
-_HIDDEN = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+_HIDDEN = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&[]`"})
+"""Characters that could make HTML, a link or code of front matter shown as Markdown."""
+
+
+def _json(value: Any) -> str:  # noqa: ANN401 - a summary value: text, number, list, None
+    """``value`` as JSON whose strings hold none of :data:`_HIDDEN` (unicode escapes instead)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_json(item) for item in value) + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        value = None
+    text = json.dumps(value, ensure_ascii=False)
+    return text.translate(_HIDDEN) if isinstance(value, str) else text
 
 
 def front_matter(summary: Mapping[str, Any]) -> list[str]:
     """The summary as ``key: value`` lines; each value is JSON, which YAML reads.
 
-    ``<``, ``>`` and ``&`` are written as JSON's unicode escapes, so a Markdown viewer that
-    does not know front matter shows the lines as plain text, never as HTML.
+    ``<``, ``>``, ``&``, brackets and backticks in text are written as JSON's unicode escapes,
+    so a Markdown viewer that does not know front matter shows plain text: no HTML, no links.
     """
-    lines = []
-    for key, value in summary.items():
-        safe = None if isinstance(value, float) and not math.isfinite(value) else value
-        lines.append(f"{key}: {json.dumps(safe, ensure_ascii=False).translate(_HIDDEN)}")
-    return lines
+    return [f"{key}: {_json(value)}" for key, value in summary.items()]
 
 
 def render_markdown(card: CardDocument) -> str:
