@@ -147,7 +147,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if names is not None and "reproduced_template" in names:
             item.add_marker(pytest.mark.slow)
         if names is not None and item.get_closest_marker("slow") and "warm_stages" not in names:
-            names.append("warm_stages")  # stage work forks from one warm server (below)
+            # First, so that it is up before any module- or session-scoped fixture's stage work.
+            names.insert(0, "warm_stages")  # stage work forks from one warm server (below)
 
 
 # The slow rule (docs/testing.md): a test that starts a process doing a stage's work, a model's
