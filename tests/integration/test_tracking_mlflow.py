@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*Any type hint is inferred:UserWarning",  # mlflow's import
     "ignore::FutureWarning",
+    "ignore:.*Add type hints to the `predict` method:UserWarning",  # the pyfunc takes any frame
 )
 
 

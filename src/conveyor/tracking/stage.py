@@ -43,7 +43,7 @@ def track_stage(
     record = Record(
         stage=stage,
         experiment=experiment_name(spec),
-        run_name=stage,
+        run_name=f"{stage} {os.environ['DVC_EXP_NAME']}" if "DVC_EXP_NAME" in os.environ else stage,
         params=run_params(params),
         tags=_tags(root, spec.project.name),
         files=[f for f in files if (root / f).is_file()],
@@ -74,6 +74,7 @@ def deliver(root: Path, record: Record, base: Path, tracking: TrackingSpec) -> l
     if reason is None:
         return []
     attached = [*record.files, *([record.model] if record.model else [])]
+    root = outbox_root(root)
     try:
         path = _outbox.write(
             root,
@@ -112,6 +113,18 @@ def send_or_reason(record: Record, base: Path, tracking: TrackingSpec) -> str | 
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         return f"{where} refused it: {type(exc).__name__}: {first}"
     return None
+
+
+def outbox_root(root: Path) -> Path:
+    """Where runs wait: the repo a DVC queue runs a trial for (``DVC_ROOT``), else ``root``.
+
+    A queued sweep trial runs in a temporary copy of the repo that DVC deletes afterwards;
+    its unsent run must wait in the user's repo, where ``conveyor export mlflow`` looks.
+    """
+    from pathlib import Path
+
+    parent = os.environ.get("DVC_ROOT")
+    return Path(parent) if parent and (Path(parent) / ".dvc").is_dir() else root
 
 
 def tracking_uri(tracking: TrackingSpec) -> str | None:
