@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 import pytest
+import yaml
 
 from tests.conftest import VENV_BIN, conveyor, conveyor_in_process, dvc, sh
 
@@ -330,3 +331,71 @@ def _cmdline(process: psutil.Process) -> list[str]:
         return process.cmdline()
     except psutil.Error:
         return []
+
+
+def _stage_server_of(sweep: psutil.Process) -> psutil.Process | None:
+    for child in _children(sweep):
+        if "conveyor.cli._stage_server" in _cmdline(child):
+            return child
+    return None
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children()
+    except psutil.Error:
+        return []
+
+
+def test_trial_stages_fork_from_the_sweep_s_server_and_a_leftover_worker_runs_cold(
+    project: Path,
+) -> None:
+    """The sweep starts one stage server and its queue workers inherit the socket: a trial's
+    stages are children of that server. The workers idle on after the sweep with a socket path
+    that is gone; the next sweep's trial runs on such a worker, cold, and succeeds. The thread
+    limits in the trial's environment change no recorded param."""
+    from conveyor.cli.warm import SOCKET_ENV
+
+    cold = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}  # no inherited server
+    argv = [VENV_BIN / "conveyor", "sweep", "-j", "2", "--name"]
+    process = subprocess.Popen(
+        [*argv, "a", "model.params.max_depth=3"],
+        cwd=project,
+        env=cold,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    sweep, server, forked, socket = psutil.Process(process.pid), None, set(), None
+    while process.poll() is None:
+        server = server or _stage_server_of(sweep)
+        if server is not None:
+            socket = socket or _cmdline(server)[-2]
+            forked.update(child.pid for child in _children(server))
+        time.sleep(0.05)
+    out, err = process.communicate()
+    assert process.returncode == 0, out + err
+    assert socket is not None, "the sweep started no stage server"
+    assert len(forked) >= 2, f"train, evaluate and gate fork from the server: {forked}"
+    assert not os.path.exists(socket)  # the server went with the sweep
+
+    # A queue worker idles on after the sweep with that path in its environment, and may run
+    # the next sweep's trials: what it runs is 'dvc exp run' with a socket nobody answers.
+    assert any(psutil.pid_exists(pid) for pid in _worker_pids(project))
+    done = subprocess.run(
+        [VENV_BIN / "dvc", "exp", "run", "-n", "b-1", "-S", "model.params.max_depth=5", "gate"],
+        cwd=project,
+        env={**cold, SOCKET_ENV: socket},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("> conveyor run ") >= 2, done.stdout  # the stages ran, cold
+
+    committed = yaml.safe_load((project / "params.yaml").read_text())
+    shown = _experiments(project)
+    for name, depth in (("a-1", 3), ("b-1", 5)):
+        expected = json.loads(json.dumps(committed))  # what -S changes, and nothing else
+        expected["model"]["params"]["max_depth"] = depth
+        assert _params(shown[name]) == expected
+        assert _metrics(shown[name])["roc_auc"] > 0.5

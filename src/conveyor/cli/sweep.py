@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +13,7 @@ from conveyor.cli._args import positive_int
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -31,7 +34,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     if args.show:
         state = load_state(root, args.name)
     else:
-        with Progress() as progress:
+        with Progress() as progress, warm_trials():
             if args.resume:
                 state = resume_sweep(root, args.name, args.jobs, progress)
             else:
@@ -55,6 +58,47 @@ def sweep_command(args: argparse.Namespace) -> int:
         if board.best is not None and not args.show:
             _out(f"best: {board.best.name}; apply it with: conveyor sweep --apply best")
     return 1 if any(r.status == "failed" for r in board.rows) and not args.show else 0
+
+
+@contextlib.contextmanager
+def warm_trials() -> Iterator[None]:
+    """Every trial stage of the sweep forks from one stage server (conveyor.cli.warm).
+
+    The server lives as long as the sweep; its socket goes into this process's environment, so
+    the DVC queue workers that ``dvc queue start`` launches, the ``dvc exp run`` they start and a
+    local Dask cluster's workers all inherit it. A server that already answers (the sweep runs
+    under ``conveyor warm``) is reused. Queue workers idle for up to a minute after the sweep,
+    keeping a socket path that no longer exists: their ``conveyor run`` then finds nobody there
+    and runs cold, as without a server (tests/integration/test_sweep_warm.py).
+    """
+    from conveyor.cli._stage_server import stage_server
+    from conveyor.cli.warm import SOCKET_ENV
+
+    inherited = os.environ.get(SOCKET_ENV)
+    if os.environ.get("CONVEYOR_COLD") == "1" or (inherited and _answers(inherited)):
+        yield
+        return
+    with stage_server() as environment:
+        os.environ[SOCKET_ENV] = environment[SOCKET_ENV]
+        try:
+            yield
+        finally:
+            if inherited is None:
+                os.environ.pop(SOCKET_ENV, None)
+            else:
+                os.environ[SOCKET_ENV] = inherited
+
+
+def _answers(path: str) -> bool:
+    """Whether a stage server listens at ``path``."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 def _out(line: str) -> None:
