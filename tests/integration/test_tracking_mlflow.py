@@ -168,7 +168,7 @@ def test_a_down_server_warns_queues_and_export_sends_it_once(
     assert by_source["export"].data.metrics["roc_auc"] == metrics["roc_auc"]
 
     again = conveyor("export", "mlflow", "HEAD", "--uri", mlflow_server.url, cwd=root)
-    assert again.returncode == 0
+    assert again.stdout == f"already in MLflow: HEAD ({head[:7]})\n"
     assert sorted(r.info.run_id for r in _runs(mlflow_server, "outbox")) == sorted(
         r.info.run_id for r in runs
     )

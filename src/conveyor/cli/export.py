@@ -27,6 +27,8 @@ def export_mlflow_command(args: argparse.Namespace) -> int:
     result = export_mlflow(root, tracking, experiment, list(args.revs))
     for line in result.sent:
         sys.stdout.write(f"sent {line}\n")
+    for line in result.present:
+        sys.stdout.write(f"already in MLflow: {line}\n")
     for warning in result.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     if result.waiting:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import warnings
@@ -31,6 +32,8 @@ _BAD_NAME = re.compile(r"[^A-Za-z0-9_\-. /]")
 @contextlib.contextmanager
 def _patient(timeout: float) -> Iterator[None]:
     """MLflow's HTTP settings for one send, restored afterwards."""
+    import mlflow  # noqa: F401 - first: importing it sets its loggers' levels
+
     settings = {
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -39,12 +42,16 @@ def _patient(timeout: float) -> Iterator[None]:
     }
     before = {key: os.environ.get(key) for key in settings}
     os.environ.update(settings)
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # its notes (no signature inferred) are not the stage's
     try:
         # MLflow's chatter ("View run ... at", hints about type hints) is not the stage's output
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
+        logger.setLevel(level)
         for key, value in before.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -52,8 +59,11 @@ def _patient(timeout: float) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def send(record: Record, base: Path, uri: str, timeout: float) -> str:
-    """Log ``record`` (files under ``base``) at ``uri``; the run's id. Raises on any failure."""
+def send(record: Record, base: Path, uri: str, timeout: float) -> bool:
+    """Log ``record`` (files under ``base``) at ``uri``; False if it was there already.
+
+    Raises on any failure.
+    """
     with _patient(timeout):
         import mlflow
         from mlflow import MlflowClient
@@ -69,7 +79,7 @@ def send(record: Record, base: Path, uri: str, timeout: float) -> str:
         run = _find(client, experiment_id, {done_tag: record.key})
         if run is not None and run.data.tags.get(f"{TAG}.sent.{record.stage}") == _DONE:
             _register(client, record, run.info.run_id, run.data.tags.get(MODEL_TAG))
-            return str(run.info.run_id)
+            return False
         run = run or (_find(client, experiment_id, record.join) if record.join else None)
         if run is None:
             tags = {**record.tags, f"{TAG}.stage": record.stage, "mlflow.runName": record.run_name}
@@ -88,7 +98,7 @@ def send(record: Record, base: Path, uri: str, timeout: float) -> str:
         client.set_tag(run_id, f"{TAG}.sent.{record.stage}", _DONE)
         client.set_terminated(run_id, "FINISHED")
         _register(client, record, run_id, model_uri)
-        return run_id
+        return True
 
 
 def _find(client: Any, experiment_id: str, tags: dict[str, str]) -> Any:  # noqa: ANN401

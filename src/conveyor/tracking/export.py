@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class Exported:
-    """What an export did: runs sent (labels), waiting in the outbox, warnings."""
+    """What an export did: runs sent, already there (labels), waiting in the outbox, warnings."""
 
     sent: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    """Commits whose runs MLflow had already."""
     waiting: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -54,11 +56,11 @@ def export_mlflow(root: Path, tracking: TrackingSpec, experiment: str, revs: lis
             record, problem = _record(root, commit, experiment, Path(tmp))
             if problem is not None:
                 result.warnings.append(f"{commit.label} ({commit.sha[:7]}): {problem}")
-            reason = send_or_reason(record, Path(tmp), tracking)
+            reason, new = send_or_reason(record, Path(tmp), tracking)
         if reason is not None:
             result.warnings.append(f"{commit.label} ({commit.sha[:7]}) was not sent: {reason}")
             return result
-        result.sent.append(f"{commit.label} ({commit.sha[:7]})")
+        (result.sent if new else result.present).append(f"{commit.label} ({commit.sha[:7]})")
     return result
 
 
@@ -77,7 +79,7 @@ def flush(root: Path, tracking: TrackingSpec, result: Exported) -> bool:
         except ValueError as exc:
             result.warnings.append(f"tracking outbox: {shown} cannot be read ({exc}); left alone")
             continue
-        reason = send_or_reason(record, _outbox.attachments(file), tracking)
+        reason, _ = send_or_reason(record, _outbox.attachments(file), tracking)
         if reason is not None:
             result.warnings.append(f"{shown} still not sent: {reason}")
             result.waiting = len(found) - index

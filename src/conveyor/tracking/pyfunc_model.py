@@ -11,11 +11,10 @@ types the training project vouched for in ``model_config["trusted_types"]``.
 taken in the bundle's schema order, so a frame with extra or reordered columns scores the same.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc.model import PythonModel
 
@@ -31,11 +30,9 @@ class BundleModel(PythonModel):
         trusted = [str(name) for name in config.get("trusted_types", [])]
         self.bundle = load_bundle(Path(context.artifacts["bundle"]), trusted=trusted)
 
-    # No type hints: MLflow reads them as an input schema, and this takes any frame.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+    # pd.DataFrame, not Any: MLflow takes it as "no schema to enforce" (Any would warn).
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:  # noqa: ANN401
         """Class probabilities (classification) or predictions (regression) per row."""
-        import pandas as pd
-
         del context, params
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         names = [column["name"] for column in self.bundle.schema.get("columns", [])]

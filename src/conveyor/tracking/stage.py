@@ -70,7 +70,7 @@ def track_stage(
 
 def deliver(root: Path, record: Record, base: Path, tracking: TrackingSpec) -> list[str]:
     """Send ``record`` (files under ``base``), or queue it; the warnings."""
-    reason = send_or_reason(record, base, tracking)
+    reason, _ = send_or_reason(record, base, tracking)
     if reason is None:
         return []
     attached = [*record.files, *([record.model] if record.model else [])]
@@ -94,25 +94,28 @@ def deliver(root: Path, record: Record, base: Path, tracking: TrackingSpec) -> l
     ]
 
 
-def send_or_reason(record: Record, base: Path, tracking: TrackingSpec) -> str | None:
-    """None once ``record`` is logged; else why not, in one line without secrets."""
+def send_or_reason(record: Record, base: Path, tracking: TrackingSpec) -> tuple[str | None, bool]:
+    """Log ``record``: (None, whether it was new), else (why not, False).
+
+    The reason is one line and holds no secret (the host only, never the URI's path or query).
+    """
     uri = tracking_uri(tracking)
     if uri is None:
-        return "no tracking.uri in conf/ and MLFLOW_TRACKING_URI is not set"
+        return "no tracking.uri in conf/ and MLFLOW_TRACKING_URI is not set", False
     where = _host(uri)
     down = _unreachable(uri, tracking.timeout)
     if down is not None:
-        return f"{where} is unreachable: {down}"
+        return f"{where} is unreachable: {down}", False
     try:
         from conveyor.tracking._client import send
 
-        send(record, base, uri, tracking.timeout)
+        new = send(record, base, uri, tracking.timeout)
     except ImportError as exc:
-        return f"mlflow is not installed ({exc.name}); pip install 'conveyor-mlops[mlflow]'"
+        return f"mlflow is not installed ({exc.name}); pip install 'conveyor-mlops[mlflow]'", False
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        return f"{where} refused it: {type(exc).__name__}: {first}"
-    return None
+        return f"{where} refused it: {type(exc).__name__}: {first}", False
+    return None, new
 
 
 def outbox_root(root: Path) -> Path:
