@@ -82,7 +82,8 @@ def test_config_schema_writes_the_schemas_and_prints_the_mapping(root: Path) -> 
     mapping = json.loads(done.stdout)["yaml.schemas"]
     assert mapping[".conveyor/schemas/model.json"] == ["conf/model/*.yaml"]
     assert mapping[".conveyor/schemas/executor.json"] == ["conf/executor/*.yaml"]
-    assert "wrote 8 schemas" in done.stderr
+    assert mapping[".conveyor/schemas/tracking.json"] == ["conf/tracking/*.yaml"]
+    assert "wrote 9 schemas" in done.stderr
     for schema in mapping:
         assert json.loads((root / schema).read_text())["$schema"].startswith("https://json-schema")
     elsewhere = conveyor_in_process("config", "schema", "-o", "out", cwd=root)
