@@ -212,8 +212,7 @@ def warm_stages() -> Any:
     scikit-learn and xgboost again (``conveyor warm``, conveyor.cli.warm). Same bytes either way
     (tests/integration/test_warm.py); ``CONVEYOR_TESTS_COLD=1`` runs every stage cold instead.
     """
-    from conveyor.cli._stage_server import stage_server
-    from conveyor.cli.warm import SOCKET_ENV
+    from conveyor.cli.warm import SOCKET_ENV, stage_server
 
     if os.environ.get("CONVEYOR_TESTS_COLD") == "1":
         yield None

@@ -17,8 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conveyor.cli._stage_server import stage_server
-from conveyor.cli.warm import SOCKET_ENV
+from conveyor.cli.warm import SOCKET_ENV, stage_server
 from tests.conftest import VENV_BIN, conveyor
 
 pytestmark = pytest.mark.slow

@@ -29,7 +29,7 @@ SRC = REPO / "src"
 RUNNER = "conveyor/_git.py"
 RUNS_OTHER_PROGRAMS = {
     "conveyor/components/_image.py": "builds conveyor's wheel with 'python -m pip wheel'",
-    "conveyor/cli/_stage_server.py": "runs the command given to 'conveyor warm' beside its server",
+    "conveyor/cli/warm.py": "starts the stage server and the command given to 'conveyor warm'",
 }
 """Modules besides the runner that may import subprocess, and the program each runs."""
 _SPAWNERS = {

@@ -13,16 +13,9 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from conveyor.cli.warm import HEADER, SOCKET_ENV, send_signal
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 PRELOAD = (
     "numpy",
@@ -246,41 +239,5 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def stage_server() -> Iterator[dict[str, str]]:
-    """A stage server for the duration of the block; yields the environment to run under."""
-    with tempfile.TemporaryDirectory(prefix="conveyor-warm-") as private:  # mode 0700
-        path = str(Path(private) / "stages.sock")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "conveyor.cli._stage_server", path, str(os.getpid())],
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            _wait_for(path, server)
-            yield {**os.environ, SOCKET_ENV: path}
-        finally:
-            server.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.wait(timeout=10)
-            if server.poll() is None:
-                server.kill()
-                server.wait()
-
-
-def _wait_for(path: str, server: subprocess.Popen[bytes]) -> None:
-    import time
-
-    while not os.path.exists(path):
-        if server.poll() is not None:
-            raise OSError(f"the warm stage server exited with {server.returncode} at start")
-        time.sleep(0.02)
-
-
-def run_warm(command: list[str]) -> int:
-    """Run ``command`` with a stage server; its exit code."""
-    with stage_server() as environment:
-        return subprocess.call(command, env=environment)
-
-
-if __name__ == "__main__":  # the server process that stage_server starts
+if __name__ == "__main__":  # the server process that conveyor.cli.warm.stage_server starts
     serve(sys.argv[1], int(sys.argv[2]))

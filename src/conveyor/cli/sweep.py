@@ -71,8 +71,7 @@ def warm_trials() -> Iterator[None]:
     keeping a socket path that no longer exists: their ``conveyor run`` then finds nobody there
     and runs cold, as without a server (tests/integration/test_sweep_warm.py).
     """
-    from conveyor.cli._stage_server import stage_server
-    from conveyor.cli.warm import SOCKET_ENV
+    from conveyor.cli.warm import SOCKET_ENV, stage_server
 
     inherited = os.environ.get(SOCKET_ENV)
     if os.environ.get("CONVEYOR_COLD") == "1" or (inherited and _answers(inherited)):

@@ -27,9 +27,16 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conveyor.errors import UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SOCKET_ENV = "CONVEYOR_WARM_SOCKET"
 """The environment variable that points ``conveyor run`` at a stage server's socket."""
@@ -94,6 +101,45 @@ def _umask() -> int:
     return mask
 
 
+# -- starting a server ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def stage_server() -> Iterator[dict[str, str]]:
+    """A stage server for the duration of the block; yields the environment to run under."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-warm-") as private:  # mode 0700
+        path = str(Path(private) / "stages.sock")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "conveyor.cli._stage_server", path, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for(path, server)
+            yield {**os.environ, SOCKET_ENV: path}
+        finally:
+            server.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=10)
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+
+
+def _wait_for(path: str, server: subprocess.Popen[bytes]) -> None:
+    import time
+
+    while not os.path.exists(path):
+        if server.poll() is not None:
+            raise OSError(f"the warm stage server exited with {server.returncode} at start")
+        time.sleep(0.02)
+
+
+def run_warm(command: list[str]) -> int:
+    """Run ``command`` with a stage server; its exit code."""
+    with stage_server() as environment:
+        return subprocess.call(command, env=environment)
+
+
 # -- `conveyor warm COMMAND...` ------------------------------------------------------------------
 
 
@@ -113,8 +159,6 @@ def add_warm_parser(commands: argparse._SubParsersAction) -> None:  # type: igno
 
 def warm_command(args: argparse.Namespace) -> int:
     """Run a command with a stage server (conveyor.cli._stage_server); its exit code."""
-    from conveyor.cli._stage_server import run_warm
-
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise UsageError("name the command to run, e.g. 'conveyor warm dvc repro'")
