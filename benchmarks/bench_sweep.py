@@ -1,27 +1,34 @@
-"""8 tracked experiments: ``conveyor sweep -j 2`` vs ``-j 1``. Goal: speedup >= 1.7 on 2 cores.
+"""8 tracked experiments, one run, every ratio against a baseline measured in the same run.
 
 Setup, in a temporary copy of the project: ``git init``, ``dvc init`` with the repo's
 ``.dvc/config`` (hydra composition on), ``dvc repro gate`` and a commit, so every trial finds
-ingest/validate/split done and runs train, evaluate and gate. Each measured run is
+ingest/validate/split done and runs train, evaluate and gate. Each sweep is
 
     conveyor sweep model.params.max_depth=2,4,6,8 model.params.learning_rate=0.05,0.2 -j N
 
-until its 8 experiments are finished (the command waits), in interleaved rounds of alternating
-order. Before each run every experiment, queue entry and sweep state is removed, the idle DVC
-queue workers are waited out, and the run-cache (``.dvc/cache/runs``) is emptied: otherwise a
-trial whose params an earlier run already trained restores ``train`` instead of running it.
+until its 8 experiments are finished (the command waits). Before each run every experiment,
+queue entry and sweep state is removed, the idle DVC queue workers are waited out, and the
+run-cache (``.dvc/cache/runs``) is emptied: otherwise a trial whose params an earlier run already
+trained restores ``train`` instead of running it.
 
-The baseline for the per-experiment overhead is a bare run of the same 8 trials in the
-workspace, one after another: write the trial's values into params.yaml, then
-``conveyor run train``, ``conveyor run evaluate``, ``conveyor run gate`` (the stages a trial
-runs). Overhead per trial = (sweep -j 1 - bare) / 8: DVC's temporary clone, queue, workers and
-result commits, plus conveyor's validation and polling.
+Runs (labels), and the ratios reported:
+
+- ``bare cold``: the 8 trials without any sweep machinery, in the workspace: write the trial's
+  values into params.yaml, ``dvc repro gate`` (train, evaluate and gate run; each stage a cold
+  ``conveyor run`` process). ``bare warm``: the same under ``conveyor warm`` (one stage server
+  for the 8 repros, as a sweep has one).
+- ``-j 1``, ``-j 2``: ``conveyor sweep`` on DVC's local queue (its trial stages fork from the
+  sweep's stage server). Speedup = -j 1 / -j 2 (goal >= 1.7). Overhead per trial =
+  (-j 1 - bare) / 8, as a share of a bare trial, against both bare baselines (goal <= 25%).
+- ``-j 1 cold``: ``-j 1`` with ``CONVEYOR_COLD=1`` (no stage server): what warm stages save.
+- ``dask -j 2`` (and ``dask -j 2 cold``): ``executor: dask``, a LocalCluster of 2 workers, each
+  trial a task in its own clone; ratio to ``-j 2`` (goal <= 1.1).
 
 Besides wall times, each run records the machine's busy cores (from /proc/stat; other users of
 the machine count too), the load average, and whether a DVC queue worker died (kombu's
 filesystem broker can crash a worker with a JSONDecodeError; the rest then run on fewer workers).
 
-    .venv/bin/python benchmarks/bench_sweep.py [--repeats 1] [--driver conveyor|dvc] [--n-jobs-1]
+    .venv/bin/python benchmarks/bench_sweep.py [--only LABEL ...] [--driver conveyor|dvc]
 """
 
 from __future__ import annotations
@@ -43,9 +50,7 @@ from _timing import (
     REPO,
     VENV_BIN,
     Command,
-    Timing,
     bench_env,
-    compare,
     project_copy,
     run_checked,
     write_result,
@@ -59,6 +64,9 @@ TARGET = "gate"
 STAGES = ("train", "evaluate", "gate")
 POLL_SECONDS = 2.0
 WORKER_EXIT_TIMEOUT = 60.0
+GOAL_OVERHEAD = 0.25
+GOAL_DASK = 1.1
+LABELS = ("bare cold", "bare warm", "-j 1", "-j 2", "dask -j 2", "-j 1 cold", "dask -j 2 cold")
 BUSY_LOAD = 2.5
 """A 1-minute load average above this (a -j 2 sweep alone makes ~2) means others ran too."""
 _TASK_LINE = re.compile(
@@ -78,8 +86,7 @@ try:
         params = yaml.safe_load(original)
         params["model"]["params"].update(max_depth=depth, learning_rate=rate)
         open("params.yaml", "w").write(yaml.safe_dump(params, sort_keys=False))
-        for stage in {stages!r}:
-            subprocess.run(["conveyor", "run", stage], check=True, capture_output=True)
+        subprocess.run(["dvc", "repro", "{target}"], check=True, capture_output=True)
 finally:
     open("params.yaml", "w").write(original)
 """
@@ -113,7 +120,8 @@ class Run:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds (4+ min each)")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds (10+ min each)")
+    parser.add_argument("--only", nargs="+", choices=LABELS, default=list(LABELS), metavar="LABEL")
     parser.add_argument(
         "--driver",
         choices=("conveyor", "dvc"),
@@ -130,7 +138,7 @@ def main() -> int:
         sys.exit(f"{REPO} has no .dvc/config: run this from a conveyor project with DVC set up")
 
     env = bench_env()
-    runs: dict[str, list[Run]] = {"-j 1": [], "-j 2": [], "bare": []}
+    runs: dict[str, list[Run]] = {label: [] for label in args.only}
     if args.n_jobs_1:
         runs["-j 2, n_jobs=1"] = []
     with project_copy("sweep", ".dvcignore") as project:
@@ -171,15 +179,23 @@ def commit(project: Path, env: dict[str, str], message: str) -> None:
 
 
 def run_one(project: Path, env: dict[str, str], label: str, driver: str, tag: str) -> Run:
-    """Reset the project, then time one run of ``label`` ("bare", "-j 1", "-j 2", ...)."""
+    """Reset the project, then time one run of ``label`` (see the module's docstring)."""
     reset(project, env)
-    if label == "bare":
-        (project / "bare_trials.py").write_text(BARE_TRIALS.format(stages=STAGES), "utf-8")
-        command = Command(label, [sys.executable, "bare_trials.py"])
+    env = {k: v for k, v in env.items() if k not in ("CONVEYOR_WARM_SOCKET", "CONVEYOR_COLD")}
+    if label.endswith(" cold"):
+        env["CONVEYOR_COLD"] = "1"
+    dask = label.startswith("dask")
+    if dask:
+        use_executor(project, env, "dask")
+    if label.startswith("bare"):
+        (project / "bare_trials.py").write_text(BARE_TRIALS.format(target=TARGET), "utf-8")
+        bare = [sys.executable, "bare_trials.py"]
+        warm = [str(VENV_BIN / "conveyor"), "warm"] if label == "bare warm" else []
+        command = Command(label, [*warm, *bare])
     else:
-        jobs = 2 if label.startswith("-j 2") else 1
+        jobs = 2 if "-j 2" in label else 1
         fixed = ["model.params.n_jobs=1"] if "n_jobs=1" in label else []
-        name = f"{tag}-j{jobs}{'t' if fixed else ''}"
+        name = f"{tag}-{'d' if dask else ''}j{jobs}{'c' if 'cold' in label else ''}"
         command = sweep_command(driver, name, jobs, fixed)
     load_before = os.getloadavg()[0]
     busy_before = cpu_busy()
@@ -192,16 +208,28 @@ def run_one(project: Path, env: dict[str, str], label: str, driver: str, tag: st
     seconds = time.perf_counter() - start
     busy = busy_cores(busy_before, cpu_busy(), seconds)
     run = Run(label, seconds, busy, load_before, os.getloadavg()[0])
-    if label == "bare":
+    if label.startswith("bare"):
         (project / "bare_trials.py").unlink()
         restore_workspace(project, env)
     else:
         run.worker_crashes = worker_crashes(project)
-        run.phases = queue_phases(project, wall_start, wall_start + seconds)
+        if not dask:
+            run.phases = queue_phases(project, wall_start, wall_start + seconds)
         finished = experiment_names(project, env)
         if len(finished) != TRIALS:
             run.notes.append(f"{len(finished)} experiments in 'dvc exp ls', not {TRIALS}")
+    if dask:
+        use_executor(project, env, "local")
     return run
+
+
+def use_executor(project: Path, env: dict[str, str], kind: str) -> None:
+    """Switch conf/'s executor (not a stage param: nothing reruns), compile and commit."""
+    config = project / "conf" / "config.yaml"
+    other = "local" if kind == "dask" else "dask"
+    config.write_text(config.read_text().replace(f"executor: {other}", f"executor: {kind}"))
+    run_checked([str(VENV_BIN / "conveyor"), "compile"], project, env)
+    commit(project, env, f"executor: {kind}")
 
 
 def sweep_command(driver: str, name: str, jobs: int, fixed: list[str]) -> Command:
@@ -266,8 +294,9 @@ def alive(pid: int) -> bool:
 def restore_workspace(project: Path, env: dict[str, str]) -> None:
     """Put back the committed params.yaml, reports and model after the bare baseline."""
     run_checked(["git", "checkout", "--", "."], project, env)
-    # Only train's outputs: a whole-pipeline checkout fails on the deploy stages never run.
-    run_checked([str(VENV_BIN / "dvc"), "checkout", "--force", "-q", "train"], project, env)
+    # Only the outputs of what ran: a whole-pipeline checkout fails on the deploy stages.
+    for stage in STAGES:
+        run_checked([str(VENV_BIN / "dvc"), "checkout", "--force", "-q", stage], project, env)
 
 
 def worker_crashes(project: Path) -> int:
@@ -332,69 +361,77 @@ def fmt(value: float | None) -> str:
 
 
 def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> None:
-    """Print the comparison, the overhead and the verdict; write the result file."""
-    timings = {
-        label: Timing(Command(label, []), [r.seconds for r in rs]) for label, rs in runs.items()
-    }
-    serial, parallel, bare = timings["-j 1"], timings["-j 2"], timings["bare"]
+    """Print each ratio against its baseline and the verdicts; write the result file."""
+    median = {label: statistics.median(r.seconds for r in rs) for label, rs in runs.items() if rs}
+    per_trial = {label: seconds / TRIALS for label, seconds in median.items()}
     print()
-    summary = compare(parallel, serial)
-    speedup = serial.median / parallel.median
-    per_trial = serial.median / TRIALS
-    bare_per_trial = bare.median / TRIALS
-    overhead = per_trial - bare_per_trial
-    measured = [r.busy_cores for r in runs["-j 1"] if r.busy_cores is not None]
-    serial_cores = statistics.median(measured) if measured else None
-    print(f"bare trial ({' + '.join(f'conveyor run {s}' for s in STAGES)}): {bare_per_trial:.1f}s")
-    print(
-        f"sweep -j 1 per trial: {per_trial:.1f}s -> overhead {overhead:.1f}s per trial "
-        f"({100 * overhead / bare_per_trial:.0f}% of the bare trial)"
-    )
-    if "-j 2, n_jobs=1" in timings:
-        single = timings["-j 2, n_jobs=1"]
-        print(
-            f"-j 2 with model.params.n_jobs=1: {single.median:.1f}s "
-            f"(speedup {serial.median / single.median:.2f} over -j 1)"
-        )
-    if serial_cores is not None:
-        print(
-            f"busy cores during -j 1: {serial_cores:.2f} of {os.cpu_count()} "
-            f"(ceiling for -j 2 on an otherwise idle machine: "
-            f"{(os.cpu_count() or 1) / serial_cores:.2f}x)"
-        )
+    for label, seconds in median.items():
+        print(f"{label:<15} {seconds:7.1f}s  ({per_trial[label]:.1f}s per trial)")
+    ratios: dict[str, float] = {}
+    goals: dict[str, bool] = {}
+
+    def ratio(name: str, top: str, bottom: str) -> None:
+        if top in median and bottom in median:
+            ratios[name] = round(median[top] / median[bottom], 3)
+
+    ratio("speedup_j2_over_j1", "-j 1", "-j 2")
+    ratio("dask_j2_over_local_j2", "dask -j 2", "-j 2")
+    ratio("cold_over_warm_sweep_j1", "-j 1 cold", "-j 1")
+    ratio("cold_over_warm_dask_j2", "dask -j 2 cold", "dask -j 2")
+    ratio("bare_cold_over_bare_warm", "bare cold", "bare warm")
+    for sweep in ("-j 1", "-j 1 cold"):
+        for bare in ("bare cold", "bare warm"):
+            if sweep in median and bare in median:
+                overhead = (per_trial[sweep] - per_trial[bare]) / per_trial[bare]
+                key = f"overhead_{sweep}_vs_{bare}".replace(" ", "_").replace("-", "")
+                ratios[key] = round(overhead, 3)
+                extra = per_trial[sweep] - per_trial[bare]
+                print(
+                    f"overhead per trial, sweep {sweep} vs {bare}: "
+                    f"{extra:.1f}s = {100 * overhead:.0f}% of a bare trial"
+                )
+    if "speedup_j2_over_j1" in ratios:
+        goals["speedup >= 1.7"] = ratios["speedup_j2_over_j1"] >= GOAL_SPEEDUP
+    for bare in ("bare_cold", "bare_warm"):
+        if (key := f"overhead_j_1_vs_{bare}") in ratios:
+            goals[f"overhead vs {bare} <= 25%"] = ratios[key] <= GOAL_OVERHEAD
+    if "dask_j2_over_local_j2" in ratios:
+        goals["dask -j 2 within 1.1x of -j 2"] = ratios["dask_j2_over_local_j2"] <= GOAL_DASK
+    for name, value in ratios.items():
+        print(f"{name}: {value}")
     crashes = sum(r.worker_crashes for rs in runs.values() for r in rs)
     if crashes:
         print(f"DVC queue workers that died during the runs: {crashes}")
-    busiest = max(max(r.load_before, r.load_after) for rs in runs.values() for r in rs)
-    if busiest > BUSY_LOAD:
+    loads = [x for rs in runs.values() for r in rs for x in (r.load_before, r.load_after)]
+    busiest, calmest = max(loads), min(loads)
+    loaded = calmest > BUSY_LOAD
+    print(f"load average (1 min) during the runs: {calmest:.1f} to {busiest:.1f}")
+    if loaded:
         print(
-            f"WARNING: load average reached {busiest:.1f} on {os.cpu_count()} cores: other "
-            "processes shared the machine, so these times are not reliable; rerun when idle"
+            f"WARNING: load average stayed above {BUSY_LOAD} on {os.cpu_count()} cores: other "
+            "processes shared the machine; every number here is from a loaded machine"
         )
-    met = speedup >= GOAL_SPEEDUP
-    if met:
-        print(f"GOAL MET: speedup {speedup:.2f}x >= {GOAL_SPEEDUP}x")
-    else:
-        print(f"GOAL MISSED: speedup {speedup:.2f}x < {GOAL_SPEEDUP}x")
+    for goal, met in goals.items():
+        print(f"GOAL {'MET' if met else 'MISSED'}: {goal}")
     write_result(
         NAME,
         {
-            "goal": f"median(sweep -j 1) / median(sweep -j 2) >= {GOAL_SPEEDUP} ({TRIALS} trials)",
-            "goal_met": met,
+            "goals": goals,
+            "goal_met": all(goals.values()) if goals else False,
             "driver": args.driver,
             "sweep": SWEEP,
             "target": TARGET,
+            "trials": TRIALS,
             "repeats": args.repeats,
-            "speedup": round(speedup, 3),
-            **summary,
-            "bare_baseline": "8 trials in the workspace: params.yaml edited, then "
-            + ", ".join(f"conveyor run {s}" for s in STAGES),
-            "bare_per_trial_s": round(bare_per_trial, 2),
-            "sweep_j1_per_trial_s": round(per_trial, 2),
-            "overhead_per_trial_s": round(overhead, 2),
-            "serial_busy_cores": None if serial_cores is None else round(serial_cores, 2),
+            "ratios": ratios,
+            "median_s": {label: round(v, 2) for label, v in median.items()},
+            "per_trial_s": {label: round(v, 2) for label, v in per_trial.items()},
+            "bare_baseline": f"the {TRIALS} trials in the workspace: params.yaml edited, then "
+            f"'dvc repro {TARGET}' (runs {', '.join(STAGES)}); 'bare warm' under 'conveyor warm'",
             "worker_crashes": crashes,
-            "max_load_average": round(busiest, 2),
+            "load_average_min": round(calmest, 2),
+            "load_average_max": round(busiest, 2),
+            "loaded_machine": loaded,
             "runs": {label: [r.to_dict() for r in rs] for label, rs in runs.items()},
         },
     )
