@@ -69,7 +69,9 @@ def warm_trials() -> Iterator[None]:
     local Dask cluster's workers all inherit it. A server that already answers (the sweep runs
     under ``conveyor warm``) is reused. Queue workers idle for up to a minute after the sweep,
     keeping a socket path that no longer exists: their ``conveyor run`` then finds nobody there
-    and runs cold, as without a server (tests/integration/test_sweep_warm.py).
+    and runs cold, as without a server (tests/integration/test_sweep.py). The sweep does not wait
+    for the server's imports: it checks, compiles and queues meanwhile, and a stage that comes
+    first runs cold.
     """
     from conveyor.cli.warm import SOCKET_ENV, stage_server
 
@@ -77,7 +79,7 @@ def warm_trials() -> Iterator[None]:
     if os.environ.get("CONVEYOR_COLD") == "1" or (inherited and _answers(inherited)):
         yield
         return
-    with stage_server() as environment:
+    with stage_server(wait=False) as environment:  # it imports while the sweep checks
         os.environ[SOCKET_ENV] = environment[SOCKET_ENV]
         try:
             yield

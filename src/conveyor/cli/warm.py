@@ -105,8 +105,12 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def stage_server() -> Iterator[dict[str, str]]:
-    """A stage server for the duration of the block; yields the environment to run under."""
+def stage_server(*, wait: bool = True) -> Iterator[dict[str, str]]:
+    """A stage server for the duration of the block; yields the environment to run under.
+
+    ``wait=False`` yields at once, while the server still imports: a ``conveyor run`` that comes
+    before its socket exists runs cold (a sweep's driver checks and queues meanwhile).
+    """
     with tempfile.TemporaryDirectory(prefix="conveyor-warm-") as private:  # mode 0700
         path = str(Path(private) / "stages.sock")
         server = subprocess.Popen(
@@ -114,7 +118,8 @@ def stage_server() -> Iterator[dict[str, str]]:
             stdin=subprocess.DEVNULL,
         )
         try:
-            _wait_for(path, server)
+            if wait:
+                _wait_for(path, server)
             yield {**os.environ, SOCKET_ENV: path}
         finally:
             server.terminate()
