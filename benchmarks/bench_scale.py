@@ -23,7 +23,9 @@ N rows is N/500k hard links to one such file, so generating data costs the same 
 size; scoring and monitoring read every link as its own file (one task each).
 
 **Score.** ``conveyor score models/diagnostics parts/ -o out.parquet --keep-columns ''`` with
-(a) ``executor: local`` and ``--threads 1`` (baseline), (b) ``executor: local`` (all
+(a) ``executor: local``, ``--threads 1`` and ``OMP_NUM_THREADS=1`` (the baseline: one
+thread, as Dask starts each worker, Arrow's Parquet reader included; without it Arrow decodes
+with every core), (b) ``executor: local`` (all
 threads), (c) ``executor: dask`` with 2 single-thread workers (a LocalCluster the command
 starts and stops, start-up included). **Monitor.** ``conveyor monitor parts/ --no-model`` with
 ``executor: local`` (in process, the baseline) vs ``executor: dask`` with 2 workers. Each
@@ -96,12 +98,17 @@ import psutil, yaml
 executor, tag = sys.argv[1], sys.argv[2]
 params = yaml.safe_load(open("params.project.yaml"))
 params["executor"] = {"local1": {"kind": "local", "params": {"workers": 1}},
+                      "serial": {"kind": "local", "params": {"workers": 1}},
                       "local": {"kind": "local", "params": {"workers": None}},
                       "dask": {"kind": "dask", "params": {"workers": 2, "memory_limit": "auto"}},
                       }[executor]
 with open("params.yaml", "w") as f:
     yaml.safe_dump(params, f, sort_keys=False)
-proc = psutil.Popen(sys.argv[3:], stdout=open(os.devnull, "w"), stderr=open("probe.err", "w"))
+env = dict(os.environ)
+if executor == "serial":  # one thread, as a Dask nanny starts its workers (Arrow's pool too)
+    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+proc = psutil.Popen(sys.argv[3:], stdout=open(os.devnull, "w"), stderr=open("probe.err", "w"),
+                    env=env)
 peaks = {}
 def sample():
     try:
@@ -197,7 +204,7 @@ def score_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> dic
                 folder.name, "-o", "out.parquet", "--keep-columns", "", *extra]  # fmt: skip
 
     rows = f"{args.rows:,} rows"
-    local1 = Command(f"score local, 1 thread ({rows})", score("local1", parts, "--threads", "1"))
+    local1 = Command(f"score local, 1 thread ({rows})", score("serial", parts, "--threads", "1"))
     local = Command(f"score local, all threads ({rows})", score("local", parts))
     dask = Command(f"score dask, 2 workers x 1 thread ({rows})", score("dask", parts))
     timings = measure([dask, local1, local], cwd=root, env=env, repeats=args.repeats, warmup=0)
@@ -211,7 +218,7 @@ def score_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> dic
     memory = {
         "dask_small": peaks(root, f"score-dask-{parts.name}"),
         "dask_big": peaks(root, f"score-dask-{big.name}"),
-        "local1_small": peaks(root, f"score-local1-{parts.name}"),
+        "serial_small": peaks(root, f"score-serial-{parts.name}"),
         "local_small": peaks(root, f"score-local-{parts.name}"),
     }
     worker_small = memory["dask_small"]["worker"]
@@ -268,7 +275,7 @@ def scaling_model(
     for index in range(SMALL_FILES):
         os.link(small / "s-0000.parquet", many / f"s-{index:04d}.parquet")
     one_local = Command(
-        "score local, 1 thread, 1 small file", score("local1", small, "--threads", "1")
+        "score local, 1 thread, 1 small file", score("serial", small, "--threads", "1")
     )
     one_dask = Command("score dask, 1 small file", score("dask", small))
     many_dask = Command(f"score dask, {SMALL_FILES} small files", score("dask", many))
