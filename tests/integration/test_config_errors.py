@@ -373,8 +373,8 @@ CASES = [
             Problem(
                 f"modle ({CONFIG})",
                 "unknown key 'modle'",
-                "did you mean 'model'? valid keys: data, deploy, evaluate, executor, features, "
-                "model, monitor, project, seed",
+                "did you mean 'model'? valid keys: card, data, deploy, evaluate, executor, "
+                "features, model, monitor, project, seed, tracking",
             ),
         ),
     ),

@@ -38,7 +38,7 @@ def test_each_task_scaffolds_a_project_that_runs_and_passes_its_gates(
     dataset, metrics, model = TASKS[task]
     root = tmp_path / "project"
     done = conveyor("init", str(root), "--task", task, cwd=tmp_path)
-    assert "compiled 8 stages" in done.stdout
+    assert "compiled 9 stages" in done.stdout
     params = yaml.safe_load((root / "params.yaml").read_text())
     assert params["project"]["task"] == task
     assert params["data"]["sources"][dataset]["params"]["name"] == dataset
