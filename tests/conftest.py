@@ -210,11 +210,11 @@ def warm_stages() -> Any:
     """A stage server per test process: every ``conveyor run`` a slow test starts (directly, or
     through ``dvc repro``, ``dvc exp run`` or a sweep) forks from it instead of importing pandas,
     scikit-learn and xgboost again (``conveyor warm``, conveyor.cli.warm). Same bytes either way
-    (tests/integration/test_warm.py); ``CONVEYOR_TESTS_COLD=1`` runs every stage cold instead.
+    (tests/integration/test_warm.py); ``CONVEYOR_COLD=1`` runs every stage cold instead.
     """
     from conveyor.cli.warm import SOCKET_ENV, stage_server
 
-    if os.environ.get("CONVEYOR_TESTS_COLD") == "1":
+    if os.environ.get("CONVEYOR_COLD") == "1":
         yield None
         return
     with stage_server() as environment:

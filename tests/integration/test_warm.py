@@ -168,3 +168,40 @@ def test_the_client_s_thread_limits_reach_the_forked_stage(tmp_path: Path) -> No
         cwd=tmp_path,
     )
     assert done.stdout.strip() == "[1]"
+
+
+def test_a_server_that_never_answers_costs_a_timeout_not_the_stage(
+    reproduced_project: Path, tmp_path: Path
+) -> None:
+    """A hung server (here: a socket that listens and never accepts) must not hang DVC."""
+    import socket as sockets
+
+    mute = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    path = str(tmp_path / "mute.sock")
+    mute.bind(path)
+    mute.listen(8)
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    with mute:
+        waited = subprocess.run(
+            [VENV_BIN / "conveyor", "run", "gate"],
+            cwd=reproduced_project,
+            env={**environment, SOCKET_ENV: path, "CONVEYOR_WARM_TIMEOUT": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        cold = subprocess.run(
+            [VENV_BIN / "conveyor", "run", "gate"],
+            cwd=reproduced_project,
+            env={**environment, SOCKET_ENV: path, "CONVEYOR_COLD": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    assert waited.returncode == 0, waited.stderr
+    assert f"the warm stage server at {path} did not answer in 1.0 s" in waited.stderr
+    assert waited.stdout.startswith("gate: ")
+    # CONVEYOR_COLD=1 never asks the server at all: no wait, no warning, the same answer.
+    assert (cold.returncode, cold.stdout, cold.stderr) == (0, waited.stdout, "")

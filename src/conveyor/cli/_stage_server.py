@@ -91,11 +91,13 @@ def _accept(
     server_fds: tuple[int, ...],
 ) -> None:
     connection, _ = listener.accept()
+    connection.settimeout(5)  # a client that connects and stalls must not stall the others
     try:
         request, fds = _receive(connection)
     except (OSError, ValueError):
         connection.close()
         return
+    connection.settimeout(None)
     pid = os.fork()
     if pid == 0:  # the child: never returns
         _child(request, fds, [*server_fds, connection.fileno(), *map(_fileno, children.values())])
@@ -111,22 +113,34 @@ def _fileno(connection: socket.socket) -> int:
 
 
 def _receive(connection: socket.socket) -> tuple[dict[str, object], list[int]]:
-    data, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
-    if len(fds) != 3 or len(data) < HEADER.size:
-        for fd in fds:
-            os.close(fd)
-        raise ValueError("a request carries a length, a JSON body and three streams")
-    (size,) = HEADER.unpack_from(data)
-    body = data[HEADER.size :]
-    while len(body) < size:
-        chunk = connection.recv(size - len(body))
-        if not chunk:
-            raise ValueError("the request ended early")
-        body += chunk
-    request = json.loads(body)
+    """The request, then (after a ``ready`` line) the client's three standard streams.
+
+    The streams come second so that a client only hands its file descriptors to a server that
+    answered: descriptors in flight to a server that never reads them would hold the client's
+    pipes open after it exits.
+    """
+    header = _exactly(connection, HEADER.size)
+    (size,) = HEADER.unpack(header)
+    request = json.loads(_exactly(connection, size))
     if not isinstance(request, dict):
         raise ValueError("a request is a JSON object")
+    connection.sendall(b'{"ready": true}\n')
+    _, fds, _, _ = socket.recv_fds(connection, 1, 3)
+    if len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        raise ValueError("a request carries three streams")
     return request, fds
+
+
+def _exactly(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise ValueError("the request ended early")
+        data += chunk
+    return data
 
 
 def _child(request: dict[str, object], fds: list[int], inherited: list[int]) -> None:

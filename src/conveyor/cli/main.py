@@ -26,7 +26,7 @@ from conveyor.cli.registry import add_registry_parser
 from conveyor.cli.score import add_score_parser
 from conveyor.cli.serve import add_serve_parser
 from conveyor.cli.sweep import add_sweep_parser
-from conveyor.cli.warm import add_warm_parser, delegate
+from conveyor.cli.warm import COLD_ENV, SOCKET_ENV, add_warm_parser, delegate
 from conveyor.errors import ConveyorError, UsageError
 
 if TYPE_CHECKING:
@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     flags = {"-v", "--verbose"}
     verbose = os.environ.get("CONVEYOR_FULL_ERROR") == "1" or bool(flags & set(args))
     args = [a for a in args if a not in flags]
-    if args[:1] == ["run"] and (server := os.environ.get("CONVEYOR_WARM_SOCKET")):
+    server = os.environ.get(SOCKET_ENV) if os.environ.get(COLD_ENV) != "1" else None
+    if args[:1] == ["run"] and server:
         code = delegate(server, args)
         if code is not None:
             sys.exit(code)

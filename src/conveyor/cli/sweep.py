@@ -73,10 +73,10 @@ def warm_trials() -> Iterator[None]:
     for the server's imports: it checks, compiles and queues meanwhile, and a stage that comes
     first runs cold.
     """
-    from conveyor.cli.warm import SOCKET_ENV, stage_server
+    from conveyor.cli.warm import COLD_ENV, SOCKET_ENV, stage_server
 
     inherited = os.environ.get(SOCKET_ENV)
-    if os.environ.get("CONVEYOR_COLD") == "1" or (inherited and _answers(inherited)):
+    if os.environ.get(COLD_ENV) == "1" or (inherited and _answers(inherited)):
         yield
         return
     with stage_server(wait=False) as environment:  # it imports while the sweep checks

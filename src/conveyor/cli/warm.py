@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 
 SOCKET_ENV = "CONVEYOR_WARM_SOCKET"
 """The environment variable that points ``conveyor run`` at a stage server's socket."""
+TIMEOUT_ENV = "CONVEYOR_WARM_TIMEOUT"
+"""Seconds ``conveyor run`` waits for a stage server to take its request (default 30), then
+runs cold."""
+COLD_ENV = "CONVEYOR_COLD"
+"""Set to ``1``, every ``conveyor run`` runs cold, whatever server ``SOCKET_ENV`` names (to compare
+or to rule warm stages out); sweeps then start no server."""
 
 HEADER = struct.Struct("!I")
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -55,11 +61,7 @@ def delegate(path: str, argv: list[str]) -> int | None:
     process by the same signal.
     """
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        client.connect(path)
-    except OSError:
-        client.close()
-        return None
+    client.settimeout(float(os.environ.get(TIMEOUT_ENV) or 30))
     request = json.dumps(
         {
             "argv": argv,
@@ -69,12 +71,29 @@ def delegate(path: str, argv: list[str]) -> int | None:
             "pid": os.getpid(),
         }
     ).encode()
+    message = HEADER.pack(len(request)) + request
     with client:
-        socket.send_fds(client, [HEADER.pack(len(request)) + request], [0, 1, 2])
-        replies = client.makefile("r", encoding="utf-8")
-        first = replies.readline()
+        try:
+            client.connect(path)
+            client.sendall(message)
+            replies = client.makefile("r", encoding="utf-8")
+            if not replies.readline():  # "ready": only then do the streams go (_receive)
+                return None
+            socket.send_fds(client, [b"S"], [0, 1, 2])
+            first = replies.readline()
+        except TimeoutError:
+            # A server that hangs must not hang the pipeline. If it forks later, it finds this
+            # connection closed and kills that child (as for a client that died).
+            sys.stderr.write(
+                f"warning: the warm stage server at {path} did not answer in "
+                f"{client.gettimeout()} s; running the stage cold\n"
+            )
+            return None
+        except OSError:  # nobody listens there (a server that stopped): run cold
+            return None
         if not first:  # the server went away before forking: nothing ran
             return None
+        client.settimeout(None)  # the stage itself takes as long as it takes
         pid = json.loads(first)["pid"]
         for signum in _FORWARDED:
             signal.signal(signum, lambda signum, _frame: send_signal(pid, signum))
