@@ -58,6 +58,7 @@ CONTRACT: list[tuple[str, set[str]]] = [
     ("monitor.retrain.", set()),  # `conveyor ct`'s policy: changing it rescans nothing
     ("monitor.alerts", set()),  # where findings go, never what is computed: reruns nothing
     ("executor.", set()),  # where work runs, never what it computes: reruns nothing
+    ("tracking.", set()),  # where runs are logged, never what is computed: reruns nothing
 ]
 
 

@@ -8,14 +8,19 @@ status back. A client whose connection closes (it died) has its child killed.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import selectors
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from conveyor.cli.warm import HEADER, SOCKET_ENV, send_signal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PRELOAD = (
     "numpy",
@@ -40,14 +45,15 @@ PRELOAD = (
 """What every stage imports anyway. Nothing here may read the environment at import time in a
 way that a stage depends on (thread counts are re-applied per child, ``_limit_threads``)."""
 
+INTERPRETER_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def serve(path: str, parent: int) -> None:
     """Preload ``PRELOAD``, then fork a child per request until ``parent`` exits or SIGTERM."""
     import gc
-    import importlib
 
+    started = _interpreter(dict(os.environ))  # before the imports: a change makes it stale
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
@@ -69,7 +75,8 @@ def serve(path: str, parent: int) -> None:
     while not stopping and _alive(parent):
         for key, _ in selector.select(timeout=1.0):
             if key.fileobj is listener:
-                _accept(listener, selector, children, (listener.fileno(), selector_fd, *wake))
+                fds = (listener.fileno(), selector_fd, *wake)
+                _accept(listener, selector, children, fds, lambda env: _interpreter(env) == started)
             elif key.fileobj == wake_read:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_read, 512)
@@ -89,11 +96,12 @@ def _accept(
     selector: selectors.BaseSelector,
     children: dict[int, socket.socket],
     server_fds: tuple[int, ...],
+    fresh: Callable[[dict[str, str]], bool],
 ) -> None:
     connection, _ = listener.accept()
     connection.settimeout(5)  # a client that connects and stalls must not stall the others
     try:
-        request, fds = _receive(connection)
+        request, fds = _receive(connection, fresh)
     except (OSError, ValueError):
         connection.close()
         return
@@ -112,8 +120,27 @@ def _fileno(connection: socket.socket) -> int:
     return connection.fileno()
 
 
-def _receive(connection: socket.socket) -> tuple[dict[str, object], list[int]]:
+def _interpreter(environment: dict[str, str]) -> tuple[object, ...]:
+    """What a new interpreter would import from.
+
+    The variables that shape ``sys.path``, and the modification time of every folder on it (pip
+    changes one when it installs or removes a package). A forked child cannot pick up a change
+    to either, where a cold process would.
+    """
+    stamps = []
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            stamps.append((entry, os.stat(entry or ".").st_mtime_ns))
+    return (*(environment.get(name) for name in INTERPRETER_VARIABLES), *stamps)
+
+
+def _receive(
+    connection: socket.socket, fresh: Callable[[dict[str, str]], bool]
+) -> tuple[dict[str, object], list[int]]:
     """The request, then (after a ``ready`` line) the client's three standard streams.
+
+    A client whose interpreter would import differently (``_interpreter``) gets
+    ``ready: false``, and runs cold.
 
     The streams come second so that a client only hands its file descriptors to a server that
     answered: descriptors in flight to a server that never reads them would hold the client's
@@ -124,6 +151,9 @@ def _receive(connection: socket.socket) -> tuple[dict[str, object], list[int]]:
     request = json.loads(_exactly(connection, size))
     if not isinstance(request, dict):
         raise ValueError("a request is a JSON object")
+    if not fresh(dict(request.get("env") or {})):
+        connection.sendall(b'{"ready": false}\n')
+        raise ValueError("packages were installed or removed since the server started")
     connection.sendall(b'{"ready": true}\n')
     _, fds, _, _ = socket.recv_fds(connection, 1, 3)
     if len(fds) != 3:
@@ -158,6 +188,7 @@ def _child(request: dict[str, object], fds: list[int], inherited: list[int]) -> 
             os.dup2(fd, target)
             os.close(fd)
         os.chdir(str(request["cwd"]))
+        importlib.invalidate_caches()  # files added since the server's imports (project code)
         environment = dict(request["env"])  # type: ignore[call-overload]
         environment.pop(SOCKET_ENV, None)  # the child runs the stage itself
         _limit_threads(environment)

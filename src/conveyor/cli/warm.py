@@ -77,7 +77,8 @@ def delegate(path: str, argv: list[str]) -> int | None:
             client.connect(path)
             client.sendall(message)
             replies = client.makefile("r", encoding="utf-8")
-            if not replies.readline():  # "ready": only then do the streams go (_receive)
+            ready = replies.readline()  # only then do the streams go (_receive)
+            if not ready or not json.loads(ready)["ready"]:  # stale (new packages), or gone
                 return None
             socket.send_fds(client, [b"S"], [0, 1, 2])
             first = replies.readline()
