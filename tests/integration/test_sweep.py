@@ -249,10 +249,35 @@ def _worker_pids(root: Path) -> list[int]:
     return [json.loads(f.read_text())["pid"] for f in files]
 
 
+UNHURRIED = """\
+import time
+
+from sklearn.linear_model import LogisticRegression
+
+
+class Unhurried(LogisticRegression):
+    \"\"\"Fits after 15 s: still running when the test looks, however fast stages start.\"\"\"
+
+    def fit(self, X, y, **kwargs):
+        time.sleep(15)
+        return super().fit(X, y, **kwargs)
+"""
+
+
 def _sweep_until_its_trial_runs(project: Path, name: str) -> tuple[subprocess.Popen[str], float]:
-    """Start a one-trial sweep ``name`` (-j 1); return once its trial runs on a worker."""
+    """Start a one-trial sweep ``name`` (-j 1) of a model that takes its time to fit; return
+    once its trial runs on a worker."""
+    (project / "unhurried.py").write_text(UNHURRIED)
+    (project / "conf" / "model" / "unhurried.yaml").write_text(
+        "_target_: unhurried.Unhurried\nparams:\n  C: 1.0\n  max_iter: 500\n"
+    )
+    config = project / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("model: xgboost", "model: unhurried"))
+    conveyor_in_process("compile", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "a model that takes its time", cwd=project)
     process = subprocess.Popen(
-        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=2", "-j", "1", "--name", name],
+        [VENV_BIN / "conveyor", "sweep", "model.params.C=0.5", "-j", "1", "--name", name],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
