@@ -51,6 +51,16 @@ class TestDaskExecutor(ExecutorContract):
         with cls().executor().open(where="executor", source="contract") as session:
             yield session
 
+    # Each starts a cluster of its own and kills one of its workers (10-30 s): in the full run,
+    # not in the daily subset (docs/testing.md).
+    @pytest.mark.slow
+    def test_a_worker_that_dies_is_an_executor_error(self) -> None:
+        super().test_a_worker_that_dies_is_an_executor_error()
+
+    @pytest.mark.slow
+    def test_a_worker_that_dies_in_submit_is_an_executor_error(self) -> None:
+        super().test_a_worker_that_dies_in_submit_is_an_executor_error()
+
     def test_starts_a_local_cluster_of_the_configured_workers(self, session: Session) -> None:
         import os
 
