@@ -205,3 +205,38 @@ def test_a_server_that_never_answers_costs_a_timeout_not_the_stage(
     assert waited.stdout.startswith("gate: ")
     # CONVEYOR_COLD=1 never asks the server at all: no wait, no warning, the same answer.
     assert (cold.returncode, cold.stdout, cold.stderr) == (0, waited.stdout, "")
+
+
+def _ready(path: str, environment: dict[str, str]) -> bool:
+    """Whether the server at ``path`` would take a request from a client with ``environment``
+    (the first step of conveyor.cli.warm.delegate; the client then hangs up)."""
+    import json
+    import socket as sockets
+
+    from conveyor.cli.warm import HEADER
+
+    request = json.dumps(
+        {"argv": ["run", "gate"], "cwd": "/", "env": environment, "umask": 0o22, "pid": 1}
+    ).encode()
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as client:
+        client.connect(path)
+        client.sendall(HEADER.pack(len(request)) + request)
+        return bool(json.loads(client.makefile("r").readline())["ready"])
+
+
+def test_the_server_goes_cold_only_when_a_new_interpreter_would_import_differently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the server starts here, as `conveyor warm` in a project
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    with stage_server() as warm:
+        path = warm[SOCKET_ENV]
+        assert _ready(path, environment)
+        # Stages write into the project; that is no install (the directory python -m put
+        # first on the server's sys.path is dropped).
+        (tmp_path / "dvc.lock").write_text("")
+        (tmp_path / "reports").mkdir()
+        assert _ready(path, environment)
+        # A plugin on PYTHONPATH (tests/integration/test_plugins.py) needs a cold process.
+        assert not _ready(path, {**environment, "PYTHONPATH": str(tmp_path)})
+        assert _ready(path, environment)

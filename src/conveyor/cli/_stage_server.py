@@ -53,6 +53,11 @@ def serve(path: str, parent: int) -> None:
     """Preload ``PRELOAD``, then fork a child per request until ``parent`` exits or SIGTERM."""
     import gc
 
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        # `python -m` put the server's working directory first. A stage imports nothing from
+        # there (its project is made importable by the run itself), and a file created in it
+        # would otherwise count as an install below.
+        del sys.path[0]
     started = _interpreter(dict(os.environ))  # before the imports: a change makes it stale
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
