@@ -240,3 +240,28 @@ def test_the_server_goes_cold_only_when_a_new_interpreter_would_import_different
         # A plugin on PYTHONPATH (tests/integration/test_plugins.py) needs a cold process.
         assert not _ready(path, {**environment, "PYTHONPATH": str(tmp_path)})
         assert _ready(path, environment)
+
+
+def test_a_stage_dies_with_its_server(reproduced_project: Path) -> None:
+    """A server killed hard cannot kill its stages itself: they end with it, and the client
+    reports the stage failed, not a stage that goes on writing behind DVC's back."""
+    _sleepy_project(reproduced_project)
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    with stage_server() as warm:
+        server = next(p for p in psutil.Process().children() if warm[SOCKET_ENV] in p.cmdline())
+        client = subprocess.Popen(
+            [VENV_BIN / "conveyor", "run", "train"],
+            cwd=reproduced_project,
+            env={**environment, SOCKET_ENV: warm[SOCKET_ENV]},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        stage = _stage_of(server, reproduced_project)
+        server.kill()
+        _, err = client.communicate(timeout=30)
+        assert client.returncode == 1
+        assert "the warm stage server stopped during the stage" in err
+        gone, _ = psutil.wait_procs([stage], timeout=10)
+        assert gone, f"the stage (pid {stage.pid}) outlived its server"
+    assert not (reproduced_project / "fit.finished").exists()

@@ -111,8 +111,10 @@ def _accept(
         connection.close()
         return
     connection.settimeout(None)
+    server = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
+        _die_with(server)
         _child(request, fds, [*server_fds, connection.fileno(), *map(_fileno, children.values())])
     for fd in fds:
         os.close(fd)
@@ -176,6 +178,20 @@ def _exactly(connection: socket.socket, size: int) -> bytes:
             raise ValueError("the request ended early")
         data += chunk
     return data
+
+
+def _die_with(server: int) -> None:
+    """End this child when the server ends (Linux).
+
+    The client of a server that died reports its stage failed; the stage must not run on.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != server:  # it died before the line above took effect
+        os._exit(1)
 
 
 def _child(request: dict[str, object], fds: list[int], inherited: list[int]) -> None:
