@@ -6,6 +6,7 @@ end-to-end test is also a test of the server; these pin what only a comparison o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,12 +14,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 import pytest
 
 from conveyor.cli.warm import SOCKET_ENV, stage_server
 from tests.conftest import VENV_BIN, conveyor
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +121,32 @@ def _stage_of(server: psutil.Process, root: Path) -> psutil.Process:
     return child
 
 
+@contextlib.contextmanager
+def _sleeping_stage(
+    root: Path,
+) -> Iterator[tuple[subprocess.Popen[str], psutil.Process, psutil.Process]]:
+    """``conveyor run train`` of a model asleep in ``fit``, forked from a server of its own:
+    (the client, the server, the stage)."""
+    _sleepy_project(root)
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    with stage_server() as warm:
+        server = next(p for p in psutil.Process().children() if warm[SOCKET_ENV] in p.cmdline())
+        client = subprocess.Popen(
+            [VENV_BIN / "conveyor", "run", "train"],
+            cwd=root,
+            env={**environment, SOCKET_ENV: warm[SOCKET_ENV]},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            yield client, server, _stage_of(server, root)
+        finally:
+            if client.poll() is None:
+                client.kill()
+            client.wait(timeout=30)
+
+
 @pytest.mark.parametrize(
     ("kill", "exit_code"),
     [
@@ -127,18 +158,7 @@ def _stage_of(server: psutil.Process, root: Path) -> psutil.Process:
 def test_a_stage_never_outlives_its_client(
     reproduced_project: Path, kill: signal.Signals, exit_code: int
 ) -> None:
-    _sleepy_project(reproduced_project)
-    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
-    with stage_server() as warm:
-        server = next(p for p in psutil.Process().children() if warm[SOCKET_ENV] in p.cmdline())
-        client = subprocess.Popen(
-            [VENV_BIN / "conveyor", "run", "train"],
-            cwd=reproduced_project,
-            env={**environment, SOCKET_ENV: warm[SOCKET_ENV]},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stage = _stage_of(server, reproduced_project)
+    with _sleeping_stage(reproduced_project) as (client, server, stage):
         client.send_signal(kill)
         assert client.wait(timeout=30) == exit_code
         gone, _ = psutil.wait_procs([stage], timeout=10)
@@ -245,19 +265,7 @@ def test_the_server_goes_cold_only_when_a_new_interpreter_would_import_different
 def test_a_stage_dies_with_its_server(reproduced_project: Path) -> None:
     """A server killed hard cannot kill its stages itself: they end with it, and the client
     reports the stage failed, not a stage that goes on writing behind DVC's back."""
-    _sleepy_project(reproduced_project)
-    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
-    with stage_server() as warm:
-        server = next(p for p in psutil.Process().children() if warm[SOCKET_ENV] in p.cmdline())
-        client = subprocess.Popen(
-            [VENV_BIN / "conveyor", "run", "train"],
-            cwd=reproduced_project,
-            env={**environment, SOCKET_ENV: warm[SOCKET_ENV]},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        stage = _stage_of(server, reproduced_project)
+    with _sleeping_stage(reproduced_project) as (client, server, stage):
         server.kill()
         _, err = client.communicate(timeout=30)
         assert client.returncode == 1
@@ -265,3 +273,25 @@ def test_a_stage_dies_with_its_server(reproduced_project: Path) -> None:
         gone, _ = psutil.wait_procs([stage], timeout=10)
         assert gone, f"the stage (pid {stage.pid}) outlived its server"
     assert not (reproduced_project / "fit.finished").exists()
+
+
+def test_conveyor_warm_exits_as_its_command_does(tmp_path: Path) -> None:
+    """Its command's exit code, 128 + N for a command killed by signal N (as a shell reports
+    it), and a usage error with the fix for a command that does not exist."""
+
+    def warm(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [VENV_BIN / "conveyor", "warm", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    assert warm("sh", "-c", "exit 3").returncode == 3
+    assert warm("sh", "-c", "kill -TERM $$").returncode == 128 + signal.SIGTERM
+    missing = warm("no-such-command-here")
+    assert missing.returncode == 2
+    assert "'no-such-command-here' was not found" in missing.stderr
+    assert "Traceback" not in missing.stderr

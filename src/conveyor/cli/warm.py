@@ -162,7 +162,8 @@ def _wait_for(path: str, server: subprocess.Popen[bytes]) -> None:
 def run_warm(command: list[str]) -> int:
     """Run ``command`` with a stage server; its exit code."""
     with stage_server() as environment:
-        return subprocess.call(command, env=environment)
+        code = subprocess.call(command, env=environment)
+    return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell says
 
 
 # -- `conveyor warm COMMAND...` ------------------------------------------------------------------
@@ -191,3 +192,8 @@ def warm_command(args: argparse.Namespace) -> int:
         return run_warm(command)
     except FileNotFoundError as exc:
         raise UsageError(f"'{command[0]}' was not found: {exc.strerror}") from exc
+    except OSError as exc:  # the server itself could not start (its log is on stderr above)
+        raise UsageError(
+            f"the warm stage server could not start: {exc}",
+            fix=f"run the command cold: {' '.join(command)}",
+        ) from exc
