@@ -15,7 +15,7 @@ import numpy as np
 
 from conveyor.components.drift import psi, shares
 from conveyor.errors import DataError, SpecError
-from conveyor.monitoring import _columns, _stats
+from conveyor.monitoring import _columns, _grid, _stats
 from conveyor.monitoring.drift import (
     ColumnDrift,
     ColumnTest,
@@ -27,6 +27,7 @@ from conveyor.monitoring.profile import OTHER, SAMPLE_LIMIT
 from conveyor.plugins.drift import (
     ColumnSample,
     DriftTest,
+    GridCounts,
     NumericReference,
     Outcome,
     grid_quantiles,
@@ -181,6 +182,8 @@ def drift(
     kind = summary["kind"]
     if summary["count"] == 0 or side.count == 0:  # nothing to compare; null_rate reports it
         return ColumnDrift(name, kind, "none", 0.0, 0.0, False, None, 0.0, 0, side.count, {})
+    if kind == "numeric" and side.counted is not None:
+        return _numeric_counted(name, summary, side, test, tests, where)
     if kind == "numeric":
         assert side.ordered is not None  # noqa: S101 - Side.of sets it for numeric columns
         return _numeric(name, summary, side.ordered, test, tests, where)
@@ -226,6 +229,51 @@ def _numeric(
         reference.count,
         len(current),
         _numeric_plot(reference, current),
+    )
+
+
+def _numeric_counted(
+    name: str,
+    summary: Mapping[str, Any],
+    side: _stats.Side,
+    test: ColumnTest,
+    tests: Tests,
+    where: str | None,
+) -> ColumnDrift:
+    """:func:`_numeric` on a column counted into the reference grid (see ``_grid``)."""
+    counted = side.counted
+    assert counted is not None  # noqa: S101 - the caller checked
+    reference = _stats.numeric_reference(summary)
+    discrete = _grid.value_tally(summary, counted) if "counts" in summary else None
+    values = 6  # only "more than 5" matters; counted.extra keeps enough to tell
+    if summary["unique"] <= 5 and discrete is not None:
+        values = len(summary["counts"]) + len(counted.extra)
+    method, chosen = _method(test, tests, "numeric", name, where, reference.count, values)
+    if not chosen.from_counts and side.exact is not None:  # this test needs the values
+        exact = side.exact()
+        assert exact.ordered is not None  # noqa: S101 - a numeric side read in full
+        return _numeric(name, summary, exact.ordered, test, tests, where)
+    tally = discrete or _grid.bin_tally(reference, counted.grid)
+    sample = ColumnSample(
+        "numeric",
+        tuple(tally.keys),
+        tally.reference,
+        tally.current,
+        tally.first,
+        reference=reference,
+        current_grid=counted.grid,
+    )
+    return _result(
+        name,
+        "numeric",
+        method,
+        chosen,
+        test,
+        chosen.run(sample=sample),
+        tally,
+        reference.count,
+        side.count,
+        _counted_plot(reference, counted.grid),
     )
 
 
@@ -352,6 +400,21 @@ def _numeric_plot(reference: NumericReference, current: np.ndarray) -> dict[str,
     }
 
 
+def _counted_plot(reference: NumericReference, grid: GridCounts) -> dict[str, list[Any]]:
+    """:func:`_numeric_plot` of a counted column (its CDF linear within a grid bin)."""
+    quantiles = reference.quantiles
+    step = 1.0 / (len(quantiles) - 1)
+    low_cur, high_cur = grid.quantiles(np.array([step, 1.0 - step])).tolist()
+    low, high = min(float(quantiles[1]), low_cur), max(float(quantiles[-2]), high_cur)
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, PLOT_BINS + 1)
+    interior = edges[1:-1]
+    ref = np.diff(np.concatenate(([0.0], reference.cdf(interior), [1.0])))
+    cur = _grid.batch_cdf_counts(grid, interior)
+    return {"edges": edges.tolist(), "reference": ref.tolist(), "current": shares(cur).tolist()}
+
+
 def _categorical_plot(tally: _stats.Tally) -> dict[str, list[Any]]:
     """Shares of the PLOT_CATEGORIES most common categories (both sides), the rest as OTHER."""
     ref, cur = shares(tally.reference), shares(tally.current)
@@ -377,10 +440,14 @@ def quality(
         issues.append(QualityIssue(name, "null_rate", jump, options.null_rate_increase, detail))
     if summary["count"] == 0 or side.count == 0:
         return issues
-    if side.ordered is not None:
+    if side.ordered is not None or side.counted is not None:
         low, high = float(summary["min"]), float(summary["max"])
-        outside = int(np.searchsorted(side.ordered, low, side="left"))
-        outside += side.count - int(np.searchsorted(side.ordered, high, side="right"))
+        if side.counted is not None:
+            outside = side.counted.below + side.counted.above
+        else:
+            assert side.ordered is not None  # noqa: S101 - one of the two is set
+            outside = int(np.searchsorted(side.ordered, low, side="left"))
+            outside += side.count - int(np.searchsorted(side.ordered, high, side="right"))
         share = outside / side.count
         if share > options.out_of_range_share:
             detail = f"{outside} of {side.count} values outside [{low:.6g}, {high:.6g}]"

@@ -9,17 +9,17 @@ only lines the two sides up. Imported lazily (numpy at the top).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from conveyor.monitoring import _columns
 from conveyor.monitoring.profile import OTHER, QUANTILES
-from conveyor.plugins.drift import NumericReference, grid_quantiles
+from conveyor.plugins.drift import GridCounts, NumericReference, grid_quantiles
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     import pyarrow as pa
 
@@ -27,13 +27,37 @@ PSI_BINS = 10
 
 
 @dataclass(frozen=True)
+class Counted:
+    """A numeric batch column counted into the reference grid (see ``_grid``), and exact facts."""
+
+    grid: GridCounts
+    below: int
+    """Values below the reference's minimum."""
+    above: int
+    """Values above the reference's maximum."""
+    values: np.ndarray | None
+    """Counts of each of the reference's distinct values, when the profile kept counts."""
+    extra: tuple[float, ...]
+    """Up to EXTRA_VALUES distinct values the reference's counts do not have (ascending)."""
+    total: float
+    """The sum of the values (the mean is ``total / grid.count``)."""
+
+
+@dataclass(frozen=True)
 class Side:
-    """A batch column: ascending finite values (numeric) or category counts, and its nulls."""
+    """A batch column: ascending finite values (numeric) or category counts, and its nulls.
+
+    A numeric column of a batch above ``COUNT_ROWS`` rows has no ``ordered`` values but
+    ``counted`` (its values counted into the reference grid's bins), and ``exact`` reads its
+    values in full for a drift test that cannot work from counts.
+    """
 
     count: int
     nulls: int
     ordered: np.ndarray | None = None
     counts: dict[str, int] | None = None
+    counted: Counted | None = None
+    exact: Callable[[], Side] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, values: pa.ChunkedArray, kind: str, name: str) -> Side:

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from conveyor import _atomic
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from conveyor.bundle import Bundle
     from conveyor.bundle.predictor import Predictor
+    from conveyor.monitoring import _stats
     from conveyor.monitoring._scores import Scores
     from conveyor.monitoring._sharded import ShardedBatch
     from conveyor.monitoring.drift import DriftOptions, DriftReport
@@ -129,7 +130,7 @@ def run_monitor(
     Raises:
         DataError: The batch or the labels are missing, unreadable, or lack a column.
     """
-    from conveyor.monitoring import _batch, _scores
+    from conveyor.monitoring import _batch, _grid, _scores, _sharded
     from conveyor.monitoring._compare import compare
     from conveyor.monitoring._scores import score_table
     from conveyor.monitoring.drift import DriftOptions
@@ -148,9 +149,9 @@ def run_monitor(
         root, request.current, where=where, model=predictor.name if predictor is not None else None
     )
     scorer = predictor if predictor is not None and _scores.can_score(predictor) else None
+    if session is None and not request.labels and _grid.is_large(files):  # counted here
+        session = _sharded.InlineSession()
     if session is not None:
-        from conveyor.monitoring import _sharded
-
         sharded = _sharded.scan_batch(
             session, root, files, required=features, optional=extra, numeric=numeric, where=where
         )
@@ -158,7 +159,9 @@ def run_monitor(
         needs_model = reference.prediction is not None and logged is None and scorer is not None
         needs_labels = bool(request.labels) or (target is not None and sharded.has(target))
         if not needs_model and not needs_labels:
-            return _write(request, _compare_sharded(request, sharded, logged, options, plugins))
+            counted = sharded.rows > _grid.count_rows()
+            found = _compare_sharded(request, sharded, logged, options, plugins, counted=counted)
+            return _write(request, found)
     batch = _batch.read_batch(
         root, files, required=features, optional=extra, numeric=numeric, where=where
     )
@@ -224,8 +227,14 @@ def _compare_sharded(
     logged: str | None,
     options: DriftOptions,
     plugins: Plugins | None,
+    *,
+    counted: bool,
 ) -> tuple[DriftReport, None, dict[str, Any]]:
-    """The drift report of a batch on an executor, one column at a time (no labels, no model)."""
+    """The drift report of a batch on an executor, one column at a time (no labels, no model).
+
+    ``counted``: every column counted into the reference grid in one pass (``_grid``).
+    """
+    from conveyor.monitoring import _grid
     from conveyor.monitoring._compare import Tests, compare_sides
     from conveyor.plugins import Registry
 
@@ -234,9 +243,13 @@ def _compare_sharded(
     loaded = Tests(registry)
     names = [name for name in reference.names if name not in set(options.ignore)]
     prediction = None
-    if reference.prediction is not None and logged is not None:
+    side_of: Callable[[str, str], _stats.Side] = batch.side
+    if counted:  # counted as the profile entry's kind says
+        sides, prediction = _grid.count_sides(batch, reference, names, logged)
+        side_of = lambda name, _kind: sides[name]  # noqa: E731 - a one-line lookup
+    elif reference.prediction is not None and logged is not None:
         prediction = batch.side(logged, reference.prediction["kind"], as_scores=True)
-    report = compare_sides(reference, names, batch.side, batch.rows, prediction, options, loaded)
+    report = compare_sides(reference, names, side_of, batch.rows, prediction, options, loaded)
     document = _document(report, None, None, batch.shown, request.predictor, request.reference_name)
     return report, None, document
 

@@ -24,7 +24,14 @@ from conveyor.plugins.base import Component, P
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ColumnKind", "ColumnSample", "DriftTest", "NumericReference", "Outcome"]
+__all__ = [
+    "ColumnKind",
+    "ColumnSample",
+    "DriftTest",
+    "GridCounts",
+    "NumericReference",
+    "Outcome",
+]
 
 ColumnKind = Literal["numeric", "categorical"]
 
@@ -76,12 +83,77 @@ class NumericReference:
 
 
 @dataclass(frozen=True)
+class GridCounts:
+    """A numeric batch column counted into the bins of the reference's quantile grid.
+
+    A batch above ``conveyor.monitoring.COUNT_ROWS`` rows is never held in memory: each file
+    is counted into the bins ``(-inf, e0], (e0, e1], ..., (ek, inf)`` of ``edges`` (the
+    reference grid's distinct points, and its kept values), and the counts are added up. The
+    CDF is exact at the edges and taken as linear within a bin (the end bins run from the
+    batch's minimum and to its maximum, which are exact).
+    """
+
+    edges: np.ndarray
+    """The bins' edges, ascending and distinct (float64)."""
+    counts: np.ndarray
+    """Batch values per bin (int64, ``len(edges) + 1``): ``counts[i]`` lie in
+    ``(edges[i-1], edges[i]]``, the first bin is ``(-inf, edges[0]]``, the last above."""
+    count: int
+    """Finite values counted (``counts.sum()``)."""
+    minimum: float
+    maximum: float
+
+    def knots(self) -> tuple[np.ndarray, np.ndarray]:
+        """The CDF's corners: values (edges clipped to [minimum, maximum]) and shares at them."""
+        import numpy as np
+
+        inner = np.clip(self.edges, self.minimum, self.maximum)
+        values = np.concatenate(([self.minimum], inner, [self.maximum]))
+        below = np.cumsum(self.counts)[:-1] / self.count
+        return values, np.concatenate(([0.0], below, [1.0]))
+
+    def cdf(self, points: np.ndarray) -> np.ndarray:
+        """Share of batch values <= each point: exact at the edges, linear within a bin."""
+        import numpy as np
+
+        values, shares = self.knots()
+        points = np.asarray(points, dtype=np.float64)
+        last = np.searchsorted(values, points, side="right") - 1  # the last corner <= x
+        low = np.clip(last, 0, len(values) - 2)
+        span = values[low + 1] - values[low]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part = np.where(span > 0, (points - values[low]) / span, 0.0)
+        inside = shares[low] + (shares[low + 1] - shares[low]) * np.clip(part, 0.0, 1.0)
+        return np.where(last < 0, 0.0, np.where(last >= len(values) - 1, 1.0, inside))
+
+    def quantiles(self, shares: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`cdf` at ``shares`` (in [0, 1]): linear within a bin."""
+        import numpy as np
+
+        values, below = self.knots()
+        shares = np.asarray(shares, dtype=np.float64)
+        high = np.clip(np.searchsorted(below, shares, side="left"), 1, len(below) - 1)
+        low = high - 1
+        step = below[high] - below[low]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part = np.where(step > 0, (shares - below[low]) / step, 0.0)
+        found = values[low] + (values[high] - values[low]) * np.clip(part, 0.0, 1.0)
+        return np.where(shares <= 0, self.minimum, found)
+
+    def bin_shares(self) -> np.ndarray:
+        """Each bin's share of the batch."""
+        return self.counts / self.count
+
+
+@dataclass(frozen=True)
 class ColumnSample:
     """One column of the reference and of the batch, lined up for a test.
 
     Every column comes as counts of both sides over the same keys: its categories, its
     distinct values (a numeric column with few of them), or 10 reference-quantile bins. A
-    numeric column also comes as the reference's arrays and the batch's values.
+    numeric column also comes as the reference's arrays and the batch's values, or, for a
+    batch too large to hold (a test whose ``from_counts`` is true only), as
+    ``current_grid``: ``current`` is then None.
     """
 
     kind: ColumnKind
@@ -96,7 +168,9 @@ class ColumnSample:
     reference: NumericReference | None = None
     """Numeric columns: the reference's quantile grid and, if kept, its values."""
     current: np.ndarray | None = None
-    """Numeric columns: the batch's finite values, ascending (float64)."""
+    """Numeric columns: the batch's finite values, ascending (float64); None when counted."""
+    current_grid: GridCounts | None = None
+    """Numeric columns of a counted batch: its values counted into the reference grid's bins."""
 
 
 class DriftTest(Component[P]):
@@ -106,6 +180,12 @@ class DriftTest(Component[P]):
     """The column kinds the test can compare (``ks`` needs numbers)."""
     p_value: ClassVar[bool] = False
     """Whether the threshold is a p-value (drift when p falls below it) or a distance."""
+    from_counts: ClassVar[bool] = False
+    """Whether :meth:`run` works from ``sample.current_grid`` when ``sample.current`` is None.
+
+    False (the default): a numeric column of a batch above ``COUNT_ROWS`` rows is read again
+    in full for this test, as for a small batch (memory grows with the batch).
+    """
     default_threshold: ClassVar[float]
     """The threshold when ``monitor.drift`` sets none (a p-value must lie in (0, 1))."""
 

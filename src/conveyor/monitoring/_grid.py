@@ -1,0 +1,304 @@
+"""Monitoring a large batch in bounded memory: each file counted into the reference's grid.
+
+A batch of more than :data:`COUNT_ROWS` rows (known from the files' metadata before any value
+is read: Parquet footers; CSV files are counted in a streaming pass) is never one table. Each
+file is read on its own (one task per file on an executor, one after another in process) and
+summarised per column:
+
+- a numeric column as counts in the bins ``(-inf, e0], (e0, e1], ..., (ek, inf)`` of the
+  reference's quantile grid (its distinct points, and its values when the profile kept them;
+  the ``side="right"`` convention of ``_stats.numeric_bins``, so the 10 PSI bins are exact
+  sums of these), with exact count, nulls, min, max and sum, the values outside the
+  reference's range, and, when the reference kept counts of its few distinct values, exact
+  counts of each (and up to :data:`EXTRA_VALUES` values it never had);
+- a categorical column as its category counts (bounded already).
+
+Parts merge by addition, in file order, so a run in process and one on any executor hold the
+same numbers and write the same drift.json. The built-in drift tests work from these counts
+(:mod:`conveyor.components.drift` documents how ``ks`` and ``wasserstein`` are approximated,
+and their bounds); a plugin test whose ``from_counts`` is False gets the column's exact
+values, read again file by file, as for a small batch. The drift.html histogram of a counted
+column takes the batch's CDF as linear within a grid bin.
+
+Batches that the model must score, or that carry labels, are read in process whole, as
+before: a score or a metric is not a sum of parts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from conveyor.errors import UsageError
+from conveyor.monitoring import _batch, _sharded, _stats
+from conveyor.monitoring.profile import OTHER
+from conveyor.plugins.drift import GridCounts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from conveyor.monitoring.profile import Profile
+    from conveyor.plugins.drift import NumericReference
+
+COUNT_ROWS = 1_000_000
+"""A batch with more rows than this is counted into the reference grid, file by file."""
+COUNT_ROWS_VARIABLE = "CONVEYOR_MONITOR_COUNT_ROWS"
+"""An environment variable that replaces :data:`COUNT_ROWS` (tests lower it)."""
+EXTRA_VALUES = 6
+"""Distinct values the reference never had that a count keeps: enough to tell 'more than 5'."""
+
+
+def count_rows() -> int:
+    """The row threshold: :data:`COUNT_ROWS`, or the environment's override."""
+    text = os.environ.get(COUNT_ROWS_VARIABLE)
+    if text is None:
+        return COUNT_ROWS
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UsageError(
+            f"{COUNT_ROWS_VARIABLE}={text!r} is not a row count",
+            where="environment",
+            fix=f"set it to a whole number of rows (default {COUNT_ROWS:,}), or unset it",
+        )
+    return value
+
+
+def is_large(files: Sequence[Path]) -> bool:
+    """Whether ``files`` hold more than :func:`count_rows` rows, from their metadata.
+
+    A file that cannot be read counts as no rows: the in-process reader reports it as it
+    always has.
+    """
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    limit, rows = count_rows(), 0
+    for file in sorted(files, key=lambda f: f.suffix == ".csv"):  # footers first, CSV if needed
+        try:
+            if file.suffix == ".csv":
+                with pcsv.open_csv(file) as reader:
+                    rows += sum(batch.num_rows for batch in reader)
+            else:
+                rows += pq.ParquetFile(file).metadata.num_rows
+        except (OSError, pa.ArrowException):
+            continue
+        if rows > limit:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class ColumnCount:
+    """How to count one column of every file (built on the driver, shipped with the task)."""
+
+    name: str
+    type: pa.DataType
+    kind: str
+    numeric: bool
+    as_scores: bool
+    edges: np.ndarray
+    low: float | None
+    high: float | None
+    values: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class CountTask:
+    """One file and the columns to count in it."""
+
+    path: Path
+    display: str
+    columns: tuple[ColumnCount, ...]
+    where: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file's share of one column."""
+
+    nulls: int
+    counts: dict[str, int] | None = None
+    bins: np.ndarray | None = None
+    below: int = 0
+    above: int = 0
+    values: np.ndarray | None = None
+    extra: tuple[float, ...] = ()
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    total: float = 0.0
+
+
+def count_file(task: CountTask) -> list[Part]:
+    """Every column of one file, counted (on a worker, or in process)."""
+    names = list(dict.fromkeys(column.name for column in task.columns))
+    numeric = {column.name for column in task.columns if column.numeric}
+    table = _batch._read(task.path, task.display, names, task.where)
+    table = _batch._typed(table, numeric, task.display, task.where)
+    return [_count(table.column(column.name), column) for column in task.columns]
+
+
+def _count(values: pa.ChunkedArray, column: ColumnCount) -> Part:
+    if values.type != column.type:
+        values = values.cast(column.type)
+    if column.as_scores:  # as logged_score reads it: float64, nulls as NaN
+        values = pa.chunked_array([pa.array(np.asarray(values.to_numpy(), dtype=np.float64))])
+    side = _stats.Side.of(values, column.kind, column.name)
+    if side.ordered is None:
+        return Part(side.nulls, counts=side.counts)
+    ordered = side.ordered
+    below_edges = np.searchsorted(ordered, column.edges, side="right")
+    bins = np.diff(np.concatenate(([0], below_edges, [len(ordered)]))).astype(np.int64)
+    below = above = 0
+    if column.low is not None and column.high is not None:
+        below = int(np.searchsorted(ordered, column.low, side="left"))
+        above = len(ordered) - int(np.searchsorted(ordered, column.high, side="right"))
+    counts, extra = None, ()
+    if column.values is not None:
+        counts = np.searchsorted(ordered, column.values, side="right") - np.searchsorted(
+            ordered, column.values, side="left"
+        )
+        distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+        extra = tuple(distinct[~np.isin(distinct, column.values)][:EXTRA_VALUES].tolist())
+    if not len(ordered):
+        return Part(side.nulls, bins=bins, values=counts)
+    return Part(
+        side.nulls,
+        bins=bins,
+        below=below,
+        above=above,
+        values=counts,
+        extra=extra,
+        minimum=float(ordered[0]),
+        maximum=float(ordered[-1]),
+        total=float(ordered.sum()),
+    )
+
+
+def merge(parts: Sequence[Part], column: ColumnCount) -> _stats.Side:
+    """The whole batch's column from its files' parts (added in file order)."""
+    nulls = sum(part.nulls for part in parts)
+    if column.kind != "numeric":
+        pieces = [_sharded.ColumnPart(part.nulls, counts=part.counts) for part in parts]
+        return _sharded.merge_parts(pieces, "categorical")
+    bins = _added([part.bins for part in parts], len(column.edges) + 1)
+    count = int(bins.sum())
+    values = None
+    if column.values is not None:
+        values = _added([part.values for part in parts], len(column.values))
+    extra = sorted({value for part in parts for value in part.extra})[:EXTRA_VALUES]
+    total = 0.0
+    for part in parts:
+        total += part.total
+    grid = GridCounts(
+        column.edges,
+        bins,
+        count,
+        min(part.minimum for part in parts),
+        max(part.maximum for part in parts),
+    )
+    counted = _stats.Counted(
+        grid,
+        sum(part.below for part in parts),
+        sum(part.above for part in parts),
+        values,
+        tuple(extra),
+        total,
+    )
+    return _stats.Side(count, nulls, counted=counted)
+
+
+def _added(arrays: Sequence[np.ndarray | None], size: int) -> np.ndarray:
+    """The element-wise sum of the parts' arrays (in file order)."""
+    total = np.zeros(size, dtype=np.int64)
+    for array in arrays:
+        if array is not None:
+            total += array
+    return total
+
+
+def grid_edges(reference: NumericReference) -> np.ndarray:
+    """The bins' edges: the grid's distinct points, and the kept values."""
+    points = reference.quantiles
+    if reference.sample is not None:
+        points = np.concatenate((points, reference.sample))
+    return np.unique(points)
+
+
+def _column(
+    batch: _sharded.ShardedBatch, name: str, summary: Mapping[str, Any], *, as_scores: bool
+) -> ColumnCount:
+    kind = summary["kind"]
+    edges, low, high, values = np.empty(0), None, None, None
+    if kind == "numeric" and summary["count"]:
+        edges = grid_edges(_stats.numeric_reference(summary))
+        low, high = float(summary["min"]), float(summary["max"])
+        if "counts" in summary:
+            values = np.array([float(key) for key in summary["counts"]])
+    field = batch.schema.field(name)
+    numeric = name in batch.numeric
+    return ColumnCount(name, field.type, kind, numeric, as_scores, edges, low, high, values)
+
+
+def count_sides(
+    batch: _sharded.ShardedBatch, reference: Profile, names: Sequence[str], logged: str | None
+) -> tuple[dict[str, _stats.Side], _stats.Side | None]:
+    """Every column ``names`` (and the logged score) of the batch, counted in one pass.
+
+    One task per file counts all its columns; each side's ``exact`` reads that column's
+    values in full, for a drift test that cannot work from counts.
+    """
+    columns = [_column(batch, name, reference.column(name), as_scores=False) for name in names]
+    prediction = reference.prediction
+    if prediction is not None and logged is not None:
+        columns.append(_column(batch, logged, prediction, as_scores=True))
+    tasks = [
+        CountTask(path, display, tuple(columns), batch.where)
+        for path, display in zip(batch.files, batch.shown, strict=True)
+    ]
+    parts: list[list[Part]] = batch.session.map(count_file, tasks)
+    sides = []
+    for index, column in enumerate(columns):
+        side = merge([part[index] for part in parts], column)
+        exact = functools.partial(batch.side, column.name, column.kind, as_scores=column.as_scores)
+        sides.append(dataclasses.replace(side, exact=exact))
+    found = dict(zip(names, sides, strict=False))
+    return found, sides[len(names)] if len(sides) > len(names) else None
+
+
+def bin_tally(reference: NumericReference, grid: GridCounts) -> _stats.Tally:
+    """``_stats.bin_tally`` from the grid counts: the same 10 bins, the same counts."""
+    interior = _stats.quantile_edges(reference)
+    at = np.cumsum(grid.counts)[np.searchsorted(grid.edges, interior)]
+    cur = np.diff(np.concatenate(([0], at, [grid.count]))).astype(np.float64)
+    ref_shares = np.diff(np.concatenate(([0.0], reference.cdf(interior), [1.0])))
+    labels = [f"<= {edge:.4g}" for edge in interior.tolist()] + ["above"]
+    return _stats.Tally(labels, ref_shares * reference.count, cur, 0)
+
+
+def value_tally(summary: Mapping[str, Any], counted: _stats.Counted) -> _stats.Tally:
+    """``_stats.value_tally`` from the exact counts of the reference's values."""
+    assert counted.values is not None  # noqa: S101 - counted when the summary has counts
+    counts: dict[str, int] = summary["counts"]
+    keys, ref = list(counts), np.array(list(counts.values()), dtype=np.float64)
+    cur = counted.values.astype(np.float64)
+    if rest := counted.grid.count - int(cur.sum()):
+        keys.append(OTHER)
+        ref, cur = np.append(ref, 0.0), np.append(cur, float(rest))
+    return _stats.Tally(keys, ref, cur, 0)
+
+
+def batch_cdf_counts(grid: GridCounts, interior: np.ndarray) -> np.ndarray:
+    """Counts in the bins cut at ``interior`` (any points), the CDF linear within a grid bin."""
+    below = grid.cdf(interior) * grid.count
+    return np.diff(np.concatenate(([0.0], below, [float(grid.count)])))
