@@ -1,0 +1,133 @@
+"""A batch above COUNT_ROWS on an executor: per-file counts, the in-process run's reports.
+
+The threshold is lowered (``CONVEYOR_MONITOR_COUNT_ROWS``) so that a 5000-row prediction log of
+five parts (one CSV) is counted into the reference grid. On a real Dask LocalCluster (two
+single-threaded worker processes) each file is one ``count_file`` task that returns counts,
+never values, and drift.json and drift.html are byte-identical to an in-process run's, which
+counts the same files one after another; the same on the local process pool.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client
+
+from conveyor.executors.dask import ADDRESS_VARIABLE, DaskExecutor
+from conveyor.executors.local import LocalExecutor
+from conveyor.monitoring import MonitorRequest, run_monitor
+from conveyor.monitoring._grid import COUNT_ROWS_VARIABLE
+from conveyor.monitoring.drift import ColumnTest, DriftOptions
+from conveyor.monitoring.profile import Profile, build_profile
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow  # starts a Dask cluster's tasks and a process pool
+
+LOG = "logs/big"
+
+
+def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "big": rng.normal(shift, 1.0, rows),
+            "few": rng.integers(0, 4, rows).astype("int64"),
+            "holes": np.where(rng.random(rows) < 0.1 + shift / 4, np.nan, rng.random(rows)),
+            "colour": rng.choice(["red", "green", "blue"], rows),
+            "_score": rng.beta(2 + shift, 2, rows),
+        }
+    )
+    if shift:
+        frame.loc[frame.index[::7], "colour"] = "mauve"
+        frame.loc[frame.index[::5], "big"] += 6.0  # out of the reference's range
+        frame.loc[frame.index[::13], "big"] = -0.0  # signed zeros, in several files
+    return frame
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A prediction log of five parts (one CSV) and two profiles; the threshold lowered."""
+    monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)
+    monkeypatch.setenv(COUNT_ROWS_VARIABLE, "1000")
+    current = _frame(5000, seed=2, shift=0.3)
+    bounds = [0, 700, 1500, 2600, 3900, 5000]
+    for index, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        folder = tmp_path / LOG / f"date=2024-01-0{1 + index // 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        part = current.iloc[start:stop]
+        if index == 3:
+            part.to_csv(folder / f"part-{index}.csv", index=False)
+        else:
+            part.to_parquet(folder / f"part-{index}.parquet", index=False)
+    for rows, name in ((3000, "grid.json"), (400, "sample.json")):
+        frame = _frame(rows, seed=1)
+        profile = build_profile(
+            frame.drop(columns="_score"),
+            kinds={"few": "numeric", "colour": "categorical"},
+            prediction=frame["_score"].to_numpy(),
+        )
+        (tmp_path / name).write_text(profile.to_json())
+    return tmp_path
+
+
+def _request(root: Path, reference: str, out: str, options: DriftOptions | None) -> Any:
+    text = (root / reference).read_text()
+    return MonitorRequest(
+        current=(LOG,),
+        reference=Profile.from_json(text, where=reference),
+        predictor=None,
+        out_dir=root / out,
+        options=options,
+        reference_name=reference,
+    )
+
+
+def _reports(root: Path, out: str) -> tuple[bytes, bytes]:
+    return (root / out / "drift.json").read_bytes(), (root / out / "drift.html").read_bytes()
+
+
+OVERRIDES = DriftOptions(
+    columns={"big": ColumnTest("ks"), "holes": ColumnTest("psi"), "few": ColumnTest("ztest")}
+)
+CASES = [("grid.json", None), ("sample.json", None), ("grid.json", OVERRIDES)]
+"""The grid (Wasserstein, Jensen-Shannon), the sample (KS, chi-square), explicit methods."""
+
+
+def test_dask_counts_each_file_and_writes_the_in_process_reports(
+    work: Path, scheduler: str
+) -> None:
+    with DaskExecutor.from_config({"address": scheduler}).open(where="executor") as session:
+        with Client(scheduler) as client:
+            before = set(client.run_on_scheduler(_task_prefixes))
+        for index, (reference, options) in enumerate(CASES):
+            run_monitor(work, _request(work, reference, f"here{index}", options))
+            here = _reports(work, f"here{index}")
+            document = json.loads(here[0])
+            assert document["rows"] == 5000
+            assert document["prediction_drift"] is not None  # the logged score, counted
+            checks = {issue["check"] for issue in document["quality"]}
+            assert {"new_categories", "out_of_range"} <= checks
+            run_monitor(work, _request(work, reference, f"dask{index}", options), session=session)
+            assert _reports(work, f"dask{index}") == here, reference
+    with Client(scheduler) as client:
+        ran = set(client.run_on_scheduler(_task_prefixes)) - before
+    assert "count_file" in ran  # one task per file returned counts ...
+    assert "column_part" not in ran  # ... and no column's values were shipped
+
+
+def test_the_process_pool_writes_the_in_process_reports(work: Path) -> None:
+    run_monitor(work, _request(work, "grid.json", "here", OVERRIDES))
+    with LocalExecutor.from_config({"workers": 2}).open(where="executor") as session:
+        run_monitor(work, _request(work, "grid.json", "pool", OVERRIDES), session=session)
+    assert _reports(work, "pool") == _reports(work, "here")
+
+
+def _task_prefixes(dask_scheduler: Any) -> list[str]:
+    return sorted(dask_scheduler.task_prefixes)
