@@ -11,6 +11,8 @@ from conveyor.plugins import GROUPS, Registry
 from conveyor.testing._contract import ComponentContract
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pytest
 
     from conveyor.monitoring import ColumnDrift
@@ -30,7 +32,9 @@ class DriftTestContract(ComponentContract):
     ``conveyor.monitoring.compare`` as ``monitor.drift.method: <name>`` does, and checks that
     an identical batch does not drift, that a clearly shifted one does, that the statistic is a
     finite float (with a p-value in [0, 1] exactly when ``p_value`` says so), and that the
-    same data gives the same result.
+    same data gives the same result. The same two verdicts hold for a batch above
+    ``COUNT_ROWS``, counted file by file into the reference grid: a test that declares
+    ``from_counts`` gets the counts, any other the batch's values (the same result as small).
     """
 
     kind = "drift_test"
@@ -46,10 +50,66 @@ class DriftTestContract(ComponentContract):
 
     def compare(self, column_kind: ColumnKind, rows: int, *, shifted: bool) -> ColumnDrift:
         """Profile a column of ``rows`` values and test a batch of 2000 against it."""
+        from conveyor.monitoring import ColumnTest, DriftOptions, build_profile, compare
+
+        reference, current = self.tables(column_kind, rows, shifted=shifted)
+        profile = build_profile(reference, kinds={"x": column_kind})
+        options = DriftOptions(default=ColumnTest(self.name))
+        (column,) = compare(profile, current, options=options, tests=self.registry()).columns
+        assert column.method == self.name, f"the column was tested with '{column.method}'"
+        return column
+
+    def registry(self) -> Registry:
+        """A ``conveyor.drift_tests`` registry holding only this test."""
+        value = f"{self.component.__module__}:{self.component.__qualname__}"
+        return Registry(self.kind, {self.name: EntryPoint(self.name, value, GROUPS[self.kind])})
+
+    def compare_counted(
+        self,
+        column_kind: ColumnKind,
+        rows: int,
+        *,
+        shifted: bool,
+        folder: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> ColumnDrift:
+        """:meth:`compare` on a batch above ``COUNT_ROWS`` (lowered to 0): counted, per file.
+
+        A test whose ``from_counts`` is true gets the batch counted into the reference grid
+        (``sample.current_grid``); one whose ``from_counts`` is false its values, as before.
+        """
+        import pyarrow.parquet as pq
+
+        from conveyor.monitoring import (
+            ColumnTest,
+            DriftOptions,
+            MonitorRequest,
+            build_profile,
+            run_monitor,
+        )
+        from conveyor.monitoring._grid import COUNT_ROWS_VARIABLE
+        from conveyor.plugins import Plugins
+
+        reference, current = self.tables(column_kind, rows, shifted=shifted)
+        pq.write_table(current.slice(0, len(current) // 2), folder / "part-0.parquet")
+        pq.write_table(current.slice(len(current) // 2), folder / "part-1.parquet")
+        monkeypatch.setenv(COUNT_ROWS_VARIABLE, "0")
+        request = MonitorRequest(
+            current=("part-*.parquet",),
+            reference=build_profile(reference, kinds={"x": column_kind}),
+            predictor=None,
+            out_dir=folder / "reports",
+            options=DriftOptions(default=ColumnTest(self.name)),
+        )
+        plugins = Plugins({self.kind: self.registry()})
+        (column,) = run_monitor(folder, request, plugins=plugins).report.columns
+        assert column.method == self.name, f"the column was tested with '{column.method}'"
+        return column
+
+    def tables(self, column_kind: ColumnKind, rows: int, *, shifted: bool) -> tuple[Any, Any]:
+        """The reference (``rows`` values) and the batch (2000, or the reference itself)."""
         import numpy as np
         import pyarrow as pa
-
-        from conveyor.monitoring import ColumnTest, DriftOptions, build_profile, compare
 
         rng = np.random.default_rng(7)
         if column_kind == "numeric":
@@ -62,13 +122,7 @@ class DriftTestContract(ComponentContract):
             current = pa.table({"x": rng.choice(labels, 2000, p=shares)})
         if not shifted:
             current = reference  # the same data: nothing may drift
-        profile = build_profile(reference, kinds={"x": column_kind})
-        value = f"{self.component.__module__}:{self.component.__qualname__}"
-        tests = Registry(self.kind, {self.name: EntryPoint(self.name, value, GROUPS[self.kind])})
-        options = DriftOptions(default=ColumnTest(self.name))
-        (column,) = compare(profile, current, options=options, tests=tests).columns
-        assert column.method == self.name, f"the column was tested with '{column.method}'"
-        return column
+        return reference, current
 
     def test_declares_its_columns_and_threshold(self) -> None:
         """``kinds`` names column kinds; ``default_threshold`` fits what it is compared with."""
@@ -115,3 +169,20 @@ class DriftTestContract(ComponentContract):
         first = self.compare(column_kind, SIZES[0], shifted=True)
         second = self.compare(column_kind, SIZES[0], shifted=True)
         assert (first.statistic, first.p_value) == (second.statistic, second.p_value)
+
+    def test_a_counted_batch_drifts_as_its_values_do(
+        self, column_kind: ColumnKind, rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Above ``COUNT_ROWS`` (counts, if ``from_counts``): same data stays, a shift drifts."""
+        for shifted in (False, True):
+            folder = tmp_path / f"shifted-{shifted}"
+            folder.mkdir()
+            column = self.compare_counted(
+                column_kind, rows, shifted=shifted, folder=folder, monkeypatch=monkeypatch
+            )
+            assert column.drifted is shifted, f"a counted batch (shifted={shifted}): {column}"
+            if not self.component.from_counts or column_kind == "categorical":
+                exact = self.compare(column_kind, rows, shifted=shifted)
+                assert (column.statistic, column.p_value) == (exact.statistic, exact.p_value), (
+                    "a test without from_counts must see the batch's values, as for a small one"
+                )
