@@ -78,15 +78,19 @@ def is_large(files: Sequence[Path]) -> bool:
     """Whether ``files`` hold more than :func:`count_rows` rows, from their metadata.
 
     A file that cannot be read counts as no rows: the in-process reader reports it as it
-    always has.
+    always has. CSV files are counted (a streaming pass) only when their size in bytes could
+    take the batch over the threshold.
     """
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     limit, rows = count_rows(), 0
+    csv_bytes = sum(_size(file) for file in files if file.suffix == ".csv")
     for file in sorted(files, key=lambda f: f.suffix == ".csv"):  # footers first, CSV if needed
         try:
             if file.suffix == ".csv":
+                if rows + csv_bytes <= limit:  # a row takes at least one byte: cannot be over
+                    return False
                 with pcsv.open_csv(file) as reader:
                     rows += sum(batch.num_rows for batch in reader)
             else:
@@ -96,6 +100,13 @@ def is_large(files: Sequence[Path]) -> bool:
         if rows > limit:
             return True
     return False
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
 
 
 @dataclass(frozen=True)

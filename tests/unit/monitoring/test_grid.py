@@ -20,7 +20,13 @@ from conveyor.components.drift import ks_counts, wasserstein_counts
 from conveyor.errors import UsageError
 from conveyor.monitoring import MonitorRequest, run_monitor
 from conveyor.monitoring import _batch as batch_module
-from conveyor.monitoring._grid import COUNT_ROWS, COUNT_ROWS_VARIABLE, count_rows, grid_edges
+from conveyor.monitoring._grid import (
+    COUNT_ROWS,
+    COUNT_ROWS_VARIABLE,
+    count_rows,
+    grid_edges,
+    is_large,
+)
 from conveyor.monitoring._stats import numeric_reference
 from conveyor.monitoring.drift import ColumnTest, DriftOptions
 from conveyor.monitoring.profile import build_profile
@@ -270,3 +276,19 @@ def test_a_plugin_gets_counts_only_when_it_says_it_can(
         assert after["statistic"] == pytest.approx(before["statistic"], abs=0.02)
     else:
         assert after == before  # today's values path, exactly
+
+
+def test_rows_come_from_parquet_footers_and_csv_files_counted_when_they_could_matter(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = sorted(log.glob("part-*"))  # 4600 rows in Parquet, 400 in one CSV
+    parquet = [file for file in files if file.suffix == ".parquet"]
+    monkeypatch.setenv(COUNT_ROWS_VARIABLE, "4599")
+    assert is_large(parquet)
+    monkeypatch.setenv(COUNT_ROWS_VARIABLE, "4600")
+    assert not is_large(parquet)
+    assert is_large(files)  # the CSV's 400 rows take it over
+    monkeypatch.setenv(COUNT_ROWS_VARIABLE, "5000")
+    assert not is_large(files)
+    (log / "broken.parquet").write_bytes(b"not parquet")  # left to the reader to report
+    assert not is_large([*files, log / "broken.parquet"])
