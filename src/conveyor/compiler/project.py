@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from conveyor.compiler.drift import Drift
     from conveyor.compiler.ir import Pipeline
+    from conveyor.config.recompose import Composer
+    from conveyor.plugins import Plugins
 
 __all__ = ["Compiled", "check", "check_drift", "compile_files"]
 
@@ -37,9 +39,19 @@ class Compiled:
         return write_files(root, self.files)
 
 
-def compile_files(root: Path, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
-    """Compose, validate and compile the project at ``root``."""
-    project = load_project(root, overrides)
+def compile_files(
+    root: Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    composer: Composer | None = None,
+    plugins: Plugins | None = None,
+) -> Compiled:
+    """Compose, validate and compile the project at ``root``.
+
+    Many compiles of one project (a sweep's trials) pass one ``composer`` and ``plugins``: each
+    distinct choice of config groups is then composed once (:mod:`conveyor.config.recompose`).
+    """
+    project = load_project(root, overrides, plugins=plugins, composer=composer)
     if problems := outside_sources(project):
         raise SpecError.from_problems(problems)
     if project.spec.data.schema_file is not None:  # checked now, not first when validate runs

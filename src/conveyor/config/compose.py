@@ -9,6 +9,7 @@ no spurious diff.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from dataclasses import dataclass
@@ -43,6 +44,16 @@ def group_options(conf_dir: Path, group: str) -> list[str]:
 
 def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> ComposedConfig:
     """Compose ``conf_dir/config.yaml`` with ``overrides``, mapping Hydra errors to SpecErrors."""
+    return compose_keeping(conf_dir, overrides, None)
+
+
+def compose_keeping(
+    conf_dir: Path, overrides: list[str] | tuple[str, ...], keep: list[Any] | None
+) -> ComposedConfig:
+    """:func:`compose`; with a ``keep`` list, also append Hydra's config before it is resolved.
+
+    :class:`conveyor.config.recompose.Composer` applies value overrides to that copy.
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import (
@@ -72,6 +83,8 @@ def compose(conf_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> Comp
     try:
         with initialize_config_dir(str(conf_dir.resolve()), version_base=None):
             cfg = hydra_compose(CONFIG_NAME, overrides=overrides)
+        if keep is not None:
+            keep.append(copy.deepcopy(cfg))
         OmegaConf.resolve(cfg)
         text = OmegaConf.to_yaml(cfg)
         data = OmegaConf.to_container(cfg)

@@ -31,6 +31,8 @@ from conveyor.spec.model import untrustable
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from conveyor.config.recompose import Composer
+
 
 _ROUNDS = ("n_estimators", "max_iter")
 """``_target_`` parameters whose size is the work of a fit, bounded like the built-in models'."""
@@ -48,12 +50,20 @@ class LoadedProject:
 
 
 def load_project(
-    root: Path, overrides: list[str] | tuple[str, ...] = (), *, plugins: Plugins | None = None
+    root: Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    plugins: Plugins | None = None,
+    composer: Composer | None = None,
 ) -> LoadedProject:
-    """Compose and validate the project at ``root``; raise one SpecError listing every problem."""
+    """Compose and validate the project at ``root``; raise one SpecError listing every problem.
+
+    A ``composer`` (for ``root``'s conf/) shares one Hydra compose among override lists that
+    choose the same config groups (a sweep's trials); the result is the same.
+    """
     plugins = plugins or Plugins.discover()
     conf_dir = root / CONFIG_DIR
-    composed = compose(conf_dir, overrides)
+    composed = composer.compose(overrides) if composer else compose(conf_dir, overrides)
     provenance = trace(root, conf_dir, composed.choices, composed.overrides)
     problems = _missing_values(composed.data, provenance)
     missing = {p.path for p in problems}

@@ -12,6 +12,8 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
+from conveyor.config import CONFIG_DIR
+from conveyor.config.recompose import Composer
 from conveyor.errors import SweepError
 from conveyor.experiments import leaderboard
 from conveyor.experiments._trials import run_trials, validate
@@ -108,9 +110,11 @@ def run_study(
             )
 
     tell([t for t in state.trials if t.status in FINISHED and t.params is not None])
+    composer = Composer(root / CONFIG_DIR)  # one compose per choice of groups, for the study
     leftover = [t for t in state.trials if t.status not in FINISHED]
     if leftover:  # asked before an interruption: run them as they were asked
-        run_trials(root, state, leftover, validate(root, state, leftover), progress, cluster)
+        pipelines = validate(root, state, leftover, composer)
+        run_trials(root, state, leftover, pipelines, progress, cluster)
         tell(leftover)
     while len(state.trials) < state.budget:
         asked: dict[str, Any] = {}
@@ -123,7 +127,7 @@ def run_study(
             asked[trial.name] = suggestion
         state.save(root)
         batch = [state.trial(name) for name in asked]
-        runnable, pipelines = _compilable(root, state, batch, progress)
+        runnable, pipelines = _compilable(root, state, batch, progress, composer)
         run_trials(root, state, runnable, pipelines, progress, cluster)
         values = leaderboard.primary_values(root, state)
         for trial in batch:
@@ -135,14 +139,14 @@ def run_study(
 
 
 def _compilable(
-    root: Path, state: SweepState, batch: list[Trial], progress: Progress
+    root: Path, state: SweepState, batch: list[Trial], progress: Progress, composer: Composer
 ) -> tuple[list[Trial], dict[str, str]]:
     """The trials of ``batch`` that compile; the others fail at once with the reason."""
     runnable: list[Trial] = []
     pipelines: dict[str, str] = {}
     for trial in batch:
         try:
-            pipelines.update(validate(root, state, [trial]))
+            pipelines.update(validate(root, state, [trial], composer))
         except SweepError as exc:
             trial.status, trial.error = "failed", exc.what
             progress.note(f"trial {trial.name} failed: {exc.what}")

@@ -16,21 +16,35 @@ from conveyor.experiments import leaderboard, queue
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from conveyor.config.recompose import Composer
     from conveyor.experiments._cluster import Cluster
     from conveyor.experiments._progress import Progress
     from conveyor.experiments.plan import SweepState, Trial
 
 
-def validate(root: Path, state: SweepState, trials: list[Trial]) -> dict[str, str]:
-    """Compile every trial in process; the dvc.yaml text of each structural one, by name."""
-    from conveyor.compiler import DVC_YAML, compile_files
+def validate(
+    root: Path, state: SweepState, trials: list[Trial], composer: Composer | None = None
+) -> dict[str, str]:
+    """Compile every trial in process; the dvc.yaml text of each structural one, by name.
 
+    Trials that choose the same config groups share one Hydra compose (``composer``, one per
+    sweep by default): a grid over model params composes conf/ once, and each trial only applies
+    its values, checks them and builds its stage graph (milliseconds). The files are the bytes a
+    compile of each trial on its own gives (tests/integration/test_sweep_compile.py).
+    """
+    from conveyor.compiler import DVC_YAML, compile_files
+    from conveyor.config import CONFIG_DIR
+    from conveyor.config.recompose import Composer
+    from conveyor.plugins import Plugins
+
+    composer = composer or Composer(root / CONFIG_DIR)
+    plugins = Plugins.discover()
     committed = (root / DVC_YAML).read_text(encoding="utf-8")
     own: dict[str, str] = {}
     for trial in trials:
         shown = " ".join(trial.overrides)
         try:
-            compiled = compile_files(root, trial.overrides)
+            compiled = compile_files(root, trial.overrides, composer=composer, plugins=plugins)
         except ConveyorError as exc:
             several = len(getattr(exc, "problems", ())) > 1
             raise SweepError(

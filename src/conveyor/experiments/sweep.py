@@ -10,9 +10,11 @@ params.yaml current (``compile --check``), and every combination must compile (i
 a typo fails at once with the combination named). A combination whose compiled dvc.yaml differs
 from the committed one is structural: it is queued with its own dvc.yaml.
 
-conf/ is composed once for the project (by the check) and once per combination: once the check
-has passed, params.yaml is what conf/ composes, so the project's facts (the primary metric that
-ranks the trials, the seed) are read from it. The sweep ranks by the metric the gate, ``conveyor
+conf/ is composed once for the project (by the check) and once per distinct choice of config
+groups among the combinations (trials that differ in values share it:
+:mod:`conveyor.config.recompose`): once the check has passed, params.yaml is what conf/
+composes, so the project's facts (the primary metric that ranks the trials, the seed) are read
+from it. The sweep ranks by the metric the gate, ``conveyor
 monitor`` and ``conveyor ct`` use: ``evaluate.primary``, else the first of ``evaluate.metrics``.
 """
 
