@@ -20,8 +20,7 @@ from distributed import Client
 
 from conveyor.executors.dask import ADDRESS_VARIABLE, DaskExecutor
 from conveyor.executors.local import LocalExecutor
-from conveyor.monitoring import MonitorRequest, run_monitor
-from conveyor.monitoring._grid import COUNT_ROWS_VARIABLE
+from conveyor.monitoring import COUNT_ROWS_VARIABLE, MonitorRequest, run_monitor
 from conveyor.monitoring.drift import ColumnTest, DriftOptions
 from conveyor.monitoring.profile import Profile, build_profile
 

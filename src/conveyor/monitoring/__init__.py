@@ -13,6 +13,7 @@ from conveyor._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from conveyor.monitoring._compare import compare
+    from conveyor.monitoring._grid import COUNT_ROWS, COUNT_ROWS_VARIABLE
     from conveyor.monitoring.drift import (
         ColumnDrift,
         ColumnTest,
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 # name -> submodule of conveyor.monitoring that defines it
 _HOMES = {
+    "COUNT_ROWS": "_grid",
+    "COUNT_ROWS_VARIABLE": "_grid",
     "PROFILE_VERSION": "profile",
     "ColumnDrift": "drift",
     "ColumnTest": "drift",
@@ -55,6 +58,8 @@ __getattr__ = lazy_getattr("conveyor.monitoring", _HOMES)
 
 
 __all__ = [
+    "COUNT_ROWS",
+    "COUNT_ROWS_VARIABLE",
     "PROFILE_VERSION",
     "ColumnDrift",
     "ColumnTest",

@@ -12,7 +12,7 @@ from conveyor.plugins.base import (
     Source,
     Transform,
 )
-from conveyor.plugins.drift import ColumnSample, DriftTest, Outcome
+from conveyor.plugins.drift import ColumnSample, DriftTest, GridCounts, Outcome
 from conveyor.plugins.executor import Executor, Session
 from conveyor.plugins.registry import GROUPS, Plugins, Registry
 
@@ -24,6 +24,7 @@ __all__ = [
     "DeployTarget",
     "DriftTest",
     "Executor",
+    "GridCounts",
     "Metric",
     "Model",
     "NoParams",

@@ -81,13 +81,13 @@ class DriftTestContract(ComponentContract):
         import pyarrow.parquet as pq
 
         from conveyor.monitoring import (
+            COUNT_ROWS_VARIABLE,
             ColumnTest,
             DriftOptions,
             MonitorRequest,
             build_profile,
             run_monitor,
         )
-        from conveyor.monitoring._grid import COUNT_ROWS_VARIABLE
         from conveyor.plugins import Plugins
 
         reference, current = self.tables(column_kind, rows, shifted=shifted)
