@@ -184,6 +184,106 @@ def test_a_worker_killed_mid_trial_fails_it_and_resume_completes_it(
     assert len(list(scratch.glob("conveyor-k-1-*"))) == 1  # the killed one's; resume's removed
 
 
+GATED = """\
+import os
+import time
+from pathlib import Path
+
+from sklearn.linear_model import LogisticRegression
+
+GATE = Path({gate!r})
+
+
+class Gated(LogisticRegression):
+    \"\"\"Fits once the test opens the gate: still fitting when the test acts on its trial.\"\"\"
+
+    def fit(self, X, y, **kwargs):
+        (GATE / f"fitting-{{os.getpid()}}").touch()
+        deadline = time.monotonic() + 600
+        while not (GATE / "open").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return super().fit(X, y, **kwargs)
+"""
+
+
+def _gated_project(template: Path, root: Path, gate: Path) -> Path:
+    """The reproduced project on dask with a model whose fit waits for ``gate/open``: a trial
+    is caught mid-fit for sure, and released the moment the test is done with it (no sleep)."""
+    gate.mkdir()
+    shutil.copytree(template, root, symlinks=True)
+    (root / "gated.py").write_text(GATED.format(gate=str(gate)))
+    (root / "conf" / "model" / "gated.yaml").write_text(
+        "_target_: gated.Gated\nparams:\n  C: 1.0\n  max_iter: 500\n"
+    )
+    config = root / "conf" / "config.yaml"
+    text = config.read_text().replace("executor: local", "executor: dask")
+    text = text.replace("deploy: [rest, batch]", "deploy: []")
+    config.write_text(text.replace("model: xgboost", "model: gated"))
+    conveyor_in_process("compile", cwd=root)
+    commit_all(root, "on dask, a model that waits for the test")
+    return root
+
+
+def _fitting(gate: Path, deadline: float, process: subprocess.Popen[str]) -> list[int]:
+    """Wait until a trial's fit has started; the pids of the fits that started so far."""
+    while not (started := sorted(gate.glob("fitting-*"))):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the trial never started fitting"
+        time.sleep(0.1)
+    return [int(p.name.split("-")[1]) for p in started]
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_ended(pid: int, deadline: float) -> None:
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} still runs"
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_trial_is_retried_and_its_experiment_lands_once(
+    reproduced_template: Path, tmp_path: Path
+) -> None:
+    """Dask's retry (allowed-failures 1): the worker running the trial is killed with the
+    trial's processes mid-fit (a lost machine); Dask runs the task again on a live worker, the
+    sweep succeeds without --resume, and the experiment is in 'dvc exp show' once."""
+    gate = tmp_path / "gate"
+    root = _gated_project(reproduced_template, tmp_path / "project", gate)
+    with _cluster(**{"distributed.scheduler.allowed-failures": 1}) as cluster:
+        env = {**os.environ, ADDRESS_VARIABLE: cluster.scheduler_address}
+        argv = ["sweep", "model.params.C=0.5", "--target", "train", "--name", "r"]
+        process = subprocess.Popen(
+            [VENV_BIN / "conveyor", *argv],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 600
+        (first,) = _fitting(gate, deadline, process)
+        (worker,) = _trial_workers(cluster.scheduler_address)
+        for child in worker.children(recursive=True):
+            child.send_signal(signal.SIGKILL)
+        worker.send_signal(signal.SIGKILL)
+        _wait_ended(first, deadline)  # the warm stage died with its client
+        (gate / "open").touch()  # the retry fits at once
+        out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, out + err
+    fits = [int(p.name.split("-")[1]) for p in gate.glob("fitting-*")]
+    assert len(fits) == 2, fits  # killed mid-fit, then run again
+    assert [t["status"] for t in _state(root, "r")["trials"]] == ["success"]
+    shown = _experiments(root)
+    assert [n for n in shown if n.startswith("r")] == ["r-1"]
+    assert _params(shown["r-1"])["model"]["params"]["C"] == 0.5
+
+
 def test_uncommitted_changes_are_refused_before_the_executor_starts(project: Path) -> None:
     """A clone of the base commit would silently drop them; untracked files are not refused."""
     from conveyor.errors import SweepError
