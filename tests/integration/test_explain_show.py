@@ -70,7 +70,7 @@ def test_config_show_prints_the_validated_config_with_defaults(root: Path) -> No
         "kind": "random_forest",
         "params": {"n_estimators": 300, "max_depth": 8, "n_jobs": 2},
         "trusted_types": [],
-        "fit": {"memory": "in_memory", "mode": "local"},  # the validated defaults are shown
+        "fit": {"memory": "in_memory", "mode": "local", "sample_rows": 100_000},  # defaults
     }
     missing = conveyor_in_process("config", "show", "--key", "modle", cwd=root, check=False)
     assert missing.returncode == 2

@@ -168,3 +168,48 @@ def test_fit_at_its_defaults_is_not_written(project: Path) -> None:
     conveyor_in_process("compile", cwd=project)
     assert (project / "params.yaml").read_text() == before
     assert "fit:" not in before
+
+
+@pytest.mark.slow
+def test_external_memory_train_never_reads_the_whole_split(
+    split: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A split of two batches: the stage reads it in batches only, the scaler learns every
+    row and the imputer the strided sample, and two runs write the same bundle bytes."""
+    import numpy as np
+
+    import conveyor.runtime.stages.train as train_stage
+
+    path = split / "data" / "split" / "train.parquet"
+    train = pd.read_parquet(path)
+    rng = np.random.default_rng(5)
+    rows = 70_000  # three batches of BATCH_ROWS (32,768)
+    big = train.iloc[rng.integers(0, len(train), rows)].reset_index(drop=True)
+    features = [c for c in big.columns if c != "diagnosis"]
+    big[features] = big[features] * rng.normal(1, 0.05, (rows, len(features)))
+    big.loc[::11, features[0]] = np.nan  # the imputer has something to learn
+    big.to_parquet(path, index=False, row_group_size=10_000)
+
+    def whole_split(*args: object) -> None:
+        raise AssertionError(f"the external path read a whole split: {args}")
+
+    monkeypatch.setattr(train_stage, "read_frame", whole_split)
+    monkeypatch.setattr(pd, "read_parquet", whole_split)
+    overrides = ("+model.fit.memory=external", "+model.fit.sample_rows=7000")
+    conveyor_in_process("compile", *overrides, cwd=split)
+    bundle_dir = split / "models" / "diagnostics"
+    run_stage(split, "train")
+    first = {p.name: p.read_bytes() for p in sorted(bundle_dir.iterdir()) if p.is_file()}
+    run_stage(split, "train")
+    second = {p.name: p.read_bytes() for p in sorted(bundle_dir.iterdir()) if p.is_file()}
+    assert first == second  # same inputs, same bytes
+    monkeypatch.undo()
+
+    steps = load_bundle(bundle_dir).pipeline.steps
+    imputer = steps[0][1].named_transformers_["0_impute"]
+    scaler = steps[1][1].named_transformers_["1_standard_scaler"]
+    medians = big[features].iloc[::10].median()  # the sample: every 10th row
+    np.testing.assert_allclose(imputer.statistics_, medians.to_numpy())
+    imputed = big[features].fillna(medians)
+    np.testing.assert_allclose(scaler.mean_, imputed.mean().to_numpy(), rtol=1e-9)
+    assert scaler.n_samples_seen_ == rows

@@ -8,8 +8,12 @@
   executor; the workers read the training split themselves (``dask.dataframe.read_parquet``,
   so they must see the project's folder), split into one partition per worker thread.
 
-In both the transforms (the Pipeline's steps before the model) are fitted first, here, on the
-training split, and each batch or partition goes through them before xgboost sees it. The
+In both the transforms (the Pipeline's steps before the model) are fitted first, here, and
+each batch or partition goes through them before xgboost sees it. With ``mode: distributed``
+they are fitted on the whole training split; with ``memory: external`` the split is never
+held whole: a step whose transformer has ``partial_fit`` (the scalers) learns from every row,
+batch by batch, after the steps before it; any other step is fitted on the bounded sample of
+:func:`conveyor.runtime.batches.scan_split` (at most ``model.fit.sample_rows`` rows). The
 trained booster is then loaded into the very ``XGBClassifier``/``XGBRegressor`` the model
 built, so the bundle is the same one scikit-learn Pipeline that ``serve`` and ``score`` load:
 no new type to trust, no new way to predict.
@@ -22,6 +26,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import SpecError
+from conveyor.runtime.batches import BATCH_ROWS, iter_frames
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -34,9 +39,6 @@ if TYPE_CHECKING:
     from conveyor.spec.model import FitSpec
 
 __all__ = ["BATCH_ROWS", "fit_model", "train_distributed", "train_external"]
-
-BATCH_ROWS = 65_536
-"""Rows per batch for ``memory: external`` (about 16 MiB of float64 per 32 columns)."""
 
 
 def fit_model(
@@ -52,7 +54,11 @@ def fit_model(
     plugins: Plugins,
     cache_dir: Path,
 ) -> None:
-    """Fit ``pipeline`` as ``model.fit`` says (``x``, ``y``: the whole training split)."""
+    """Fit ``pipeline`` as ``model.fit`` says.
+
+    ``x``, ``y``: the whole training split, or with ``memory: external`` the sample of
+    :func:`~conveyor.runtime.batches.scan_split` (``train_file`` holds every row).
+    """
     if not fit.settings:
         pipeline.fit(x, y)
         return
@@ -66,17 +72,79 @@ def fit_model(
             fix="use model=xgboost, or remove model.fit from conf/model/ and run "
             "'conveyor compile'",
         )
+    if fit.memory == "external":
+        fit_steps_in_batches(steps, x, y, train_file, target)
+        preprocess = _transform_with(steps)
+        train_external(estimator, train_file, target, preprocess, encoder, cache_dir=cache_dir)
+        return
     if steps:
         from sklearn.pipeline import Pipeline
 
         Pipeline(steps).fit(x, y)  # the same step objects: the bundle's transforms are fitted
     preprocess = _transform_with(steps)
-    if fit.memory == "external":
-        train_external(estimator, train_file, target, preprocess, encoder, cache_dir=cache_dir)
-        return
     meta = preprocess(x.head(2)).iloc[:0]
     with _dask_client(root, plugins) as client:
         train_distributed(estimator, train_file, target, preprocess, encoder, meta, client)
+
+
+def fit_steps_in_batches(
+    steps: list[tuple[str, Any]],
+    sample: pd.DataFrame,
+    y: Any,  # noqa: ANN401 - the sample's labels, encoded
+    train_file: Path,
+    target: str,
+    *,
+    batch_rows: int = BATCH_ROWS,
+) -> None:
+    """Fit the transform steps in order, as ``Pipeline.fit`` would, without the whole split.
+
+    A step is fitted on ``sample`` (as transformed by the steps before it); when its one
+    transformer has ``partial_fit``, that transformer is then fitted afresh on every row of
+    ``train_file``, batch by batch, through the steps before it, and replaces the sample's.
+    """
+    for index, (_, step) in enumerate(steps):
+        if _incremental(step) is None:
+            sample = step.fit_transform(sample, y)
+            continue
+        step.fit(sample, y)
+        _refit_in_batches(step, steps[:index], train_file, target, batch_rows)
+        if index < len(steps) - 1:
+            sample = step.transform(sample)
+
+
+def _incremental(step: Any) -> str | None:  # noqa: ANN401 - a fitted or unfitted step
+    """The name of a ColumnTransformer step's one transformer, if that has ``partial_fit``."""
+    transformers = getattr(step, "transformers", None)
+    if not isinstance(transformers, list) or len(transformers) != 1:
+        return None
+    name, transformer, _ = transformers[0]
+    return str(name) if hasattr(transformer, "partial_fit") else None
+
+
+def _refit_in_batches(
+    step: Any,  # noqa: ANN401 - a fitted ColumnTransformer
+    before: list[tuple[str, Any]],
+    train_file: Path,
+    target: str,
+    batch_rows: int,
+) -> None:
+    """Replace the step's fitted transformer with a clone ``partial_fit`` on every batch."""
+    from sklearn.base import clone
+    from sklearn.utils import _safe_indexing
+
+    name = _incremental(step)
+    for position, (fitted_name, fitted, columns) in enumerate(step.transformers_):
+        if fitted_name != name:
+            continue
+        if isinstance(fitted, str) or not len(columns):  # "drop", or no column selected
+            return
+        fresh = clone(fitted)  # the same params and pandas output, nothing learnt
+        upstream = _transform_with(before)
+        for frame in iter_frames(train_file, batch_rows):
+            features = upstream(frame.drop(columns=[target]))
+            fresh.partial_fit(_safe_indexing(features, columns, axis=1))
+        step.transformers_[position] = (fitted_name, fresh, columns)
+        return
 
 
 def _transform_with(steps: list[tuple[str, Any]]) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -106,14 +174,13 @@ def train_external(
 
     xgboost's page cache goes to a temporary folder in ``cache_dir``, removed afterwards.
     """
-    import pyarrow.parquet as pq
     import xgboost
 
     class Batches(xgboost.DataIter):
         """The training split, ``batch_rows`` rows at a time, through the fitted transforms."""
 
         def __init__(self, cache_prefix: str) -> None:
-            self._batches: Iterator[Any] | None = None
+            self._batches: Iterator[pd.DataFrame] | None = None
             super().__init__(cache_prefix=cache_prefix)
 
         def reset(self) -> None:
@@ -121,11 +188,10 @@ def train_external(
 
         def next(self, input_data: Callable[..., None]) -> bool:
             if self._batches is None:
-                self._batches = pq.ParquetFile(train_file).iter_batches(batch_size=batch_rows)
-            batch = next(self._batches, None)
-            if batch is None:
+                self._batches = iter_frames(train_file, batch_rows)
+            frame = next(self._batches, None)
+            if frame is None:
                 return False
-            frame = batch.to_pandas()
             labels = frame.pop(target)
             input_data(data=preprocess(frame), label=_encoded(labels, encoder))
             return True

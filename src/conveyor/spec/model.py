@@ -9,8 +9,10 @@ modules whose types open files or call what they are given (:func:`untrustable`)
 ``fit`` says how the booster is trained, and both keys change the model, so they are model
 params (docs/scaling.md): ``mode: distributed`` trains on the project's Dask executor
 (``xgboost.dask``), ``memory: external`` trains from the training split in batches
-(``xgboost.ExtMemQuantileDMatrix``). Left at their defaults they are absent from params.yaml,
-so a project that never sets them reruns nothing.
+(``xgboost.ExtMemQuantileDMatrix``), never holding it whole: transforms with ``partial_fit``
+learn from every batch, the others from an evenly strided sample of at most ``sample_rows``
+rows. Left at their defaults they are absent from params.yaml, so a project that never sets
+them reruns nothing.
 """
 
 from __future__ import annotations
@@ -78,6 +80,11 @@ class FitSpec(StrictModel):
 
     mode: Literal["local", "distributed"] = "local"
     memory: Literal["in_memory", "external"] = "in_memory"
+    sample_rows: int = Field(default=100_000, ge=1, le=100_000_000)
+    """``memory: external`` only: the most rows a transform without ``partial_fit`` (an
+    imputer, an encoder) is fitted on: every ``ceil(rows / sample_rows)``-th row of the
+    training split, from the first. Scalers (``partial_fit``) learn from every row, in
+    batches. A split of at most this many rows is fitted whole, as in memory."""
 
     @model_validator(mode="after")
     def _one_of_the_two(self) -> FitSpec:

@@ -10,7 +10,7 @@ from conveyor.runtime import layout
 from conveyor.runtime.code import code_deps
 from conveyor.runtime.estimator import build_model, build_pipeline
 from conveyor.runtime.fit import fit_model
-from conveyor.runtime.frames import read_frame, require_column
+from conveyor.runtime.frames import input_path, read_frame, require_column
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import FeaturesSpec, ModelSpec, is_classification
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from conveyor.plugins import Plugins
     from conveyor.spec import ProjectSpec, Task
+    from conveyor.spec.model import FitSpec
 
 READS = ("data.target", "features", "model", "project.name", "project.task", "seed")
 
@@ -46,7 +47,7 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 
 def run(ctx: StageContext) -> None:
     """Fit, then save the pipeline with its schema and lineage."""
-    from conveyor.bundle import infer_schema, save_bundle  # here: the compiler imports plan()
+    from conveyor.bundle import save_bundle  # here: the compiler imports plan()
     from conveyor.bundle.bundle import dump_pipeline
     from conveyor.runtime.lineage import lineage, record_run
 
@@ -58,17 +59,15 @@ def run(ctx: StageContext) -> None:
     model_spec = ctx.params.parse("model", ModelSpec)
     features = ctx.params.parse("features", FeaturesSpec)
     (train_path,) = ctx.plan.deps
-    frame = read_frame(ctx.root, train_path, "train")
-    require_column(frame, target, key="data.target", file=train_path)
-    x, y = frame.drop(columns=[target]), frame[target]
+    x, y, rows, columns, labels = _training_data(ctx, train_path, target, task, model_spec.fit)
     classes: list[Any] | None = None
     encoder = None
     if is_classification(task):
         from sklearn.preprocessing import LabelEncoder
 
-        encoder = LabelEncoder().fit(y)
+        encoder = LabelEncoder().fit(labels)
         classes = [c.item() if hasattr(c, "item") else c for c in encoder.classes_]
-        _require_two_classes(classes, target, task, train_path, len(y))
+        _require_two_classes(classes, target, task, train_path, rows)
         y = encoder.transform(y)
     estimator = build_model(model_spec, task, seed, ctx.plugins)
     pipeline = build_pipeline(features, estimator, ctx.plugins)
@@ -92,7 +91,7 @@ def run(ctx: StageContext) -> None:
             where="features, model",
             fix=_fit_fix(x),
         ) from exc
-    schema = {"task": task, "target": target, "classes": classes, "columns": infer_schema(x)}
+    schema = {"task": task, "target": target, "classes": classes, "columns": columns}
     # project-local code is a dependency in dvc.yaml, so the lineage records its md5 too
     code = tuple(d for d in code_deps(ctx.plan, ctx.plugins, ctx.root) if d not in ctx.plan.deps)
     metadata = {
@@ -107,9 +106,38 @@ def run(ctx: StageContext) -> None:
     seconds = time.perf_counter() - started
     record = record_run(ctx.root, "train", ctx.plan.outs, seconds=seconds, extra=code)
     print(  # noqa: T201 - the wall time goes to stdout and the run record, never the bundle
-        f"train: {model_spec.label} on {len(x)} rows x {x.shape[1]} features -> {bundle_dir} "
+        f"train: {model_spec.label} on {rows} rows x {len(columns)} features -> {bundle_dir} "
         f"in {seconds:.1f} s (run record: {record.relative_to(ctx.root)})"
     )
+
+
+def _training_data(
+    ctx: StageContext, train_path: str, target: str, task: Task, fit: FitSpec
+) -> tuple[pd.DataFrame, pd.Series, int, list[dict[str, Any]], pd.Series]:
+    """Features and labels to fit on, the split's rows, its schema, and its labels' values.
+
+    In memory: the whole split. ``memory: external``: one pass in batches, and the features
+    and labels are the bounded sample (:func:`conveyor.runtime.batches.scan_split`); the
+    split itself is never held whole.
+    """
+    if fit.memory != "external":
+        from conveyor.bundle import infer_schema
+
+        frame = read_frame(ctx.root, train_path, "train")
+        require_column(frame, target, key="data.target", file=train_path)
+        x, y = frame.drop(columns=[target]), frame[target]
+        return x, y, len(frame), infer_schema(x), y
+    from conveyor.runtime.batches import scan_split
+
+    scan = scan_split(
+        input_path(ctx.root, train_path, "train"),
+        target,
+        sample_rows=fit.sample_rows,
+        classification=is_classification(task),
+    )
+    require_column(scan.sample, target, key="data.target", file=train_path)
+    x, y = scan.sample.drop(columns=[target]), scan.sample[target]
+    return x, y, scan.rows, scan.schema, y if scan.labels is None else scan.labels
 
 
 def _require_two_classes(
