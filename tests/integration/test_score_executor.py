@@ -162,3 +162,23 @@ def test_a_typo_in_params_yaml_executor_is_located(work: Path) -> None:
 
 def _task_prefixes(dask_scheduler: Any) -> list[str]:
     return sorted(dask_scheduler.task_prefixes)
+
+
+def test_the_process_pool_scores_what_this_process_scores(work: Path) -> None:
+    """Sharded on the ``local`` executor's pool (the model shared once per worker through
+    its initializer, by plain pickle) is byte-identical to scoring in this process."""
+    from conveyor.bundle import load_bundle
+    from conveyor.bundle.predictor import Predictor
+    from conveyor.bundle.scoring import score_files
+    from conveyor.executors.local import LocalExecutor
+
+    predictor = Predictor(load_bundle(work / "models" / "tiny"))
+    inputs = [i for i in INPUTS if i != "bad.csv"]
+    here = score_files(predictor, inputs, work / "here.parquet", chunk_rows=64, root=work)
+    executor = LocalExecutor.from_config({"workers": 2})
+    with executor.open(where="executor", source="test") as session:
+        pooled = score_files(
+            predictor, inputs, work / "pool.parquet", chunk_rows=64, root=work, session=session
+        )
+    assert pooled.rows_in == here.rows_in == 569
+    assert (work / "pool.parquet").read_bytes() == (work / "here.parquet").read_bytes()

@@ -1,6 +1,8 @@
 """Batch scoring sharded across an executor: one task per input file, merged in input order.
 
-Each task opens its file and runs the same streaming scorer as a local run
+The model goes to each worker once (:meth:`Session.share`: the predictor, pickled as it is
+today, i.e. the bundle the driver verified and loaded through the allowlist), not with every
+task; each task opens its file and runs the same streaming scorer as a local run
 (:func:`conveyor.bundle._chunks.write_sources`) into its own part, written atomically. When
 every part is in, a manifest naming them in input order is written last (it marks the parts
 complete), and the parts' row groups are copied, in that order, into the output: the same
@@ -37,9 +39,8 @@ MANIFEST = "_manifest.json"
 
 @dataclass(frozen=True)
 class Plan:
-    """What every shard shares: the model, the columns read, the chunking, the layout."""
+    """What every shard shares besides the model: the columns read, the chunking, the layout."""
 
-    predictor: Predictor
     read: list[str]
     chunk_rows: int
     layout: Layout
@@ -56,7 +57,7 @@ class Shard:
     part: Path
 
 
-def score_shard(shard: Shard) -> Tally:
+def score_shard(shard: Shard, predictor: Predictor) -> Tally:
     """Score one file into its part (runs on a worker); the part's counts and bad rows."""
     plan = shard.plan
     source = open_source(shard.path, shard.display)
@@ -64,13 +65,14 @@ def score_shard(shard: Shard) -> Tally:
     progress = Progress([source], None)
     with _atomic.atomic_path(shard.part) as tmp:
         write_sources(
-            plan.predictor, [source], plan.read, plan.chunk_rows, plan.layout, tally, progress, tmp
+            predictor, [source], plan.read, plan.chunk_rows, plan.layout, tally, progress, tmp
         )
     return tally
 
 
 def score_shards(
     session: Session,
+    predictor: Predictor,
     plan: Plan,
     sources: Sequence[Source],
     tally: Tally,
@@ -85,7 +87,8 @@ def score_shards(
             Shard(plan, source.path, source.display, scratch / f"part-{index:05d}.parquet")
             for index, source in enumerate(sources)
         ]
-        futures = [session.submit(score_shard, shard) for shard in shards]
+        model = session.share(predictor)  # once per worker, not once per file
+        futures = [session.submit(score_shard, shard, model) for shard in shards]
         entries: list[dict[str, Any]] = []
         for shard, source, future in zip(shards, sources, futures, strict=True):
             part = future.result()  # in input order: the first failing file's error is raised

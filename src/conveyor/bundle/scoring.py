@@ -112,8 +112,8 @@ def score_files(
         else:
             from conveyor.bundle._shards import Plan, score_shards
 
-            plan = Plan(predictor, read, chunk_rows, layout, bad_rows)
-            score_shards(session, plan, sources, tally, progress, tmp)
+            plan = Plan(read, chunk_rows, layout, bad_rows)
+            score_shards(session, predictor, plan, sources, tally, progress, tmp)
         if bad_rows == "skip":
             chosen = report or target.with_name(f"{target.name}.bad_rows.json")
             report_path = chosen if chosen.is_absolute() else base / chosen

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -74,6 +74,7 @@ class DaskSession(Session):
         self._client = client
         self._where = where
         self._held: list[Any] = []  # dask cancels a task once its future is forgotten
+        self._shared: list[Any] = []  # and forgets scattered data: held until the session ends
 
     @property
     def client(self) -> Any:  # noqa: ANN401 - distributed.Client
@@ -126,6 +127,17 @@ class DaskSession(Session):
             fix="give each worker more memory (executor.params.memory_limit) or make each "
             "task smaller, then run again; nothing was written",
         )
+
+    def share(self, value: T) -> T:
+        """``value`` scattered to every worker (``broadcast=True``); its Dask future.
+
+        A task given the future as an argument gets the worker's copy, so ``value`` crosses
+        the network once per worker and is unpickled there once; a worker that joins later
+        fetches it from a peer.
+        """
+        [future] = self._client.scatter([value], broadcast=True, hash=False)
+        self._shared.append(future)
+        return cast("T", future)
 
     def submit(
         self,

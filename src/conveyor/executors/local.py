@@ -3,13 +3,19 @@
 The pool starts fresh interpreters (``spawn``), as Dask workers are, so work that runs here
 runs on a cluster too: the mapped function must be importable and its items picklable.
 Resources are not reserved (one machine, one pool); they never change a result.
+
+:meth:`LocalSession.share` restarts the pool (after the tasks already submitted finish) with an
+initializer that unpickles every shared value once in each worker process; tasks carry only
+a small token for it. Share what the tasks need before submitting them.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,13 +39,51 @@ class LocalParams(BaseModel):
     """Worker processes; null: one per CPU core."""
 
 
+_WORKER_SHARED: dict[str, Any] = {}
+"""In a pool's worker process: the values shared with it, by token."""
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """The stand-in for a shared value: a token the worker looks up."""
+
+    token: str
+
+
+def _install(shared: dict[str, bytes]) -> None:
+    """The pool's initializer: unpickle each shared value once in this worker."""
+    # pickled by the session's own process, from values its caller built and trusts
+    _WORKER_SHARED.update({token: pickle.loads(data) for token, data in shared.items()})  # noqa: S301
+
+
+def _call_with_shared(fn: Callable[..., R], args: tuple[Any, ...]) -> R:
+    """``fn(*args)`` with each stand-in replaced by the worker's value (runs in a worker)."""
+    return fn(*(_WORKER_SHARED[a.token] if isinstance(a, _Shared) else a for a in args))
+
+
 class LocalSession(Session):
     """An open process pool."""
 
-    def __init__(self, pool: ProcessPoolExecutor, workers: int, where: str) -> None:
-        self._pool = pool
+    def __init__(self, workers: int, where: str) -> None:
         self._workers = workers
         self._where = where
+        self._shared: dict[str, bytes] = {}
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_install,
+            initargs=(dict(self._shared),),
+        )
+
+    def close(self) -> None:
+        """Cancel what has not started and wait for the rest."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     @property
     def workers(self) -> int:
@@ -76,6 +120,17 @@ class LocalSession(Session):
             fix="free memory or lower executor.params.workers, then run again; nothing was written",
         )
 
+    def share(self, value: T) -> T:
+        """A token for ``value``, which each worker of a restarted pool unpickles once.
+
+        The pool restarts after the tasks already submitted finish, so share first.
+        """
+        token = f"shared-{len(self._shared)}"
+        self._shared[token] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pool.shutdown(wait=True)
+        self._pool = self._start()
+        return cast("T", _Shared(token))
+
     def submit(
         self,
         fn: Callable[..., R],
@@ -89,7 +144,10 @@ class LocalSession(Session):
         del resources
         relay: Future[R] = Future()
         try:
-            task = self._pool.submit(fn, *args)
+            if any(isinstance(arg, _Shared) for arg in args):
+                task = self._pool.submit(_call_with_shared, fn, args)
+            else:
+                task = self._pool.submit(fn, *args)
         except BrokenProcessPool as exc:  # an earlier task's worker died: the pool is done
             relay.set_exception(self._died(fn, exc))
             return relay
@@ -116,13 +174,9 @@ class LocalExecutor(Executor[LocalParams]):
     @contextmanager
     def open(self, *, where: str, source: str | None = None) -> Iterator[Session]:
         """Start the pool; on exit, cancel what has not started and wait for the rest."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         workers = self.params.workers or os.cpu_count() or 1
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        session = LocalSession(workers, f"{where} ({source})" if source else where)
         try:
-            yield LocalSession(pool, workers, f"{where} ({source})" if source else where)
+            yield session
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            session.close()

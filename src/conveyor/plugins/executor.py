@@ -12,6 +12,11 @@ Work that fans out opens the executor as a context manager and gets a :class:`Se
     with executor.open(where="executor", source="params.yaml") as session:
         parts = session.map(score_shard, shards, resources={"memory": 2**30})
 
+What every task needs (a loaded model) is shared once, and its stand-in passed to ``submit``::
+
+    model = session.share(predictor)  # sent to each worker once, not with every task
+    futures = [session.submit(score_shard, shard, model) for shard in shards]
+
 A plugin subclasses :class:`Executor`, registers it in the ``conveyor.executors`` group and
 runs ``conveyor.testing.ExecutorContract``. As with Hydra's ``Launcher``, the methods take
 keyword arguments only (after the work itself), so later arguments never break a plugin.
@@ -66,6 +71,22 @@ class Session(ABC):
             Exception: The first exception an item raised (in item order), as ``fn`` raised it;
                 the other items are cancelled or left to finish, never half-reported.
         """
+
+    def share(self, value: T) -> T:
+        """Send ``value`` to the workers once; a stand-in for it in :meth:`submit`'s arguments.
+
+        Pass the stand-in as a top-level argument of :meth:`submit` (not inside an item, a
+        list or a dataclass): the task receives ``value`` as the worker holds it. An executor
+        that can, sends ``value`` once per worker (``client.scatter(broadcast=True)`` on
+        Dask, a pool initializer locally) and each worker unpickles it once, instead of with
+        every task. It travels as :meth:`map`'s items do (by pickle): share what the caller
+        built and trusts, never bytes from elsewhere. The stand-in is valid until the
+        session closes.
+
+        This default returns ``value`` itself, sent with every task that takes it: correct
+        for any executor, and the cost sharing saves.
+        """
+        return value
 
     @abstractmethod
     def submit(

@@ -49,6 +49,41 @@ def add(first: int, second: int) -> int:
     return first + second
 
 
+def pid_and(value: Any, extra: int) -> tuple[Any, int, int]:  # noqa: ANN401 - any value
+    """``value`` as the task received it, ``extra``, and the worker's pid."""
+    return value, extra, os.getpid()
+
+
+def payload_sum(value: Arrivals, extra: int) -> tuple[int, int, int]:
+    """The sum of ``value``'s payload (not the value: that would travel back), and the pid."""
+    return sum(value.payload), extra, os.getpid()
+
+
+class Arrivals:
+    """A value that leaves a file in ``folder`` each time a process unpickles it."""
+
+    def __init__(self, folder: str, payload: list[int]) -> None:
+        self.folder = folder
+        self.payload = payload
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Unpickled through :func:`_arrive`, which counts the arrival."""
+        return (_arrive, (self.folder, self.payload))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Arrivals) and other.payload == self.payload
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _arrive(folder: str, payload: list[int]) -> Arrivals:
+    import pathlib
+    import uuid
+
+    (pathlib.Path(folder) / f"{os.getpid()}-{uuid.uuid4().hex}").touch()
+    return Arrivals(folder, payload)
+
+
 class ExecutorContract(ComponentContract):
     """The suite of a ``conveyor.executors`` plugin.
 
@@ -65,6 +100,9 @@ class ExecutorContract(ComponentContract):
     component: ClassVar[type[Executor[Any]]]
     run_params: ClassVar[dict[str, Any] | None] = None
     """The params ``open`` is called with; ``params`` when None."""
+    shares_once: ClassVar[bool] = False
+    """Whether ``share`` sends a value once per worker (checked when True); the default
+    ``Session.share`` sends it with every task, which is correct but not checked for it."""
 
     def executor(self) -> Executor[Any]:
         """The executor the run checks open."""
@@ -142,6 +180,35 @@ class ExecutorContract(ComponentContract):
         assert caught.value.where == "executor (contract)"
         assert "'die'" in caught.value.what
         assert caught.value.fix
+
+    def test_a_shared_value_reaches_every_task_intact(self, session: Session) -> None:
+        """``submit`` with ``share``'s stand-in gives each task the value itself."""
+        value = {"weights": [0.5, 1.5], "name": "model"}
+        shared = session.share(value)
+        futures = [session.submit(pid_and, shared, i) for i in range(ITEMS)]
+        results = [future.result(timeout=120) for future in futures]
+        assert [(v, i) for v, i, _ in results] == [(value, i) for i in range(ITEMS)]
+        assert session.submit(add, session.share(40), 2).result(timeout=120) == 42
+
+    def test_a_shared_value_is_unpickled_once_per_worker(
+        self, session: Session, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        """With ``shares_once``: tasks do not carry the value; each worker unpickles it once.
+
+        The workers must see the test's temporary folder (one machine, or a shared one).
+        """
+        if not self.shares_once:
+            pytest.skip("this executor sends shared values with each task (Session.share)")
+        folder = tmp_path_factory.mktemp("arrivals")
+        shared = session.share(Arrivals(str(folder), list(range(1000))))
+        tasks = ITEMS * 2
+        futures = [session.submit(payload_sum, shared, i) for i in range(tasks)]
+        results = [future.result(timeout=120) for future in futures]
+        assert [(total, i) for total, i, _ in results] == [(499_500, i) for i in range(tasks)]
+        arrivals = sorted(path.name.split("-")[0] for path in folder.iterdir())
+        pids = {str(pid) for _, _, pid in results}
+        assert len(arrivals) <= session.workers < tasks, arrivals
+        assert pids <= set(arrivals)  # every worker that ran a task unpickled it, once
 
     def test_workers_is_a_positive_count(self, session: Session) -> None:
         """``workers`` says how many tasks can run at once."""

@@ -23,6 +23,7 @@ class TestLocalExecutor(ExecutorContract):
     component = LocalExecutor
     name = "local"
     params: ClassVar[dict[str, Any]] = {"workers": 2}
+    shares_once = True
 
     def test_runs_in_the_pools_processes(self, session: Session) -> None:
         import os
@@ -37,6 +38,7 @@ class TestDaskExecutor(ExecutorContract):
     component = DaskExecutor
     name = "dask"
     params: ClassVar[dict[str, Any]] = {"workers": 2, "memory_limit": "1GiB"}
+    shares_once = True
 
     @pytest.fixture(scope="class", autouse=True)
     @classmethod
