@@ -9,8 +9,10 @@ caller that owns the user's message (the registry, ``conveyor ct``, a sweep, ``c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 from conveyor.errors import CommandNotFoundError, GitError, NotARepositoryError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from pathlib import Path
 
 PROGRAMS = ("git", "dvc")
@@ -121,6 +123,84 @@ def run(
     if check and done.returncode != 0:
         raise failure(root, done)
     return done
+
+
+def run_stoppable(
+    root: Path,
+    command: Sequence[str],
+    *,
+    stop: Callable[[], bool],
+    env: Mapping[str, str] | None = None,
+    every: float = 0.2,
+    grace: float = 3.0,
+) -> Completed | None:
+    """:func:`run` without ``check``, in a process group of its own that ``stop`` can end.
+
+    While the command runs, ``stop()`` is asked every ``every`` seconds; once it says True,
+    the whole group (the command and every process it started) gets SIGTERM, then SIGKILL
+    after ``grace`` seconds or as soon as the command itself has exited, so nothing it started
+    runs on; the result is then None. For work another process calls off: a sweep's trial on
+    an executor's worker, stopped by Ctrl-C on the driver. Whatever ends this call early (an
+    exception in this thread) ends the group the same way.
+    """
+    named = tuple(command)
+    if not named or named[0] not in PROGRAMS:
+        msg = f"conveyor._git runs only {' and '.join(PROGRAMS)}, not {named[:1]}"
+        raise ValueError(msg)
+    executable = shutil.which(named[0])
+    if executable is None:
+        raise CommandNotFoundError(
+            f"the '{named[0]}' command is not installed",
+            where=str(root),
+            fix=f"install {named[0]} and make sure it is on PATH",
+            command=named,
+        )
+    environment = {**os.environ, **(env or {}), "DVC_NO_ANALYTICS": "1"}
+    try:
+        process = subprocess.Popen(
+            [executable, *named[1:]],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment,
+            start_new_session=True,  # its own group: ended as one, apart from ours
+        )
+    except OSError as exc:
+        raise GitError(
+            f"'{' '.join(named)}' could not start: {exc}",
+            where=str(root),
+            fix=f"check that '{root}' exists and {named[0]} can run there",
+            command=named,
+        ) from exc
+    try:
+        while True:
+            try:
+                out, err = process.communicate(timeout=every)
+            except subprocess.TimeoutExpired:
+                if stop():
+                    break
+                continue
+            _signal_group(process.pid, signal.SIGKILL)  # anything it left behind
+            return Completed(named, process.returncode, out, err)
+    finally:
+        if process.returncode is None:
+            _end_group(process, grace)
+    return None
+
+
+def _end_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to the process group led by ``process``; SIGKILL after ``grace`` seconds."""
+    _signal_group(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.communicate(timeout=grace)
+    _signal_group(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
+def _signal_group(group: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, number)
 
 
 def _run_detached(

@@ -9,12 +9,14 @@ stages the swept key invalidates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -248,13 +250,16 @@ def _wait_ended(pid: int, deadline: float) -> None:
 
 
 def test_a_worker_killed_mid_trial_is_retried_and_its_experiment_lands_once(
-    reproduced_template: Path, tmp_path: Path
+    reproduced_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Dask's retry (allowed-failures 1): the worker running the trial is killed with the
     trial's processes mid-fit (a lost machine); Dask runs the task again on a live worker, the
     sweep succeeds without --resume, and the experiment is in 'dvc exp show' once."""
     gate = tmp_path / "gate"
     root = _gated_project(reproduced_template, tmp_path / "project", gate)
+    scratch = tmp_path / "worker-tmp"  # the workers' temporary directory (they inherit TMPDIR)
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     with _cluster(**{"distributed.scheduler.allowed-failures": 1}) as cluster:
         env = {**os.environ, ADDRESS_VARIABLE: cluster.scheduler_address}
         argv = ["sweep", "model.params.C=0.5", "--target", "train", "--name", "r"]
@@ -282,6 +287,81 @@ def test_a_worker_killed_mid_trial_is_retried_and_its_experiment_lands_once(
     shown = _experiments(root)
     assert [n for n in shown if n.startswith("r")] == ["r-1"]
     assert _params(shown["r-1"])["model"]["params"]["C"] == 0.5
+    assert len(list(scratch.glob("conveyor-r-1-*"))) == 1  # the killed one's; the retry's removed
+
+
+def _trial_processes(address: str) -> list[psutil.Process]:
+    """Every process under the cluster's workers: what trials run there (none when idle)."""
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        pids = list(client.run(os.getpid).values())
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            found += psutil.Process(pid).children(recursive=True)
+    return found
+
+
+DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+"""Runs its arguments with SIGINT's default action, as from a terminal: a shell that starts a
+job in the background (``pytest &``) has it ignored, and Python then leaves it ignored."""
+
+
+def test_ctrl_c_stops_the_trials_on_the_workers_and_resume_finishes_them(
+    scheduler: str, reproduced_template: Path, tmp_path: Path
+) -> None:
+    """SIGINT to the driver while both trials are mid-fit on the workers (a fit that would wait
+    ten minutes): the sweep exits 130 within seconds, no process of either trial runs on, no
+    clone, experiment or change is left in the repository, and --resume runs both."""
+    gate = tmp_path / "gate"
+    root = _gated_project(reproduced_template, tmp_path / "project", gate)
+    name = f"i{time.time_ns() % 10**6}"  # its own clones' prefix among earlier runs' leftovers
+    argv = ["sweep", "model.params.C=0.5,2.0", "-j", "2", "--target", "train", "--name", name]
+    process = subprocess.Popen(
+        [sys.executable, "-c", DEFAULT_SIGINT, VENV_BIN / "conveyor", *argv],
+        cwd=root,
+        env={**os.environ, ADDRESS_VARIABLE: scheduler},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while len(fits := _fitting(gate, deadline, process)) < 2:
+        time.sleep(0.1)
+    trial = [p for p in _trial_processes(scheduler) if _alive(p.pid)]
+    assert any("exp" in _cmdline(p) for p in trial), [_cmdline(p) for p in trial]
+
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, out + err
+    assert f"--resume --name {name}" in err
+    for pid in fits + [p.pid for p in trial]:
+        _wait_ended(pid, time.monotonic() + 10)  # the warm stages go with their clients
+    assert not [p for p in _trial_processes(scheduler) if _alive(p.pid)]
+    assert _clones(name) == []  # each task removed its clone
+    assert sh("git", "for-each-ref", "refs/exps", cwd=root).stdout == ""
+    assert sh("git", "status", "--porcelain", cwd=root).stdout == ""
+    assert [t["status"] for t in _state(root, name)["trials"]] == ["pending", "pending"]
+    assert not (root / f".dvc/tmp/conveyor-sweeps/{name}.stop").exists()
+
+    (gate / "open").touch()
+    done = _sweep(root, scheduler, "--resume", "--name", name)
+    assert done.returncode == 0, done.stderr
+    assert [t["status"] for t in _state(root, name)["trials"]] == ["success", "success"]
+    shown = _experiments(root)
+    assert sorted(shown) == [f"{name}-1", f"{name}-2"]
+    assert _params(shown[f"{name}-2"])["model"]["params"]["C"] == 2.0
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
 
 
 def test_uncommitted_changes_are_refused_before_the_executor_starts(project: Path) -> None:

@@ -15,6 +15,13 @@ setting), a sweep's trials skip DVC's local queue. Each trial is one executor ta
 4. sends the experiment back with ``dvc exp push <user repo> NAME --no-cache``, then removes its
    directory, and returns a :class:`TrialResult` (a failed step's output tail is the error).
 
+Ctrl-C on the driver calls the running trials off: the driver creates the sweep's stop file
+(``<state>.stop`` beside the sweep's state, in the user's repository, which the workers reach),
+and each task polls it while ``dvc exp run`` runs in a process group of its own
+(:func:`conveyor._git.run_stoppable`): the group is ended (SIGTERM, then SIGKILL), the clone
+removed, and nothing pushed. A task not yet started returns at once. The push itself is
+never cut short: a trial whose push began lands whole, and counts as finished by its ref.
+
 The driver (:func:`run_on_cluster`) keeps ``-j`` tasks in flight, and a trial succeeds only when
 its experiment ref exists in the user's repository: a result is never trusted over DVC's state,
 so the leaderboard, ``--show``, ``--apply`` and ``--resume`` read the same refs as with the queue.
@@ -22,6 +29,7 @@ so the leaderboard, ``--show``, ``--apply`` and ``--resume`` read the same refs 
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager
@@ -56,6 +64,12 @@ class TrialTask:
     dvc_yaml: str | None
     """A structural trial's own dvc.yaml; None: the committed one."""
     jobs: int
+    stop_file: str | None = None
+    """A file whose existence calls the trial off (the driver was interrupted)."""
+
+    def stopped(self) -> bool:
+        """Whether the driver has called this trial off."""
+        return self.stop_file is not None and Path(self.stop_file).exists()
 
 
 @dataclass(frozen=True)
@@ -67,8 +81,13 @@ class TrialResult:
     error: str | None = None
 
 
+STOPPED = "stopped: the sweep was interrupted before it finished"
+
+
 def run_trial(task: TrialTask) -> TrialResult:
     """Run ``task`` in a fresh clone in a temporary directory on this worker (see the module)."""
+    if task.stopped():
+        return TrialResult(task.name, ok=False, error=STOPPED)
     with tempfile.TemporaryDirectory(
         prefix=f"conveyor-{task.name}-", ignore_cleanup_errors=True
     ) as tmp:
@@ -87,6 +106,8 @@ def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
     failed = failed or _step(work, ("git", "checkout", "-q", "--detach", task.baseline), "checkout")
     if failed:
         return TrialResult(task.name, ok=False, error=failed)
+    if task.stopped():
+        return TrialResult(task.name, ok=False, error=STOPPED)
     if task.dvc_yaml is not None:
         (work / DVC_YAML).write_text(task.dvc_yaml, encoding="utf-8")
     (work / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {task.cache}\n", "utf-8")
@@ -94,7 +115,10 @@ def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
     for override in task.overrides:
         run += ["-S", override]
     run.append(task.target)
-    failed = _step(work, tuple(run), "dvc exp run", env=thread_limits(task.jobs))
+    done = _git.run_stoppable(work, run, stop=task.stopped, env=thread_limits(task.jobs))
+    if done is None:
+        return TrialResult(task.name, ok=False, error=STOPPED)
+    failed = _failure(done, "dvc exp run")
     push = ("dvc", "exp", "push", task.repo, task.name, "--no-cache")
     failed = failed or _step(work, push, "sending the experiment back (dvc exp push)")
     return TrialResult(task.name, ok=failed is None, error=failed)
@@ -104,7 +128,11 @@ def _step(
     where: Path, command: tuple[str, ...], what: str, env: dict[str, str] | None = None
 ) -> str | None:
     """Run ``command``; None when it passed, else ``what`` failed with its output's tail."""
-    done = _git.run(where, command, check=False, env=env)
+    return _failure(_git.run(where, command, check=False, env=env), what)
+
+
+def _failure(done: _git.Completed, what: str) -> str | None:
+    """None when ``done`` passed, else ``what`` failed with its output's tail."""
     if done.returncode == 0:
         return None
     return f"{what} failed (exit {done.returncode}):\n" + "\n".join(_dvc.tail(done.output))
@@ -158,6 +186,8 @@ def run_on_cluster(
         raise SweepError("the sweep has no base commit", where="--resume", fix="start a new sweep")
     waiting = [t for t in trials if t.status != "success"]
     running: dict[Future[TrialResult], Trial] = {}
+    stop = stop_path(root, state.prefix)
+    stop.unlink(missing_ok=True)  # an earlier interruption's: this run is wanted
     try:
         while waiting or running:
             while waiting and len(running) < max(1, state.jobs):
@@ -171,6 +201,7 @@ def run_on_cluster(
                     state.target,
                     pipelines.get(trial.name),
                     state.jobs,
+                    str(stop.resolve()),
                 )
                 running[cluster.session.submit(run_trial, task)] = trial
                 trial.status, trial.error = "running", None
@@ -183,12 +214,39 @@ def run_on_cluster(
         state.save(root)
         on_change()
     except KeyboardInterrupt:
-        for future in running:
-            future.cancel()  # tasks already running finish on their workers and push
+        call_off(stop, list(running))
         from conveyor.experiments.queue import settle_interrupted
 
         settle_interrupted(root, state, trials)
         raise
+
+
+STOP_WAIT = 60.0
+"""Seconds the driver waits, after Ctrl-C, for its running trials to stop on their workers."""
+
+
+def stop_path(root: Path, prefix: str) -> Path:
+    """The file whose existence calls off the running trials of sweep ``prefix``."""
+    from conveyor.experiments.plan import state_path
+
+    return state_path(root, prefix).with_suffix(".stop")
+
+
+def call_off(stop: Path, running: list[Future[TrialResult]]) -> None:
+    """Stop the trials in flight: create ``stop`` and wait for their tasks to return.
+
+    Each task ends its ``dvc exp run`` group and removes its clone when it sees the file
+    (tasks not started return at once), so the wait is short; a second Ctrl-C skips it. The
+    executor's session then closes, which cancels whatever it still holds (Dask forgets the
+    tasks of a closed client). The file stays while a task may still be running (a worker
+    that did not answer), so a late starter stops too; the next run of the sweep removes it.
+    """
+    stop.parent.mkdir(parents=True, exist_ok=True)
+    stop.touch()
+    with contextlib.suppress(KeyboardInterrupt):
+        wait(running, timeout=STOP_WAIT)
+    if all(future.done() for future in running):
+        stop.unlink(missing_ok=True)
 
 
 def _settle(trial: Trial, future: Future[TrialResult], refs: dict[str, str]) -> None:
