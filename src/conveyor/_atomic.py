@@ -134,6 +134,22 @@ def atomic_dir(path: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def scratch_dir(path: Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path`` for work files (a sort's spill); then delete it.
+
+    Named like the other temporaries, so a killed run's scratch is removed by :func:`recover`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recover(path)
+    tmp = _temporary(path, folder=True)
+    try:
+        yield tmp
+    finally:
+        _live.discard(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def recover(*paths: Path) -> None:
     """Repair what killed writers left beside ``paths``: roll sets forward, remove the rest.
 

@@ -3,6 +3,11 @@
 Present only when ``data.combine`` is set. Joins run in order onto ``base``; a key missing on
 either side, or a join that multiplies rows because a key is not unique on the joined side, is
 a located error rather than a silently different dataset.
+
+When the sources exceed the memory budget (``CONVEYOR_MEMORY_BUDGET``, see
+``conveyor.runtime.outofcore``), the joins run in DuckDB over the Parquet files instead
+(``_combine_duckdb``), with the same rows, columns, types and order. ``sql`` always runs in
+memory for now.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from conveyor.errors import DataError
 from conveyor.runtime import layout
-from conveyor.runtime.frames import read_frame, write_frame
+from conveyor.runtime.frames import input_path, read_frame, write_frame
+from conveyor.runtime.outofcore import over_budget
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import CombineSpec
 
@@ -43,11 +49,31 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 
 
 def run(ctx: StageContext) -> None:
-    """Load each source's rows, combine, store."""
+    """Load each source's rows, combine, store; joins over the memory budget go through DuckDB."""
     combine = ctx.params.parse("data.combine", CombineSpec)
+    files = {PurePosixPath(dep).stem: input_path(ctx.root, dep, "combine") for dep in ctx.plan.deps}
+    output = ctx.root / layout.COMBINED_FILE
+    budget = over_budget(files.values()) if combine.sql is None else None
+    if budget is not None:
+        import pyarrow.parquet as pq
+
+        from conveyor.runtime.stages._combine_duckdb import combine_files
+
+        rows = combine_files(files, combine, output, budget=budget)
+        width = len(pq.read_schema(output).names)
+        print(f"combine: {rows} rows x {width} columns (out of core, DuckDB)")  # noqa: T201
+        return
     frames = {
-        PurePosixPath(dep).stem: read_frame(ctx.root, dep, "combine") for dep in ctx.plan.deps
+        name: read_frame(ctx.root, dep, "combine")
+        for name, dep in zip(files, ctx.plan.deps, strict=True)
     }
+    combined = combine_frames(frames, combine)
+    write_frame(ctx.root, layout.COMBINED_FILE, combined)
+    print(f"combine: {len(combined)} rows x {combined.shape[1]} columns")  # noqa: T201
+
+
+def combine_frames(frames: dict[str, pd.DataFrame], combine: CombineSpec) -> pd.DataFrame:
+    """The sources (name -> frame) combined in memory; a DataError when no row is left."""
     if combine.sql is not None:
         from conveyor.components.sql import query_frames
 
@@ -65,8 +91,7 @@ def run(ctx: StageContext) -> None:
             fix="check the join keys and 'how' (an inner join of disjoint keys is empty), "
             "or the query's WHERE clause",
         )
-    write_frame(ctx.root, layout.COMBINED_FILE, combined)
-    print(f"combine: {len(combined)} rows x {combined.shape[1]} columns")  # noqa: T201
+    return combined
 
 
 def _join(left: pd.DataFrame, right: pd.DataFrame, join: JoinSpec, where: str) -> pd.DataFrame:
