@@ -79,9 +79,9 @@ MODULES: dict[str, list[str] | None] = {
     ],
     # test_properties.py composes hundreds of generated projects (minutes per mutant)
     "compiler/build.py": ["tests/unit/compiler/test_build.py"],
-    # Promotion needs real git + gto + a trained project: its tests are integration tests
-    # (tests/integration/test_registry.py, test_promotion_blessing.py), minutes per mutant.
-    "registry/operations.py": None,
+    # the integration tests promote trained projects (minutes per mutant); test_operations.py
+    # writes through real git and gto on hand-made commits and tags, in seconds
+    "registry/operations.py": ["tests/unit/registry/test_operations.py"],
 }
 ALSO_COPY = ["conf", "params.yaml", "dvc.yaml", "README.md", "docs", "examples"]
 SURVIVING = ("survived", "no tests", "suspicious", "skipped")

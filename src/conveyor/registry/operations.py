@@ -207,7 +207,7 @@ def promote(
                 f"'{name}@{version}' already holds stage '{stage}'",
                 fix=f"nothing to do; 'conveyor registry show {name}' lists the stages",
             )
-        unblessed = _unblessed(root, name, version, commit)
+        unblessed = _unblessed(root, name, commit)
         if unblessed and not force:
             raise RegistryError(
                 f"'{name}@{version}' is not blessed: {unblessed}",
@@ -270,7 +270,7 @@ def _assign(root: Path, state: ModelState, version: str, stage: str, message: st
     return _created(root, state.name, created[-1].tag)
 
 
-def _unblessed(root: Path, name: str, version: str, commit: str) -> str:
+def _unblessed(root: Path, name: str, commit: str) -> str:
     """Empty if the version's committed blessing says blessed; else why not, for messages."""
     blessing = read_json(root, commit, BLESSING_FILE)
     if blessing is None:
