@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from conveyor.runtime import layout
 from conveyor.runtime.frames import input_path, read_frame
+from conveyor.runtime.outofcore import InlineSession, over_budget
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.runtime.schema_file import load_schema_file
 from conveyor.spec.schema import SchemaSpec
@@ -55,11 +56,13 @@ def run(ctx: StageContext) -> None:
     dataset = ctx.plan.deps[0]
     (report_file,) = ctx.plan.reports
     with open_project_executor(ctx.root, ctx.plugins) as session:  # not a param: reruns nothing
+        path = input_path(ctx.root, dataset, ctx.plan.name)
+        if session is None and over_budget([path]) is not None:
+            session = InlineSession()  # over the memory budget: one partition at a time
         if session is None:
             frame = read_frame(ctx.root, dataset, ctx.plan.name)
             report = validate_frame(frame, schema, dataset=dataset)
         else:  # partitions on the workers, merged: the same report (runtime/validation/_sharded)
-            path = input_path(ctx.root, dataset, ctx.plan.name)
             whole = partial(read_frame, ctx.root, dataset, ctx.plan.name)
             report = validate_parts(session, path, whole, schema, dataset=dataset)
     report.write(ctx.root / report_file)
