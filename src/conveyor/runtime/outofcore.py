@@ -43,6 +43,8 @@ MIN_ENGINE_MEMORY = 256 * 2**20
 """DuckDB's memory limit is the budget, but never below this (it needs room to sort and join)."""
 ROW_GROUP = 250_000
 """Rows per Parquet row group, as ``frames.write_parquet`` writes them."""
+READ_BUFFER = 256 * 2**10
+"""Read through buffers this size, not whole column chunks (Arrow's ``pre_buffer``)."""
 _UNITS = {
     "": 1,
     "b": 1,
@@ -199,7 +201,7 @@ def rewrite_as_pandas(source: Path, target: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    file = pq.ParquetFile(source)
+    file = pq.ParquetFile(source, pre_buffer=False, buffer_size=READ_BUFFER)  # see batches._open
     nulls = null_counts(source)
     types = pandas_types(source, nulls)
     rows = 0
@@ -230,7 +232,7 @@ def _row_groups(file: pq.ParquetFile) -> Iterator[pa.Table]:
 
     pending: list[pa.RecordBatch] = []
     count = 0
-    for batch in file.iter_batches(batch_size=ROW_GROUP):
+    for batch in file.iter_batches(batch_size=ROW_GROUP, use_threads=False):
         pending.append(batch)
         count += batch.num_rows
         while count >= ROW_GROUP:
