@@ -6,16 +6,23 @@ the compiler's ``readers()``, which produced the dvc.yaml being checked. The pro
 ``monitor.current``, so the monitor stage exists and every ``monitor.*`` key but
 ``monitor.retrain`` is read by a stage; ``monitor.retrain`` is read only by ``conveyor ct``
 and must rerun nothing. A key the contract does not name fails the test: classify it here.
+
+The same edits also check the compiler against that contract: ``Pipeline.readers(key)`` (what
+it wrote into dvc.yaml's ``params:``) must be the contract's stages for every key, and what
+DVC reruns for an edit must be the readers of the keys it edited. One loop of real edits
+serves both checks, on a copy of the reproduced template (only the monitor stage runs here).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
+from conveyor.compiler import compile_files
 from conveyor.config import flatten
 from tests.conftest import conveyor_in_process, dvc
 
@@ -105,14 +112,17 @@ def _status(repo: Any) -> set[str]:
     return {name.rsplit(":", 1)[-1] for name in repo.status()}
 
 
-def test_every_leaf_key_reruns_the_stages_that_depend_on_it(project: Path) -> None:
+def test_every_leaf_key_reruns_the_stages_that_depend_on_it(reproduced_project: Path) -> None:
     from dvc.repo import Repo
 
+    project = reproduced_project
     monitor = project / "conf" / "monitor" / "default.yaml"
     monitor.write_text(monitor.read_text().replace("current: null", f"current: {BATCH}"))
     conveyor_in_process("compile", cwd=project)
-    dvc("repro", "-q", cwd=project)
+    ran = dvc("repro", cwd=project).stdout
+    assert set(re.findall(r"Running stage '([\w-]+)'", ran)) == {"monitor"}  # the rest is kept
     assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
+    pipeline = compile_files(project).pipeline
 
     params_file = project / "params.yaml"
     original = params_file.read_text()
@@ -120,6 +130,13 @@ def test_every_leaf_key_reruns_the_stages_that_depend_on_it(project: Path) -> No
     assert len(leaves) > 100
     assert {k.split(".")[0] for k in leaves} >= {"data", "model", "evaluate", "deploy", "monitor"}
     assert any(k.startswith("monitor.retrain.") for k in leaves)
+    compiler = {key: pipeline.readers(key) for key in leaves}
+    misread = {
+        k: (sorted(r), sorted(_expected(k))) for k, r in compiler.items() if r != _expected(k)
+    }
+    assert not misread, "\n".join(
+        f"{k}: readers {r}, contract {c}" for k, (r, c) in misread.items()
+    )
     observed: dict[str, set[str]] = {}
     try:
         for keys in _edits(list(leaves)):
@@ -131,6 +148,14 @@ def test_every_leaf_key_reruns_the_stages_that_depend_on_it(project: Path) -> No
                 observed[" + ".join(keys)] = _status(repo)
     finally:
         params_file.write_text(original)
+    unread = {  # DVC reruns exactly the stages the compiler listed the edited keys under
+        keys: (sorted(seen), sorted(set().union(*(compiler[k] for k in keys.split(" + ")))))
+        for keys, seen in observed.items()
+        if seen != set().union(*(compiler[k] for k in keys.split(" + ")))
+    }
+    assert not unread, "\n".join(
+        f"{k}: dvc status {s}, readers {r}" for k, (s, r) in unread.items()
+    )
     wrong = {
         keys: (sorted(seen), sorted(set().union(*map(_expected, keys.split(" + ")))))
         for keys, seen in observed.items()
