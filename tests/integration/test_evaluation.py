@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.mark.slow  # a whole dvc repro
-def test_dvc_shows_every_plot_and_slice_metrics(project: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # a dvc repro
+def test_dvc_shows_every_plot_and_slice_metrics(reproduced_project: Path, tmp_path: Path) -> None:
+    project = reproduced_project  # the slices change evaluate's params: it reruns, not the rest
     # The breast-cancer data has only float features: slicing one exercises the quantile bins.
     conveyor_in_process("compile", "+evaluate.slices=[mean radius,diagnosis]", cwd=project)
     dvc("repro", cwd=project)

@@ -30,7 +30,8 @@ def test_params_yaml_matches_dvc_compose_and_dump(project: Path, overrides: list
 
 
 @pytest.mark.slow
-def test_dvc_exp_run_set_param_matches_compile(project: Path) -> None:
+def test_dvc_exp_run_set_param_matches_compile(reproduced_project: Path) -> None:
+    project = reproduced_project  # the upstream stages are unchanged: only train onwards run
     dvc("exp", "run", "-S", "model.params.max_depth=6", cwd=project)
     after_exp = (project / "params.yaml").read_text()
     conveyor("compile", "model.params.max_depth=6", cwd=project)
@@ -39,13 +40,15 @@ def test_dvc_exp_run_set_param_matches_compile(project: Path) -> None:
 
 
 @pytest.mark.slow
-def test_dvc_exp_run_recomposes_to_the_committed_params(project: Path) -> None:
+def test_dvc_exp_run_recomposes_to_the_committed_params(reproduced_project: Path) -> None:
+    project = reproduced_project
     dvc("exp", "run", cwd=project)  # hydra enabled: DVC rewrites params.yaml from conf/
     assert sh("git", "status", "--porcelain", "params.yaml", "dvc.yaml", cwd=project).stdout == ""
 
 
 @pytest.mark.slow
-def test_dvc_exp_run_can_switch_config_group(project: Path) -> None:
+def test_dvc_exp_run_can_switch_config_group(reproduced_project: Path) -> None:
+    project = reproduced_project
     dvc("exp", "run", "-S", "model=random_forest", cwd=project)
     assert "kind: random_forest" in (project / "params.yaml").read_text()
     shown = dvc("exp", "show", "--json", cwd=project).stdout

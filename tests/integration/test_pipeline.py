@@ -29,8 +29,8 @@ def test_repro_then_status_is_clean_and_metrics_are_shown(project: Path) -> None
     assert conveyor_in_process("compile", "--check", cwd=project).returncode == 0
 
 
-def test_seeded_reruns_give_identical_metrics_and_model(project: Path) -> None:
-    dvc("repro", cwd=project)
+def test_seeded_reruns_give_identical_metrics_and_model(reproduced_project: Path) -> None:
+    project = reproduced_project  # reproduced once, in another directory
     first = _metrics(project)
     first_lock = yaml.safe_load((project / "dvc.lock").read_text())
     dvc("repro", "--force", cwd=project)
@@ -41,8 +41,8 @@ def test_seeded_reruns_give_identical_metrics_and_model(project: Path) -> None:
         assert second_lock["stages"][stage]["outs"] == first_lock["stages"][stage]["outs"]
 
 
-def test_bundle_records_lineage(project: Path) -> None:
-    dvc("repro", "train", cwd=project)
+def test_bundle_records_lineage(reproduced_project: Path) -> None:
+    project = reproduced_project
     bundle = project / "models" / "diagnostics"
     metadata = json.loads((bundle / "metadata.json").read_text())
     lineage = metadata["lineage"]
