@@ -30,9 +30,12 @@ def _tags(root: Path) -> list[str]:
     return sh("git", "tag", "--list", cwd=root).stdout.split()
 
 
-def test_a_worse_model_is_refused_by_the_change_threshold(project: Path) -> None:
+def test_a_worse_model_is_refused_by_the_change_threshold(
+    reproduced_project: Path, reproduced_stdout: str
+) -> None:
+    project = reproduced_project
     (project / ".gitignore").write_text("data/\nmodels/\n")
-    first = dvc("repro", cwd=project).stdout
+    first = reproduced_stdout  # what the first dvc repro of this project printed
     assert "gate: BLESSED" in first
     assert "no champion in 'prod'" in first
     assert _blessing(project)["champion"] is None
