@@ -94,6 +94,15 @@ def conveyor_in_process(
     return done
 
 
+DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+"""``python -c DEFAULT_SIGINT PROGRAM ARGS`` runs PROGRAM with SIGINT's default action, as from
+a terminal: a shell that starts a job in the background (``pytest &``) has it ignored, and
+Python then leaves it ignored, so a test that interrupts a command must restore it."""
+
+
 def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The real ``dvc`` command."""
     return sh(VENV_BIN / "dvc", *args, cwd=cwd, check=check)

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ import psutil
 import pytest
 import yaml
 
-from tests.conftest import VENV_BIN, conveyor, conveyor_in_process, dvc, sh
+from tests.conftest import DEFAULT_SIGINT, VENV_BIN, conveyor, conveyor_in_process, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -187,7 +188,7 @@ def test_a_structural_trial_runs_with_its_own_dvc_yaml(project: Path) -> None:
 def test_interrupted_sweep_resumes_without_running_anything_twice(project: Path) -> None:
     args = ["sweep", "model.params.max_depth=2,3,4", "-j", "1", "--name", "i"]
     process = subprocess.Popen(
-        [VENV_BIN / "conveyor", *args],
+        [sys.executable, "-c", DEFAULT_SIGINT, VENV_BIN / "conveyor", *args],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

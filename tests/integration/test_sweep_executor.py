@@ -26,7 +26,14 @@ import psutil
 import pytest
 
 from conveyor.executors.dask import ADDRESS_VARIABLE
-from tests.conftest import VENV_BIN, commit_all, conveyor, conveyor_in_process, sh
+from tests.conftest import (
+    DEFAULT_SIGINT,
+    VENV_BIN,
+    commit_all,
+    conveyor,
+    conveyor_in_process,
+    sh,
+)
 from tests.integration.test_sweep import _experiments, _metrics, _params, _state
 
 pytestmark = pytest.mark.slow  # every case runs 'conveyor sweep'
@@ -301,14 +308,6 @@ def _trial_processes(address: str) -> list[psutil.Process]:
         with contextlib.suppress(psutil.Error):
             found += psutil.Process(pid).children(recursive=True)
     return found
-
-
-DEFAULT_SIGINT = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
-)
-"""Runs its arguments with SIGINT's default action, as from a terminal: a shell that starts a
-job in the background (``pytest &``) has it ignored, and Python then leaves it ignored."""
 
 
 def test_ctrl_c_stops_the_trials_on_the_workers_and_resume_finishes_them(
