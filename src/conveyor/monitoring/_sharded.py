@@ -17,15 +17,14 @@ each:
 The driver holds one column at a time, never the whole batch. Above ``_grid.COUNT_ROWS``
 rows not even that: pass 2 is ``_grid.count_file`` instead, one task per file returning every
 column's counts in the reference's grid (memory flat in the batch's rows). The same passes run
-in process on :class:`InlineSession` for such a batch, so the numbers are the same. Batches
-that need the model to score them or labels to judge it (a performance metric is not a sum of
-parts) are monitored in process, as before. Workers must see the files at the same paths (one
-machine, or a shared filesystem).
+in process on :class:`~conveyor.plugins.executor.InlineSession` for such a batch, so the
+numbers are the same. Batches that need the model to score them or labels to judge it (a
+performance metric is not a sum of parts) are monitored in process, as before. Workers must
+see the files at the same paths (one machine, or a shared filesystem).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,50 +33,13 @@ import pyarrow as pa
 
 from conveyor.errors import DataError
 from conveyor.monitoring import _batch, _columns, _stats
-from conveyor.plugins.executor import Session
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
     from pathlib import Path
-    from typing import Any, Literal, TypeVar
+    from typing import Any, Literal
 
-    T = TypeVar("T")
-    R = TypeVar("R")
-
-
-class InlineSession(Session):
-    """This process as a session: each task runs here, one after another, in item order."""
-
-    @property
-    def workers(self) -> int:
-        """One: the calling process."""
-        return 1
-
-    def map(
-        self,
-        fn: Callable[[T], R],
-        items: Iterable[T],
-        *,
-        resources: Mapping[str, float] | None = None,
-    ) -> list[R]:
-        """``[fn(item) for item in items]``."""
-        del resources
-        return [fn(item) for item in items]
-
-    def submit(
-        self,
-        fn: Callable[..., R],
-        *args: Any,  # noqa: ANN401 - whatever fn takes
-        resources: Mapping[str, float] | None = None,
-    ) -> Future[R]:
-        """``fn(*args)``, run now; its result (or exception) in a finished Future."""
-        del resources
-        future: Future[R] = Future()
-        try:
-            future.set_result(fn(*args))
-        except Exception as exc:  # handed to the caller, as an executor hands it
-            future.set_exception(exc)
-        return future
+    from conveyor.plugins.executor import Session
 
 
 @dataclass(frozen=True)

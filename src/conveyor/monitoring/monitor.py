@@ -150,7 +150,9 @@ def run_monitor(
     )
     scorer = predictor if predictor is not None and _scores.can_score(predictor) else None
     if session is None and not request.labels and _grid.is_large(files):  # counted here
-        session = _sharded.InlineSession()
+        from conveyor.plugins.executor import InlineSession
+
+        session = InlineSession()
     if session is not None:
         sharded = _sharded.scan_batch(
             session, root, files, required=features, optional=extra, numeric=numeric, where=where

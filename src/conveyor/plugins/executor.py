@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
     from contextlib import AbstractContextManager
 
-__all__ = ["Executor", "Session"]
+__all__ = ["Executor", "InlineSession", "Session"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -101,6 +101,48 @@ class Session(ABC):
         the engine's retries) is an ExecutorError naming the setting and the fix, as in
         :meth:`map`.
         """
+
+
+class InlineSession(Session):
+    """This process as a session: each task runs here, one after another, in item order.
+
+    What runs on it holds one item's data at a time: the monitor's counted batches and the
+    validate stage over its memory budget use it, so that partitioned work has one code path
+    in process and on a cluster.
+    """
+
+    @property
+    def workers(self) -> int:
+        """One: the calling process."""
+        return 1
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        resources: Mapping[str, float] | None = None,
+    ) -> list[R]:
+        """``[fn(item) for item in items]``."""
+        del resources
+        return [fn(item) for item in items]
+
+    def submit(
+        self,
+        fn: Callable[..., R],
+        *args: Any,  # noqa: ANN401 - whatever fn takes
+        resources: Mapping[str, float] | None = None,
+    ) -> Future[R]:
+        """``fn(*args)``, run now; its result (or exception) in a finished Future."""
+        from concurrent.futures import Future
+
+        del resources
+        future: Future[R] = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # handed to the caller, as an executor hands it
+            future.set_exception(exc)
+        return future
 
 
 class Executor(Component[P]):

@@ -11,31 +11,27 @@ Inputs are measured by their uncompressed size in the Parquet metadata, which is
 pandas holds, without reading a row.
 
 Work that is already split into partitions for an executor (``validate``) runs here, one
-partition after another, on an :class:`InlineSession`.
+partition after another, on an :class:`~conveyor.plugins.executor.InlineSession`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
 from conveyor.errors import UsageError
-from conveyor.plugins.executor import Session
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
     import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 BUDGET_VARIABLE = "CONVEYOR_MEMORY_BUDGET"
 """The environment variable holding the memory budget: ``8GiB``, ``500MB``, ``1e9``."""
@@ -242,42 +238,3 @@ def _row_groups(file: pq.ParquetFile) -> Iterator[pa.Table]:
             pending, count = rest.to_batches(), rest.num_rows
     if count:
         yield pa.Table.from_batches(pending, schema=file.schema_arrow)
-
-
-class InlineSession(Session):
-    """This process as an executor session: tasks run here, one after another, in item order.
-
-    Partitioned work on it holds one partition at a time, which is what keeps it within the
-    memory budget.
-    """
-
-    @property
-    def workers(self) -> int:
-        """One: the calling process."""
-        return 1
-
-    def map(
-        self,
-        fn: Callable[[T], R],
-        items: Iterable[T],
-        *,
-        resources: Mapping[str, float] | None = None,
-    ) -> list[R]:
-        """``[fn(item) for item in items]``."""
-        del resources
-        return [fn(item) for item in items]
-
-    def submit(
-        self,
-        fn: Callable[..., R],
-        *args: Any,  # noqa: ANN401 - whatever fn takes
-        resources: Mapping[str, float] | None = None,
-    ) -> Future[R]:
-        """``fn(*args)``, run now; its result (or exception) in a finished Future."""
-        del resources
-        future: Future[R] = Future()
-        try:
-            future.set_result(fn(*args))
-        except Exception as exc:  # handed to the caller, as an executor hands it
-            future.set_exception(exc)
-        return future

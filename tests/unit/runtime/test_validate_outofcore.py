@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 import pytest
 
+from conveyor.plugins.executor import InlineSession
 from conveyor.runtime.frames import read_frame
-from conveyor.runtime.outofcore import InlineSession
 from conveyor.runtime.validation import _sharded, validate_frame
 from conveyor.runtime.validation._sharded import validate_parts
 from conveyor.spec.schema import SchemaSpec

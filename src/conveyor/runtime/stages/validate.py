@@ -6,9 +6,10 @@ import sys
 from functools import partial
 from typing import TYPE_CHECKING
 
+from conveyor.plugins.executor import InlineSession
 from conveyor.runtime import layout
 from conveyor.runtime.frames import input_path, read_frame
-from conveyor.runtime.outofcore import InlineSession, over_budget
+from conveyor.runtime.outofcore import over_budget
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.runtime.schema_file import load_schema_file
 from conveyor.spec.schema import SchemaSpec
