@@ -51,6 +51,7 @@ def split(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
+@pytest.mark.slow  # trains on a Dask cluster
 def test_distributed_fit_matches_the_local_auc(split: Path, scheduler: str) -> None:
     local = _train(split)
     local_steps = [name for name, _ in load_bundle(split / "models" / "diagnostics").pipeline.steps]
