@@ -86,17 +86,7 @@ def run(
     unless ``stdin`` gives it bytes; ``env`` adds to (or overrides) this process's environment.
     """
     named = tuple(command)
-    if not named or named[0] not in PROGRAMS:
-        msg = f"conveyor._git runs only {' and '.join(PROGRAMS)}, not {named[:1]}"
-        raise ValueError(msg)
-    executable = shutil.which(named[0])
-    if executable is None:
-        raise CommandNotFoundError(
-            f"the '{named[0]}' command is not installed",
-            where=str(root),
-            fix=f"install {named[0]} and make sure it is on PATH",
-            command=named,
-        )
+    executable = _executable(root, named)
     argv = [executable, *named[1:]]
     environment = {**os.environ, **(env or {}), "DVC_NO_ANALYTICS": "1"}
     try:
@@ -114,12 +104,7 @@ def run(
             )
             done = Completed(named, finished.returncode, finished.stdout, finished.stderr)
     except OSError as exc:
-        raise GitError(
-            f"'{' '.join(named)}' could not start: {exc}",
-            where=str(root),
-            fix=f"check that '{root}' exists and {named[0]} can run there",
-            command=named,
-        ) from exc
+        raise _cannot_start(root, named, exc) from exc
     if check and done.returncode != 0:
         raise failure(root, done)
     return done
@@ -144,17 +129,7 @@ def run_stoppable(
     exception in this thread) ends the group the same way.
     """
     named = tuple(command)
-    if not named or named[0] not in PROGRAMS:
-        msg = f"conveyor._git runs only {' and '.join(PROGRAMS)}, not {named[:1]}"
-        raise ValueError(msg)
-    executable = shutil.which(named[0])
-    if executable is None:
-        raise CommandNotFoundError(
-            f"the '{named[0]}' command is not installed",
-            where=str(root),
-            fix=f"install {named[0]} and make sure it is on PATH",
-            command=named,
-        )
+    executable = _executable(root, named)
     environment = {**os.environ, **(env or {}), "DVC_NO_ANALYTICS": "1"}
     try:
         process = subprocess.Popen(
@@ -167,12 +142,7 @@ def run_stoppable(
             start_new_session=True,  # its own group: ended as one, apart from ours
         )
     except OSError as exc:
-        raise GitError(
-            f"'{' '.join(named)}' could not start: {exc}",
-            where=str(root),
-            fix=f"check that '{root}' exists and {named[0]} can run there",
-            command=named,
-        ) from exc
+        raise _cannot_start(root, named, exc) from exc
     try:
         while True:
             try:
@@ -279,3 +249,28 @@ def ls_files(root: Path, paths: Sequence[str] = (), *, untracked: bool = False) 
     extra = ("--cached", "--others", "--exclude-standard") if untracked else ()
     out = git(root, "ls-files", "-z", *extra, "--", *paths).stdout
     return [name for name in out.decode("utf-8", "surrogateescape").split("\0") if name]
+
+
+def _executable(root: Path, named: tuple[str, ...]) -> str:
+    """The path of ``named``'s program (git or dvc); a located error when it is not installed."""
+    if not named or named[0] not in PROGRAMS:
+        msg = f"conveyor._git runs only {' and '.join(PROGRAMS)}, not {named[:1]}"
+        raise ValueError(msg)
+    executable = shutil.which(named[0])
+    if executable is None:
+        raise CommandNotFoundError(
+            f"the '{named[0]}' command is not installed",
+            where=str(root),
+            fix=f"install {named[0]} and make sure it is on PATH",
+            command=named,
+        )
+    return executable
+
+
+def _cannot_start(root: Path, named: tuple[str, ...], exc: OSError) -> GitError:
+    return GitError(
+        f"'{' '.join(named)}' could not start: {exc}",
+        where=str(root),
+        fix=f"check that '{root}' exists and {named[0]} can run there",
+        command=named,
+    )

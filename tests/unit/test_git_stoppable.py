@@ -6,8 +6,10 @@ import time
 from typing import TYPE_CHECKING
 
 import psutil
+import pytest
 
 from conveyor import _git
+from conveyor.errors import CommandNotFoundError, GitError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,3 +47,19 @@ def test_a_command_that_ends_returns_its_result(tmp_path: Path) -> None:
     assert done is not None
     assert done.returncode == 0
     assert done.out.startswith("git version")
+
+
+def test_it_refuses_and_reports_as_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same refusals as ``_git.run``: not git or dvc, a folder that is not there, no git."""
+    never = lambda: False  # noqa: E731 - the caller never calls it off here
+    with pytest.raises(ValueError, match="runs only git and dvc"):
+        _git.run_stoppable(tmp_path, ("ls",), stop=never)
+    with pytest.raises(GitError, match="'git status' could not start") as raised:
+        _git.run_stoppable(tmp_path / "gone", ("git", "status"), stop=never)
+    assert raised.value.fix is not None
+    assert "exists" in raised.value.fix
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(CommandNotFoundError, match="the 'dvc' command is not installed"):
+        _git.run_stoppable(tmp_path, ("dvc", "exp", "run"), stop=never)
