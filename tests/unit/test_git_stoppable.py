@@ -52,7 +52,7 @@ def test_a_command_that_ends_returns_its_result(tmp_path: Path) -> None:
 def test_it_refuses_and_reports_as_run_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same refusals as ``_git.run``: not git or dvc, a folder that is not there, no git."""
+    """The same refusals as ``_git.run``: not git or dvc, a missing folder, no dvc on PATH."""
     never = lambda: False  # noqa: E731 - the caller never calls it off here
     with pytest.raises(ValueError, match="runs only git and dvc"):
         _git.run_stoppable(tmp_path, ("ls",), stop=never)
