@@ -20,9 +20,10 @@ from distributed import Client
 
 from conveyor.executors.dask import ADDRESS_VARIABLE, DaskExecutor
 from conveyor.executors.local import LocalExecutor
-from conveyor.monitoring import COUNT_ROWS_VARIABLE, MonitorRequest, run_monitor
+from conveyor.monitoring import COUNT_ROWS_VARIABLE, run_monitor
 from conveyor.monitoring.drift import ColumnTest, DriftOptions
-from conveyor.monitoring.profile import Profile, build_profile
+from conveyor.monitoring.profile import build_profile
+from tests.integration.test_monitor_executor import _reports, _request
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,22 +77,6 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _request(root: Path, reference: str, out: str, options: DriftOptions | None) -> Any:
-    text = (root / reference).read_text()
-    return MonitorRequest(
-        current=(LOG,),
-        reference=Profile.from_json(text, where=reference),
-        predictor=None,
-        out_dir=root / out,
-        options=options,
-        reference_name=reference,
-    )
-
-
-def _reports(root: Path, out: str) -> tuple[bytes, bytes]:
-    return (root / out / "drift.json").read_bytes(), (root / out / "drift.html").read_bytes()
-
-
 OVERRIDES = DriftOptions(
     columns={"big": ColumnTest("ks"), "holes": ColumnTest("psi"), "few": ColumnTest("ztest")}
 )
@@ -106,14 +91,16 @@ def test_dask_counts_each_file_and_writes_the_in_process_reports(
         with Client(scheduler) as client:
             before = set(client.run_on_scheduler(_task_prefixes))
         for index, (reference, options) in enumerate(CASES):
-            run_monitor(work, _request(work, reference, f"here{index}", options))
+            run_monitor(work, _request(work, reference, f"here{index}", options, LOG))
             here = _reports(work, f"here{index}")
             document = json.loads(here[0])
             assert document["rows"] == 5000
             assert document["prediction_drift"] is not None  # the logged score, counted
             checks = {issue["check"] for issue in document["quality"]}
             assert {"new_categories", "out_of_range"} <= checks
-            run_monitor(work, _request(work, reference, f"dask{index}", options), session=session)
+            run_monitor(
+                work, _request(work, reference, f"dask{index}", options, LOG), session=session
+            )
             assert _reports(work, f"dask{index}") == here, reference
     with Client(scheduler) as client:
         ran = set(client.run_on_scheduler(_task_prefixes)) - before
@@ -122,9 +109,9 @@ def test_dask_counts_each_file_and_writes_the_in_process_reports(
 
 
 def test_the_process_pool_writes_the_in_process_reports(work: Path) -> None:
-    run_monitor(work, _request(work, "grid.json", "here", OVERRIDES))
+    run_monitor(work, _request(work, "grid.json", "here", OVERRIDES, LOG))
     with LocalExecutor.from_config({"workers": 2}).open(where="executor") as session:
-        run_monitor(work, _request(work, "grid.json", "pool", OVERRIDES), session=session)
+        run_monitor(work, _request(work, "grid.json", "pool", OVERRIDES, LOG), session=session)
     assert _reports(work, "pool") == _reports(work, "here")
 
 

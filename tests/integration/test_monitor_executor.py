@@ -83,10 +83,12 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _request(root: Path, reference: str, out: str, options: DriftOptions | None) -> Any:
+def _request(
+    root: Path, reference: str, out: str, options: DriftOptions | None, log: str = LOG
+) -> Any:
     text = (root / reference).read_text()
     return MonitorRequest(
-        current=(LOG,),
+        current=(log,),
         reference=Profile.from_json(text, where=reference),
         predictor=None,
         out_dir=root / out,
