@@ -22,15 +22,19 @@ from conveyor.components._files import (
     refuse_outside,
 )
 from conveyor.errors import DataError, PluginError
-from conveyor.plugins.base import Source
+from conveyor.plugins.base import Scan, Source
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.dataset as ds
 
 PARQUET_SUFFIXES = frozenset({".parquet", ".parq", ".pq"})
+_SCAN_ROWS = 65_536
+"""Rows per batch when a Parquet source is scanned for ingest (out of core)."""
 
 
 class SklearnDatasetParams(StrictParams):
@@ -297,6 +301,37 @@ class ParquetSource(Source[FileParams]):
     def read(self, root: Path) -> pd.DataFrame:
         """Read every file ``path`` names into one frame."""
         import pyarrow as pa
+
+        dataset, _ = self._dataset(root)
+        try:
+            table = dataset.to_table(columns=self.params.columns)
+        except (pa.ArrowException, OSError) as exc:
+            raise self._damaged(root, exc) from exc
+        return plain_index(table.to_pandas(split_blocks=True, self_destruct=True))
+
+    def scan(self, root: Path) -> Scan:
+        """The rows in file order as batches; converted by :func:`plain_index`, ``read``'s rows."""
+        import pyarrow as pa
+
+        dataset, files = self._dataset(root)
+        columns = self.params.columns
+
+        def batches(names: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+            selected = list(names) if names is not None else columns
+            scanner = dataset.scanner(
+                columns=selected, batch_size=_SCAN_ROWS, batch_readahead=1, fragment_readahead=1
+            )
+            try:
+                yield from scanner.to_batches()  # in file order, as to_table concatenates them
+            except (pa.ArrowException, OSError) as exc:
+                raise self._damaged(root, exc) from exc
+
+        schema = dataset.schema if columns is None else _selected(dataset.schema, columns)
+        return Scan(schema, _uncompressed_bytes(files), batches, _as_read)
+
+    def _dataset(self, root: Path) -> tuple[ds.Dataset, list[Path]]:
+        """The files ``path`` names as one dataset with their unified schema, and the files."""
+        import pyarrow as pa
         import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
@@ -329,25 +364,46 @@ class ParquetSource(Source[FileParams]):
             ) from exc
         if error := missing_columns_error(self.params.columns or [], schema.names, file=relative):
             raise error
-        try:
-            table = dataset.to_table(columns=self.params.columns)
-        except (pa.ArrowException, OSError) as exc:
-            raise DataError(
-                f"cannot read '{relative}': {str(exc).replace(f'{root}/', '')}",
-                where=WHERE,
-                fix="the file is damaged: write it again, or restore it with 'dvc checkout'",
-            ) from exc
-        return _plain_index(table.to_pandas(split_blocks=True, self_destruct=True))
+        return dataset, files
+
+    def _damaged(self, root: Path, exc: Exception) -> DataError:
+        return DataError(
+            f"cannot read '{self.params.path}': {str(exc).replace(f'{root}/', '')}",
+            where=WHERE,
+            fix="the file is damaged: write it again, or restore it with 'dvc checkout'",
+        )
 
     def local_files(self) -> list[str]:
         """The file or folder, or a glob's folder prefix: what DVC tracks for ingest."""
         return [dependency(self.params.path)]
 
 
-def _plain_index(frame: pd.DataFrame) -> pd.DataFrame:
+def plain_index(frame: pd.DataFrame) -> pd.DataFrame:
     """A RangeIndex from 0; an index pandas stored (a date, an id) becomes a column."""
     import pandas as pd
 
     if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
         return frame.reset_index(drop=True)
     return frame.reset_index()
+
+
+def _as_read(table: pa.Table) -> pd.DataFrame:
+    return plain_index(table.to_pandas(split_blocks=True, self_destruct=True))
+
+
+def _selected(schema: pa.Schema, columns: Sequence[str]) -> pa.Schema:
+    """``schema``'s fields ``columns`` in that order, with its metadata (pandas')."""
+    import pyarrow as pa
+
+    return pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
+
+
+def _uncompressed_bytes(files: Sequence[Path]) -> int:
+    """The files' data size once decoded, from their Parquet footers (no row is read)."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for file in files:
+        meta = pq.ParquetFile(file).metadata
+        total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return total

@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict
 from conveyor.spec import TASKS, Task
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 
 class NoParams(BaseModel):
@@ -63,6 +64,24 @@ writes ``data/raw/<source>.parquet`` with exactly those column types (an all-NUL
 its declared type, an integer column with NULLs stays int64, whatever pandas infers)."""
 
 
+@dataclass(frozen=True)
+class Scan:
+    """A source's rows as Arrow record batches, for ingest above the memory budget.
+
+    Converting each batch to pandas gives the rows ``Source.read`` returns, in the same order,
+    so ingest can write them a row group at a time instead of holding them all.
+    """
+
+    schema: pa.Schema
+    """The rows' Arrow schema (with the pandas metadata ``read`` converts them by)."""
+    size: int
+    """About what the rows take in memory: their uncompressed size, in bytes."""
+    batches: Callable[[Sequence[str] | None], Iterator[pa.RecordBatch]]
+    """The rows in order, of only the given columns (all with None); may be called again."""
+    frame: Callable[[pa.Table], pd.DataFrame]
+    """Some consecutive rows as ``read`` would return them (its index handling, say)."""
+
+
 class Source(Component[P]):
     """Reads one table of raw rows (``conveyor.sources``)."""
 
@@ -86,6 +105,14 @@ class Source(Component[P]):
     def always_changed(self) -> bool:
         """Whether every ``dvc repro`` must read the source again (dvc.yaml ``always_changed``)."""
         return False
+
+    def scan(self, root: Path) -> Scan | None:
+        """The rows as Arrow batches, without reading them; None (the default): ``read`` only.
+
+        Ingest uses it when the rows exceed the memory budget (``CONVEYOR_MEMORY_BUDGET``).
+        """
+        del root
+        return None
 
 
 class Model(Component[P]):

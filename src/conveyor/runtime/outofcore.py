@@ -25,10 +25,11 @@ from conveyor import _atomic
 from conveyor.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
 
     import duckdb
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -150,21 +151,22 @@ def null_counts(file: Path) -> dict[str, int]:
     return nulls
 
 
-def pandas_types(file: Path, nulls: dict[str, int]) -> pa.Schema:
+def pandas_types(file: Path | pa.Schema, nulls: dict[str, int]) -> pa.Schema:
     """The schema pandas would give ``file``'s columns: integers holding nulls become float64.
 
     pandas has no null in a NumPy integer column, so a join that leaves an integer cell empty
-    turns the column into float64.
+    (or a whole table read with one) turns the column into float64. ``file`` may be a schema.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    schema = file if isinstance(file, pa.Schema) else pq.read_schema(file)
     return pa.schema(
         [
             pa.field(f.name, pa.float64())
             if pa.types.is_integer(f.type) and nulls.get(f.name, 0) > 0
             else f
-            for f in pq.read_schema(file)
+            for f in schema
         ]
     )
 
@@ -200,12 +202,40 @@ def rewrite_as_pandas(source: Path, target: Path) -> int:
     file = pq.ParquetFile(source, pre_buffer=False, buffer_size=READ_BUFFER)  # see batches._open
     nulls = null_counts(source)
     types = pandas_types(source, nulls)
+    batches = file.iter_batches(batch_size=ROW_GROUP, use_threads=False)
+    rows = write_as_pandas(row_groups(batches, file.schema_arrow), types, nulls, target)
+    if rows == 0:  # no rows: still a file with the columns
+        empty = pa.Table.from_pandas(types.empty_table().to_pandas(), preserve_index=False)
+        pq.write_table(empty, target)
+    return rows
+
+
+def write_as_pandas(
+    tables: Iterable[pa.Table],
+    types: pa.Schema,
+    nulls: dict[str, int],
+    target: Path,
+    *,
+    convert: Callable[[pa.Table], pd.DataFrame] | None = None,
+) -> int:
+    """Write ``tables`` (of :data:`ROW_GROUP` rows) to ``target`` as one pandas frame of them.
+
+    Each table is cast to ``types`` (see :func:`pandas_types`; ``nulls`` are the whole data's
+    null counts), turned into pandas by ``convert`` (``to_pandas`` by default) and written back
+    with the first one's Arrow types, as ``frames.write_parquet`` writes the frame of all the
+    rows. Returns the row count; with none, nothing is written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     rows = 0
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
     try:
-        for part in _row_groups(file):
-            chunk = part.cast(types).to_pandas()
+        for part in tables:
+            cast = part.cast(types)
+            chunk = cast.to_pandas() if convert is None else convert(cast)
+            chunk.columns = [str(c) for c in chunk.columns]
             table = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False)
             if writer is None:
                 schema = _as_whole_frame(table.schema, nulls)
@@ -213,28 +243,25 @@ def rewrite_as_pandas(source: Path, target: Path) -> int:
                 writer = pq.ParquetWriter(target, schema)
             writer.write_table(table)
             rows += table.num_rows
-        if writer is None:  # no rows: still a file with the columns
-            empty = pa.Table.from_pandas(types.empty_table().to_pandas(), preserve_index=False)
-            pq.write_table(empty, target)
     finally:
         if writer is not None:
             writer.close()
     return rows
 
 
-def _row_groups(file: pq.ParquetFile) -> Iterator[pa.Table]:
-    """``file``'s rows in tables of exactly :data:`ROW_GROUP` rows (the last one fewer)."""
+def row_groups(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
+    """The rows of ``batches`` in tables of exactly :data:`ROW_GROUP` rows (the last one fewer)."""
     import pyarrow as pa
 
     pending: list[pa.RecordBatch] = []
     count = 0
-    for batch in file.iter_batches(batch_size=ROW_GROUP, use_threads=False):
+    for batch in batches:
         pending.append(batch)
         count += batch.num_rows
         while count >= ROW_GROUP:
-            table = pa.Table.from_batches(pending)
+            table = pa.Table.from_batches(pending, schema=schema)
             yield table.slice(0, ROW_GROUP)
             rest = table.slice(ROW_GROUP)
             pending, count = rest.to_batches(), rest.num_rows
     if count:
-        yield pa.Table.from_batches(pending, schema=file.schema_arrow)
+        yield pa.Table.from_batches(pending, schema=schema)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
@@ -21,10 +22,12 @@ from conveyor import _atomic
 from conveyor.errors import DataError, PluginError, StageError
 from conveyor.runtime import layout
 from conveyor.runtime.frames import write_frame, write_parquet
+from conveyor.runtime.outofcore import memory_budget
 from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import ComponentSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     import pandas as pd
@@ -72,15 +75,31 @@ def plan(spec: ProjectSpec, plugins: Plugins) -> tuple[StagePlan, ...]:
 
 
 def run(ctx: StageContext) -> None:
-    """Read the source and store its rows."""
+    """Read the source and store its rows; above the memory budget, a row group at a time."""
     name = source_of(ctx.plan.name)
     where = f"data.sources.{name}"
     source = _source(ctx.plugins, name, ctx.params.parse(where, ComponentSpec))
-    try:
+    budget = memory_budget()  # a malformed budget fails here, before anything is read
+    record = source.snapshot_record()
+    if budget is not None and record is None:
+        with _located(where):
+            scan = source.scan(ctx.root)
+        if scan is not None and scan.size > budget:
+            from conveyor.runtime.stages._ingest_stream import ingest_scan, streamable
+
+            reason = streamable(scan)
+            if reason is None:
+                output = ctx.root / layout.raw_path(name)
+                with _located(where):
+                    rows = ingest_scan(scan, output)
+                print(  # noqa: T201
+                    f"{ctx.plan.name}: {rows} rows x {len(_names(output))} columns "
+                    "(out of core, a row group at a time)"
+                )
+                return
+            print(f"{ctx.plan.name}: read in memory over the budget: {reason}")  # noqa: T201
+    with _located(where):
         frame = source.read(ctx.root)
-    except (DataError, PluginError) as exc:  # sources say 'data.sources[.key]'; name which one
-        under = (exc.where or "").removeprefix(WHERE) if (exc.where or "").startswith(WHERE) else ""
-        raise type(exc)(exc.what, where=f"{where}{under}", fix=exc.fix) from exc
     if frame.empty:
         raise DataError(
             "the source produced no rows",
@@ -88,12 +107,28 @@ def run(ctx: StageContext) -> None:
             fix="check the source's params (path, query, filters) and the file it reads",
         )
     frame.columns = [str(c) for c in frame.columns]
-    record = source.snapshot_record()
     if record is None:
         write_frame(ctx.root, layout.raw_path(name), frame)
     else:
         _write_snapshot(ctx.root, name, frame, record)
     print(f"{ctx.plan.name}: {len(frame)} rows x {frame.shape[1]} columns")  # noqa: T201
+
+
+@contextmanager
+def _located(where: str) -> Iterator[None]:
+    """Sources say ``data.sources[.key]``; name which source."""
+    try:
+        yield
+    except (DataError, PluginError) as exc:
+        under = (exc.where or "").removeprefix(WHERE) if (exc.where or "").startswith(WHERE) else ""
+        raise type(exc)(exc.what, where=f"{where}{under}", fix=exc.fix) from exc
+
+
+def _names(path: Path) -> list[str]:
+    """The column names of a Parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
 
 
 def _write_snapshot(root: Path, name: str, frame: pd.DataFrame, record: dict[str, Any]) -> None:

@@ -1,0 +1,90 @@
+"""``conveyor run ingest-<source>`` under a memory budget: the in-memory bytes, or its error."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conveyor.runtime.outofcore import BUDGET_VARIABLE
+from tests.conftest import conveyor, conveyor_in_process
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+EVENTS = """\
+sources:
+  events:
+    kind: parquet
+    params: {path: parts}
+target: label
+split: {strategy: stratified, test_size: 0.3}
+"""
+
+
+def _events_project(root: Path) -> Path:
+    """A Parquet source of three files (one with a null integer), compiled; its raw output."""
+    (root / "parts").mkdir()
+    for k in range(3):
+        rows = pd.DataFrame(
+            {
+                "age": np.arange(400) % 70 + 18,
+                "visits": pd.array(np.arange(400) % 9, dtype="int64"),
+                "city": np.where(np.arange(400) % 3 == 0, "oslo", "lima"),
+                "label": np.arange(400) % 2,
+            }
+        )
+        if k == 2:  # still int64 in Parquet; pandas reads the whole column as float64
+            rows["visits"] = rows["visits"].astype("Int64")
+            rows.loc[399, "visits"] = pd.NA
+        rows.to_parquet(root / "parts" / f"part-{k}.parquet", row_group_size=150)
+    (root / "conf" / "data" / "events.yaml").write_text(EVENTS)
+    conveyor_in_process("compile", "data=events", "features=none", "deploy=[]", cwd=root)
+    return root / "data" / "raw" / "events.parquet"
+
+
+@pytest.mark.slow
+def test_ingest_over_the_budget_writes_the_in_memory_bytes(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = _events_project(project)
+    monkeypatch.delenv(BUDGET_VARIABLE, raising=False)
+    here = conveyor("run", "ingest-events", cwd=project)
+    assert here.stdout.strip() == "ingest-events: 1200 rows x 4 columns"
+    expected = output.read_bytes()
+    output.unlink()
+    monkeypatch.setenv(BUDGET_VARIABLE, "1kB")  # far below the files' 1200 rows
+    over = conveyor("run", "ingest-events", cwd=project)
+    assert over.stdout.strip() == (
+        "ingest-events: 1200 rows x 4 columns (out of core, a row group at a time)"
+    )
+    assert output.read_bytes() == expected
+    assert [p.name for p in output.parent.iterdir()] == ["events.parquet"]  # no temporary
+    monkeypatch.setenv(BUDGET_VARIABLE, "1TB")  # above the data: in memory, as without one
+    assert conveyor("run", "ingest-events", cwd=project).stdout == here.stdout
+    assert output.read_bytes() == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("budget", ["lots", "1kB"])
+def test_bad_input_fails_ingest_located_with_nothing_written(
+    project: Path, monkeypatch: pytest.MonkeyPatch, budget: str
+) -> None:
+    output = _events_project(project)
+    monkeypatch.setenv(BUDGET_VARIABLE, budget)
+    if budget == "lots":
+        done = conveyor("run", "ingest-events", cwd=project, check=False)
+        assert done.returncode == 2
+        assert f"environment variable {BUDGET_VARIABLE}: 'lots' is not a memory size" in (
+            done.stderr
+        )
+    else:  # a file in the source folder that is CSV text, named like Parquet
+        (project / "parts" / "part-3.parquet").write_text("age,label\n30,1\n")
+        done = conveyor("run", "ingest-events", cwd=project, check=False)
+        assert done.returncode != 0
+        assert "data.sources.events: cannot read 'parts/part-3.parquet' as Parquet" in (done.stderr)
+        assert "fix: check that params.path names Parquet files only" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not output.parent.exists() or list(output.parent.iterdir()) == []
