@@ -22,11 +22,15 @@ from conveyor.components._files import is_glob, static_prefix
 from conveyor.errors import DataError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Iterator, Sequence
 
 SUFFIXES = frozenset({".csv", ".parquet", ".pq"})
 LOG_SCORE = "_score"
 LOG_PREDICTION = "_prediction"
+PART_ROWS = 65_536
+"""Rows per part when a Parquet file is read a part at a time (``read_parts``)."""
+READ_BUFFER = 256 * 2**10
+"""Read a part through buffers this size, not whole column chunks (Arrow's ``pre_buffer``)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,20 @@ def _read(file: Path, display: str, columns: list[str], where: str) -> pa.Table:
         # The file alone: hive partition folders (date=...) are not columns monitoring needs.
         with pq.ParquetFile(file) as parquet:
             return parquet.read(columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise _unreadable(display, exc, where) from exc
+
+
+def read_parts(
+    file: Path, display: str, columns: list[str], where: str, *, rows: int = PART_ROWS
+) -> Iterator[pa.Table]:
+    """A Parquet file's ``columns``, ``rows`` at a time, in order (read errors located)."""
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(file, pre_buffer=False, buffer_size=READ_BUFFER) as parquet:
+            for batch in parquet.iter_batches(batch_size=rows, columns=columns, use_threads=False):
+                yield pa.Table.from_batches([batch])
     except (OSError, pa.ArrowException) as exc:
         raise _unreadable(display, exc, where) from exc
 

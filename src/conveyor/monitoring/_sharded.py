@@ -70,10 +70,24 @@ def scan_file(task: ScanTask) -> FileScan:
     if missing:
         raise _batch._missing_columns(missing, names, task.display, task.where)
     columns = [c for c in task.wanted if c in names]
-    table = _batch._read(task.path, task.display, columns, task.where)
-    table = _batch._typed(table, task.numeric, task.display, task.where)
-    nulls = {name: table.column(name).null_count for name in table.column_names}
-    return FileScan(table.schema, nulls, table.num_rows)
+    if task.path.suffix == ".csv":  # typed by reading it whole, as read_batch reads it
+        table = _batch._read(task.path, task.display, columns, task.where)
+        table = _batch._typed(table, task.numeric, task.display, task.where)
+        nulls = {name: table.column(name).null_count for name in table.column_names}
+        return FileScan(table.schema, nulls, table.num_rows)
+    schema = None  # Parquet: a batch at a time, as the types do not depend on the values
+    nulls = dict.fromkeys(columns, 0)
+    rows = 0
+    for table in _batch.read_parts(task.path, task.display, columns, task.where):
+        typed = _batch._typed(table, task.numeric, task.display, task.where)
+        schema = schema or typed.schema
+        rows += typed.num_rows
+        for name in columns:
+            nulls[name] += typed.column(name).null_count
+    if schema is None:  # no rows: the types of an empty table
+        empty = _batch._read(task.path, task.display, columns, task.where)
+        schema = _batch._typed(empty, task.numeric, task.display, task.where).schema
+    return FileScan(schema, nulls, rows)
 
 
 @dataclass(frozen=True)

@@ -264,6 +264,7 @@ def profile_data(
     exclude: Sequence[str] = (),
     where: str = "reference data",
     session: Session | None = None,
+    stream: bool = False,
 ) -> Profile:
     """The reference profile of data files, with the model's predictions when it is given.
 
@@ -274,9 +275,11 @@ def profile_data(
 
     With ``session``, each column's statistics are computed from its files' parts on the
     executor and merged (``_sharded.profile_columns``); the model scores in this process, as
-    without one, so the profile is the same bytes either way.
+    without one, so the profile is the same bytes either way. With ``stream`` and no session
+    (data over the memory budget), Parquet files are profiled one column at a time and scored
+    one chunk at a time in this process (``_streamed``), again the same bytes.
     """
-    from conveyor.monitoring import _batch, _scores, _sharded
+    from conveyor.monitoring import _batch, _scores, _sharded, _streamed
     from conveyor.monitoring.profile import assemble, build_profile
 
     files = _batch.expand(root, paths, where=where)
@@ -293,6 +296,17 @@ def profile_data(
         needed = names
     numeric = [name for name, kind in kinds.items() if kind == "numeric"]
     scores = predictor is not None and _scores.can_score(predictor)
+    if stream and session is None and _streamed.can_stream(files):
+        return _streamed.profile_streamed(
+            root,
+            files,
+            predictor=predictor,
+            names=names,
+            kinds=kinds,
+            needed=needed,
+            numeric=numeric,
+            where=where,
+        )
     entries = None
     if session is not None:  # the statistics on the executor; the model scores here, whole
         sharded = _sharded.scan_batch(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from conveyor import _atomic
 from conveyor.errors import DataError
 from conveyor.runtime import layout
+from conveyor.runtime.outofcore import over_budget
 from conveyor.runtime.plan import TRUST_READS, StageContext, StageDef, StagePlan
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ def run(ctx: StageContext) -> None:
 
     On the project's executor (other than ``local``) each column's statistics are computed from
     the split's parts on the workers and merged; the bundle scores the split in this process,
-    so the profile is the same bytes on any executor.
+    so the profile is the same bytes on any executor. On ``local`` with the split over the
+    memory budget (``CONVEYOR_MEMORY_BUDGET``), the split is profiled one column at a time and
+    scored one chunk at a time, again the same bytes.
     """
     from conveyor.bundle import load_bundle
     from conveyor.executors import open_project_executor  # not needed to compile
@@ -59,6 +62,7 @@ def run(ctx: StageContext) -> None:
             where="stage 'profile'",
             fix="run the upstream stages first: 'dvc repro' runs them in order",
         )
+    over = over_budget([ctx.root / train_path]) is not None  # a bad budget fails here
     predictor = model_predictor(load_bundle(ctx.root / bundle_dir, trusted=ctx.trusted_types()))
     with open_project_executor(ctx.root, ctx.plugins) as session:  # not a param: reruns nothing
         profile = profile_data(
@@ -68,13 +72,15 @@ def run(ctx: StageContext) -> None:
             exclude=[target],
             where="stage 'profile'",
             session=session,
+            stream=over,
         )
     (profile_file,) = ctx.plan.reports
     _atomic.write_text(ctx.root / profile_file, profile.to_json())
     scored = "with" if profile.prediction is not None else "without"
+    how = " (out of core, a column at a time)" if over and session is None else ""
     print(  # noqa: T201
         f"profile: {profile.rows} rows x {len(profile.names)} columns of {train_path}, "
-        f"{scored} predictions -> {profile_file}"
+        f"{scored} predictions -> {profile_file}{how}"
     )
 
 
