@@ -22,19 +22,19 @@ from conveyor.components._files import (
     refuse_outside,
 )
 from conveyor.errors import DataError, PluginError
-from conveyor.plugins.base import Scan, Source
+from conveyor.plugins.base import Source
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable
     from pathlib import Path
 
     import pandas as pd
     import pyarrow as pa
     import pyarrow.dataset as ds
 
+    from conveyor.plugins.base import Scan
+
 PARQUET_SUFFIXES = frozenset({".parquet", ".parq", ".pq"})
-_SCAN_ROWS = 65_536
-"""Rows per batch when a Parquet source is scanned for ingest (out of core)."""
 
 
 class SklearnDatasetParams(StrictParams):
@@ -311,23 +311,16 @@ class ParquetSource(Source[FileParams]):
 
     def scan(self, root: Path) -> Scan:
         """The rows in file order as batches; converted by :func:`plain_index`, ``read``'s rows."""
-        import pyarrow as pa
+        from conveyor.components._parquet_scan import scan_dataset
 
         dataset, files = self._dataset(root)
-        columns = self.params.columns
-
-        def batches(names: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-            selected = list(names) if names is not None else columns
-            scanner = dataset.scanner(
-                columns=selected, batch_size=_SCAN_ROWS, batch_readahead=1, fragment_readahead=1
-            )
-            try:
-                yield from scanner.to_batches()  # in file order, as to_table concatenates them
-            except (pa.ArrowException, OSError) as exc:
-                raise self._damaged(root, exc) from exc
-
-        schema = dataset.schema if columns is None else _selected(dataset.schema, columns)
-        return Scan(schema, _uncompressed_bytes(files), batches, _as_read)
+        return scan_dataset(
+            dataset,
+            files,
+            self.params.columns,
+            as_read=_as_read,
+            damaged=lambda exc: self._damaged(root, exc),
+        )
 
     def _dataset(self, root: Path) -> tuple[ds.Dataset, list[Path]]:
         """The files ``path`` names as one dataset with their unified schema, and the files."""
@@ -389,21 +382,3 @@ def plain_index(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _as_read(table: pa.Table) -> pd.DataFrame:
     return plain_index(table.to_pandas(split_blocks=True, self_destruct=True))
-
-
-def _selected(schema: pa.Schema, columns: Sequence[str]) -> pa.Schema:
-    """``schema``'s fields ``columns`` in that order, with its metadata (pandas')."""
-    import pyarrow as pa
-
-    return pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
-
-
-def _uncompressed_bytes(files: Sequence[Path]) -> int:
-    """The files' data size once decoded, from their Parquet footers (no row is read)."""
-    import pyarrow.parquet as pq
-
-    total = 0
-    for file in files:
-        meta = pq.ParquetFile(file).metadata
-        total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    return total
