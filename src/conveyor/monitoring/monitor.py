@@ -274,10 +274,11 @@ def profile_data(
     log's metadata). Columns in ``exclude`` (the target, an id) are always left out.
 
     With ``session``, each column's statistics are computed from its files' parts on the
-    executor and merged (``_sharded.profile_columns``); the model scores in this process, as
-    without one, so the profile is the same bytes either way. With ``stream`` and no session
-    (data over the memory budget), Parquet files are profiled one column at a time and scored
-    one chunk at a time in this process (``_streamed``), again the same bytes.
+    executor and merged (``_sharded.profile_columns``); the model scores Parquet files in this
+    process a chunk at a time (``_streamed.stream_scores``), the chunks ``score_table`` cuts
+    from the whole table, so the profile is the same bytes either way. With ``stream`` and no
+    session (data over the memory budget), Parquet files are profiled one column at a time in
+    this process (``_streamed``), and scored so, again the same bytes.
     """
     from conveyor.monitoring import _batch, _scores, _sharded, _streamed
     from conveyor.monitoring.profile import assemble, build_profile
@@ -308,11 +309,14 @@ def profile_data(
             where=where,
         )
     entries = None
-    if session is not None:  # the statistics on the executor; the model scores here, whole
+    if session is not None:  # the statistics on the executor; the model scores here
         sharded = _sharded.scan_batch(
             session, root, files, required=needed, numeric=numeric, where=where
         )
         entries = _sharded.profile_columns(sharded, names, kinds)
+        if predictor is not None and scores and _streamed.can_stream(files):  # a chunk at a time
+            streamed = _streamed.stream_scores(sharded, predictor, where)
+            return assemble(sharded.rows, entries, prediction=streamed)
     batch = None
     if entries is None or scores:
         batch = _batch.read_batch(root, files, required=needed, numeric=numeric, where=where)

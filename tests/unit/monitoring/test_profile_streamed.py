@@ -20,6 +20,7 @@ from conveyor.bundle import load_bundle
 from conveyor.errors import DataError
 from conveyor.monitoring import _batch, _scores, _streamed, profile_data
 from conveyor.monitoring.monitor import model_predictor
+from conveyor.plugins.executor import InlineSession
 from tests.integration.test_profile_executor import _check_live, _frame, work
 
 if TYPE_CHECKING:
@@ -113,6 +114,17 @@ def test_one_column_or_one_chunk_is_read_at_a_time(
     profile_data(work, [split], predictor=predictor, exclude=["label"], stream=True)
     assert scored == [700] * 5 + [500]  # never the whole split
     assert read == [[name] for name in ["big", "few", "holes", "zeros", "colour"]]
+
+
+def test_on_an_executor_the_model_scores_a_chunk_at_a_time_too(
+    work: Path, split: str, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = profile_data(work, [split], predictor=predictor, exclude=["label"]).to_json()
+    monkeypatch.setattr(_batch, "read_batch", None)  # the whole table: never
+    found = profile_data(
+        work, [split], predictor=predictor, exclude=["label"], session=InlineSession()
+    )
+    assert found.to_json() == here
 
 
 def test_a_csv_is_profiled_whole_since_its_types_come_from_all_of_it(work: Path) -> None:
