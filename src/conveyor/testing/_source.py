@@ -19,8 +19,9 @@ class SourceContract(ComponentContract):
     Subclass with ``component``, ``name`` and ``params``; override the ``root`` fixture to write
     the files that ``params`` point at. It checks that ``read(root)`` returns a non-empty
     DataFrame with unique string column names, the same rows on every call, that survive the
-    Parquet file ingest writes; and that ``local_files()`` are relative paths inside the
-    project that exist (files, or folders such as a glob's static prefix).
+    Parquet file ingest writes; that ``scan(root)``, if the source has one, gives those rows in
+    batches; and that ``local_files()`` are relative paths inside the project that exist
+    (files, or folders such as a glob's static prefix).
     """
 
     kind = "source"
@@ -67,6 +68,27 @@ class SourceContract(ComponentContract):
         path = tmp_path / "roundtrip.parquet"
         frame.to_parquet(path, index=False)
         pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
+
+    def test_scan_gives_the_rows_read_gives(self, source: Source[Any], root: Path) -> None:
+        """A source that can be scanned (``scan()`` not None) gives ``read``'s rows in batches.
+
+        Ingest writes the scanned batches when the rows exceed the memory budget, so they must
+        be the same rows, in the same order, with the same columns; the schema must be the
+        batches' and the size positive. (Each batch alone may hold narrower dtypes, such as an
+        integer column whose nulls are in other batches: ingest gives it the whole's.)
+        """
+        import pandas as pd
+        import pyarrow as pa
+
+        scan = source.scan(root)
+        if scan is None:
+            return
+        assert scan.size > 0, f"scan().size is {scan.size}"
+        batches = list(scan.batches(None))
+        assert all(b.schema.equals(scan.schema) for b in batches), "batches differ from schema"
+        frames = [scan.frame(pa.Table.from_batches([b])) for b in batches]
+        scanned = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        pd.testing.assert_frame_equal(scanned, source.read(root), check_dtype=False)
 
     def test_local_files_are_relative_and_exist(self, source: Source[Any], root: Path) -> None:
         """``local_files()`` become DVC dependencies: project-relative, inside it, present.
