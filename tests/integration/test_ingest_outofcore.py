@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conveyor.runtime.outofcore import BUDGET_VARIABLE
-from tests.conftest import conveyor, conveyor_in_process
+from tests.conftest import conveyor, conveyor_in_process, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -88,3 +89,45 @@ def test_bad_input_fails_ingest_located_with_nothing_written(
         assert "fix: check that params.path names Parquet files only" in done.stderr
     assert "Traceback" not in done.stderr
     assert not output.parent.exists() or list(output.parent.iterdir()) == []
+
+
+PIPELINE = """\
+sources:
+  events:
+    kind: parquet
+    params: {path: parts}
+target: label
+split: {strategy: stratified, test_size: 0.3}
+schema:
+  columns:
+    age: {dtype: int, min: 0, max: 120, nullable: false}
+    label: {dtype: int, allowed: [0, 1]}
+"""
+
+
+@pytest.mark.slow
+def test_the_stages_that_read_the_budget_rerun_under_it_to_the_same_outputs(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ingest, validate and profile under 1 kB: dvc status stays clean (same md5s as dvc.lock)."""
+    (project / "parts").mkdir()
+    rng = np.random.default_rng(3)
+    for k in range(3):
+        rows = pd.DataFrame(
+            {
+                "age": rng.integers(18, 90, 300),
+                "visits": pd.array(rng.integers(0, 9, 300), dtype="Int64"),
+                "score": rng.normal(size=300),
+                "label": rng.integers(0, 2, 300),
+            }
+        )
+        rows.loc[rows.index[::37], "visits"] = pd.NA
+        rows.to_parquet(project / "parts" / f"part-{k}.parquet", row_group_size=120)
+    (project / "conf" / "data" / "events.yaml").write_text(PIPELINE)
+    conveyor_in_process("compile", "data=events", "features=none", "deploy=[]", cwd=project)
+    monkeypatch.delenv(BUDGET_VARIABLE, raising=False)
+    dvc("repro", cwd=project)
+    monkeypatch.setenv(BUDGET_VARIABLE, "1kB")
+    done = dvc("repro", "-f", "-s", "ingest-events", "validate", "profile", cwd=project)
+    assert done.stdout.count("(out of core") == 2  # ingest's and profile's lines
+    assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
