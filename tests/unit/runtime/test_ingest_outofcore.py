@@ -98,6 +98,20 @@ def _hive(root: Path) -> dict[str, Any]:
     return {"path": "sales"}
 
 
+def _categories(root: Path) -> dict[str, Any]:
+    """Categorical columns whose categories differ by file, in their own orders, with nulls."""
+    (root / "shops").mkdir()
+    rng = np.random.default_rng(5)
+    for index, kinds in enumerate([["z", "b"], ["c", "a", "z"], ["q"]]):
+        rows = _rows(900, offset=900 * index, seed=index)
+        rows["kind"] = pd.Categorical(rng.choice(kinds, 900), categories=kinds)
+        rows.loc[rows.index[::50], "kind"] = None
+        sizes = ["s", "m", "l"][: index + 1]
+        rows["size"] = pd.Categorical(rng.choice(sizes, 900), categories=sizes, ordered=True)
+        rows.to_parquet(root / "shops" / f"{index}.parquet", row_group_size=300)
+    return {"path": "shops"}
+
+
 CASES: dict[str, Callable[[Path], dict[str, Any]]] = {
     "late nulls": _late_nulls,
     "nullable dtypes": _nullable_dtypes,
@@ -105,6 +119,7 @@ CASES: dict[str, Callable[[Path], dict[str, Any]]] = {
     "some columns": _some_columns,
     "date index": _date_index,
     "hive partitions": _hive,
+    "categories": _categories,
 }
 
 
@@ -143,19 +158,19 @@ def test_the_scan_measures_the_uncompressed_rows(tmp_path: Path) -> None:
     assert source.scan(tmp_path).size == outofcore.parquet_bytes(files)
 
 
-@pytest.mark.parametrize(
-    ("rows", "reason"),
-    [
-        (_rows(50).astype({"city": "category"}), "column 'city' is categorical"),
-        (_rows(50).rename_axis("row"), "a named row index ('row')"),
-    ],
-)
-def test_what_pandas_decides_over_the_whole_table_is_not_streamed(
-    tmp_path: Path, rows: pd.DataFrame, reason: str
-) -> None:
-    rows.to_parquet(tmp_path / "x.parquet")
+def test_the_categories_are_the_whole_tables(tmp_path: Path) -> None:
+    source = ParquetSource.from_config(_categories(tmp_path))
+    ingest_scan(source.scan(tmp_path), tmp_path / "streamed.parquet")
+    kinds = pd.read_parquet(tmp_path / "streamed.parquet")["kind"]
+    assert list(kinds.cat.categories) == ["z", "b", "c", "a", "q"]  # first seen, not sorted
+    assert pq.ParquetFile(tmp_path / "streamed.parquet").num_row_groups == 4
+
+
+def test_a_named_row_index_is_not_streamed(tmp_path: Path) -> None:
+    """pandas restores a stored named RangeIndex only over the whole table."""
+    _rows(50).rename_axis("row").to_parquet(tmp_path / "x.parquet")
     source = ParquetSource.from_config({"path": "x.parquet"})
-    assert reason in (streamable(source.scan(tmp_path)) or "")
+    assert streamable(source.scan(tmp_path)) == "the files store a named row index ('row')"
 
 
 def test_a_file_damaged_past_the_first_rows_fails_with_nothing_written(tmp_path: Path) -> None:
