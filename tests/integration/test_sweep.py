@@ -252,23 +252,33 @@ def _worker_pids(root: Path) -> list[int]:
 
 
 UNHURRIED = """\
+import os
 import time
+from pathlib import Path
 
 from sklearn.linear_model import LogisticRegression
 
 
 class Unhurried(LogisticRegression):
-    \"\"\"Fits after 15 s: still running when the test looks, however fast stages start.\"\"\"
+    \"\"\"Fits once the test creates its gate file: still running when the test looks, however
+    fast stages start, and no longer than the test needs.\"\"\"
 
     def fit(self, X, y, **kwargs):
-        time.sleep(15)
+        gate = Path(os.environ["UNHURRIED_GATE"])
+        deadline = time.monotonic() + 300
+        while not gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
         return super().fit(X, y, **kwargs)
 """
+POLL = 1.0
+"""The sweep's CONVEYOR_SWEEP_POLL in these tests: a dead worker is noticed in seconds."""
 
 
-def _sweep_until_its_trial_runs(project: Path, name: str) -> tuple[subprocess.Popen[str], float]:
-    """Start a one-trial sweep ``name`` (-j 1) of a model that takes its time to fit; return
-    once its trial runs on a worker."""
+def _sweep_until_its_trial_runs(
+    project: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[subprocess.Popen[str], float, Path]:
+    """Start a one-trial sweep ``name`` (-j 1) of a model whose fit waits for a gate file; return
+    once its trial runs on a worker, with the gate to create to let the fit finish."""
     (project / "unhurried.py").write_text(UNHURRIED)
     (project / "conf" / "model" / "unhurried.yaml").write_text(
         "_target_: unhurried.Unhurried\nparams:\n  C: 1.0\n  max_iter: 500\n"
@@ -278,9 +288,12 @@ def _sweep_until_its_trial_runs(project: Path, name: str) -> tuple[subprocess.Po
     conveyor_in_process("compile", cwd=project)
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "a model that takes its time", cwd=project)
+    gate = project.parent / f"{name}.gate"
+    monkeypatch.setenv("UNHURRIED_GATE", str(gate))  # the workers and a resumed sweep inherit it
     process = subprocess.Popen(
         [VENV_BIN / "conveyor", "sweep", "model.params.C=0.5", "-j", "1", "--name", name],
         cwd=project,
+        env={**os.environ, "CONVEYOR_SWEEP_POLL": str(POLL)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -294,15 +307,19 @@ def _sweep_until_its_trial_runs(project: Path, name: str) -> tuple[subprocess.Po
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the trial never started"
         time.sleep(0.5)
-    return process, deadline
+    return process, deadline, gate
 
 
-def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None:
+def test_a_worker_too_busy_to_answer_is_not_declared_dead(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A loaded machine, made certain: the worker is stopped (SIGSTOP) for longer than the
-    sweep's patience while its trial runs. DVC's "Worker status" then reads "0 active" (celery's
-    one-second inspect gets no reply); the trial still finishes once the worker resumes, and the
-    sweep must report its success and exit 0, not kill it as a ghost."""
-    process, deadline = _sweep_until_its_trial_runs(project, "w")
+    sweep's patience while its trial runs and finishes. DVC's "Worker status" then reads "0
+    active" (celery's one-second inspect gets no reply); the trial's result still lands once the
+    worker resumes, and the sweep must report its success and exit 0, not kill it as a ghost."""
+    from conveyor.experiments.queue import STARVED_POLLS
+
+    process, deadline, gate = _sweep_until_its_trial_runs(project, "w", monkeypatch)
     # -j 1: the trial may use every core (its model's n_jobs, if set, would still win). Read
     # from the trial's process: celery's retitling hides the worker's own environment.
     trials: list[psutil.Process] = []
@@ -316,7 +333,10 @@ def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None
     for pid in stopped:
         os.kill(pid, signal.SIGSTOP)
     try:
-        time.sleep(35)  # > STARVED_POLLS polls of POLL_SECONDS: the old test for a dead worker
+        gate.touch()  # the trial (not stopped) finishes while its worker cannot answer
+        # Each poll is POLL s of ref checks plus a `dvc queue status` (1-2 s): this is about
+        # twice the patience (STARVED_POLLS polls) after which a dead worker's trial is failed.
+        time.sleep(STARVED_POLLS * (POLL + 2) * 2)
     finally:
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
@@ -326,10 +346,12 @@ def test_a_worker_too_busy_to_answer_is_not_declared_dead(project: Path) -> None
     assert "w" in _experiments(project) or "w-1" in _experiments(project)
 
 
-def test_a_trial_whose_worker_is_killed_fails_and_resume_completes_it(project: Path) -> None:
+def test_a_trial_whose_worker_is_killed_fails_and_resume_completes_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The other side of the busy worker: a worker that is gone (SIGKILL to it and the trial it
     runs) is noticed from its process, the trial is reported failed, and --resume reruns it."""
-    process, _ = _sweep_until_its_trial_runs(project, "k")
+    process, _, gate = _sweep_until_its_trial_runs(project, "k", monkeypatch)
     for pid in _worker_pids(project):
         group = os.getpgid(pid)
         assert group != os.getpgrp(), "the worker shares the test's process group"
@@ -339,6 +361,7 @@ def test_a_trial_whose_worker_is_killed_fails_and_resume_completes_it(project: P
     assert "its DVC queue worker died" in err
     assert [t["status"] for t in _state(project, "k")["trials"]] == ["failed"]
 
+    gate.touch()  # the rerun's fit need not wait
     conveyor("sweep", "--resume", "--name", "k", "-j", "1", cwd=project)
     assert [t["status"] for t in _state(project, "k")["trials"]] == ["success"]
 

@@ -22,6 +22,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from conveyor.experiments._progress import Progress
     from conveyor.experiments.apply import apply_experiment
     from conveyor.experiments.plan import load_state
+    from conveyor.experiments.queue import poll_seconds
     from conveyor.experiments.sweep import SweepRequest, resume_sweep, start_sweep
 
     root = Path.cwd()
@@ -34,6 +35,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     if args.show:
         state = load_state(root, args.name)
     else:
+        poll_seconds()  # a bad CONVEYOR_SWEEP_POLL is refused before the sweep starts anything
         with Progress() as progress, warm_trials():
             if args.resume:
                 state = resume_sweep(root, args.name, args.jobs, progress)

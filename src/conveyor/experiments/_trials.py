@@ -104,6 +104,7 @@ def run_trials(
             raise
         return
     fresh = [t for t in trials if t.status in ("pending", "failed")]  # others are in DVC's queue
+    poll = queue.poll_seconds()  # a bad setting is refused before anything is queued
     try:
         queue.forget(root, [t.name for t in fresh])
         if not queue.enqueue_grid(root, state, fresh):
@@ -111,7 +112,7 @@ def run_trials(
                 queue.enqueue(root, state, trial, pipelines.get(trial.name))
                 progress.update(state, None)
         progress.update(state, None)
-        queue.wait(root, state, trials, on_change)
+        queue.wait(root, state, trials, on_change, poll=poll)
     except KeyboardInterrupt:
         progress.note(f"interrupted: stopping {state.prefix} ...")
         queue.stop(root, state, trials)

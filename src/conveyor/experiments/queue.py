@@ -11,11 +11,13 @@ are killed, queued ones removed, and both go back to pending for ``--resume``.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import time
 from typing import TYPE_CHECKING
 
 from conveyor import _atomic
+from conveyor.errors import UsageError
 from conveyor.experiments import _dvc
 from conveyor.experiments.plan import FINISHED
 
@@ -27,11 +29,34 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 5.0
 """Each ``dvc queue status`` is a whole DVC process (~1 s of CPU the workers need)."""
+POLL_ENV = "CONVEYOR_SWEEP_POLL"
+"""Seconds between ``dvc queue status`` reads instead of :data:`POLL_SECONDS`. A dead worker is
+noticed after :data:`STARVED_POLLS` of them: lower it to notice sooner (each read costs about a
+second of CPU), raise it on a machine too busy to answer in time."""
 REFS_SECONDS = 1.0
 """A finished trial shows as an experiment ref (``git for-each-ref``, milliseconds): check often."""
 STARVED_POLLS = 3
 """Polls with fewer trials running than workers wanted before ``dvc queue start`` again."""
 DVC_YAML = "dvc.yaml"
+
+
+def poll_seconds() -> float:
+    """The poll interval: :data:`POLL_ENV` if set, else :data:`POLL_SECONDS`."""
+    text = os.environ.get(POLL_ENV, "").strip()
+    if not text:
+        return POLL_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= REFS_SECONDS):
+        raise UsageError(
+            f"{POLL_ENV}={text!r} is not a number of seconds of at least {REFS_SECONDS:g}",
+            where=f"the environment variable {POLL_ENV}",
+            fix=f"set it to seconds between queue reads, e.g. {POLL_ENV}=2, or unset it "
+            f"for the default {POLL_SECONDS:g}",
+        )
+    return seconds
 
 
 def enqueue(root: Path, state: SweepState, trial: Trial, dvc_yaml: str | None) -> None:
@@ -129,8 +154,12 @@ def wait(
     state: SweepState,
     trials: list[Trial],
     on_change: Callable[[], None],
+    *,
+    poll: float = POLL_SECONDS,
 ) -> None:
-    """Start ``state.jobs`` workers and poll until every one of ``trials`` has finished.
+    """Start ``state.jobs`` workers; poll until every one of ``trials`` has finished.
+
+    DVC's queue is read every ``poll`` seconds, experiment refs every :data:`REFS_SECONDS`.
 
     A worker can die while others run (kombu's filesystem broker sometimes reads a message file
     half-written: ``JSONDecodeError`` in ``.dvc/tmp/exps/celery/dvc-exp-worker-N.out``); the rest
@@ -141,7 +170,7 @@ def wait(
     starved = ghost_polls = 0
     unresolved: dict[str, int] = {}  # polls in a row a trial was neither in the queue nor a ref
     while any(t.status not in FINISHED for t in trials):
-        if not _refs_until_poll(root, state, trials, on_change):
+        if not _refs_until_poll(root, state, trials, on_change, poll):
             break  # every trial has its experiment ref: no need to ask DVC's queue
         entries = _dvc.queue_status(root)
         refs = _dvc.experiment_refs(root)  # read after the queue: a trial it calls done has one
@@ -195,15 +224,19 @@ def wait(
 
 
 def _refs_until_poll(
-    root: Path, state: SweepState, trials: list[Trial], on_change: Callable[[], None]
+    root: Path,
+    state: SweepState,
+    trials: list[Trial],
+    on_change: Callable[[], None],
+    poll: float,
 ) -> bool:
-    """Mark trials whose experiment ref appears as finished, for up to POLL_SECONDS.
+    """Mark trials whose experiment ref appears as finished, for up to ``poll`` seconds.
 
     DVC writes the ref when the trial's results are committed; ``dvc queue status`` shows it
     as a success only later, so without this the last trial of a sweep waited a poll or two.
     Returns whether any of ``trials`` is still unfinished.
     """
-    deadline = time.monotonic() + POLL_SECONDS
+    deadline = time.monotonic() + poll
     while time.monotonic() < deadline:
         time.sleep(REFS_SECONDS)
         refs = _dvc.experiment_refs(root)
