@@ -16,13 +16,15 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.fixture
-def conf(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+@pytest.fixture(scope="module")
+def conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repo's conf/ (read, never written, by every test here)."""
+    root = tmp_path_factory.mktemp("recompose")
+    shutil.copytree(REPO / "conf", root / "conf")
     # an interpolation of a swept value: the copy must resolve it after the override, as Hydra
-    card = tmp_path / "conf" / "config.yaml"
+    card = root / "conf" / "config.yaml"
     card.write_text(card.read_text() + "depth_note: depth ${model.params.max_depth}\n")
-    return tmp_path / "conf"
+    return root / "conf"
 
 
 OVERRIDE_LISTS = [
@@ -41,12 +43,21 @@ OVERRIDE_LISTS = [
 ]
 
 
-@pytest.mark.parametrize("overrides", OVERRIDE_LISTS, ids=" ".join)
-def test_same_bytes_and_data_as_a_compose_of_each(conf: Path, overrides: list[str]) -> None:
+@pytest.fixture(scope="module")
+def warmed(conf: Path) -> Composer:
+    """A composer that has composed every list once: its bases are built, and shared, before
+    any list comes again (each test below then adds its own to the same composer)."""
     composer = Composer(conf)
-    for warm_up in OVERRIDE_LISTS:  # the bases are built, and shared, before this list comes
+    for warm_up in OVERRIDE_LISTS:
         composer.compose(warm_up)
-    shared = composer.compose(overrides)
+    return composer
+
+
+@pytest.mark.parametrize("overrides", OVERRIDE_LISTS, ids=" ".join)
+def test_same_bytes_and_data_as_a_compose_of_each(
+    conf: Path, warmed: Composer, overrides: list[str]
+) -> None:
+    shared = warmed.compose(overrides)
     alone = compose(conf, overrides)
     assert shared.params_yaml == alone.params_yaml
     assert shared.data == alone.data
