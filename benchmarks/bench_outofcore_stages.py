@@ -16,7 +16,7 @@ peak grows by at most 25% from the smallest size to the largest (it holds a row 
 data). profile's grows with the rows by design (it holds one sorted column and the scores:
 16-24 bytes a row), so its growth is recorded, not judged. Wall times are recorded, not judged;
 the load average is recorded: the machine is shared. Outputs are compared by their sha256, read
-a MiB at a time, so that this process stays small (see ``_digest``).
+a MiB at a time, so that this process stays small (see ``_files.digest``).
 
     nice -n 15 .venv/bin/python benchmarks/bench_outofcore_stages.py [--rows 2000000 4000000]
 """
@@ -24,12 +24,12 @@ a MiB at a time, so that this process stays small (see ``_digest``).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from _files import digest
 from _timing import verdict, write_result
 from bench_outofcore import _mib, _python, load
 
@@ -106,7 +106,7 @@ def measure(rows: int) -> dict[str, Any]:
                 printed = _python(_RUN, str(root), stage, mode)
                 result[stage][mode] = json.loads(printed.strip().splitlines()[-1])
             suffix = "parquet" if stage == "ingest" else "json"
-            same = _digest(root / f"{stage}_in_memory.{suffix}") == _digest(
+            same = digest(root / f"{stage}_in_memory.{suffix}") == digest(
                 root / f"{stage}_out_of_core.{suffix}"
             )
             if stage == "ingest":
@@ -122,20 +122,6 @@ def measure(rows: int) -> dict[str, Any]:
                 f"{result[stage]['out_of_core']['seconds']:6.1f} s"
             )
     return result
-
-
-def _digest(path: Path) -> str:
-    """The file's sha256, read 1 MiB at a time.
-
-    Never the whole file into this process: a child's ``ru_maxrss`` starts at the parent's
-    resident size (Linux keeps the high-water mark across ``exec``), so a parent that held a
-    file's bytes once would raise every later child's measured peak to its own size.
-    """
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def main() -> None:
