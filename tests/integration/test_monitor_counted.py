@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,5 +116,32 @@ def test_the_process_pool_writes_the_in_process_reports(work: Path) -> None:
     assert _reports(work, "pool") == _reports(work, "here")
 
 
+def test_dask_reads_each_parquet_file_once(work: Path, scheduler: str) -> None:
+    """All Parquet (rows in the footers): one task per file scans and counts it, none scans."""
+    shutil.copytree(work / LOG, work / "logs" / "parquet")
+    for csv in (work / "logs" / "parquet").rglob("*.csv"):
+        pd.read_csv(csv).to_parquet(csv.with_suffix(".parquet"), index=False)
+        csv.unlink()
+    request = _request(work, "grid.json", "here", OVERRIDES, "logs/parquet")
+    run_monitor(work, request)
+    executor = DaskExecutor.from_config({"address": scheduler})
+    with executor.open(where="executor") as session, Client(scheduler) as client:
+        before = client.run_on_scheduler(_finished)
+        request = _request(work, "grid.json", "dask", OVERRIDES, "logs/parquet")
+        run_monitor(work, request, session=session)
+        after = client.run_on_scheduler(_finished)
+    assert _reports(work, "dask") == _reports(work, "here")
+    ran = {name: n - before.get(name, 0) for name, n in after.items()}
+    assert ran.get("count_file") == 5  # each file once ...
+    assert not ran.get("scan_file")  # ... and only once
+    assert not ran.get("column_part")
+
+
 def _task_prefixes(dask_scheduler: Any) -> list[str]:
     return sorted(dask_scheduler.task_prefixes)
+
+
+def _finished(dask_scheduler: Any) -> dict[str, int]:
+    """How many tasks of each prefix have ever finished (reached memory) on the scheduler."""
+    prefixes = dask_scheduler.task_prefixes.items()
+    return {name: prefix.state_counts["memory"] for name, prefix in prefixes}

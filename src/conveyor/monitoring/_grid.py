@@ -2,8 +2,8 @@
 
 A batch of more than :data:`COUNT_ROWS` rows (known from the files' metadata before any value
 is read: Parquet footers; CSV files are counted in a streaming pass) is never one table. Each
-file is read on its own (one task per file on an executor, one after another in process) and
-summarised per column:
+file is read on its own, once (one task per file on an executor, one after another in process:
+:mod:`conveyor.monitoring._counted`), and summarised per column:
 
 - a numeric column as counts in the bins ``(-inf, e0], (e0, e1], ..., (ek, inf)`` of the
   reference's quantile grid (its distinct points, and its values when the profile kept them;
@@ -26,8 +26,6 @@ before: a score or a metric is not a sum of parts.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 import os
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from conveyor.errors import UsageError
-from conveyor.monitoring import _batch, _sharded, _stats
+from conveyor.monitoring import _sharded, _stats
 from conveyor.monitoring.profile import OTHER
 from conveyor.plugins.drift import GridCounts
 
@@ -45,7 +43,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from conveyor.monitoring.profile import Profile
     from conveyor.plugins.drift import NumericReference
 
 COUNT_ROWS = 1_000_000
@@ -114,7 +111,8 @@ class ColumnCount:
     """How to count one column of every file (built on the driver, shipped with the task)."""
 
     name: str
-    type: pa.DataType
+    type: pa.DataType | None
+    """The batch's type, to cast the file's values to (None: the file's own type)."""
     kind: str
     numeric: bool
     as_scores: bool
@@ -122,16 +120,6 @@ class ColumnCount:
     low: float | None
     high: float | None
     values: np.ndarray | None
-
-
-@dataclass(frozen=True)
-class CountTask:
-    """One file and the columns to count in it."""
-
-    path: Path
-    display: str
-    columns: tuple[ColumnCount, ...]
-    where: str
 
 
 @dataclass(frozen=True)
@@ -150,17 +138,9 @@ class Part:
     total: float = 0.0
 
 
-def count_file(task: CountTask) -> list[Part]:
-    """Every column of one file, counted (on a worker, or in process)."""
-    names = list(dict.fromkeys(column.name for column in task.columns))
-    numeric = {column.name for column in task.columns if column.numeric}
-    table = _batch._read(task.path, task.display, names, task.where)
-    table = _batch._typed(table, numeric, task.display, task.where)
-    return [_count(table.column(column.name), column) for column in task.columns]
-
-
-def _count(values: pa.ChunkedArray, column: ColumnCount) -> Part:
-    if values.type != column.type:
+def count(values: pa.ChunkedArray, column: ColumnCount) -> Part:
+    """One file's values of ``column``, counted into its grid."""
+    if column.type is not None and values.type != column.type:
         values = values.cast(column.type)
     if column.as_scores:  # as logged_score reads it: float64, nulls as NaN
         values = pa.chunked_array([pa.array(np.asarray(values.to_numpy(), dtype=np.float64))])
@@ -246,9 +226,10 @@ def grid_edges(reference: NumericReference) -> np.ndarray:
     return np.unique(points)
 
 
-def _column(
-    batch: _sharded.ShardedBatch, name: str, summary: Mapping[str, Any], *, as_scores: bool
+def column_count(
+    name: str, summary: Mapping[str, Any], *, numeric: bool, as_scores: bool
 ) -> ColumnCount:
+    """How to count column ``name`` against its profile entry ``summary`` (in a file's type)."""
     kind = summary["kind"]
     edges, low, high, values = np.empty(0), None, None, None
     if kind == "numeric" and summary["count"]:
@@ -256,35 +237,7 @@ def _column(
         low, high = float(summary["min"]), float(summary["max"])
         if "counts" in summary:
             values = np.array([float(key) for key in summary["counts"]])
-    field = batch.schema.field(name)
-    numeric = name in batch.numeric
-    return ColumnCount(name, field.type, kind, numeric, as_scores, edges, low, high, values)
-
-
-def count_sides(
-    batch: _sharded.ShardedBatch, reference: Profile, names: Sequence[str], logged: str | None
-) -> tuple[dict[str, _stats.Side], _stats.Side | None]:
-    """Every column ``names`` (and the logged score) of the batch, counted in one pass.
-
-    One task per file counts all its columns; each side's ``exact`` reads that column's
-    values in full, for a drift test that cannot work from counts.
-    """
-    columns = [_column(batch, name, reference.column(name), as_scores=False) for name in names]
-    prediction = reference.prediction
-    if prediction is not None and logged is not None:
-        columns.append(_column(batch, logged, prediction, as_scores=True))
-    tasks = [
-        CountTask(path, display, tuple(columns), batch.where)
-        for path, display in zip(batch.files, batch.shown, strict=True)
-    ]
-    parts: list[list[Part]] = batch.session.map(count_file, tasks)
-    sides = []
-    for index, column in enumerate(columns):
-        side = merge([part[index] for part in parts], column)
-        exact = functools.partial(batch.side, column.name, column.kind, as_scores=column.as_scores)
-        sides.append(dataclasses.replace(side, exact=exact))
-    found = dict(zip(names, sides, strict=False))
-    return found, sides[len(names)] if len(sides) > len(names) else None
+    return ColumnCount(name, None, kind, numeric, as_scores, edges, low, high, values)
 
 
 def bin_tally(reference: NumericReference, grid: GridCounts) -> _stats.Tally:

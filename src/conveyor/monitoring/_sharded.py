@@ -15,8 +15,10 @@ each:
    exactly the numbers a local run has, so drift.json is equal whichever executor ran it.
 
 The driver holds one column at a time, never the whole batch. Above ``_grid.COUNT_ROWS``
-rows not even that: pass 2 is ``_grid.count_file`` instead, one task per file returning every
-column's counts in the reference's grid (memory flat in the batch's rows). The same passes run
+rows not even that: one task per file returns every column's counts in the reference's grid
+(memory flat in the batch's rows), and when the footers show that before any value is read,
+the same task is pass 1 too (``_counted.count_file``: ``typed_parts`` feeds both the scan and
+the counts, so each file is read once). The same passes run
 in process on :class:`~conveyor.plugins.executor.InlineSession` for such a batch, so the
 numbers are the same. Batches that need the model to score them or labels to judge it (a
 performance metric is not a sum of parts) are monitored in process, as before. Workers must
@@ -35,7 +37,7 @@ from conveyor.errors import DataError
 from conveyor.monitoring import _batch, _columns, _stats
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
     from typing import Any, Literal
 
@@ -65,28 +67,45 @@ class FileScan:
 
 def scan_file(task: ScanTask) -> FileScan:
     """Read one file's wanted columns, as ``read_batch`` does, and describe them (on a worker)."""
+    return describe(typed_parts(task))
+
+
+def typed_parts(task: ScanTask) -> Iterator[pa.Table]:
+    """The file's wanted columns, typed as ``read_batch`` types them, a part at a time.
+
+    A CSV is one part (typed by reading it whole, as ``read_batch`` reads it); a Parquet file
+    is read a batch at a time, as its types do not depend on the values; a file with no rows
+    is one empty part, which still holds the types.
+    """
     names = _batch.column_names(task.path, task.where, task.display)
     missing = [c for c in task.required if c not in names]
     if missing:
         raise _batch._missing_columns(missing, names, task.display, task.where)
     columns = [c for c in task.wanted if c in names]
-    if task.path.suffix == ".csv":  # typed by reading it whole, as read_batch reads it
+    if task.path.suffix == ".csv":
         table = _batch._read(task.path, task.display, columns, task.where)
-        table = _batch._typed(table, task.numeric, task.display, task.where)
-        nulls = {name: table.column(name).null_count for name in table.column_names}
-        return FileScan(table.schema, nulls, table.num_rows)
-    schema = None  # Parquet: a batch at a time, as the types do not depend on the values
-    nulls = dict.fromkeys(columns, 0)
-    rows = 0
+        yield _batch._typed(table, task.numeric, task.display, task.where)
+        return
+    empty = True
     for table in _batch.read_parts(task.path, task.display, columns, task.where):
-        typed = _batch._typed(table, task.numeric, task.display, task.where)
+        empty = False
+        yield _batch._typed(table, task.numeric, task.display, task.where)
+    if empty:  # no rows: the types of an empty table
+        table = _batch._read(task.path, task.display, columns, task.where)
+        yield _batch._typed(table, task.numeric, task.display, task.where)
+
+
+def describe(parts: Iterable[pa.Table]) -> FileScan:
+    """A file's types (its first part's), nulls and rows, from its typed parts."""
+    schema, rows = None, 0
+    nulls: dict[str, int] = {}
+    for typed in parts:
         schema = schema or typed.schema
         rows += typed.num_rows
-        for name in columns:
-            nulls[name] += typed.column(name).null_count
-    if schema is None:  # no rows: the types of an empty table
-        empty = _batch._read(task.path, task.display, columns, task.where)
-        schema = _batch._typed(empty, task.numeric, task.display, task.where).schema
+        for name in typed.column_names:
+            nulls[name] = nulls.get(name, 0) + typed.column(name).null_count
+    if schema is None:  # typed_parts yields at least one part
+        raise AssertionError("a file without parts")
     return FileScan(schema, nulls, rows)
 
 
@@ -191,17 +210,42 @@ def scan_batch(
     where: str,
 ) -> ShardedBatch:
     """What ``read_batch`` checks and types, file by file on ``session``; no values kept."""
-    shown = tuple(_batch._shown(root, file) for file in files)
+    tasks = scan_tasks(
+        root, files, required=required, optional=optional, numeric=numeric, where=where
+    )
+    return batch_of(session, tasks, session.map(scan_file, tasks))
+
+
+def scan_tasks(
+    root: Path,
+    files: Sequence[Path],
+    *,
+    required: Sequence[str],
+    optional: Collection[str] = (),
+    numeric: Collection[str] = (),
+    where: str,
+) -> list[ScanTask]:
+    """One :class:`ScanTask` per file (``scan_batch``'s), in file order."""
     wanted = tuple(dict.fromkeys([*required, *optional]))
     tasks = [
-        ScanTask(file, display, tuple(required), wanted, frozenset(numeric), where)
-        for file, display in zip(files, shown, strict=True)
+        ScanTask(
+            file, _batch._shown(root, file), tuple(required), wanted, frozenset(numeric), where
+        )
+        for file in files
     ]
     if not tasks:
         raise DataError("no files to read", where=where, fix="name at least one file")
-    scans: list[FileScan] = session.map(scan_file, tasks)
+    return tasks
+
+
+def batch_of(
+    session: Session, tasks: Sequence[ScanTask], scans: Sequence[FileScan]
+) -> ShardedBatch:
+    """The batch from its files' scans: checked and typed as ``read_batch`` checks and types."""
+    first = tasks[0]
+    where, shown = first.where, tuple(task.display for task in tasks)
     present = set.intersection(*(set(scan.schema.names) for scan in scans))
-    kept = [c for c in wanted if c in present]
+    kept = [c for c in first.wanted if c in present]
     empties = [pa.Table.from_batches([], scan.schema.remove_metadata()) for scan in scans]
     try:  # the very call (and errors) of read_batch, on no rows
         schema = pa.concat_tables(
@@ -221,9 +265,8 @@ def scan_batch(
             fix="monitor a batch with rows in it",
         )
     nulls = {name: sum(scan.nulls[name] for scan in scans) for name in kept}
-    return ShardedBatch(
-        session, tuple(files), shown, schema, nulls, rows, frozenset(numeric), where
-    )
+    files = tuple(task.path for task in tasks)
+    return ShardedBatch(session, files, shown, schema, nulls, rows, first.numeric, where)
 
 
 def logged_score_column(batch: ShardedBatch) -> str | None:

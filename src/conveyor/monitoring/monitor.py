@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from conveyor.bundle import Bundle
     from conveyor.bundle.predictor import Predictor
-    from conveyor.monitoring import _stats
+    from conveyor.monitoring import _counted, _stats
     from conveyor.monitoring._scores import Scores
     from conveyor.monitoring._sharded import ShardedBatch
     from conveyor.monitoring.drift import DriftOptions, DriftReport
@@ -130,7 +130,7 @@ def run_monitor(
     Raises:
         DataError: The batch or the labels are missing, unreadable, or lack a column.
     """
-    from conveyor.monitoring import _batch, _grid, _scores, _sharded
+    from conveyor.monitoring import _batch, _counted, _grid, _scores, _sharded
     from conveyor.monitoring._compare import compare
     from conveyor.monitoring._scores import score_table
     from conveyor.monitoring.drift import DriftOptions
@@ -149,20 +149,17 @@ def run_monitor(
         root, request.current, where=where, model=predictor.name if predictor is not None else None
     )
     scorer = predictor if predictor is not None and _scores.can_score(predictor) else None
-    if session is None and not request.labels and _grid.is_large(files):  # counted here
-        from conveyor.plugins.executor import InlineSession
-
-        session = InlineSession()
-    if session is not None:
-        sharded = _sharded.scan_batch(
-            session, root, files, required=features, optional=extra, numeric=numeric, where=where
-        )
+    must_score = reference.prediction is not None and scorer is not None
+    sharded, counts = _counted.scan(
+        session, root, files, reference, features, extra, numeric, where=where,
+        labelled=bool(request.labels), target=target, must_score=must_score,
+    )  # fmt: skip
+    if sharded is not None:
         logged = _sharded.logged_score_column(sharded)
-        needs_model = reference.prediction is not None and logged is None and scorer is not None
         needs_labels = bool(request.labels) or (target is not None and sharded.has(target))
-        if not needs_model and not needs_labels:
+        if not (must_score and logged is None) and not needs_labels:
             counted = sharded.rows > _grid.count_rows()
-            found = _compare_sharded(request, sharded, logged, options, plugins, counted=counted)
+            found = _compare_sharded(request, sharded, logged, options, plugins, counted, counts)
             return _write(request, found)
     batch = _batch.read_batch(
         root, files, required=features, optional=extra, numeric=numeric, where=where
@@ -229,14 +226,15 @@ def _compare_sharded(
     logged: str | None,
     options: DriftOptions,
     plugins: Plugins | None,
-    *,
     counted: bool,
+    counts: _counted.Counts | None,
 ) -> tuple[DriftReport, None, dict[str, Any]]:
     """The drift report of a batch on an executor, one column at a time (no labels, no model).
 
-    ``counted``: every column counted into the reference grid in one pass (``_grid``).
+    ``counted``: every column counted into the reference grid (``_grid``), from ``counts``
+    when the scan counted them already (``_counted``), else in one more pass.
     """
-    from conveyor.monitoring import _grid
+    from conveyor.monitoring import _counted
     from conveyor.monitoring._compare import Tests, compare_sides
     from conveyor.plugins import Registry
 
@@ -247,7 +245,7 @@ def _compare_sharded(
     prediction = None
     side_of: Callable[[str, str], _stats.Side] = batch.side
     if counted:  # counted as the profile entry's kind says
-        sides, prediction = _grid.count_sides(batch, reference, names, logged)
+        sides, prediction = _counted.count_sides(batch, reference, names, logged, counts)
         side_of = lambda name, _kind: sides[name]  # noqa: E731 - a one-line lookup
     elif reference.prediction is not None and logged is not None:
         prediction = batch.side(logged, reference.prediction["kind"], as_scores=True)
