@@ -78,6 +78,9 @@ class Payload:
     trust: tuple[str, ...] = ()
     files: Callable[[Path], dict[str, bytes]] | None = None
     """Extra files the attacker adds to the bundle (and to its manifest)."""
+    detached: bool = False
+    """It starts a process it does not wait for, which may create ``marker`` after the load
+    (or the command) has returned. Every other payload has made it by then, if it ran."""
 
 
 def _pickle_that_touches(marker: Path) -> bytes:
@@ -115,6 +118,7 @@ PAYLOADS = (
             "subprocess", "Popen", list_of(text("sh"), text("-c"), text(f"touch {m}"))
         ),
         trust=("subprocess",),
+        detached=True,
     ),
     Payload(
         "operator.attrgetter chain",
