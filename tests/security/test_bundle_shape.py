@@ -28,7 +28,10 @@ pytestmark = pytest.mark.slow  # each case starts 'conveyor score' or 'serve' (t
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_bundle(tmp_path_factory.mktemp("shape") / "models" / "tiny")
+    """The untouched bundle, with the rows each case scores in ``../../rows.csv``."""
+    bundle = make_bundle(tmp_path_factory.mktemp("shape") / "models" / "tiny")
+    features().iloc[:20].to_csv(bundle.parent.parent / "rows.csv", index=False)
+    return bundle
 
 
 def _resave(bundle: Path, pipeline: Any) -> None:
@@ -171,7 +174,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
 @pytest.fixture
 def work(bundle: Path, tmp_path: Path) -> Path:
     shutil.copytree(bundle, tmp_path / "models" / "tiny")
-    features().iloc[:20].to_csv(tmp_path / "rows.csv", index=False)
+    shutil.copy(bundle.parent.parent / "rows.csv", tmp_path / "rows.csv")
     return tmp_path
 
 
