@@ -156,8 +156,6 @@ def _types(
     skops' own scan (types nodes hold besides their own) is skipped when the schema alone is
     refused, unless ``complete``.
     """
-    import skops.io as sio
-
     trusted = frozenset(trusted)  # checked twice: a generator would be empty the second time
     root = _read_skops_schema(data, where)
     if not isinstance(root, dict) or (
@@ -175,6 +173,8 @@ def _types(
     found_types = schema_types(root, where=where)
     refused = refused_types(found_types, trusted)
     if complete or not refused:  # skops' own view too: types its nodes hold besides their own
+        import skops.io as sio  # only now: refusing above needs no skops
+
         try:
             found_types |= set(sio.get_untrusted_types(data=data))
         except Exception as exc:  # skops raises many kinds on a corrupt archive
@@ -184,8 +184,6 @@ def _types(
 
 
 def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Pipeline:
-    import skops.io as sio
-
     refused, found_types, root = _types(data, where, trusted)
     if refused:
         raise BundleError(
@@ -195,6 +193,8 @@ def _load_pipeline(data: bytes, where: str, trusted: Iterable[str]) -> Pipeline:
             fix=_FIX_UNTRUSTED,
         )
     _check_boosters(data, root, where)
+    import skops.io as sio
+
     try:
         pipeline = sio.loads(data, trusted=sorted(found_types))
     except Exception as exc:  # skops raises many kinds on a corrupt archive
