@@ -27,28 +27,28 @@ V1 = f"{NAME}@v1.0.0"
 
 
 @pytest.fixture(scope="module")
-def trained(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two trained, blessed, committed models: A (HEAD~1, 40 trees) and B (HEAD, 30 trees)."""
+def trained(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two trained, blessed, committed models: A (HEAD~1, 40 trees) and B (HEAD, 30 trees);
+    A registered as v1.0.0 and promoted to prod (once: the tags are in .git, which tests copy)."""
     root = tmp_path_factory.mktemp("tags") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    dvc("repro", "-q", cwd=root)
+    shutil.copytree(reproduced_template, root, symlinks=True)  # model A: after ``dvc repro``
     commit_all(root, "model A")
     xgb = root / "conf" / "model" / "xgboost.yaml"
     xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 30"))
     conveyor_in_process("compile", cwd=root)
     dvc("repro", "-q", cwd=root)
     commit_all(root, "model B")
+    _registry(root, "register", NAME, "--ref", "HEAD~1")
+    _registry(root, "promote", NAME, "v1.0.0", "--to", "prod")
     return root
 
 
 @pytest.fixture
 def repo(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of ``trained`` with model A registered as v1.0.0 and promoted to prod."""
+    """A copy of ``trained``: model A registered as v1.0.0 and promoted to prod."""
     root = tmp_path / "project"
     shutil.copytree(trained, root, symlinks=True)
     monkeypatch.chdir(root)
-    _registry(root, "register", NAME, "--ref", "HEAD~1")
-    _registry(root, "promote", NAME, "v1.0.0", "--to", "prod")
     return root
 
 
