@@ -70,8 +70,26 @@ def _register_two(root: Path) -> None:
     _registry(root, "register", NAME, "--ref", "HEAD~1", "--bump", "minor")
 
 
-def test_register_promote_rollback_and_gto_agrees(repo: Path) -> None:
-    _register_two(repo)
+@pytest.fixture(scope="module")
+def registered_two(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``trained`` with A registered as v1.0.0 and B as v1.1.0 (once: tags are in .git)."""
+    root = tmp_path_factory.mktemp("registered") / "project"
+    shutil.copytree(trained, root, symlinks=True)
+    _register_two(root)
+    return root
+
+
+@pytest.fixture
+def registered(registered_two: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``registered_two``: what ``_register_two`` leaves in a copy of ``trained``."""
+    root = tmp_path / "project"
+    shutil.copytree(registered_two, root, symlinks=True)
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_register_promote_rollback_and_gto_agrees(registered: Path) -> None:
+    repo = registered
     assert (
         "promoted diagnostics@v1.0.0 in 'prod'"
         in _registry(repo, "promote", NAME, "v1.0.0", "--to", "prod").stdout
@@ -109,8 +127,8 @@ def test_register_promote_rollback_and_gto_agrees(repo: Path) -> None:
     assert shown[NAME]["stage"] == listed[0]["stages"]
 
 
-def test_show_reports_lineage_per_version(repo: Path) -> None:
-    _register_two(repo)
+def test_show_reports_lineage_per_version(registered: Path) -> None:
+    repo = registered
     shown = _json(repo, "show", NAME)
     newest, oldest = shown["versions"]
     assert (newest["version"], oldest["version"]) == ("v1.1.0", "v1.0.0")
@@ -174,8 +192,8 @@ def test_champion_is_the_prod_version_with_its_metrics(repo: Path) -> None:
     assert 0.5 < found.metrics["roc_auc"] <= 1.0
 
 
-def test_concurrent_promotions_to_one_stage_stay_consistent(repo: Path) -> None:
-    _register_two(repo)
+def test_concurrent_promotions_to_one_stage_stay_consistent(registered: Path) -> None:
+    repo = registered
     for round_ in range(3):
         stage = f"race{round_}"
         procs = [
@@ -206,8 +224,8 @@ def test_concurrent_promotions_to_one_stage_stay_consistent(repo: Path) -> None:
     assert shown[NAME]["stage"] == _json(repo, "list")[0]["stages"]
 
 
-def test_load_version_reads_the_cache_not_the_workspace(repo: Path, tmp_path: Path) -> None:
-    _register_two(repo)
+def test_load_version_reads_the_cache_not_the_workspace(registered: Path, tmp_path: Path) -> None:
+    repo = registered
     shutil.rmtree(repo / "models")  # the workspace model is not needed, and not touched
     bundle = load_version(repo, f"{NAME}@v1.0.0", tmp_path / "v1")
     assert isinstance(bundle, Bundle)
@@ -217,8 +235,10 @@ def test_load_version_reads_the_cache_not_the_workspace(repo: Path, tmp_path: Pa
     assert "OK: diagnostics@v1.1.0" in _registry(repo, "verify", NAME).stdout
 
 
-def test_dvc_artifacts_get_reads_the_stage_conveyor_assigned(repo: Path, tmp_path: Path) -> None:
-    _register_two(repo)
+def test_dvc_artifacts_get_reads_the_stage_conveyor_assigned(
+    registered: Path, tmp_path: Path
+) -> None:
+    repo = registered
     _registry(repo, "promote", NAME, "v1.0.0", "--to", "prod")
     dvc("artifacts", "get", ".", NAME, "--stage", "prod", "-o", str(tmp_path / "got"), cwd=repo)
     ours = load_version(repo, f"{NAME}#prod", tmp_path / "ours")
@@ -235,8 +255,8 @@ def _cached_file(root: Path, version: str, relpath: str) -> Path:
     return cache / file_md5[:2] / file_md5[2:]
 
 
-def test_tampered_or_missing_cache_is_refused(repo: Path) -> None:
-    _register_two(repo)
+def test_tampered_or_missing_cache_is_refused(registered: Path) -> None:
+    repo = registered
     cached = _cached_file(repo, "v1.0.0", "pipeline.skops")
     original = cached.read_bytes()
     cached.chmod(0o644)
