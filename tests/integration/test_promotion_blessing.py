@@ -2,7 +2,7 @@
 
 Three commits of one real project, each blessing written by the ``gate`` stage itself (no
 hand-written stub): the model's own blessing (HEAD~2); no ``reports/blessing.json`` at all
-(HEAD~1); the blessing the gate wrote for another model, 'other', trained from the same conf/
+(HEAD~1); the blessing the gate wrote for another model, 'other': the same conf/ and metrics
 under another ``project.name`` (HEAD). The oracle is the committed file read with ``git show``.
 """
 
@@ -30,10 +30,9 @@ def _committed_blessing(root: Path, ref: str) -> dict | None:
 
 
 @pytest.fixture(scope="module")
-def history(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def history(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("blessing") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    dvc("repro", "-q", cwd=root)
+    shutil.copytree(reproduced_template, root, symlinks=True)  # as ``dvc repro`` left it
     commit_all(root, "model, blessed by the gate")
 
     # The gate's blessing of another model: same conf/, project.name 'other'.
@@ -41,7 +40,7 @@ def history(project_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     original = config.read_text()
     config.write_text(original.replace("name: diagnostics", "name: other"))
     conveyor_in_process("compile", cwd=root)
-    dvc("repro", "-q", "gate", cwd=root)
+    dvc("repro", "-q", "--single-item", "gate", cwd=root)  # the gate alone: 'other' needs no model
     others = (root / BLESSING).read_text()
     sh("git", "checkout", "-q", "--", ".", cwd=root)  # this tmp project only
     sh("git", "clean", "-qfd", "--", "conf", "reports", "dvc.yaml", "params.yaml", cwd=root)
