@@ -12,14 +12,15 @@ import pytest
 
 from conveyor.bundle import Bundle
 from conveyor.registry import champion, load_version, resolve
-from tests.conftest import VENV_BIN, commit_all, conveyor, conveyor_in_process, dvc, sh
+from tests.conftest import VENV_BIN, commit_all, conveyor, dvc, sh
+from tests.trained_pair import trained_pair
 
 pytestmark = pytest.mark.slow
 NAME = "diagnostics"
 
 
 def _bless(root: Path, blessed: bool) -> None:
-    """Stand in for the gate stage: a blessing in its format, committed with the model."""
+    """Stand in for a gate that failed: a blessing in its format, committed with the model."""
     check = {"metric": "roc_auc", "kind": "min", "required": 0.99, "passed": blessed}
     blessing = {
         "blessed": blessed,
@@ -33,17 +34,10 @@ def _bless(root: Path, blessed: bool) -> None:
 
 @pytest.fixture(scope="module")
 def trained(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three commits: model A blessed (HEAD~2), model B blessed (HEAD~1), B unblessed (HEAD)."""
+    """Three commits: model A blessed (HEAD~2) and model B blessed (HEAD~1), each by the real
+    gate stage (the run's shared ``trained_pair``), then B with a failed blessing (HEAD)."""
     root = tmp_path_factory.mktemp("registry") / "project"
-    shutil.copytree(reproduced_template, root, symlinks=True)  # after ``dvc repro``
-    _bless(root, blessed=True)
-    commit_all(root, "model A")
-    xgb = root / "conf" / "model" / "xgboost.yaml"
-    xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 30"))
-    conveyor_in_process("compile", cwd=root)
-    dvc("repro", "-q", cwd=root)
-    _bless(root, blessed=True)
-    commit_all(root, "model B")
+    shutil.copytree(trained_pair(reproduced_template, tmp_path_factory), root, symlinks=True)
     _bless(root, blessed=False)
     commit_all(root, "model B, gate failed")
     return root

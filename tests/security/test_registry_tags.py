@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from conveyor.registry import RegistryError, resolve
-from tests.conftest import VENV_BIN, commit_all, conveyor, conveyor_in_process, dvc, sh
+from tests.conftest import VENV_BIN, conveyor, sh
+from tests.trained_pair import trained_pair
 
 pytestmark = pytest.mark.slow
 NAME = "diagnostics"
@@ -28,16 +29,11 @@ V1 = f"{NAME}@v1.0.0"
 
 @pytest.fixture(scope="module")
 def trained(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two trained, blessed, committed models: A (HEAD~1, 40 trees) and B (HEAD, 30 trees);
-    A registered as v1.0.0 and promoted to prod (once: the tags are in .git, which tests copy)."""
+    """Two trained, blessed, committed models: A (HEAD~1, 40 trees) and B (HEAD, 30 trees), the
+    run's shared ``trained_pair``; A registered as v1.0.0 and promoted to prod (once: the tags
+    are in .git, which each test's copy carries)."""
     root = tmp_path_factory.mktemp("tags") / "project"
-    shutil.copytree(reproduced_template, root, symlinks=True)  # model A: after ``dvc repro``
-    commit_all(root, "model A")
-    xgb = root / "conf" / "model" / "xgboost.yaml"
-    xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 30"))
-    conveyor_in_process("compile", cwd=root)
-    dvc("repro", "-q", cwd=root)
-    commit_all(root, "model B")
+    shutil.copytree(trained_pair(reproduced_template, tmp_path_factory), root, symlinks=True)
     _registry(root, "register", NAME, "--ref", "HEAD~1")
     _registry(root, "promote", NAME, "v1.0.0", "--to", "prod")
     return root
