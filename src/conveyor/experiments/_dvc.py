@@ -135,6 +135,20 @@ def live_workers(root: Path) -> int:
     return alive
 
 
+NO_LOGS = "No output logs found for experiment"
+"""What ``dvc queue logs`` says of an entry no worker ever started (DVC 3)."""
+
+
+def never_started(root: Path, name: str) -> bool:
+    """Whether the queue entry ``name`` has no log at all: no worker ever set it up.
+
+    A DVC queue worker that is shutting down because the queue was empty can take a task queued
+    at that moment and exit without running it; DVC then lists the entry as running forever.
+    """
+    done = run(root, "dvc", "queue", "logs", name, what="reading the log", check=False)
+    return NO_LOGS in done.output
+
+
 def queue_log(root: Path, name: str) -> str:
     """The tail of a queued experiment's log (``dvc queue logs``)."""
     done = run(root, "dvc", "queue", "logs", name, what="reading the log", check=False)

@@ -112,7 +112,14 @@ def run_trials(
                 queue.enqueue(root, state, trial, pipelines.get(trial.name))
                 progress.update(state, None)
         progress.update(state, None)
-        queue.wait(root, state, trials, on_change, poll=poll)
+        queue.wait(
+            root,
+            state,
+            trials,
+            on_change,
+            poll=poll,
+            requeue=lambda trial: queue.enqueue(root, state, trial, pipelines.get(trial.name)),
+        )
     except KeyboardInterrupt:
         progress.note(f"interrupted: stopping {state.prefix} ...")
         queue.stop(root, state, trials)

@@ -156,6 +156,7 @@ def wait(
     on_change: Callable[[], None],
     *,
     poll: float = POLL_SECONDS,
+    requeue: Callable[[Trial], None] | None = None,
 ) -> None:
     """Start ``state.jobs`` workers; poll until every one of ``trials`` has finished.
 
@@ -165,10 +166,15 @@ def wait(
     half-written: ``JSONDecodeError`` in ``.dvc/tmp/exps/celery/dvc-exp-worker-N.out``); the rest
     would then run on fewer workers. When fewer trials run than there should be for a few polls,
     ``dvc queue start -j N`` is called again: it only adds the missing workers.
+
+    A trial that shows as running with no worker alive failed, unless no worker ever started
+    it (:func:`~conveyor.experiments._dvc.never_started`: a worker exiting on an empty queue
+    took it): that one is queued again with ``requeue``, once.
     """
     _start_workers(root, state.jobs)
     starved = ghost_polls = 0
     unresolved: dict[str, int] = {}  # polls in a row a trial was neither in the queue nor a ref
+    requeued: set[str] = set()
     while any(t.status not in FINISHED for t in trials):
         if not _refs_until_poll(root, state, trials, on_change, poll):
             break  # every trial has its experiment ref: no need to ask DVC's queue
@@ -207,6 +213,15 @@ def wait(
             for trial in ghosts:
                 if trial.name in refs:
                     trial.status, trial.error = "success", None
+                elif (
+                    requeue is not None
+                    and trial.name not in requeued
+                    and _dvc.never_started(root, trial.name)
+                ):
+                    requeued.add(trial.name)
+                    forget(root, [trial.name])
+                    requeue(trial)
+                    trial.status, trial.error = "queued", None
                 else:
                     trial.status = "failed"
                     trial.error = (
@@ -215,6 +230,8 @@ def wait(
             state.save(root)
             on_change()
             ghost_polls = 0
+            if any(t.status == "queued" for t in ghosts):
+                _start_workers(root, state.jobs)
         waiting = sum(t.status == "queued" for t in trials)
         running = sum(t.status == "running" for t in trials)
         starved = starved + 1 if waiting and running < state.jobs else 0
