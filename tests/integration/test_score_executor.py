@@ -9,15 +9,17 @@ not answer is a located error that writes nothing.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
-from pathlib import Path  # noqa: TC003 - fixtures' annotations
+import sys
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from distributed import Client
+from distributed import Client, WorkerPlugin
 
 from conveyor.executors.dask import ADDRESS_VARIABLE
 from tests.conftest import conveyor
@@ -100,6 +102,32 @@ def test_dask_and_local_outputs_are_byte_identical(work: Path, scheduler: str) -
     assert pq.ParquetFile(work / "out" / "scored.parquet").num_row_groups > len(INPUTS)
 
 
+def test_dask_writes_the_parts_local_writes_into_a_folder(work: Path, scheduler: str) -> None:
+    """``-o out/``: one part per input file, no merge; the same bytes on both executors."""
+    args = ("score", "models/tiny", *INPUTS[:3], "-o", "out/", "--chunk-rows", "64")
+    _executor(work, "local")
+    local = conveyor(*args, cwd=work)
+    local_parts = {p.name: p.read_bytes() for p in sorted((work / "out").iterdir())}
+    shutil.rmtree(work / "out")
+    _executor(work, "dask", address=scheduler)
+    before = _files(work)
+    sharded = conveyor(*args, cwd=work)
+    assert {p.name: p.read_bytes() for p in sorted((work / "out").iterdir())} == local_parts
+    assert list(local_parts) == [f"part-{i:05d}.parquet" for i in range(3)]
+    assert _files(work) - before == {"out", *(f"out/{name}" for name in local_parts)}
+    assert sharded.stdout.split(" in ")[0] == local.stdout.split(" in ")[0]
+    assert sharded.stdout.rstrip().endswith("-> out")
+    for index, name in enumerate(INPUTS[:3]):  # each part is its file's rows, in order
+        table = pq.read_table(work / "out" / f"part-{index:05d}.parquet")
+        assert table.column("_source_file").unique().to_pylist() == [name]
+    # an existing folder is a folder output without the slash; one with other files is refused
+    (work / "out" / "notes.txt").write_text("mine")
+    refused = conveyor("score", "models/tiny", "data/a.csv", "-o", "out", cwd=work, check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert "holds files that are not score parts: 'notes.txt'" in refused.stderr
+    assert (work / "out" / "notes.txt").read_text() == "mine"
+
+
 def test_a_bad_row_fails_on_dask_as_it_does_locally(work: Path, scheduler: str) -> None:
     args = ("score", "models/tiny", "data/a.csv", "bad.csv", "-o", "out.parquet")
     _executor(work, "local")
@@ -158,6 +186,67 @@ def test_a_typo_in_params_yaml_executor_is_located(work: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: executor.parms (params.yaml): invalid executor: ")
     assert not (work / "out").exists()
+
+
+class _KillAfterFirstShard(WorkerPlugin):
+    """Kills its worker as it starts a file once another file's part is done (marker file)."""
+
+    name = "kill-after-first-shard"
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        del start, kwargs
+        if not str(key).startswith("score_shard"):
+            return
+        if finish == "memory":
+            Path(self.marker).touch()
+        elif finish == "executing" and Path(self.marker).exists():
+            os._exit(1)
+
+
+@pytest.mark.parametrize("output", ["out/scored.parquet", "out/parts/"])
+def test_a_worker_killed_mid_score_leaves_the_previous_output(work: Path, output: str) -> None:
+    """Parts already merged into the output's temporary never reach ``output``."""
+    import logging
+
+    import cloudpickle
+    import dask
+    from distributed import LocalCluster
+
+    args = ("score", "models/tiny", *INPUTS[:3], "-o", output, "--chunk-rows", "64")
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        _executor(work, "dask", address=cluster.scheduler_address)
+        conveyor(*args, cwd=work)  # the previous output, which a failed run must leave alone
+        before = {p.relative_to(work).as_posix(): p.read_bytes() for p in work.rglob("*.parquet")}
+        files = _files(work)
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        try:
+            client.register_plugin(_KillAfterFirstShard(str(work.parent / "first-part-done")))
+            done = conveyor(*args, cwd=work, check=False)
+        finally:
+            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert (work.parent / "first-part-done").exists()  # a part was done before the kill
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        "error: executor (params.yaml): Dask workers kept dying while running 'score_shard'"
+    )
+    assert done.stdout == ""
+    after = {p.relative_to(work).as_posix(): p.read_bytes() for p in work.rglob("*.parquet")}
+    assert after == before
+    assert _files(work) == files  # no part, no temporary
 
 
 def _task_prefixes(dask_scheduler: Any) -> list[str]:

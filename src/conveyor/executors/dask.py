@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -150,7 +150,7 @@ class DaskSession(Session):
         A task whose workers kept dying (Dask's ``KilledWorker``, after its retries) relays
         the same ExecutorError as :meth:`map`; any other exception is relayed as raised.
         """
-        from concurrent.futures import Future
+        from concurrent.futures import Future, InvalidStateError
 
         from distributed import KilledWorker
 
@@ -160,14 +160,20 @@ class DaskSession(Session):
 
         def done(finished: Any) -> None:  # noqa: ANN401 - a distributed.Future
             self._held.remove(finished)
-            try:
-                relay.set_result(finished.result())
-            except KilledWorker as exc:
-                failure = self._died(fn, exc)
-                failure.__cause__ = exc
-                relay.set_exception(failure)
-            except BaseException as exc:  # relayed to the caller as is
-                relay.set_exception(exc)
+            # A relay the caller cancelled (another task failed first) takes no outcome:
+            # setting one would raise InvalidStateError inside Dask's callback, which Dask
+            # prints as a traceback.
+            with suppress(InvalidStateError):
+                try:
+                    result = finished.result()
+                except KilledWorker as exc:
+                    failure = self._died(fn, exc)
+                    failure.__cause__ = exc
+                    relay.set_exception(failure)
+                except BaseException as exc:  # relayed to the caller as is
+                    relay.set_exception(exc)
+                else:
+                    relay.set_result(result)
 
         task.add_done_callback(done)
         return relay
