@@ -1,4 +1,6 @@
-"""Batch scoring: stream CSV and Parquet files through a Predictor into one Parquet file.
+"""Batch scoring: stream CSV and Parquet files through a Predictor into Parquet.
+
+The output is one file, or with ``parts=True`` a folder of parts, one per input file.
 
 Memory stays flat as the input grows: each file is read ``chunk_rows`` rows at a time (the
 streaming readers of ``_batch_sources``), and each chunk is checked against the bundle's input
@@ -15,6 +17,7 @@ Output columns, in order: the kept input columns, ``prediction`` (class label or
 from __future__ import annotations
 
 import glob
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +64,7 @@ def score_files(
     on_progress: Callable[[int, int], None] | None = None,
     root: Path | None = None,
     session: Session | None = None,
+    parts: bool = False,
 ) -> ScoreSummary:
     """Score every row of ``inputs`` (CSV/Parquet files, directories or globs) into ``output``.
 
@@ -83,6 +87,11 @@ def score_files(
         session: an open executor to shard the files across (one task per file, each
             streaming its file into a part that is merged, in input order, into ``output``);
             None scores in this process. The output is byte-identical either way.
+        parts: write ``output`` as a folder of Parquet parts, ``part-00000.parquet`` for the
+            first input file and so on (each part the bytes that file alone would give),
+            instead of one file: no merge, so a sharded run writes each part once. The folder
+            is swapped in whole; an existing folder is replaced only if it holds nothing but
+            such parts.
 
     Returns:
         The files, counts and paths of the run.
@@ -106,14 +115,23 @@ def score_files(
     progress = Progress(sources, on_progress)
     read = [*predictor.schema.names, *(c for c in kept if c not in predictor.schema.names)]
     report_path = None
-    with _atomic.atomic_path(target) as tmp:
-        if session is None:
-            write_sources(predictor, sources, read, chunk_rows, layout, tally, progress, tmp)
-        else:
-            from conveyor.bundle._shards import Plan, score_shards
+    if parts:
+        _check_parts_folder(target)
+    with _atomic.atomic_dir(target) if parts else _atomic.atomic_path(target) as tmp:
+        if session is not None:
+            from conveyor.bundle._shards import Plan, score_parts, score_shards
 
             plan = Plan(read, chunk_rows, layout, bad_rows)
-            score_shards(session, predictor, plan, sources, tally, progress, tmp)
+            shard = score_parts if parts else score_shards
+            shard(session, predictor, plan, sources, tally, progress, tmp)
+        elif parts:
+            from conveyor.bundle._shards import part_name
+
+            for index, source in enumerate(sources):
+                path = tmp / part_name(index)
+                write_sources(predictor, [source], read, chunk_rows, layout, tally, progress, path)
+        else:
+            write_sources(predictor, sources, read, chunk_rows, layout, tally, progress, tmp)
         if bad_rows == "skip":
             chosen = report or target.with_name(f"{target.name}.bad_rows.json")
             report_path = chosen if chosen.is_absolute() else base / chosen
@@ -127,6 +145,27 @@ def score_files(
         report=report_path,
         seconds=time.perf_counter() - started,
     )
+
+
+def _check_parts_folder(target: Path) -> None:
+    """Refuse to replace anything but a folder of parts (a user's data folder, a file)."""
+    from conveyor.bundle._shards import PART_PATTERN
+
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink() or not target.is_dir():
+        raise InputError(
+            f"output '{target}' exists and is not a folder of parts",
+            where=str(target),
+            fix="name a new folder for the parts, or remove this path first",
+        )
+    others = sorted(p.name for p in target.iterdir() if not PART_PATTERN.fullmatch(p.name))
+    if others:
+        raise InputError(
+            f"output folder '{target}' holds files that are not score parts: {_listed(others)}",
+            where=str(target),
+            fix="name a new or empty folder: the parts replace the folder's whole contents",
+        )
 
 
 def expand_inputs(inputs: Sequence[str], root: Path) -> list[Path]:

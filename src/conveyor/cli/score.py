@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def score_command(args: argparse.Namespace) -> int:
-    """Score the input files with the model and write one Parquet file."""
+    """Score the input files with the model into one Parquet file, or a folder of parts."""
     from conveyor.bundle.predictor import Predictor
     from conveyor.bundle.scoring import score_files
     from conveyor.cli._model import resolve_model_version
@@ -48,6 +48,7 @@ def score_command(args: argparse.Namespace) -> int:
                 on_progress=on_progress,
                 root=root,
                 session=session,
+                parts=_names_a_folder(args.output, root),
             )
     sys.stdout.write(f"{_summary_line(summary, root)}\n")
     return 0
@@ -65,6 +66,11 @@ def _executor(root: Path) -> AbstractContextManager[Session | None]:
         return nullcontext()
     executor = build_executor(Plugins.discover(), spec, source=PARAMS_FILE)
     return executor.open(where="executor", source=PARAMS_FILE)
+
+
+def _names_a_folder(output: str, root: Path) -> bool:
+    """``-o preds/`` or an existing folder: write parts, one per input file."""
+    return output.endswith(("/", os.sep)) or (root / output).is_dir()
 
 
 def _columns(text: str | None) -> list[str] | None:
@@ -138,7 +144,12 @@ def add_score_parser(commands: Any) -> None:  # noqa: ANN401 - argparse's privat
         help="CSV or Parquet files, directories or globs (quote globs: 'data/*.parquet')",
     )
     parser.add_argument(
-        "-o", "--output", required=True, metavar="OUTPUT", help="the Parquet file to write"
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTPUT",
+        help="the Parquet file to write; a path ending in '/', or an existing folder, gets a "
+        "folder of parts instead, part-00000.parquet for the first input file and so on",
     )
     parser.add_argument(
         "--chunk-rows",
