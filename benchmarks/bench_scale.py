@@ -28,7 +28,12 @@ size; scoring and monitoring read every link as its own file (one task each).
 thread, as Dask starts each worker, Arrow's Parquet reader included; without it Arrow decodes
 with every core), (b) ``executor: local`` (all
 threads), (c) ``executor: dask`` with 2 single-thread workers (a LocalCluster the command
-starts and stops, start-up included). **Monitor.** ``conveyor monitor parts/ --no-model`` with
+starts and stops, start-up included), (d) ``executor: dask`` on a LocalCluster of 2
+single-thread workers that is already up (``executor.params.address``, as a cluster user runs),
+and into a folder of parts (``-o outp/``, no merge in the driver): (e) local, one thread, and
+(f) the running cluster. The parallel-efficiency goal is judged on (f) against (e): the
+workers' throughput; (a)-(d) are recorded beside it, and the parts of (e) and (f) must be
+byte-identical. **Monitor.** ``conveyor monitor parts/ --no-model`` with
 ``executor: local`` (in process, the baseline) vs ``executor: dask`` with 2 workers. Each
 command runs as a subprocess under a probe that samples the resident set of it and of each
 descendant process (the Dask workers) every 50 ms with psutil: "driver" is the command's own
@@ -59,11 +64,14 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import _files
 from _timing import (
     RESULTS,
     VENV_BIN,
@@ -78,6 +86,7 @@ from _timing import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 NAME = "bench_scale"
@@ -102,6 +111,8 @@ params["executor"] = {"local1": {"kind": "local", "params": {"workers": 1}},
                       "serial": {"kind": "local", "params": {"workers": 1}},
                       "local": {"kind": "local", "params": {"workers": None}},
                       "dask": {"kind": "dask", "params": {"workers": 2, "memory_limit": "auto"}},
+                      "running": {"kind": "dask",
+                                  "params": {"address": os.environ.get("BENCH_DASK_ADDRESS")}},
                       }[executor]
 with open("params.yaml", "w") as f:
     yaml.safe_dump(params, f, sort_keys=False)
@@ -199,20 +210,39 @@ def score_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> dic
     big = write_parts(root, root / "base.parquet", args.big)
     py, conveyor = sys.executable, str(VENV_BIN / "conveyor")
 
-    def score(executor: str, folder: Path, *extra: str) -> list[str]:
+    def score(executor: str, folder: Path, *extra: str, out: str = "out.parquet") -> list[str]:
         tag = f"score-{executor}-{folder.name}"
         return [py, "probe.py", executor, tag, conveyor, "score", "models/diagnostics",
-                folder.name, "-o", "out.parquet", "--keep-columns", "", *extra]  # fmt: skip
+                folder.name, "-o", out, "--keep-columns", "", *extra]  # fmt: skip
 
     rows = f"{args.rows:,} rows"
-    local1 = Command(f"score local, 1 thread ({rows})", score("serial", parts, "--threads", "1"))
+    one = ("--threads", "1")
+    local1 = Command(f"score local, 1 thread ({rows})", score("serial", parts, *one))
     local = Command(f"score local, all threads ({rows})", score("local", parts))
     dask = Command(f"score dask, 2 workers x 1 thread ({rows})", score("dask", parts))
-    timings = measure([dask, local1, local], cwd=root, env=env, repeats=args.repeats, warmup=0)
+    running = Command(f"score on a running dask cluster, 2 x 1 ({rows})", score("running", parts))
+    local1_parts = Command(
+        f"score local, 1 thread, into parts ({rows})", score("serial", parts, *one, out="outp/")
+    )
+    running_parts = Command(
+        f"score on a running dask cluster, 2 x 1, into parts ({rows})",
+        score("running", parts, out="outr/"),
+    )
+    commands = [dask, local1, local, running, local1_parts, running_parts]
+    with running_cluster(root, env) as address:
+        env = {**env, "BENCH_DASK_ADDRESS": address}
+        timings = measure(commands, cwd=root, env=env, repeats=args.repeats, warmup=0)
+    same_parts = digests(root / "outp") == digests(root / "outr")
     vs_single = compare(timings[0], timings[1])
     vs_all = compare(timings[0], timings[2])
+    running_vs_single = compare(timings[3], timings[1])
+    running_vs_all = compare(timings[3], timings[2])
+    parts_vs_single = compare(timings[5], timings[4])
     speedup = timings[1].median / timings[0].median
     efficiency = speedup / 2
+    # the goal: the workers' throughput, with the cluster up and no merge in the driver
+    parts_efficiency = timings[4].median / timings[5].median / 2
+    running_efficiency = timings[1].median / timings[3].median / 2
     files = args.rows // FILE_ROWS
     model = scaling_model(root, env, files, timings[1].median, score)
     run_checked(score("dask", big), root, env)
@@ -224,11 +254,24 @@ def score_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> dic
     }
     worker_small = memory["dask_small"]["worker"]
     worker_big = memory["dask_big"]["worker"]
-    print(f"score: speedup {speedup:.2f}x, efficiency {efficiency:.2f}")
+    print(
+        f"score: efficiency {parts_efficiency:.2f} into parts on a running cluster, "
+        f"{running_efficiency:.2f} into one file on it, {efficiency:.2f} into one file on a "
+        f"cluster the command starts; parts identical across executors: {same_parts}"
+    )
     met = [
-        verdict("score 1/parallel efficiency", 1 / efficiency, round(1 / GOAL_EFFICIENCY, 3)),
-        verdict("score dask 2 workers / local all threads (time)", vs_all["ratio_median"], 1.0),
+        verdict(
+            "score 1/parallel efficiency (running cluster, parts)",
+            1 / parts_efficiency,
+            round(1 / GOAL_EFFICIENCY, 3),
+        ),
+        verdict(
+            "score running dask 2 workers / local all threads (time)",
+            running_vs_all["ratio_median"],
+            1.0,
+        ),
         verdict("score worker peak growth", worker_big / worker_small, GOAL_FLAT, "x"),
+        verdict("score parts differ across executors", 0 if same_parts else 1, 0),
     ]
     return {
         "rows": args.rows,
@@ -239,8 +282,14 @@ def score_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> dic
         "load_average_after": load(),
         "dask_vs_local_single_thread": vs_single,
         "dask_vs_local_all_threads": vs_all,
+        "running_vs_local_single_thread": running_vs_single,
+        "running_vs_local_all_threads": running_vs_all,
+        "running_parts_vs_local_single_thread_parts": parts_vs_single,
         "speedup_vs_single_thread": round(speedup, 3),
         "parallel_efficiency": round(efficiency, 3),
+        "parallel_efficiency_running": round(running_efficiency, 3),
+        "parallel_efficiency_running_parts": round(parts_efficiency, 3),
+        "parts_identical_across_executors": same_parts,
         "peak_rss_bytes": memory,
         "worker_peak_small_mib": round(worker_small / 2**20, 1),
         "worker_peak_big_mib": round(worker_big / 2**20, 1),
@@ -248,6 +297,44 @@ def score_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> dic
         "scaling_model": model,
         "goals_met": all(met),
     }
+
+
+CLUSTER = """\
+import sys, time
+from distributed import LocalCluster
+if __name__ == "__main__":
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        print(cluster.scheduler_address, flush=True)
+        time.sleep(86400)
+"""
+
+
+@contextmanager
+def running_cluster(root: Path, env: dict[str, str]) -> Iterator[str]:
+    """A LocalCluster of 2 single-thread worker processes, up before the timed runs start.
+
+    Started in its own process: a cluster in this one would raise the peak RSS every later
+    child reports (``ru_maxrss`` starts at the parent's).
+    """
+    (root / "cluster.py").write_text(CLUSTER)
+    proc = subprocess.Popen(
+        [sys.executable, "cluster.py"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        address = proc.stdout.readline().strip()
+        if not address:
+            raise RuntimeError("the benchmark's LocalCluster did not start")
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """``{file name: sha256}`` of the files in ``folder``."""
+    return {p.name: _files.digest(p) for p in sorted(folder.iterdir())}
 
 
 def scaling_model(
