@@ -34,7 +34,8 @@ and into a folder of parts (``-o outp/``, no merge in the driver): (e) local, on
 (f) the running cluster. The parallel-efficiency goal is judged on (f) against (e): the
 workers' throughput; (a)-(d) are recorded beside it, and the parts of (e) and (f) must be
 byte-identical. **Monitor.** ``conveyor monitor parts/ --no-model`` with
-``executor: local`` (in process, the baseline) vs ``executor: dask`` with 2 workers. Each
+``executor: local`` (in process, the baseline) vs ``executor: dask`` with 2 workers, on a
+cluster the command starts and on one already up (the goal is judged on the latter). Each
 command runs as a subprocess under a probe that samples the resident set of it and of each
 descendant process (the Dask workers) every 50 ms with psutil: "driver" is the command's own
 process, "per worker" the largest descendant.
@@ -408,12 +409,18 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
     rows = f"{args.big:,} rows"
     local1 = Command(f"monitor local, in process ({rows})", monitor("local1", big))
     dask = Command(f"monitor dask, 2 workers ({rows})", monitor("dask", big))
-    timings = measure([dask, local1], cwd=root, env=env, repeats=args.repeats, warmup=0)
+    running = Command(f"monitor on a running dask cluster, 2 x 1 ({rows})", monitor("running", big))
+    with running_cluster(root, env) as address:
+        timed_env = {**env, "BENCH_DASK_ADDRESS": address}
+        timings = measure(
+            [dask, local1, running], cwd=root, env=timed_env, repeats=args.repeats, warmup=0
+        )
     vs_single = compare(timings[0], timings[1])
-    same = (root / "drift-local1" / "drift.json").read_bytes() == (
-        root / "drift-dask" / "drift.json"
-    ).read_bytes()
+    running_vs_single = compare(timings[2], timings[1])
+    drift = {e: (root / f"drift-{e}" / "drift.json").read_bytes() for e in ("local1", "dask")}
+    same = drift["local1"] == drift["dask"] == (root / "drift-running/drift.json").read_bytes()
     speedup = timings[1].median / timings[0].median
+    running_speedup = timings[1].median / timings[2].median
     run_checked(monitor("dask", parts), root, env)
     run_checked(monitor("local1", parts), root, env)
     memory = {
@@ -429,7 +436,11 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
     local_growth = peak(memory["local1_big"]) / peak(memory["local1_small"])
     largest = max(peak(m) for m in memory.values())
     met = [
-        verdict("monitor 1/parallel efficiency", 2 / speedup, round(1 / GOAL_EFFICIENCY, 3)),
+        verdict(
+            "monitor 1/parallel efficiency (running cluster)",
+            2 / running_speedup,
+            round(1 / GOAL_EFFICIENCY, 3),
+        ),
         verdict(
             "monitor largest process peak", largest / 2**20, GOAL_MONITOR_MEMORY / 2**20, " MiB"
         ),
@@ -437,7 +448,10 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
         verdict("monitor peak growth (local, in process)", local_growth, GOAL_FLAT, "x"),
         same,
     ]
-    print(f"monitor: drift.json identical local vs dask: {same}")
+    print(
+        f"monitor: efficiency {running_speedup / 2:.2f} on a running cluster, "
+        f"{speedup / 2:.2f} on a cluster the command starts; drift.json identical: {same}"
+    )
     return {
         "rows": args.rows,
         "big_rows": args.big,
@@ -446,6 +460,8 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
         "dask_vs_local_single_worker": vs_single,
         "speedup_vs_single_worker": round(speedup, 3),
         "parallel_efficiency": round(speedup / 2, 3),
+        "running_vs_local_single_worker": running_vs_single,
+        "parallel_efficiency_running": round(running_speedup / 2, 3),
         "drift_json_identical": same,
         "peak_rss_bytes": memory,
         "largest_peak_mib": round(largest / 2**20, 1),
