@@ -29,7 +29,7 @@ takes a new snapshot.
 from __future__ import annotations
 
 import re
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ from conveyor.errors import DataError
 from conveyor.plugins.base import Source
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     import duckdb
@@ -295,25 +296,57 @@ def _run_duckdb(
     ``sandbox`` is the fix shown when the query reads a file it may not; ``root`` is cut from
     the paths that the engine's messages quote.
     """
+    with engine_errors(connection, where=where, sandbox=sandbox, root=root):
+        checked_statements(query, where=where)
+        frame: pd.DataFrame = connection.sql(query).df()
+    return frame.reset_index(drop=True)
+
+
+def checked_statements(query: str, *, where: str) -> list[str]:
+    """The statements of ``query`` (DuckDB's parser), refused unless each one only reads.
+
+    What compile checks, now with DuckDB's own parser: no statement may write or change the
+    engine, and the last one must return rows. Call it inside :func:`engine_errors`, which
+    turns a parse error into a located DataError.
+
+    Raises:
+        DataError: a statement writes, or the last one returns no rows.
+    """
+    import duckdb
+
+    statements = duckdb.extract_statements(query)
+    for statement in statements:
+        name = writing_statement(statement.query, sqlite=False)
+        if name is None and statement.type.name not in _READ_STATEMENTS:
+            name = statement.type.name
+        if name is not None:
+            raise DataError(f"the query writes ('{name}' statement)", where=where, fix=_READS_ONLY)
+    last = statements[-1].type.name if statements else None
+    if last not in _ROW_STATEMENTS:
+        what = f"ends with {last} statement" if last else "holds no statement"
+        raise DataError(
+            f"the query {what}, which returns no rows", where=where, fix=_END_WITH_SELECT
+        )
+    return [statement.query for statement in statements]
+
+
+@contextmanager
+def engine_errors(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    where: str,
+    sandbox: str,
+    root: Path | None = None,
+) -> Iterator[None]:
+    """Turn DuckDB's errors inside the block into located DataErrors naming ``where``.
+
+    A refused file read is the ``sandbox`` fix; a locked setting is a write; any other engine
+    error quotes DuckDB and lists the tables the query can use.
+    """
     import duckdb
 
     try:
-        statements = duckdb.extract_statements(query)
-        for statement in statements:  # what compile checked, now with DuckDB's own parser
-            name = writing_statement(statement.query, sqlite=False)
-            if name is None and statement.type.name not in _READ_STATEMENTS:
-                name = statement.type.name
-            if name is not None:
-                raise DataError(
-                    f"the query writes ('{name}' statement)", where=where, fix=_READS_ONLY
-                )
-        last = statements[-1].type.name if statements else None
-        if last not in _ROW_STATEMENTS:
-            what = f"ends with {last} statement" if last else "holds no statement"
-            raise DataError(
-                f"the query {what}, which returns no rows", where=where, fix=_END_WITH_SELECT
-            )
-        frame: pd.DataFrame = connection.sql(query).df()
+        yield
     except duckdb.PermissionException as exc:
         raise DataError(
             f"the query reads or writes a file it may not: {_engine_message(exc, root)}",
@@ -328,7 +361,8 @@ def _run_duckdb(
                 fix=_READS_ONLY,
             ) from exc
         rows = connection.execute(
-            "SELECT DISTINCT table_name FROM information_schema.tables ORDER BY 1"
+            "SELECT DISTINCT table_name FROM information_schema.tables "
+            "WHERE table_name NOT LIKE '\\_\\_conveyor%' ESCAPE '\\' ORDER BY 1"
         ).fetchall()
         names = [name for (name,) in rows]
         message = _engine_message(exc, root)
@@ -341,7 +375,6 @@ def _run_duckdb(
             where=where,
             fix=f"correct the query; the tables it can use are: {', '.join(names) or '(none)'}",
         ) from exc
-    return frame.reset_index(drop=True)
 
 
 def _read_sqlite(database: Path, query: str) -> pd.DataFrame:

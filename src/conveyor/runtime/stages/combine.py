@@ -5,9 +5,12 @@ either side, or a join that multiplies rows because a key is not unique on the j
 a located error rather than a silently different dataset.
 
 When the sources exceed the memory budget (``CONVEYOR_MEMORY_BUDGET``, see
-``conveyor.runtime.outofcore``), the joins run in DuckDB over the Parquet files instead
-(``_combine_duckdb``), with the same rows, columns, types and order. ``sql`` always runs in
-memory for now.
+``conveyor.runtime.outofcore``), they are not read into pandas: the joins run in DuckDB over
+the Parquet files (``_combine_duckdb``), with the same rows, columns, types and order; ``sql``
+runs in DuckDB over views on the files (``_combine_sql``), with the types the in-memory frames
+would have, and writes the in-memory path's bytes. A query whose out-of-core result could
+differ (no ``ORDER BY`` that fixes the row order of a join or ``GROUP BY``, a floating-point
+sum, an order-dependent aggregate, ...) runs in memory, and the stage prints why.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from conveyor.runtime.plan import StageContext, StageDef, StagePlan
 from conveyor.spec import CombineSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from conveyor.plugins import Plugins
@@ -53,14 +58,11 @@ def run(ctx: StageContext) -> None:
     combine = ctx.params.parse("data.combine", CombineSpec)
     files = {PurePosixPath(dep).stem: input_path(ctx.root, dep, "combine") for dep in ctx.plan.deps}
     output = ctx.root / layout.COMBINED_FILE
-    budget = over_budget(files.values()) if combine.sql is None else None
-    if budget is not None:
+    budget = over_budget(files.values())
+    if budget is not None and _out_of_core(files, combine, output, budget):
         import pyarrow.parquet as pq
 
-        from conveyor.runtime.stages._combine_duckdb import combine_files
-
-        rows = combine_files(files, combine, output, budget=budget)
-        width = len(pq.read_schema(output).names)
+        rows, width = pq.read_metadata(output).num_rows, len(pq.read_schema(output).names)
         print(f"combine: {rows} rows x {width} columns (out of core, DuckDB)")  # noqa: T201
         return
     frames = {
@@ -70,6 +72,23 @@ def run(ctx: StageContext) -> None:
     combined = combine_frames(frames, combine)
     write_frame(ctx.root, layout.COMBINED_FILE, combined)
     print(f"combine: {len(combined)} rows x {combined.shape[1]} columns")  # noqa: T201
+
+
+def _out_of_core(files: dict[str, Path], combine: CombineSpec, output: Path, budget: int) -> bool:
+    """Combine out of core into ``output``; False when the query must run in memory (printed)."""
+    if combine.sql is None:
+        from conveyor.runtime.stages._combine_duckdb import combine_files
+
+        combine_files(files, combine, output, budget=budget)
+        return True
+    from conveyor.runtime.stages._combine_sql import InMemory, query_files
+
+    try:
+        query_files(files, combine.sql, output, budget=budget)
+    except InMemory as reason:
+        print(f"combine: data.combine.sql runs in memory over the budget: {reason}")  # noqa: T201
+        return False
+    return True
 
 
 def combine_frames(frames: dict[str, pd.DataFrame], combine: CombineSpec) -> pd.DataFrame:
