@@ -82,6 +82,11 @@ class Payload:
     """It starts a process it does not wait for, which may create ``marker`` after the load
     (or the command) has returned. Every other payload has made it by then, if it ran."""
 
+    @property
+    def dangerous_type(self) -> str:
+        """The type that does the harm, which a refusal must name (the name's first word)."""
+        return self.name.split()[0]
+
 
 def _pickle_that_touches(marker: Path) -> bytes:
     # protocol 0 by hand: posix.system('touch <marker>'), no pickle module involved

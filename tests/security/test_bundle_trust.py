@@ -63,6 +63,7 @@ def _refused(
     assert done.returncode == 4, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "holds types that are not trusted, so nothing in it was loaded" in done.stderr
+    assert f"'{payload.dangerous_type}'" in done.stderr  # refused for what it is
     for name in names:
         assert f"'{name}'" in done.stderr
     assert "fix:" in done.stderr
@@ -80,6 +81,7 @@ def test_no_payload_runs_when_a_bundle_is_loaded(
     assert info.value.exit_code == 4
     assert str(info.value).startswith(f"{hostile / 'pipeline.skops'}: ")
     assert "'sklearn.pipeline.Pipeline'" not in str(info.value)  # only what is refused
+    assert f"'{payload.dangerous_type}'" in str(info.value)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: p.name)
