@@ -131,3 +131,63 @@ def test_the_stages_that_read_the_budget_rerun_under_it_to_the_same_outputs(
     done = dvc("repro", "-f", "-s", "ingest-events", "validate", "profile", cwd=project)
     assert done.stdout.count("(out of core") == 2  # ingest's and profile's lines
     assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
+
+
+VISITS_CSV = """\
+sources:
+  visits:
+    kind: csv
+    params: {path: visits.csv, na_values: ["n/a"]}
+target: label
+split: {strategy: stratified, test_size: 0.3}
+"""
+
+
+@pytest.mark.slow
+def test_a_csv_source_over_the_budget_writes_the_in_memory_bytes(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The integer and boolean columns' nulls are in the parser's second chunk (131,072 rows)."""
+    n = 150_000
+    rng = np.random.default_rng(4)
+    rows = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, n).astype(str),
+            "member": np.where(rng.random(n) > 0.5, "True", "False"),
+            "city": rng.choice(["oslo", "lima"], n),
+            "label": rng.integers(0, 2, n),
+        },
+        dtype=object,
+    )
+    rows.loc[140_000, ["age", "member"]] = ["n/a", ""]
+    rows.to_csv(project / "visits.csv", index=False)
+    (project / "conf" / "data" / "visits.yaml").write_text(VISITS_CSV)
+    conveyor_in_process("compile", "data=visits", "features=none", "deploy=[]", cwd=project)
+    output = project / "data" / "raw" / "visits.parquet"
+    monkeypatch.delenv(BUDGET_VARIABLE, raising=False)
+    here = conveyor("run", "ingest-visits", cwd=project)
+    assert here.stdout.strip() == "ingest-visits: 150000 rows x 4 columns"
+    expected = output.read_bytes()
+    output.unlink()
+    monkeypatch.setenv(BUDGET_VARIABLE, "1kB")
+    over = conveyor("run", "ingest-visits", cwd=project)
+    assert over.stdout.strip() == (
+        "ingest-visits: 150000 rows x 4 columns (out of core, a row group at a time)"
+    )
+    assert output.read_bytes() == expected
+    assert pd.read_parquet(output)["age"].dtype == np.float64  # the null past the first chunk
+    assert [p.name for p in output.parent.iterdir()] == ["visits.parquet"]  # no temporary
+
+    rows.loc[145_000, "city"] = "oslo,extra"  # one field too many, bare
+    (project / "visits.csv").write_text(
+        rows.to_csv(index=False).replace('"oslo,extra"', "oslo,extra")
+    )
+    output.unlink()
+    done = conveyor("run", "ingest-visits", cwd=project, check=False)
+    assert done.returncode != 0
+    assert (
+        "data.sources.visits: cannot parse 'visits.csv' as CSV: Expected 4 fields in line "
+        "145002, saw 5" in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+    assert list(output.parent.iterdir()) == []

@@ -6,6 +6,7 @@ The SQL source lives in ``sql.py`` and the seeded generators in ``synthetic.py``
 from __future__ import annotations
 
 import codecs
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
@@ -25,14 +26,15 @@ from conveyor.errors import DataError, PluginError
 from conveyor.plugins.base import Source
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     import pandas as pd
     import pyarrow as pa
     import pyarrow.dataset as ds
+    from pandas.io.parsers import TextFileReader
 
-    from conveyor.plugins.base import Scan
+    from conveyor.plugins.base import FrameScan, Scan
 
 PARQUET_SUFFIXES = frozenset({".parquet", ".parq", ".pq"})
 
@@ -212,20 +214,71 @@ class CsvSource(Source[CsvParams]):
         """Read the CSV file; a missing, binary or malformed file is a located DataError."""
         import pandas as pd
 
+        from conveyor.components._csv_stream import one_chunk_text
+
+        path = self._checked(root)
+        with self._parse_errors(path):
+            frame: pd.DataFrame = pd.read_csv(path, usecols=self.params.columns, **self._options())
+        return one_chunk_text(frame[self.params.columns] if self.params.columns else frame)
+
+    def scan(self, root: Path) -> FrameScan:
+        """The rows in frames of ``read``'s dtypes, settled by a first pass over the file.
+
+        See ``conveyor.components._csv_stream``; a column that pandas makes Python objects of
+        several types is the reason to read the file whole instead.
+        """
+        import pandas as pd
+
+        from conveyor.components._csv_stream import csv_frames
+        from conveyor.plugins.base import FrameScan
+
+        path = self._checked(root)
+
+        def open_reader() -> TextFileReader:
+            options = self._options()
+            return pd.read_csv(path, usecols=self.params.columns, iterator=True, **options)
+
+        def chunks(rows: int) -> Iterator[pd.DataFrame] | str:
+            with self._parse_errors(path):
+                frames = csv_frames(open_reader, rows, self.params.columns)
+            return frames if isinstance(frames, str) else self._located(path, frames)
+
+        return FrameScan(path.stat().st_size, chunks)
+
+    def _checked(self, root: Path) -> Path:
+        """The file, once it is known to be inside the project, present, text, with the columns."""
+        import pandas as pd
+
         relative = self.params.path
         refuse_outside(root, relative)
         path = root / relative
         if not path.is_file():
             raise missing_path_error(root, relative, kind="csv source")
         self._refuse_binary(path)
+        with self._parse_errors(path):
+            header = [str(c) for c in pd.read_csv(path, nrows=0, **self._options()).columns]
+        if error := missing_columns_error(self.params.columns or [], header, file=relative):
+            raise error
+        return path
+
+    def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"sep": self.params.sep, "encoding": self.params.encoding}
         if self.params.na_values is not None:
             options["na_values"] = self.params.na_values
+        return options
+
+    def _located(self, path: Path, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        with self._parse_errors(path):
+            yield from frames
+
+    @contextmanager
+    def _parse_errors(self, path: Path) -> Iterator[None]:
+        """The errors of reading ``path`` with pandas, as located DataErrors that say the fix."""
+        import pandas as pd
+
+        relative = self.params.path
         try:
-            header = [str(c) for c in pd.read_csv(path, nrows=0, **options).columns]
-            if error := missing_columns_error(self.params.columns or [], header, file=relative):
-                raise error
-            frame: pd.DataFrame = pd.read_csv(path, usecols=self.params.columns, **options)
+            yield
         except UnicodeDecodeError as exc:
             bad = exc.object[exc.start : exc.start + 1].hex()
             raise DataError(
@@ -249,7 +302,6 @@ class CsvSource(Source[CsvParams]):
                 fix="give every row as many fields as the header, or set params.sep to the "
                 f"file's delimiter (now {self.params.sep!r})",
             ) from exc
-        return frame[self.params.columns] if self.params.columns else frame
 
     def _unclosed_quote(self, path: Path) -> DataError:
         """A quote never closed: its line in the file (pandas counts records, not lines)."""

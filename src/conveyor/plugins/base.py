@@ -82,6 +82,24 @@ class Scan:
     """Some consecutive rows as ``read`` would return them (its index handling, say)."""
 
 
+@dataclass(frozen=True)
+class FrameScan:
+    """A source's rows as pandas frames, a chunk at a time, for ingest above the memory budget.
+
+    For a source whose rows have no Arrow types of their own (a CSV file: pandas decides each
+    column's dtype from all of it), the frames hold ``read``'s dtypes already: concatenated,
+    they are the frame ``read`` returns, value for value.
+    """
+
+    size: int
+    """About what the rows take in memory (a CSV file's size), in bytes."""
+    chunks: Callable[[int], Iterator[pd.DataFrame] | str]
+    """The rows in order, in frames of the given number of rows (the last one fewer) that are
+    ``read``'s rows at those positions; or why they cannot be (ingest then reads the source
+    whole). Settles the dtypes first, reading all the data if it must, so it returns the
+    reason, or raises ``read``'s error for bad data, before a frame is made."""
+
+
 class Source(Component[P]):
     """Reads one table of raw rows (``conveyor.sources``)."""
 
@@ -106,8 +124,8 @@ class Source(Component[P]):
         """Whether every ``dvc repro`` must read the source again (dvc.yaml ``always_changed``)."""
         return False
 
-    def scan(self, root: Path) -> Scan | None:
-        """The rows as Arrow batches, without reading them; None (the default): ``read`` only.
+    def scan(self, root: Path) -> Scan | FrameScan | None:
+        """The rows as Arrow batches or frames, without reading them; None (the default): ``read``.
 
         Ingest uses it when the rows exceed the memory budget (``CONVEYOR_MEMORY_BUDGET``).
         """

@@ -221,9 +221,23 @@ def write_as_pandas(
     """Write ``tables`` (of :data:`ROW_GROUP` rows) to ``target`` as one pandas frame of them.
 
     Each table is cast to ``types`` (see :func:`pandas_types`; ``nulls`` are the whole data's
-    null counts), turned into pandas by ``convert`` (``to_pandas`` by default) and written back
-    with the first one's Arrow types, as ``frames.write_parquet`` writes the frame of all the
-    rows. Returns the row count; with none, nothing is written.
+    null counts), turned into pandas by ``convert`` (``to_pandas`` by default) and written by
+    :func:`write_frames`. Returns the row count; with none, nothing is written.
+    """
+    frames = (
+        part.cast(types).to_pandas() if convert is None else convert(part.cast(types))
+        for part in tables
+    )
+    return write_frames(frames, nulls, target)
+
+
+def write_frames(frames: Iterable[pd.DataFrame], nulls: dict[str, int], target: Path) -> int:
+    """Write ``frames`` (of :data:`ROW_GROUP` rows) to ``target``, one row group each.
+
+    As ``frames.write_parquet`` writes the frame of all their rows: every frame with the first
+    one's Arrow types, and the pandas metadata of the whole frame (``nulls``: the whole data's
+    null counts, see :func:`_as_whole_frame`). Returns the row count; with none, nothing is
+    written.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -232,9 +246,7 @@ def write_as_pandas(
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
     try:
-        for part in tables:
-            cast = part.cast(types)
-            chunk = cast.to_pandas() if convert is None else convert(cast)
+        for chunk in frames:
             chunk.columns = [str(c) for c in chunk.columns]
             table = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False)
             if writer is None:

@@ -10,7 +10,10 @@ import pytest
 from conveyor.testing._contract import ComponentContract
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from conveyor.plugins import Source
+    from conveyor.plugins.base import FrameScan
 
 
 class SourceContract(ComponentContract):
@@ -20,12 +23,14 @@ class SourceContract(ComponentContract):
     the files that ``params`` point at. It checks that ``read(root)`` returns a non-empty
     DataFrame with unique string column names, the same rows on every call, that survive the
     Parquet file ingest writes; that ``scan(root)``, if the source has one, gives those rows in
-    batches; and that ``local_files()`` are relative paths inside the project that exist
-    (files, or folders such as a glob's static prefix).
+    Arrow batches or in frames of ``read``'s dtypes; and that ``local_files()`` are relative
+    paths inside the project that exist (files, or folders such as a glob's static prefix).
     """
 
     kind = "source"
     component: ClassVar[type[Source[Any]]]
+    scan_rows: ClassVar[int] = 2
+    """The frame size asked of a ``FrameScan`` (small, so that the rows come in several)."""
 
     @pytest.fixture
     def root(self, tmp_path: Path) -> Path:
@@ -80,15 +85,40 @@ class SourceContract(ComponentContract):
         import pandas as pd
         import pyarrow as pa
 
+        from conveyor.plugins.base import FrameScan
+
         scan = source.scan(root)
         if scan is None:
             return
         assert scan.size > 0, f"scan().size is {scan.size}"
+        if isinstance(scan, FrameScan):
+            self._check_frames(scan, source.read(root))
+            return
         batches = list(scan.batches(None))
         assert all(b.schema.equals(scan.schema) for b in batches), "batches differ from schema"
         frames = [scan.frame(pa.Table.from_batches([b])) for b in batches]
         scanned = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         pd.testing.assert_frame_equal(scanned, source.read(root), check_dtype=False)
+
+    def _check_frames(self, scan: FrameScan, read: pd.DataFrame) -> None:
+        """A :class:`FrameScan`'s frames: of the size asked for, and ``read``'s rows exactly.
+
+        Unlike Arrow batches they must hold ``read``'s dtypes and values (ingest writes them as
+        they are), so they are compared dtype for dtype; or the scan says why it cannot.
+        """
+        import pandas as pd
+
+        chunks = scan.chunks(self.scan_rows)
+        if isinstance(chunks, str):
+            assert chunks.strip(), "chunks() refused with an empty reason"
+            return
+        frames = list(chunks)
+        sizes = [len(frame) for frame in frames]
+        assert sizes, "chunks() gave no frame"
+        assert all(size == self.scan_rows for size in sizes[:-1]), f"frame sizes {sizes}"
+        assert 0 < sizes[-1] <= self.scan_rows, f"frame sizes {sizes}"
+        scanned = pd.concat(frames, ignore_index=True)
+        pd.testing.assert_frame_equal(scanned, read.reset_index(drop=True))
 
     def test_local_files_are_relative_and_exist(self, source: Source[Any], root: Path) -> None:
         """``local_files()`` become DVC dependencies: project-relative, inside it, present.

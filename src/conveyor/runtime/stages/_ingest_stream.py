@@ -16,6 +16,10 @@ has all categories); every row group is given those dtypes.
 
 Not streamed (read in memory, and the stage says why): a named RangeIndex stored in the pandas
 metadata, which pandas restores only when it spans the whole table.
+
+A source whose rows come as pandas frames (``FrameScan``: the CSV source) settles the dtypes
+itself (``conveyor.components._csv_stream``) and gives frames of ``outofcore.ROW_GROUP`` rows,
+which are written as they come, one row group each.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
 from conveyor.errors import DataError
-from conveyor.runtime.outofcore import row_groups, write_as_pandas
+from conveyor.runtime import outofcore
+from conveyor.runtime.outofcore import row_groups, write_as_pandas, write_frames
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,7 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from conveyor.plugins.base import Scan
+    from conveyor.plugins.base import FrameScan, Scan
 
 
 def streamable(scan: Scan) -> str | None:
@@ -64,6 +69,26 @@ def ingest_scan(scan: Scan, output: Path) -> int:
 
             tables = row_groups(scan.batches(None), scan.schema)
             rows = write_as_pandas(tables, scan.schema, {}, tmp, convert=convert)
+        if rows == 0:
+            raise DataError(
+                "the source produced no rows",
+                where="data.sources",  # ingest names the source
+                fix="check the source's params (path, query, filters) and the file it reads",
+            )
+    return rows
+
+
+def ingest_frames(scan: FrameScan, output: Path) -> int | str:
+    """Write ``scan``'s frames to ``output`` (atomically): the row count, or why they cannot be.
+
+    Raises:
+        DataError: the source has no rows, or its data cannot be read (nothing is written).
+    """
+    frames = scan.chunks(outofcore.ROW_GROUP)
+    if isinstance(frames, str):
+        return frames
+    with _atomic.atomic_path(output) as tmp:
+        rows = write_frames(frames, {}, tmp)
         if rows == 0:
             raise DataError(
                 "the source produced no rows",

@@ -8,9 +8,9 @@ A source DVC cannot track (a database) is snapshotted: its stage also writes
 database), the rows, the column types and the sha256 of the Parquet file, both replaced as one
 set. The same rows give the same bytes, so an unchanged table leaves both files as they were.
 
-A source that can be scanned (``Source.scan``: the Parquet source) and is bigger than the memory
-budget (``CONVEYOR_MEMORY_BUDGET``, ``conveyor.runtime.outofcore``) is written a row group at a
-time (``_ingest_stream``), to the same bytes; every other source is read whole.
+A source that can be scanned (``Source.scan``: the Parquet and CSV sources) and is bigger than
+the memory budget (``CONVEYOR_MEMORY_BUDGET``, ``conveyor.runtime.outofcore``) is written a row
+group at a time (``_ingest_stream``), to the same bytes; every other source is read whole.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.plugins import Plugins
-    from conveyor.plugins.base import Source
+    from conveyor.plugins.base import FrameScan, Scan, Source
     from conveyor.spec import ProjectSpec
 
 PREFIX = "ingest-"
@@ -89,19 +89,16 @@ def run(ctx: StageContext) -> None:
         with _located(where):
             scan = source.scan(ctx.root)
         if scan is not None and scan.size > budget:
-            from conveyor.runtime.stages._ingest_stream import ingest_scan, streamable
-
-            reason = streamable(scan)
-            if reason is None:
-                output = ctx.root / layout.raw_path(name)
-                with _located(where):
-                    rows = ingest_scan(scan, output)
+            output = ctx.root / layout.raw_path(name)
+            with _located(where):
+                done = _stream(scan, output)
+            if isinstance(done, int):
                 print(  # noqa: T201
-                    f"{ctx.plan.name}: {rows} rows x {len(_names(output))} columns "
+                    f"{ctx.plan.name}: {done} rows x {len(_names(output))} columns "
                     "(out of core, a row group at a time)"
                 )
                 return
-            print(f"{ctx.plan.name}: read in memory over the budget: {reason}")  # noqa: T201
+            print(f"{ctx.plan.name}: read in memory over the budget: {done}")  # noqa: T201
     with _located(where):
         frame = source.read(ctx.root)
     if frame.empty:
@@ -126,6 +123,17 @@ def _located(where: str) -> Iterator[None]:
     except (DataError, PluginError) as exc:
         under = (exc.where or "").removeprefix(WHERE) if (exc.where or "").startswith(WHERE) else ""
         raise type(exc)(exc.what, where=f"{where}{under}", fix=exc.fix) from exc
+
+
+def _stream(scan: Scan | FrameScan, output: Path) -> int | str:
+    """Write the scanned rows to ``output`` a row group at a time: the row count, or why not."""
+    from conveyor.plugins.base import FrameScan
+    from conveyor.runtime.stages._ingest_stream import ingest_frames, ingest_scan, streamable
+
+    if isinstance(scan, FrameScan):
+        return ingest_frames(scan, output)
+    reason = streamable(scan)
+    return reason if reason is not None else ingest_scan(scan, output)
 
 
 def _names(path: Path) -> list[str]:
