@@ -191,3 +191,33 @@ def test_a_csv_source_over_the_budget_writes_the_in_memory_bytes(
     )
     assert "Traceback" not in done.stderr
     assert list(output.parent.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_csv_column_of_numbers_and_text_is_read_whole_and_refused_located(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text in the parser's third chunk (65,536 rows at 8 columns), numbers in the others:
+    pandas keeps Python ints beside strs."""
+    n = 140_000
+    rows = pd.DataFrame({f"c{k}": np.arange(n) % 7 for k in range(6)}, dtype=object)
+    rows["code"] = pd.Series(np.arange(n) % 10, dtype=object)
+    rows["label"] = np.arange(n) % 2
+    rows.loc[135_000, "code"] = "unknown"
+    rows.to_csv(project / "visits.csv", index=False)
+    (project / "conf" / "data" / "visits.yaml").write_text(VISITS_CSV)
+    conveyor_in_process("compile", "data=visits", "features=none", "deploy=[]", cwd=project)
+    monkeypatch.setenv(BUDGET_VARIABLE, "1kB")
+    done = conveyor("run", "ingest-visits", cwd=project, check=False)
+    assert done.stdout.strip() == (
+        "ingest-visits: read in memory over the budget: column 'code' holds number and text in "
+        "different parts of the file, which pandas keeps as Python objects of several types"
+    )
+    assert done.returncode == 1
+    assert (
+        "error: data.sources.visits: the rows cannot be stored as Parquet: a column holds "
+        "values of several types (" in done.stderr
+    )
+    assert "fix: give the column one type in the source" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (project / "data" / "raw").exists() or not any((project / "data" / "raw").iterdir())

@@ -108,10 +108,11 @@ def run(ctx: StageContext) -> None:
             fix="check the source's params (path, query, filters) and the file it reads",
         )
     frame.columns = [str(c) for c in frame.columns]
-    if record is None:
-        write_frame(ctx.root, layout.raw_path(name), frame)
-    else:
-        _write_snapshot(ctx.root, name, frame, record)
+    with _storable(where):
+        if record is None:
+            write_frame(ctx.root, layout.raw_path(name), frame)
+        else:
+            _write_snapshot(ctx.root, name, frame, record)
     print(f"{ctx.plan.name}: {len(frame)} rows x {frame.shape[1]} columns")  # noqa: T201
 
 
@@ -123,6 +124,28 @@ def _located(where: str) -> Iterator[None]:
     except (DataError, PluginError) as exc:
         under = (exc.where or "").removeprefix(WHERE) if (exc.where or "").startswith(WHERE) else ""
         raise type(exc)(exc.what, where=f"{where}{under}", fix=exc.fix) from exc
+
+
+@contextmanager
+def _storable(where: str) -> Iterator[None]:
+    """A column Parquet cannot store (Python objects of several types): a located DataError.
+
+    pandas makes a CSV column whose parser chunks are numbers in one place and text in another
+    a column of Python ints and strs, which Arrow refuses to convert; nothing is written.
+    """
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        detail = "; ".join(str(part) for part in exc.args)
+        raise DataError(
+            f"the rows cannot be stored as Parquet: a column holds values of several types "
+            f"({detail})",
+            where=where,
+            fix="give the column one type in the source: list the text that means a missing "
+            "value in params.na_values (e.g. 'n/a'), or leave the column out with params.columns",
+        ) from exc
 
 
 def _stream(scan: Scan | FrameScan, output: Path) -> int | str:
