@@ -101,16 +101,34 @@ def queue_status(root: Path) -> QueueStatus:
     alive, and a trial would be declared dead while it runs. :func:`live_workers` asks the OS.
     """
     done = run(root, "dvc", "queue", "status", what="reading the experiment queue")
+    return QueueStatus(parse_queue_table(done.out), live_workers(root))
+
+
+LIVE = ("queued", "running")
+"""Statuses of an entry that has not finished."""
+
+
+def parse_queue_table(text: str) -> dict[str, QueueEntry]:
+    """The entries of ``dvc queue status``'s table by name: each name's current attempt.
+
+    DVC lists running, queued, failed, then successful entries. A name can have two: a trial
+    queued again after a failed attempt that DVC still lists. Its live entry (queued or
+    running) is the current attempt, whatever the order; between finished ones, the later line
+    is the newer (DVC lists them in the order their workers took them).
+    """
     entries: dict[str, QueueEntry] = {}
-    for line in done.out.splitlines():
+    rows = False  # after the header; an empty queue is a sentence instead of a table
+    for line in text.splitlines():
         cells = line.split()
-        if len(cells) < 4 or cells[0] == "Task" or line.startswith("Worker status:"):
+        if cells[:2] == ["Task", "Name"]:
+            rows = True
+        if not rows or len(cells) < 4 or cells[0] == "Task" or line.startswith("Worker status:"):
             continue
         entry = QueueEntry(cells[0], cells[1], cells[-1].lower())
-        # Active entries are listed first: a later line for a name is its newer attempt.
-        if entry.name != "None":
+        known = entries.get(entry.name)
+        if entry.name != "None" and (known is None or known.status not in LIVE):
             entries[entry.name] = entry
-    return QueueStatus(entries, live_workers(root))
+    return entries
 
 
 def live_workers(root: Path) -> int:

@@ -112,14 +112,15 @@ def run_trials(
                 queue.enqueue(root, state, trial, pipelines.get(trial.name))
                 progress.update(state, None)
         progress.update(state, None)
-        queue.wait(
-            root,
-            state,
-            trials,
-            on_change,
-            poll=poll,
-            requeue=lambda trial: queue.enqueue(root, state, trial, pipelines.get(trial.name)),
-        )
+
+        def requeue(trial: Trial) -> None:
+            progress.note(
+                f"trial {trial.name}: a DVC queue worker took it and exited without starting "
+                "it; queued again"
+            )
+            queue.enqueue(root, state, trial, pipelines.get(trial.name))
+
+        queue.wait(root, state, trials, on_change, poll=poll, requeue=requeue)
     except KeyboardInterrupt:
         progress.note(f"interrupted: stopping {state.prefix} ...")
         queue.stop(root, state, trials)

@@ -124,6 +124,19 @@ def forget(root: Path, names: list[str]) -> None:
         _dvc.run(root, "dvc", "queue", "remove", *names, what="clearing the queue", check=False)
 
 
+def forget_unstarted(root: Path, name: str) -> None:
+    """Drop the killed entry of a trial no worker set up, so that ``name`` can be queued again.
+
+    DVC takes such an entry for a queued one, because its stash entry is still there (a worker
+    drops it when it sets the trial up): ``dvc queue remove`` drops the stash entry and leaves
+    the task, which the kill marked failed. A second remove, finding no stash entry, removes the
+    task; without it ``dvc queue status`` and ``dvc exp show`` would list a failed twin of the
+    trial for good.
+    """
+    forget(root, [name])
+    forget(root, [name])
+
+
 def reconcile(root: Path, state: SweepState) -> None:
     """Bring each unfinished trial's status up to date with refs/exps and the DVC queue."""
     refs = _dvc.experiment_refs(root)
@@ -219,7 +232,7 @@ def wait(
                     and _dvc.never_started(root, trial.name)
                 ):
                     requeued.add(trial.name)
-                    forget(root, [trial.name])
+                    forget_unstarted(root, trial.name)
                     requeue(trial)
                     trial.status, trial.error = "queued", None
                 else:

@@ -1,5 +1,5 @@
 """Reading results out of experiment commits with one real ``git cat-file --batch``; telling
-live DVC queue workers from dead ones by their real processes."""
+live DVC queue workers from dead ones by their real processes; reading ``dvc queue status``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from conveyor.errors import SweepError
-from conveyor.experiments._dvc import live_workers, show_files
+from conveyor.experiments._dvc import live_workers, parse_queue_table, show_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -97,3 +97,35 @@ def test_workers_of_other_projects_exited_ones_and_other_programs_are_not(
     assert live_workers(project) == 0
     spawn(project)
     assert live_workers(project) == 1
+
+
+# ``dvc queue status`` of DVC 3 (dvc/commands/queue/status.py): running, queued, failed, then
+# successful entries; Created may hold a space.
+REQUEUED = """\
+Task     Name    Created         Status
+1a2b3c4  l-2     09:40 PM        Running
+9f8e7d6  l-1     09:41 PM        Queued
+5d6e7f8  l-1     09:39 PM        Failed
+0a0b0c0  l-3     09:38 PM        Failed
+1b1b1b1  l-3     09:42 PM        Failed
+2c2c2c2  l-4     Dec 01, 2026    Success
+
+Worker status: 1 active, 0 idle
+"""
+
+
+def test_a_trial_queued_again_reads_as_its_live_attempt_not_the_failed_one_dvc_kept() -> None:
+    entries = parse_queue_table(REQUEUED)
+    assert {name: (e.task, e.status) for name, e in entries.items()} == {
+        "l-1": ("9f8e7d6", "queued"),  # listed before its earlier, failed attempt
+        "l-2": ("1a2b3c4", "running"),
+        "l-3": ("1b1b1b1", "failed"),  # between finished attempts, the later line
+        "l-4": ("2c2c2c2", "success"),
+    }
+
+
+def test_an_empty_queue_has_no_entries() -> None:
+    assert (
+        parse_queue_table("No experiment tasks in the queue.\n\nWorker status: 0 active, 0 idle\n")
+        == {}
+    )
