@@ -1,19 +1,22 @@
 """``ingest`` and ``profile`` over the memory budget vs in memory: peak memory (issue 19).
 
 A Parquet source of four files (``--rows`` rows in all, 12 float columns, an integer column
-with one null in the last file, a text column and a 0/1 label), at each size in ``--rows``.
-Each run is a fresh process (its peak RSS is ``ru_maxrss``):
+with one null in the last file, a text column and a 0/1 label), and the same rows as one CSV
+file (floats to 4 decimals), at each size in ``--rows``. Each run is a fresh process (its
+peak RSS is ``ru_maxrss``):
 
 - ingest: the baseline is the stage's in-memory path (``ParquetSource.read`` then
   ``write_frame``); the candidate its path over the budget (``ingest_scan``: a row group at a
   time). The two files must be byte-identical.
+- ingest_csv: the same for the CSV source (``CsvSource.read`` then ``write_frame``, against
+  ``ingest_frames``: two passes over the file in pandas' parser chunks). Byte-identical too.
 - profile: the source's rows as the train split, scored by a logistic regression fitted on
   5,000 of them; the baseline is ``profile_data`` in memory, the candidate ``stream=True`` (a
   column, or a chunk of rows, at a time). The two ``Profile.to_json`` texts must be equal.
 
-Goals: at the largest size each out-of-core peak is at most half the in-memory one; ingest's
-peak grows by at most 25% from the smallest size to the largest (it holds a row group, not the
-data). profile's grows with the rows by design (it holds one sorted column and the scores:
+Goals: at the largest size each out-of-core peak is at most half the in-memory one; each
+ingest's peak grows by at most 25% from the smallest size to the largest (it holds a row group,
+not the data). profile's grows with the rows by design (it holds one sorted column and the scores:
 16-24 bytes a row), so its growth is recorded, not judged. Wall times are recorded, not judged;
 the load average is recorded: the machine is shared. Outputs are compared by their sha256, read
 a MiB at a time, so that this process stays small (see ``_files.digest``).
@@ -34,6 +37,7 @@ from _timing import verdict, write_result
 from bench_outofcore import _mib, _python, load
 
 NAME = "bench_outofcore_stages"
+STAGES = ("ingest", "profile", "ingest_csv")
 
 _MAKE = """
 import sys, pathlib, numpy as np, pandas as pd
@@ -55,6 +59,7 @@ for part in range(4):
     frame["city"] = rng.choice(["oslo", "lima", "pune", "kyiv"], n)
     frame["label"] = (frame["x0"] + rng.normal(size=n) > 0).astype("int64")
     frame.to_parquet(root / "source" / f"part-{part}.parquet", index=False)
+    frame.round(4).to_csv(root / "source.csv", mode="a", header=part == 0, index=False)
 sample = frame.head(5000)
 spec = FeaturesSpec.model_validate({"transforms": []})
 pipeline = build_pipeline(spec, LogisticRegression(max_iter=200), Plugins.discover())
@@ -77,6 +82,15 @@ if stage == "ingest":
         write_frame(root, "ingest_in_memory.parquet", source.read(root))
     else:
         ingest_scan(source.scan(root), root / "ingest_out_of_core.parquet")
+elif stage == "ingest_csv":
+    from conveyor.components.sources import CsvSource
+    from conveyor.runtime.frames import write_frame
+    from conveyor.runtime.stages._ingest_stream import ingest_frames
+    source = CsvSource.from_config({"path": "source.csv"})
+    if mode == "in_memory":
+        write_frame(root, "ingest_csv_in_memory.parquet", source.read(root))
+    else:
+        ingest_frames(source.scan(root), root / "ingest_csv_out_of_core.parquet")
 else:
     from conveyor.bundle import load_bundle
     from conveyor.monitoring import profile_data
@@ -99,13 +113,14 @@ def measure(rows: int) -> dict[str, Any]:
         result: dict[str, Any] = {
             "rows": rows,
             "input_mib": round(sum(_mib(p) for p in (root / "source").iterdir()), 1),
+            "csv_mib": round(_mib(root / "source.csv"), 1),
         }
-        for stage in ("ingest", "profile"):
+        for stage in STAGES:
             result[stage] = {}
             for mode in ("in_memory", "out_of_core"):
                 printed = _python(_RUN, str(root), stage, mode)
                 result[stage][mode] = json.loads(printed.strip().splitlines()[-1])
-            suffix = "parquet" if stage == "ingest" else "json"
+            suffix = "json" if stage == "profile" else "parquet"
             same = digest(root / f"{stage}_in_memory.{suffix}") == digest(
                 root / f"{stage}_out_of_core.{suffix}"
             )
@@ -115,7 +130,7 @@ def measure(rows: int) -> dict[str, Any]:
                 raise SystemExit(f"{rows} rows: the two {stage} outputs differ")
             result[stage]["identical"] = same
             print(
-                f"{rows:>11,} rows {stage:>7}: in memory "
+                f"{rows:>11,} rows {stage:>10}: in memory "
                 f"{result[stage]['in_memory']['peak_mib']:8.1f} MiB "
                 f"{result[stage]['in_memory']['seconds']:6.1f} s | out of core "
                 f"{result[stage]['out_of_core']['peak_mib']:8.1f} MiB "
@@ -134,7 +149,7 @@ def main() -> None:
     after = load()
     largest, smallest = sizes[-1], sizes[0]
     ratios, growth, goals = {}, {}, {}
-    for stage in ("ingest", "profile"):
+    for stage in STAGES:
         peaks = largest[stage]
         ratios[stage] = round(peaks["out_of_core"]["peak_mib"] / peaks["in_memory"]["peak_mib"], 3)
         growth[stage] = round(
@@ -144,9 +159,10 @@ def main() -> None:
         goals[f"{stage}_peak_vs_in_memory"] = verdict(
             f"{stage}: out-of-core peak / in-memory peak", ratios[stage], 0.5
         )
-    goals["ingest_peak_growth"] = verdict(
-        "ingest: out-of-core peak growth, smallest to largest", growth["ingest"], 1.25
-    )
+    for stage in ("ingest", "ingest_csv"):
+        goals[f"{stage}_peak_growth"] = verdict(
+            f"{stage}: out-of-core peak growth, smallest to largest", growth[stage], 1.25
+        )
     write_result(
         NAME,
         {
