@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,6 +52,12 @@ def _sources(root: Path) -> dict[str, Path]:
             "paid": pd.Timestamp("2024-03-01", tz="Europe/Oslo")
             + pd.to_timedelta(rng.integers(0, 10**6, ROWS), "s"),
             "flag": rng.integers(0, 2, ROWS).astype(bool),
+            "opened": [datetime.date(2020, 1, 1 + i % 28) for i in range(ROWS)],
+            "price": [decimal.Decimal(f"{i % 97}.{i % 10}5") for i in range(ROWS)],
+            "ratio": rng.random(ROWS).astype("float32"),
+            "checked": pd.array(
+                [None if i % 7 == 0 else bool(i % 2) for i in range(ROWS)], dtype="boolean"
+            ),
         }
     )
     stores = pd.DataFrame(
@@ -101,6 +109,10 @@ SAME_BYTES = {
                amount * 2 AS double_amount
         FROM sales""",
     "every dtype passed through": "SELECT * FROM sales",
+    "NaN and null filtered alike": "SELECT id, returned, checked FROM sales "
+    "WHERE returned IS NULL OR NOT checked",
+    "an aggregate without GROUP BY": "SELECT count(checked) AS known, count(*) AS rows, "
+    "sum(price) AS price, max(opened) AS opened FROM sales",
     "a LIMIT, a view and expressions": """
         CREATE TEMP VIEW big AS SELECT * FROM sales WHERE amount > 100;
         SELECT id, upper(note) AS loud, date_trunc('day', day) AS d, paid::DATE AS paid_on,
@@ -232,7 +244,7 @@ def test_a_query_that_writes_or_reads_another_file_is_refused_as_in_memory(
         "sales.parquet",
         "stores.parquet",
     ]
-    assert pd.read_parquet(paths["sales"]).shape == (ROWS, 10)  # the source is untouched
+    assert pd.read_parquet(paths["sales"]).shape == (ROWS, 14)  # the source is untouched
 
 
 def test_an_unknown_column_is_a_located_error_and_writes_nothing(tmp_path: Path) -> None:
@@ -254,3 +266,15 @@ def test_no_rows_is_the_in_memory_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="gave no rows"):
         query_files(paths, query, tmp_path / "duck.parquet", budget=TINY)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sales.parquet", "stores.parquet"]
+
+
+def test_a_column_whose_type_differs_from_the_pandas_one_sends_the_query_to_memory(
+    tmp_path: Path,
+) -> None:
+    paths = _sources(tmp_path)
+    frame = pd.DataFrame({"store": [1, 2], "open_for": pd.to_timedelta([8, 10], "h")})
+    write_frame(tmp_path, "stores.parquet", frame)  # INTERVAL in pandas, BIGINT in the file
+    query = "SELECT * FROM stores"
+    with pytest.raises(InMemory, match="source 'stores' column 'open_for' is BIGINT in the file"):
+        query_files(paths, query, tmp_path / "duck.parquet", budget=TINY)
+    assert _hidden(tmp_path) == []

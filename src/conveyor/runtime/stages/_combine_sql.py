@@ -10,15 +10,18 @@ memory and the stage prints why (:class:`InMemory`):
 
 - types: each view gives every column the type DuckDB gives the pandas frame (a categorical
   is an ENUM of the whole file's categories, in pandas' order); a column whose types differ
-  otherwise sends the query to memory. An integer or boolean column that holds a null
-  anywhere in the result takes, in every chunk, the dtype of the whole frame (float64,
-  object), as ``.df()`` decides it.
+  otherwise (a timedelta: INTERVAL from pandas, BIGINT from the file) sends the query to
+  memory. The pandas type is DuckDB's for the frame of the file's first 2,048 rows. ``.df()``
+  picks a chunk's dtype from its nulls (``Int64`` or ``int64``, ``boolean`` or ``bool``,
+  ``object`` for text that is all null); every chunk takes the whole result's.
 - row order: a query's order is the engine's unless it is fixed. It is fixed when every
-  operator keeps its input's order (scans, filters, projections, ``LIMIT``, ``OVER ()``
-  windows: ``preserve_insertion_order``, any number of threads), or when the query ends in
-  ``ORDER BY`` over result columns that no two different rows share (checked on the result).
-  Joins, ``GROUP BY``, ``DISTINCT``, set operations and partitioned windows therefore need
-  that ``ORDER BY``; other queries run in memory.
+  operator keeps its input's order (scans, filters, projections, ``VALUES``, ``LIMIT`` and
+  ``OVER ()`` windows over those: ``preserve_insertion_order``, any number of threads), when
+  it returns one row (an aggregate without ``GROUP BY``), or when the query ends in ``ORDER
+  BY`` over result columns that no two different rows share (checked on the result). Joins,
+  ``GROUP BY``, ``DISTINCT`` and set operations need that ``ORDER BY`` or run in memory;
+  ``ORDER BY ... LIMIT``, windows over partitions or an order, and a script whose earlier
+  statements create a table (not a view, macro or type) always run in memory.
 - values: aggregates run out of core only when their result does not depend on the order in
   which rows arrive: ``count``, ``min``, ``max``, ``sum`` and ``avg`` (exact over integers and
   decimals), ``bool_and``/``bool_or``; a ``sum`` or ``avg`` over a source holding a
@@ -67,6 +70,7 @@ _KEEPS_ORDER = frozenset(
         "STREAMING_WINDOW",
         "UNNEST",
         "DUMMY_SCAN",
+        "COLUMN_DATA_SCAN",  # constant rows (VALUES, DESCRIBE, a count from the metadata)
         "EMPTY_RESULT",
     }
 )
@@ -84,7 +88,6 @@ _REORDERS = frozenset(
         "LEFT_DELIM_JOIN",
         "RIGHT_DELIM_JOIN",
         "DELIM_SCAN",
-        "COLUMN_DATA_SCAN",
         "CHUNK_SCAN",
         "HASH_GROUP_BY",
         "PERFECT_HASH_GROUP_BY",
@@ -123,6 +126,8 @@ _AGGREGATES = frozenset(
     {"HASH_GROUP_BY", "PERFECT_HASH_GROUP_BY", "UNGROUPED_AGGREGATE", "SIMPLE_AGGREGATE"}
 )
 _SCANS = frozenset({"TABLE_SCAN", "READ_PARQUET", "PARQUET_SCAN", "SEQ_SCAN"})
+_ONE_ROW = frozenset({"UNGROUPED_AGGREGATE", "SIMPLE_AGGREGATE"})
+"""Aggregates without GROUP BY: one row, whatever the order of their input."""
 _TAKES_BY_ORDER = frozenset({"LIMIT", "STREAMING_LIMIT", "STREAMING_WINDOW"})
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _SAFE_CREATE = re.compile(
@@ -244,7 +249,12 @@ def _categories(file: pq.ParquetFile, column: str) -> list[Any]:
 
 def _plan(con: duckdb.DuckDBPyConnection, statement: str) -> Iterator[dict[str, Any]]:
     """Every operator of ``statement``'s physical plan, root first."""
-    rows = con.execute(f"EXPLAIN (FORMAT JSON) {statement}").fetchall()
+    import duckdb
+
+    try:
+        rows = con.execute(f"EXPLAIN (FORMAT JSON) {statement}").fetchall()
+    except duckdb.Error as exc:  # the statement binds (it ran through con.sql): not a user error
+        raise InMemory(f"DuckDB cannot show its plan ({str(exc).splitlines()[0]})") from exc
     stack: list[dict[str, Any]] = list(json.loads(rows[0][1]))
     while stack:
         node = stack.pop(0)
@@ -316,6 +326,8 @@ def _fixed(node: dict[str, Any]) -> bool:
             f"{kind} takes rows in the order of a join, GROUP BY or set operation below it, "
             "which is the engine's"
         )
+    if kind in _ONE_ROW:
+        return True
     return kind in _KEEPS_ORDER and all(children)
 
 
@@ -387,7 +399,7 @@ def _order_keys(con: duckdb.DuckDBPyConnection, statement: str, names: list[str]
                 "ties cannot be checked; select it and ORDER BY its name"
             )
     if len(by_name) != len(names):
-        raise InMemory("the result has two columns whose names differ only in case")
+        raise InMemory("two columns of the result share a name (names ignore case in DuckDB)")
     return keys
 
 
