@@ -278,3 +278,13 @@ def test_a_column_whose_type_differs_from_the_pandas_one_sends_the_query_to_memo
     with pytest.raises(InMemory, match="source 'stores' column 'open_for' is BIGINT in the file"):
         query_files(paths, query, tmp_path / "duck.parquet", budget=TINY)
     assert _hidden(tmp_path) == []
+
+
+def test_a_killed_runs_spill_folder_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    paths = _sources(tmp_path)
+    leftover = tmp_path / ".duck.parquet.999999999.abcdefgh.tmp"  # no such pid
+    (leftover / "duckdb").mkdir(parents=True)
+    (leftover / "duckdb" / "spill.block").write_bytes(b"half")
+    query_files(paths, "SELECT id FROM sales WHERE flag", tmp_path / "duck.parquet", budget=TINY)
+    assert not leftover.exists()
+    assert _hidden(tmp_path) == []
