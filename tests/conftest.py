@@ -94,6 +94,51 @@ def conveyor_in_process(
     return done
 
 
+_WARM_CLIENT = (
+    "import os, sys\n"
+    "from conveyor.cli.warm import delegate\n"
+    "code = delegate(sys.argv[1], sys.argv[3:])\n"
+    "if code is None:\n"  # no server answered, or it is stale: cold, as `conveyor run` does
+    "    os.execv(sys.argv[2], ['conveyor', *sys.argv[3:]])\n"
+    "sys.exit(code)\n"
+)
+
+
+def conveyor_warm(
+    *args: str,
+    cwd: Path,
+    check: bool = True,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``conveyor ARGS`` as a process forked from the test process's stage server (``warm_stages``,
+    which the test must have: every slow test does), as ``conveyor run`` is: the same ``main``,
+    exit code, streams, directory and environment as the console script, without its 1-3 s of
+    imports. For tests about what a command does, not about a fresh interpreter. A client killed
+    by ``timeout`` takes its child with it. With no server (``CONVEYOR_COLD=1``) it is the console
+    script itself. The slow rule applies as to ``conveyor()``.
+    """
+    from conveyor.cli.warm import SOCKET_ENV
+
+    _audit("subprocess.Popen", ("conveyor", ["conveyor", *args], None, None))
+    script, server = str(VENV_BIN / "conveyor"), (env or os.environ).get(SOCKET_ENV)
+    command = [sys.executable, "-c", _WARM_CLIENT, server, script] if server else [script]
+    done = subprocess.run(
+        [*command, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    if check and done.returncode != 0:
+        pytest.fail(
+            f"conveyor {' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
 DEFAULT_SIGINT = (
     "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
     "os.execv(sys.argv[1], sys.argv[1:])"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import STAGE_WORK, VENV_BIN, stage_work
+from tests.conftest import STAGE_WORK, VENV_BIN, conveyor, conveyor_warm, stage_work
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,6 +51,11 @@ def test_a_fast_test_that_starts_dvc_repro_fails_before_it_runs(tmp_path: Path) 
         subprocess.run(f"{VENV_BIN / 'conveyor'} score m x.csv".split(), check=False)
 
 
+def test_a_fast_test_that_forks_stage_work_from_the_warm_server_fails_too(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"starts 'conveyor score' but is not"):
+        conveyor_warm("score", "m", "x.csv", cwd=tmp_path, check=False)
+
+
 def test_a_fast_test_may_start_compile_level_commands(tmp_path: Path) -> None:
     done = subprocess.run(
         [VENV_BIN / "conveyor", "--version"], cwd=tmp_path, capture_output=True, check=False
@@ -64,3 +69,18 @@ def test_a_slow_test_may_start_stage_work(tmp_path: Path) -> None:
         [VENV_BIN / "dvc", "exp", "--help"], cwd=tmp_path, capture_output=True, check=False
     )
     assert done.returncode == 0
+
+
+@pytest.mark.slow
+def test_conveyor_warm_exits_and_prints_as_the_console_script(tmp_path: Path) -> None:
+    """Same exit code, stdout and stderr as the console script, for an error and a success."""
+    for args in (["score", "no-such-model", "x.csv"], ["compile", "--check"], ["--version"]):
+        warm = conveyor_warm(*args, cwd=tmp_path, check=False)
+        cold = conveyor(*args, cwd=tmp_path, check=False)
+        assert (warm.returncode, warm.stdout, warm.stderr) == (
+            cold.returncode,
+            cold.stdout,
+            cold.stderr,
+        ), args
+    assert warm.returncode == 0
+    assert warm.stdout.strip()
