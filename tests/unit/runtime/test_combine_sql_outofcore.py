@@ -15,7 +15,7 @@ from conveyor.errors import DataError
 from conveyor.runtime import frames as frames_module
 from conveyor.runtime import outofcore
 from conveyor.runtime.frames import write_frame
-from conveyor.runtime.stages._combine_sql import InMemory, query_files
+from conveyor.runtime.stages._combine_sql import _InMemory, query_files
 from conveyor.runtime.stages.combine import combine_frames
 from conveyor.spec import CombineSpec
 
@@ -191,7 +191,7 @@ def test_a_query_whose_result_could_differ_is_sent_to_memory_with_the_reason(
     tmp_path: Path, query: str, why: str
 ) -> None:
     paths = _sources(tmp_path)
-    with pytest.raises(InMemory, match=why):
+    with pytest.raises(_InMemory, match=why):
         query_files(paths, query, tmp_path / "duck.parquet", budget=TINY)
     assert not (tmp_path / "duck.parquet").exists()
     assert _hidden(tmp_path) == []
@@ -275,7 +275,7 @@ def test_a_column_whose_type_differs_from_the_pandas_one_sends_the_query_to_memo
     frame = pd.DataFrame({"store": [1, 2], "open_for": pd.to_timedelta([8, 10], "h")})
     write_frame(tmp_path, "stores.parquet", frame)  # INTERVAL in pandas, BIGINT in the file
     query = "SELECT * FROM stores"
-    with pytest.raises(InMemory, match="source 'stores' column 'open_for' is BIGINT in the file"):
+    with pytest.raises(_InMemory, match="source 'stores' column 'open_for' is BIGINT in the file"):
         query_files(paths, query, tmp_path / "duck.parquet", budget=TINY)
     assert _hidden(tmp_path) == []
 

@@ -6,7 +6,7 @@ Parquet files instead, with the memory limit and spill folder of ``outofcore.duc
 into a temporary table that DuckDB spills as it needs; that table is then read back a chunk at
 a time through DuckDB's own conversion to pandas and written as ``frames.write_parquet``
 writes the whole frame. Each difference between the two paths is closed, or the query runs in
-memory and the stage prints why (:class:`InMemory`):
+memory and the stage prints why (:class:`_InMemory`):
 
 - types: each view gives every column the type DuckDB gives the pandas frame (a categorical
   is an ENUM of the whole file's categories, in pandas' order); a column whose types differ
@@ -136,15 +136,30 @@ _SAFE_CREATE = re.compile(
 )
 
 
-class InMemory(Exception):  # noqa: N818 - a decision, not an error: the caller runs in memory
+class _InMemory(Exception):  # noqa: N818 - a decision, not an error: run in memory
     """The query's out-of-core result could differ from the in-memory one; ``str`` says why."""
+
+
+def query_files_or_why(
+    files: Mapping[str, Path], query: str, output: Path, *, budget: int
+) -> str | None:
+    """:func:`query_files`; or, when the query must run in memory instead, why (nothing written).
+
+    Raises:
+        DataError: as :func:`query_files`.
+    """
+    try:
+        query_files(files, query, output, budget=budget)
+    except _InMemory as reason:
+        return str(reason)
+    return None
 
 
 def query_files(files: Mapping[str, Path], query: str, output: Path, *, budget: int) -> int:
     """Run ``query`` over ``files`` (source name -> Parquet) into ``output``; the rows written.
 
     Raises:
-        InMemory: the result could differ from the in-memory path's; nothing is written.
+        _InMemory: the result could differ from the in-memory path's; nothing is written.
         DataError: the query writes, reads another file, fails, or gives no rows; as in memory,
             nothing is written.
     """
@@ -161,7 +176,7 @@ def query_files(files: Mapping[str, Path], query: str, output: Path, *, budget: 
             statements = checked_statements(query, where=WHERE)
             for statement in statements[:-1]:
                 if not _SAFE_CREATE.match(statement):
-                    raise InMemory(
+                    raise _InMemory(
                         "a statement before the last materializes rows (only CREATE VIEW, "
                         "MACRO and TYPE keep the order decidable)"
                     )
@@ -172,7 +187,7 @@ def query_files(files: Mapping[str, Path], query: str, output: Path, *, budget: 
             relation.to_table(_RESULT)
         stored = con.sql(f"SELECT * FROM {_RESULT}")  # noqa: S608
         if list(stored.columns) != names or [str(t) for t in stored.types] != types:
-            raise InMemory(
+            raise _InMemory(
                 f"DuckDB stores the result's columns as {[str(t) for t in stored.types]} "
                 f"({list(stored.columns)}), not as the query returns them ({types}, {names})"
             )
@@ -219,13 +234,13 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> set[s
         if pa.types.is_dictionary(field.type) and wanted.startswith("ENUM("):
             categories = _categories(file, field.name)
             if not all(isinstance(c, str) for c in categories):
-                raise InMemory(f"source '{name}' column '{field.name}' has non-text categories")
+                raise _InMemory(f"source '{name}' column '{field.name}' has non-text categories")
             kind = f"__conveyor_enum_{name}_{len(columns)}"
             listed = ", ".join(quote_text(c) for c in categories)
             con.execute(f"CREATE TYPE {quote_name(kind)} AS ENUM ({listed})")
             columns.append(f"CAST({column} AS {quote_name(kind)}) AS {column}")
         elif wanted != on_disk[field.name]:
-            raise InMemory(
+            raise _InMemory(
                 f"source '{name}' column '{field.name}' is {on_disk[field.name]} in the file "
                 f"but {wanted} in pandas"
             )
@@ -254,7 +269,7 @@ def _plan(con: duckdb.DuckDBPyConnection, statement: str) -> Iterator[dict[str, 
     try:
         rows = con.execute(f"EXPLAIN (FORMAT JSON) {statement}").fetchall()
     except duckdb.Error as exc:  # the statement binds (it ran through con.sql): not a user error
-        raise InMemory(f"DuckDB cannot show its plan ({str(exc).splitlines()[0]})") from exc
+        raise _InMemory(f"DuckDB cannot show its plan ({str(exc).splitlines()[0]})") from exc
     stack: list[dict[str, Any]] = list(json.loads(rows[0][1]))
     while stack:
         node = stack.pop(0)
@@ -267,23 +282,23 @@ def _order_problem(
 ) -> list[str]:
     """The result columns that a final ORDER BY sorts on ([] when every operator keeps order).
 
-    ``floats`` are the sources' floating-point columns. Raises InMemory when the row order, or
+    ``floats`` are the sources' floating-point columns. Raises _InMemory when the row order, or
     a value, could depend on how the engine ran (threads, memory, spilling).
     """
     nodes = list(_plan(con, statement))
     kinds = {_kind(node) for node in nodes}
     unknown = sorted(kinds - _KEEPS_ORDER - _REORDERS)
     if unknown:
-        raise InMemory(f"its plan holds {', '.join(unknown)}, which this check does not know")
+        raise _InMemory(f"its plan holds {', '.join(unknown)}, which this check does not know")
     calls = [call for node in nodes if _kind(node) in _AGGREGATES for call in _calls(node)]
     odd = sorted({c for c in calls if c not in _EXACT_AGGREGATES})
     if odd:
-        raise InMemory(
+        raise _InMemory(
             f"the value of {', '.join(f'{c}()' for c in odd)} depends on the order rows arrive in"
         )
     scanned = {column for node in nodes if _kind(node) in _SCANS for column in _read(node)}
     if any(c in _FLOAT_SENSITIVE for c in calls) and scanned & floats:
-        raise InMemory(
+        raise _InMemory(
             "a sum or average may add floating-point numbers (columns "
             f"{', '.join(sorted(scanned & floats))}) in another order, which changes the last "
             "bits; cast them to DECIMAL in a source to run it out of core"
@@ -297,7 +312,7 @@ def _order_problem(
         return _order_keys(con, statement, names)
     if not _fixed(nodes[0]):
         reorders = sorted(kinds & _REORDERS)
-        raise InMemory(
+        raise _InMemory(
             f"it has no final ORDER BY, and the output order of {', '.join(reorders)} (a join, "
             "GROUP BY, DISTINCT, set operation or inner ORDER BY) is the engine's; end the "
             "query with ORDER BY over columns that identify a row"
@@ -306,7 +321,7 @@ def _order_problem(
 
 
 def _fixed(node: dict[str, Any]) -> bool:
-    """Whether ``node`` gives its rows in the sources' order; InMemory if it takes rows by it.
+    """Whether ``node`` gives its rows in the sources' order; _InMemory if it takes rows by it.
 
     ``LIMIT`` and ``OVER ()`` windows take rows in their input's order: out of core only over
     operators that keep the sources' order. A window over partitions or an order, and ``ORDER
@@ -314,15 +329,15 @@ def _fixed(node: dict[str, Any]) -> bool:
     """
     kind = _kind(node)
     if kind == "WINDOW":
-        raise InMemory(
+        raise _InMemory(
             "a window over partitions or an order numbers tied rows in the engine's order "
             "(OVER () windows, which follow the sources' order, run out of core)"
         )
     if kind == "TOP_N":
-        raise InMemory("ORDER BY ... LIMIT picks among tied rows in the engine's order")
+        raise _InMemory("ORDER BY ... LIMIT picks among tied rows in the engine's order")
     children = [_fixed(child) for child in node.get("children", [])]
     if kind in _TAKES_BY_ORDER and not all(children):
-        raise InMemory(
+        raise _InMemory(
             f"{kind} takes rows in the order of a join, GROUP BY or set operation below it, "
             "which is the engine's"
         )
@@ -351,15 +366,15 @@ def _read(node: dict[str, Any]) -> list[str]:
 
 
 def _order_keys(con: duckdb.DuckDBPyConnection, statement: str, names: list[str]) -> list[str]:
-    """The result columns the statement's final ORDER BY names (InMemory for anything else)."""
+    """The result columns the statement's final ORDER BY names (_InMemory for anything else)."""
     ((text,),) = con.execute("SELECT json_serialize_sql(?)", [statement]).fetchall()
     tree = json.loads(text)
     if tree.get("error"):
-        raise InMemory("DuckDB cannot show which columns its ORDER BY sorts on")
+        raise _InMemory("DuckDB cannot show which columns its ORDER BY sorts on")
     node = tree["statements"][-1]["node"]
     modifiers = [m for m in node.get("modifiers", []) if m.get("type") == "ORDER_MODIFIER"]
     if not modifiers:
-        raise InMemory("its ORDER BY is not the query's last clause")
+        raise _InMemory("its ORDER BY is not the query's last clause")
     by_name = {n.lower(): n for n in names}
     selected = [e for e in node.get("select_list", []) if isinstance(e, dict)]
     keys: list[str] = []
@@ -378,7 +393,7 @@ def _order_keys(con: duckdb.DuckDBPyConnection, statement: str, names: list[str]
         elif kind == "CONSTANT" and expression.get("literal", {}).get("kind") == "INTEGER":
             position = int(expression["literal"]["text"])
             if not 1 <= position <= len(names):
-                raise InMemory(f"ORDER BY {position} names no column of the result")
+                raise _InMemory(f"ORDER BY {position} names no column of the result")
             keys.append(names[position - 1])
         elif kind == "COLUMN_REF" and len(parts) == 1 and parts[0].lower() in by_name:
             keys.append(by_name[parts[0].lower()])
@@ -394,24 +409,24 @@ def _order_keys(con: duckdb.DuckDBPyConnection, statement: str, names: list[str]
         ):
             keys.append(by_name[parts[-1].lower()])
         else:
-            raise InMemory(
+            raise _InMemory(
                 "its ORDER BY sorts on an expression that is not a column of the result, so "
                 "ties cannot be checked; select it and ORDER BY its name"
             )
     if len(by_name) != len(names):
-        raise InMemory("two columns of the result share a name (names ignore case in DuckDB)")
+        raise _InMemory("two columns of the result share a name (names ignore case in DuckDB)")
     return keys
 
 
 def _refuse_ties(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
-    """InMemory when two different rows share the ORDER BY keys: their order is the engine's."""
+    """_InMemory when two different rows share the ORDER BY keys: their order is the engine's."""
     listed = ", ".join(quote_name(k) for k in keys)
     tie = con.execute(
         f"SELECT {listed} FROM (SELECT DISTINCT * FROM {_RESULT}) "  # noqa: S608
         f"GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
     ).fetchall()
     if tie:
-        raise InMemory(
+        raise _InMemory(
             f"different rows share the ORDER BY keys ({dict(zip(keys, tie[0], strict=True))}); "
             "their order is the engine's"
         )

@@ -81,12 +81,11 @@ def _out_of_core(files: dict[str, Path], combine: CombineSpec, output: Path, bud
 
         combine_files(files, combine, output, budget=budget)
         return True
-    from conveyor.runtime.stages._combine_sql import InMemory, query_files
+    from conveyor.runtime.stages._combine_sql import query_files_or_why
 
-    try:
-        query_files(files, combine.sql, output, budget=budget)
-    except InMemory as reason:
-        print(f"combine: data.combine.sql runs in memory over the budget: {reason}")  # noqa: T201
+    why = query_files_or_why(files, combine.sql, output, budget=budget)
+    if why is not None:
+        print(f"combine: data.combine.sql runs in memory over the budget: {why}")  # noqa: T201
         return False
     return True
 
