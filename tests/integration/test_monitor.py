@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conveyor.monitoring.profile import Profile
-from tests.conftest import conveyor, conveyor_in_process, dvc
+from tests.conftest import conveyor_in_process, conveyor_warm, dvc
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,8 @@ def test_split(reproduced: Path) -> pd.DataFrame:
 
 
 def _monitor(root: Path, *args: str, check: bool = True) -> tuple[int, str, str]:
-    done = conveyor("monitor", *args, cwd=root, check=check)
+    """``conveyor monitor ARGS``, forked from the warm stage server (``conveyor_warm``)."""
+    done = conveyor_warm("monitor", *args, cwd=root, check=check)
     return done.returncode, done.stdout, done.stderr
 
 
