@@ -334,3 +334,30 @@ def test_a_trial_a_worker_took_and_never_started_is_queued_again_and_succeeds(
     assert "l-1" in experiments(project)  # once: experiments() asserts no name twice
     table = dvc("queue", "status", cwd=project).stdout
     assert [line.split()[-1] for line in table.splitlines() if " l-1 " in line] == ["Success"]
+
+
+def test_a_lost_trial_left_by_a_killed_sweep_is_resumed_once_and_lands_once(
+    project: Path, tmp_path: Path
+) -> None:
+    """The sweep dies (SIGKILL) while its trial is lost: DVC lists it Running, no worker, no log.
+    --resume finds the ghost, clears it, runs the trial; DVC keeps no failed twin of it."""
+    env, died = _losing_first_task(tmp_path)
+    sweep = subprocess.Popen(
+        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=3", "-j", "1", "--name", "r"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: died.exists() and died.read_text(), "a worker to die holding it", sweep)
+    finally:
+        sweep.kill()
+        sweep.wait()
+    assert " r-1 " in dvc("queue", "status", cwd=project).stdout  # Running, as the worker left it
+
+    conveyor("sweep", "--resume", "--name", "r", "-j", "1", cwd=project)
+    assert [t["status"] for t in sweep_state(project, "r")["trials"]] == ["success"]
+    assert "r-1" in experiments(project)  # once: experiments() asserts no name twice
+    table = dvc("queue", "status", cwd=project).stdout
+    assert [line.split()[-1] for line in table.splitlines() if " r-1 " in line] == ["Success"]

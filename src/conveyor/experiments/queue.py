@@ -151,6 +151,7 @@ def reconcile(root: Path, state: SweepState) -> None:
             trial.status, trial.error = "success", None
         elif entries.is_ghost(trial.name):  # its worker died (Ctrl-C reaches workers too)
             _kill(root, [trial.name])
+            forget_unstarted(root, trial.name)  # one a worker started goes at the first remove
             trial.status = "pending"
         elif entry is not None and entry.status in ("queued", "running"):
             trial.status = "queued" if entry.status == "queued" else "running"
