@@ -18,7 +18,7 @@ import pytest
 
 from conveyor.bundle import load_bundle
 from conveyor.errors import BundleError
-from tests.conftest import VENV_BIN, conveyor, dvc, sh
+from tests.conftest import conveyor_warm, dvc, sh
 from tests.security.hostile_bundles import PAYLOADS, Payload, hostile_copy, plant
 from tests.unit.bundle.test_scoring import features, make_bundle
 
@@ -92,7 +92,7 @@ def test_no_payload_runs_through_conveyor_score(
     marker = tmp_path / "marker"
     hostile_copy(bundle, tmp_path / "models" / "tiny", payload, marker)
     features().to_csv(tmp_path / "rows.csv", index=False)
-    done = conveyor(
+    done = conveyor_warm(
         "score", "models/tiny", "rows.csv", "-o", "out.parquet", cwd=tmp_path, check=False
     )
     _refused(done, payload, marker)
@@ -101,19 +101,15 @@ def test_no_payload_runs_through_conveyor_score(
 
 def _serve(model: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``conveyor serve``; a server that starts (the payload was accepted) is killed."""
-    process = subprocess.Popen(
-        [str(VENV_BIN / "conveyor"), "serve", model, "--host", "127.0.0.1", "--port", "0"],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = ("serve", model, "--host", "127.0.0.1", "--port", "0")
     try:
-        out, err = process.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+        return conveyor_warm(*args, cwd=cwd, check=False, timeout=90)
+    except subprocess.TimeoutExpired as expired:  # it served: killed, with its output so far
+        out, err = (
+            text.decode() if isinstance(text, bytes) else text or ""
+            for text in (expired.stdout, expired.stderr)
+        )
+        return subprocess.CompletedProcess(["conveyor", *args], -9, out, err)
 
 
 @pytest.mark.parametrize("payload", [_EXEC, _OS], ids=lambda p: p.name)
@@ -150,7 +146,7 @@ def test_no_payload_runs_in_a_stage_that_loads_the_bundle(
     for file in bundle_dir.iterdir():  # DVC checks out read-only files; an attacker is not asked
         file.chmod(0o644)
     plant(payload, bundle_dir, marker)
-    done = conveyor("run", stage, cwd=root, check=False)
+    done = conveyor_warm("run", stage, cwd=root, check=False)
     _refused(done, payload, marker)
 
 
@@ -169,20 +165,20 @@ def test_no_payload_runs_in_registry_verify_serve_or_score_of_a_version(
     dvc("commit", "-q", "-f", "train", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "a better model", cwd=root)
-    conveyor("registry", "register", NAME, "--ref", "HEAD", cwd=root)
+    conveyor_warm("registry", "register", NAME, "--ref", "HEAD", cwd=root)
     (version,) = [
         v["version"]
-        for v in json.loads(conveyor("registry", "show", NAME, "--json", cwd=root).stdout)[
+        for v in json.loads(conveyor_warm("registry", "show", NAME, "--json", cwd=root).stdout)[
             "versions"
         ]
     ]
     ref = f"{NAME}@{version}"
-    verify = conveyor("registry", "verify", ref, cwd=root, check=False)
+    verify = conveyor_warm("registry", "verify", ref, cwd=root, check=False)
     _refused(verify, payload, marker)
     assert "OK" not in verify.stdout
     _refused(_serve(ref, root), payload, marker)
     features().to_csv(root / "rows.csv", index=False)
-    score = conveyor("score", ref, "rows.csv", "-o", "o.parquet", cwd=root, check=False)
+    score = conveyor_warm("score", ref, "rows.csv", "-o", "o.parquet", cwd=root, check=False)
     _refused(score, payload, marker)
 
 
@@ -296,13 +292,13 @@ def test_a_target_estimator_is_trusted_only_where_the_project_declares_it(
     x.to_csv(tmp_path / "rows.csv", index=False)
     args = ("score", "models/r", "rows.csv", "-o", "out.parquet")
 
-    refused = conveyor(*args, cwd=tmp_path, check=False)
+    refused = conveyor_warm(*args, cwd=tmp_path, check=False)
     assert refused.returncode == 4
     assert "'sklearn.linear_model._ridge.Ridge'" in refused.stderr
     (tmp_path / "params.yaml").write_text("model:\n  _target_: sklearn.linear_model.Lasso\n")
-    assert conveyor(*args, cwd=tmp_path, check=False).returncode == 4  # a different class
+    assert conveyor_warm(*args, cwd=tmp_path, check=False).returncode == 4  # a different class
     (tmp_path / "params.yaml").write_text("model:\n  _target_: sklearn.linear_model.Ridge\n")
-    conveyor(*args, cwd=tmp_path)
+    conveyor_warm(*args, cwd=tmp_path)
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 20
 
 
