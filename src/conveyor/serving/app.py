@@ -5,50 +5,46 @@ metrics inside the handler (no middleware on the hot path) and answer with pre-s
 bytes. A small request is scored on the event loop: a thread hop costs more than the model. A
 large one is parsed, checked and scored in a worker thread so health checks stay quick.
 
-What the handlers read of the model (predictor, limits, /version, metadata) is one ``_Model``,
+What the handlers read of the model (predictor, limits, /version, metadata) is one ``ServedModel``,
 taken once per request: a server that follows a registry stage (:mod:`conveyor.serving.follow`)
 swaps it with one reference assignment, and a request in flight finishes on the model it began
 with.
 
 With a canary or a shadow (:mod:`conveyor.serving.traffic`), a ``Traffic`` picks the version
 that answers each request, and the shadow scores answered requests in a thread of its own.
+
+Around the routes here: ``_served`` (the model as the handlers read it), ``_outcome`` (how a
+request ends: scored, refused or failed, and recorded), ``_fastlane`` (the scoring POSTs past
+FastAPI's routing).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import Request  # noqa: TC002 - FastAPI reads the handlers' annotations
 from starlette.responses import Response
 
 from conveyor.errors import RequestError
 from conveyor.serving import mlflow, oip
-from conveyor.serving.body import (
-    Limits,
-    describe_problems,
-    media_type,
-    parse_json,
-    read_body,
-    unsupported_type,
-)
+from conveyor.serving._fastlane import INFER, INVOCATIONS, ScoringFastLane
+from conveyor.serving._outcome import JSON, Outcomes, run
+from conveyor.serving._served import ServedModel, description, to_json
+from conveyor.serving.body import media_type, parse_json, read_body, unsupported_type
 from conveyor.serving.docs import add_docs
 from conveyor.serving.openapi import infer_extra, install, invocations_extra
-from conveyor.serving.prediction_log import PredictionLog, Record
-from conveyor.serving.telemetry import CONTENT_TYPE, Telemetry, score
+from conveyor.serving.prediction_log import PredictionLog
+from conveyor.serving.telemetry import CONTENT_TYPE, Telemetry
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
     from enum import Enum
-
-    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from conveyor.bundle.inputs import Checked
     from conveyor.bundle.predictor import Prediction, Predictor
@@ -57,14 +53,6 @@ if TYPE_CHECKING:
     from conveyor.serving.traffic import Traffic
 
 __all__ = ["create_app"]
-
-_log = logging.getLogger("conveyor.serving")
-JSON = "application/json"
-INVOCATIONS = "/invocations"
-INFER = "/v2/models/{name}/infer"
-_THREAD_BODY_BYTES = 64 * 1024
-"""Bodies larger than this are parsed and scored off the event loop."""
-_T = TypeVar("_T")
 
 
 def create_app(
@@ -84,7 +72,7 @@ def create_app(
     app = FastAPI(
         title=f"conveyor: {predictor.name}",
         version=str(__version__),
-        description=_description(predictor),
+        description=description(predictor),
         lifespan=server.lifespan,
         docs_url=None,  # served from packaged files below: the default loads from a CDN
         redoc_url=None,
@@ -140,78 +128,14 @@ def create_app(
             summary=f"Check {follower.reference} now; swap in a new version once verified",
             response_class=Response,
         )
-    app.add_middleware(_ScoringFastLane, server=server)
+    app.add_middleware(ScoringFastLane, server=server)
     server.app = app
     install(app, lambda: server.model.predictor)
     add_docs(app, app.title)
     return app
 
 
-class _ScoringFastLane:
-    """Pure ASGI: the two scoring POSTs go straight to their handlers.
-
-    FastAPI's routing, dependency solving and exception middleware cost about 0.1 ms a request
-    (as much as the schema check); the handlers catch every exception themselves, so nothing is
-    lost. Every other request, and these routes' OpenAPI docs, go through FastAPI as usual.
-    """
-
-    def __init__(self, app: ASGIApp, server: _Server) -> None:
-        self.app = app
-        self.server = server
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path: str = scope["path"]
-            if path == INVOCATIONS:
-                response = await self.server.invocations(Request(scope, receive))
-                await response(scope, receive, send)
-                return
-            if path.startswith("/v2/models/") and path.endswith("/infer"):
-                parts = path.split("/")  # "", v2, models, name, [versions, version,] infer
-                if len(parts) == 5 or (len(parts) == 7 and parts[4] == "versions"):
-                    version = parts[5] if len(parts) == 7 else None
-                    request = Request(scope, receive)
-                    response = await self.server.infer(request, parts[3], version)
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
-
-
-@dataclass(frozen=True)
-class _Model:
-    """What the handlers read of the served model: swapped as one reference, read once a request."""
-
-    predictor: Predictor
-    limits: Limits
-    mlflow_limits: Limits
-    version: dict[str, Any]
-    version_body: bytes
-    metadata: bytes
-
-    @classmethod
-    def of(cls, predictor: Predictor, config: ServeConfig) -> _Model:
-        from conveyor import __version__
-
-        version = {
-            "conveyor": str(__version__),
-            "model": predictor.name,
-            "model_version": predictor.version,
-            "sha256": predictor.sha256,
-            "task": predictor.task,
-            "fast_path": predictor.fast_path,
-            "fast_path_reason": predictor.fast_path_reason,
-        }
-        return cls(
-            predictor,
-            Limits(predictor.schema.names, predictor.name, config.max_rows),
-            mlflow.limits(predictor, config),
-            version,
-            _json(version),
-            _json(oip.metadata(predictor)),
-        )
-
-
-class _Server:
+class _Server(Outcomes):
     """The handlers, sharing one model (swapped whole), its metrics and its prediction log."""
 
     def __init__(
@@ -222,7 +146,7 @@ class _Server:
         traffic: Traffic | None = None,
     ) -> None:
         self.config = config
-        self.model = _Model.of(predictor, config)
+        self.model = ServedModel.of(predictor, config)
         self.follower = follower
         self.traffic = traffic
         self.app: FastAPI | None = None
@@ -254,13 +178,13 @@ class _Server:
         """Serve ``predictor`` from the next request on: one reference assignment.
 
         Called on the event loop thread, so no handler runs in between; a request scoring in a
-        worker thread keeps the ``_Model`` it took and finishes on the old predictor.
+        worker thread keeps the ``ServedModel`` it took and finishes on the old predictor.
         """
-        model = _Model.of(predictor, self.config)
+        model = ServedModel.of(predictor, self.config)
         self.telemetry.served(predictor)
         self.model = model
         if self.app is not None:  # the docs name the version: built again on the next read
-            self.app.description = _description(predictor)
+            self.app.description = description(predictor)
             self.app.openapi_schema = None
 
     @contextlib.asynccontextmanager
@@ -316,7 +240,7 @@ class _Server:
                 content = mlflow.render(prediction, predictor.classes, proba=parsed.predict_proba)
                 return prediction, checked, content, split
 
-            prediction, checked, content, split = await _run(work, len(body))
+            prediction, checked, content, split = await run(work, len(body))
         except RequestError as exc:
             body = mlflow.error_body(str(exc), exc.status)
             return self._refused(INVOCATIONS, start, exc, body, chosen)
@@ -358,7 +282,7 @@ class _Server:
             shown |= self.follower.status()
         if self.traffic is not None:
             shown[self.traffic.candidate.mode] = self.traffic.candidate.status()
-        return self._plain("/version", _json(shown), JSON)
+        return self._plain("/version", to_json(shown), JSON)
 
     # --- Open Inference Protocol v2 ---------------------------------------------------------
 
@@ -367,7 +291,7 @@ class _Server:
         from conveyor import __version__
 
         body = {"name": "conveyor", "version": str(__version__), "extensions": oip.EXTENSIONS}
-        return self._plain("/v2", _json(body), JSON)
+        return self._plain("/v2", to_json(body), JSON)
 
     async def v2_live(self) -> Response:
         """``GET /v2/health/live``."""
@@ -389,7 +313,7 @@ class _Server:
         endpoint = "/v2/models/{name}/ready"
         predictor = self.model.predictor
         missing = self._unknown_model(predictor, endpoint, name, version)
-        body = _json({"name": predictor.name, "ready": True})
+        body = to_json({"name": predictor.name, "ready": True})
         return missing or self._plain(endpoint, body, JSON)
 
     async def infer(self, request: Request, name: str, version: str | None = None) -> Response:
@@ -422,7 +346,7 @@ class _Server:
                 prediction, checked = self._predict(predictor, parsed.columns, from_text=False)
                 return prediction, checked, parsed, oip.render(prediction, parsed, predictor)
 
-            prediction, checked, parsed, content = await _run(work, len(body))
+            prediction, checked, parsed, content = await run(work, len(body))
         except RequestError as exc:
             return self._refused(INFER, start, exc, oip.error_body(str(exc)), chosen)
         except Exception as exc:
@@ -442,7 +366,7 @@ class _Server:
         assert self.follower is not None  # noqa: S101 - the route exists only when following
         status, body = await self.follower.reload(request.headers.get("authorization"))
         self.telemetry.observe("/admin/reload", status)
-        return Response(_json(body), status_code=status, media_type=JSON)
+        return Response(to_json(body), status_code=status, media_type=JSON)
 
     async def metrics(self) -> Response:
         """``GET /metrics``: Prometheus text."""
@@ -464,130 +388,3 @@ class _Server:
             else mlflow.error_body(message, exc.status_code)
         )
         return Response(body, status_code=exc.status_code, media_type=JSON, headers=exc.headers)
-
-    # --- shared ---------------------------------------------------------------------------
-
-    def _predict(
-        self,
-        predictor: Predictor,
-        columns: dict[str, Any],
-        from_text: bool,
-        ignored: tuple[str, ...] = (),
-    ) -> tuple[Prediction, Checked]:
-        if not columns or not any(len(values) for values in columns.values()):
-            raise RequestError("the batch is empty: send at least one row", reason="empty")
-        checked = predictor.schema.check(columns, from_text=from_text)
-        if checked.problems:
-            text = describe_problems(predictor, checked.problems)
-            if ignored:  # a typo'd column is ignored, and reported missing: show both
-                text += f"; {mlflow.ignored_clause(ignored)}"
-            raise RequestError(text, reason="invalid_input")
-        return predictor.predict(checked), checked
-
-    def _scored(
-        self,
-        endpoint: str,
-        start: float,
-        predictor: Predictor,
-        prediction: Prediction,
-        checked: Checked,
-        request_id: str | None,
-        ids: Any = None,  # noqa: ANN401 - the id column's values, as the request sent them
-    ) -> None:
-        self.telemetry.observe(endpoint, 200, time.perf_counter() - start)
-        self.telemetry.predicted(endpoint, prediction)
-        record = None
-        if self.log is not None:
-            scores = score(prediction) if prediction.proba is not None else None
-            record = Record(
-                request_id or uuid.uuid4().hex,
-                time.time(),
-                endpoint,
-                checked.arrays,
-                prediction.labels,
-                scores,
-                ids,
-                predictor.version,
-            )
-        traffic = self.traffic
-        if traffic is not None and traffic.shadowing and predictor is self.model.predictor:
-            record = traffic.offer(checked, prediction, record)  # None: logged once shadowed
-        if record is not None and self.log is not None:
-            self.log.record(record)
-
-    def _refused(
-        self,
-        endpoint: str,
-        start: float,
-        exc: RequestError,
-        body: bytes,
-        chosen: list[tuple[Predictor, str]] | None = None,
-    ) -> Response:
-        seconds = time.perf_counter() - start
-        self.telemetry.observe(endpoint, exc.status, seconds, reason=exc.reason)
-        if chosen:
-            predictor, role = chosen[0]
-            self.telemetry.by_version(
-                predictor.version, role, exc.status, seconds, reason=exc.reason
-            )
-        return Response(body, status_code=exc.status, media_type=JSON)
-
-    def _failed(
-        self,
-        endpoint: str,
-        start: float,
-        exc: Exception,
-        shape: Callable[[str, int], bytes],
-        chosen: list[tuple[Predictor, str]] | None = None,
-    ) -> Response:
-        """A bug (in the model or in conveyor): a JSON 500, logged, and the server lives on."""
-        _log.exception("%s failed", endpoint)
-        seconds = time.perf_counter() - start
-        self.telemetry.observe(endpoint, 500, seconds, reason="internal")
-        if chosen:
-            predictor, role = chosen[0]
-            self.telemetry.by_version(predictor.version, role, 500, seconds, reason="internal")
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        message = (
-            f"internal error while scoring ({type(exc).__name__}: {first}); "
-            "the request was valid, this is a bug: the server log has the traceback"
-        )
-        return Response(shape(message, 500), status_code=500, media_type=JSON)
-
-    def _unknown_model(
-        self, served: Predictor, endpoint: str, name: str, version: str | None
-    ) -> Response | None:
-        start = time.perf_counter()
-        if name == served.name and version in (None, served.version):
-            return None
-        if name != served.name:
-            message = f"model '{name}' is not served here; this server serves '{served.name}'"
-        else:
-            message = f"model '{name}' has no version '{version}'; this server has {served.version}"
-        exc = RequestError(message, status=404, reason="unknown_model")
-        return self._refused(endpoint, start, exc, oip.error_body(message))
-
-    def _plain(self, endpoint: str, body: bytes, kind: str) -> Response:
-        self.telemetry.observe(endpoint, 200)
-        return Response(body, media_type=kind)
-
-
-def _description(predictor: Predictor) -> str:
-    return (
-        f"Model '{predictor.name}' version {predictor.version} ({predictor.task}), "
-        f"sha256 {predictor.sha256[:12]}. MLflow-compatible POST /invocations and the Open "
-        "Inference Protocol v2 under /v2."
-    )
-
-
-async def _run(work: Callable[[], _T], size: int) -> _T:
-    """``work()`` here for a small body; in a worker thread for a large one."""
-    if size <= _THREAD_BODY_BYTES:
-        return work()
-    return await run_in_threadpool(work)
-
-
-def _json(value: Any) -> bytes:  # noqa: ANN401 - any JSON-able value
-    import orjson
-
-    return orjson.dumps(value)
