@@ -1,10 +1,11 @@
 """A server that follows a registry stage (``conveyor serve NAME#STAGE --follow``).
 
 A real git registry (gto tags, a real DVC cache) in a tmp project holds three versions: A and B
-trained by ``dvc repro`` with different n_estimators, and C, B's bundle carrying code (a skops
-node that would create a marker file), re-hashed as an attacker would and committed with
-``dvc commit``. The app runs in process (httpx over ASGI, lifespan included); checks are
-triggered through ``POST /admin/reload`` or ``Follower.check`` so nothing waits on a timer.
+trained by ``dvc repro`` with different n_estimators (tests/trained_pair.py), and C, B's bundle
+carrying code (a skops node that would create a marker file), re-hashed as an attacker would
+and committed with ``dvc commit``. The app runs in process (httpx over ASGI, lifespan
+included); checks are triggered through ``POST /admin/reload`` or ``Follower.check`` so nothing
+waits on a timer.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from conveyor.serving.app import create_app
 from conveyor.serving.config import ServeConfig
 from conveyor.serving.follow import Follower
 from conveyor.serving.server import open_model
-from tests.conftest import commit_all, conveyor, conveyor_in_process, dvc, sh
+from tests.conftest import commit_all, conveyor, conveyor_warm, dvc, sh
 from tests.security.hostile_bundles import PAYLOADS, plant
+from tests.trained_pair import trained_pair
 from tests.unit.serving.conftest import Client
 
 if TYPE_CHECKING:
@@ -41,16 +43,15 @@ EXEC = next(p for p in PAYLOADS if p.name == "builtins.exec")
 
 @pytest.fixture(scope="module")
 def registry(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """v1.0.0 = model A (in prod), v1.1.0 = model B, v1.2.0 = B carrying code."""
+    """v1.0.0 = model A (in prod), v1.1.0 = model B, v1.2.0 = B carrying code.
+
+    A and B, each blessed by its own gate, are the run's shared ``trained_pair`` (B: 30 trees
+    instead of 40), built once for this module and the registry tests.
+    """
     base = tmp_path_factory.mktemp("follow")
     root = base / "project"
-    shutil.copytree(reproduced_template, root, symlinks=True)
-    commit_all(root, "model A")
-    xgb = root / "conf" / "model" / "xgboost.yaml"
-    xgb.write_text(xgb.read_text().replace("n_estimators: 40", "n_estimators: 25"))
-    conveyor_in_process("compile", cwd=root)
-    dvc("repro", "-q", "gate", cwd=root)  # B blessed; profile and deploy stages not needed
-    commit_all(root, "model B")
+    shutil.copytree(trained_pair(reproduced_template, tmp_path_factory), root, symlinks=True)
+    assert "n_estimators: 30" in (root / "conf" / "model" / "xgboost.yaml").read_text()
     plant(EXEC, root / "models" / NAME, base / "marker")
     dvc("commit", "-f", "-q", "train", cwd=root)
     commit_all(root, "model B carrying code")
@@ -305,7 +306,7 @@ def test_concurrent_checks_are_serialised(following: Following) -> None:
 
 
 def _cached(root: Path, version: str, relpath: str) -> Path:
-    shown = json.loads(conveyor("registry", "show", NAME, "--json", cwd=root).stdout)
+    shown = json.loads(conveyor_warm("registry", "show", NAME, "--json", cwd=root).stdout)
     model = next(v["model_md5"] for v in shown["versions"] if v["version"] == version)
     cache = root / ".dvc" / "cache" / "files" / "md5"
     listing = json.loads((cache / model[:2] / model[2:]).read_text())
@@ -384,7 +385,7 @@ def test_follow_needs_a_stage(repo: Path) -> None:
         ([f"{NAME}#prod", "--poll", "1"], "--poll applies to --follow"),
         ([f"{NAME}#prod", "--follow", "--poll", "0"], "--poll must be above 0 seconds"),
     ):
-        done = conveyor("serve", *args, cwd=repo, check=False)
+        done = conveyor_warm("serve", *args, cwd=repo, check=False, timeout=90)
         assert done.returncode == 2, done.stderr
         assert message in done.stderr
         assert "Traceback" not in done.stderr
