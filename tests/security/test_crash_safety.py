@@ -136,11 +136,11 @@ def dead_pid() -> int:
 
 
 @pytest.fixture(scope="module")
-def trained_template(project_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default project after a real ``dvc repro train``: splits and a bundle on disk."""
+def trained_template(reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default project after a real ``dvc repro`` (the run's shared ``reproduced_template``):
+    splits and a bundle on disk."""
     root = tmp_path_factory.mktemp("trained") / "project"
-    shutil.copytree(project_template, root, symlinks=True)
-    dvc("repro", "-q", "train", cwd=root)
+    shutil.copytree(reproduced_template, root, symlinks=True)
     return root
 
 
