@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from conveyor.registry import RegistryError, resolve
-from tests.conftest import VENV_BIN, conveyor, sh
+from tests.conftest import VENV_BIN, conveyor_warm, sh
 from tests.trained_pair import trained_pair
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def repo(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 
 def _registry(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return conveyor("registry", *args, cwd=root, check=check)
+    return conveyor_warm("registry", *args, cwd=root, check=check)
 
 
 def _json(root: Path, *args: str) -> Any:
@@ -69,8 +69,9 @@ def _message(root: Path, tag: str) -> str:
 
 
 def _later() -> None:
-    """Git stores tag times in whole seconds; make the next tag visibly newer."""
-    time.sleep(1.1)
+    """Git stores tag times in whole seconds; make the next tag visibly newer: every tag so far
+    was made in this second or before, so the next one, made after it ends, is newer."""
+    time.sleep(1.01 - time.time() % 1.0)
 
 
 def _error(done: subprocess.CompletedProcess[str]) -> str:
@@ -82,20 +83,13 @@ def _error(done: subprocess.CompletedProcess[str]) -> str:
 
 def _serve(root: Path, ref: str) -> subprocess.CompletedProcess[str]:
     """``conveyor serve REF``; a server that starts (instead of refusing) fails the test."""
-    proc = subprocess.Popen(
-        [VENV_BIN / "conveyor", "serve", ref, "--port", "0"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        out, err = proc.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"'conveyor serve {ref}' started serving a moved version:\n{out}\n{err}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return conveyor_warm("serve", ref, "--port", "0", cwd=root, check=False, timeout=90)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(
+            f"'conveyor serve {ref}' started serving a moved version:\n"
+            f"{expired.stdout!r}\n{expired.stderr!r}"
+        )
 
 
 def _move_v1_to_model_b(root: Path, message: str | None = None) -> tuple[str, str]:
@@ -150,7 +144,7 @@ def test_serve_score_and_promote_refuse_a_moved_version(repo: Path) -> None:
     verified = _registry(repo, "verify", V1, check=False)
     served = _serve(repo, V1)
     served_stage = _serve(repo, f"{NAME}#prod")
-    scored = conveyor(
+    scored = conveyor_warm(
         "score",
         f"{NAME}#prod",
         "data/split/test.parquet",
