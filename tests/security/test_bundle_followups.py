@@ -25,7 +25,7 @@ import yaml
 from conveyor.bundle import infer_schema, load_bundle, save_bundle
 from conveyor.bundle.trust import declared_types
 from conveyor.errors import BundleError
-from tests.conftest import conveyor, conveyor_in_process, dvc, sh
+from tests.conftest import conveyor_in_process, conveyor_warm, dvc, sh
 from tests.security.hostile_bundles import PAYLOADS, plant, rewrite_manifest
 from tests.unit.bundle.test_scoring import features
 
@@ -87,7 +87,7 @@ def test_train_refuses_a_target_estimator_holding_undeclared_types_before_writin
     root = _copy(split, tmp_path)
     _use_gb(root, trusted)
     conveyor_in_process("compile", cwd=root)
-    done = conveyor("run", "train", cwd=root, check=False)
+    done = conveyor_warm("run", "train", cwd=root, check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     error = done.stderr
@@ -131,7 +131,9 @@ def test_declared_types_let_a_target_estimator_train_evaluate_score_and_serve(
 
     rows = features().head(20)
     rows.to_csv(tmp_path / "rows.csv", index=False)
-    conveyor("score", "models/diagnostics", str(tmp_path / "rows.csv"), "-o", "o.parquet", cwd=root)
+    conveyor_warm(
+        "score", "models/diagnostics", str(tmp_path / "rows.csv"), "-o", "o.parquet", cwd=root
+    )
     server = Server(["models/diagnostics", "--log-dir", str(tmp_path / "log")], root)
     try:
         records = json.loads(rows.to_json(orient="records"))
@@ -154,15 +156,15 @@ def test_a_version_is_loaded_with_the_types_its_own_commit_declares(
     trained_gb: Path, tmp_path: Path
 ) -> None:
     root = _copy(trained_gb, tmp_path)
-    conveyor("registry", "register", NAME, "--ref", "HEAD", cwd=root)
-    show = json.loads(conveyor("registry", "show", NAME, "--json", cwd=root).stdout)
+    conveyor_warm("registry", "register", NAME, "--ref", "HEAD", cwd=root)
+    show = json.loads(conveyor_warm("registry", "show", NAME, "--json", cwd=root).stdout)
     (version,) = [v["version"] for v in show["versions"]]
     # the work tree no longer declares the type; the version's own commit does
     (root / "conf" / "model" / "gb.yaml").unlink()
     config = root / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("model: gb", "model: xgboost"))
     conveyor_in_process("compile", cwd=root)
-    verify = conveyor("registry", "verify", f"{NAME}@{version}", cwd=root, check=False)
+    verify = conveyor_warm("registry", "verify", f"{NAME}@{version}", cwd=root, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -432,7 +434,9 @@ def test_an_unaltered_booster_round_trips_through_the_attackers_encoder(
 
 def _score(bundle: Path, cwd: Path) -> Any:
     features().to_csv(cwd / "rows.csv", index=False)
-    return conveyor("score", str(bundle), "rows.csv", "-o", "out.parquet", cwd=cwd, check=False)
+    return conveyor_warm(
+        "score", str(bundle), "rows.csv", "-o", "out.parquet", cwd=cwd, check=False
+    )
 
 
 @pytest.mark.parametrize(
