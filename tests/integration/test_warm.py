@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from conveyor.cli.warm import SOCKET_ENV, stage_server
-from tests.conftest import VENV_BIN, conveyor
+from tests.conftest import VENV_BIN, conveyor_in_process
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -108,7 +108,7 @@ def _sleepy_project(root: Path) -> None:
     (root / "conf" / "model" / "sleepy.yaml").write_text("_target_: sleepy.Sleepy\nparams: {}\n")
     config = root / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("model: xgboost", "model: sleepy"))
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
 
 
 def _stage_of(server: psutil.Process, root: Path) -> psutil.Process:
@@ -122,19 +122,30 @@ def _stage_of(server: psutil.Process, root: Path) -> psutil.Process:
 
 
 @contextlib.contextmanager
+def _server(socket: str | None) -> Iterator[str]:
+    """The socket of the running server ``socket``, or of a server of its own (none given)."""
+    if socket:
+        yield socket
+        return
+    with stage_server() as warm:
+        yield warm[SOCKET_ENV]
+
+
+@contextlib.contextmanager
 def _sleeping_stage(
-    root: Path,
+    root: Path, socket: str | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], psutil.Process, psutil.Process]]:
-    """``conveyor run train`` of a model asleep in ``fit``, forked from a server of its own:
-    (the client, the server, the stage)."""
+    """``conveyor run train`` of a model asleep in ``fit``, forked from the server at ``socket``
+    (a child of this process), or from a server of its own: (the client, the server, the stage).
+    """
     _sleepy_project(root)
     environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
-    with stage_server() as warm:
-        server = next(p for p in psutil.Process().children() if warm[SOCKET_ENV] in p.cmdline())
+    with _server(socket) as path:
+        server = next(p for p in psutil.Process().children() if path in p.cmdline())
         client = subprocess.Popen(
             [VENV_BIN / "conveyor", "run", "train"],
             cwd=root,
-            env={**environment, SOCKET_ENV: warm[SOCKET_ENV]},
+            env={**environment, SOCKET_ENV: path},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -156,9 +167,11 @@ def _sleeping_stage(
     ],
 )
 def test_a_stage_never_outlives_its_client(
-    reproduced_project: Path, kill: signal.Signals, exit_code: int
+    reproduced_project: Path, warm_stages: str | None, kill: signal.Signals, exit_code: int
 ) -> None:
-    with _sleeping_stage(reproduced_project) as (client, server, stage):
+    # The session's server (one stage's end must not be the server's), or one of its own when
+    # the run is cold (CONVEYOR_COLD=1).
+    with _sleeping_stage(reproduced_project, warm_stages) as (client, server, stage):
         client.send_signal(kill)
         assert client.wait(timeout=30) == exit_code
         gone, _ = psutil.wait_procs([stage], timeout=10)
