@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import conveyor, conveyor_in_process, dvc
+from tests.conftest import conveyor_in_process, conveyor_warm, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,14 +118,14 @@ def test_a_warning_level_violation_lets_repro_finish(project: Path) -> None:
 
 @pytest.mark.slow
 def test_schema_infer_writes_a_draft_that_validates_its_dataset(project: Path) -> None:
-    conveyor("run", "ingest-breast_cancer", cwd=project)
+    conveyor_warm("run", "ingest-breast_cancer", cwd=project)
     draft = project / "schema_draft.yaml"
-    done = conveyor("schema", "infer", "-o", str(draft), cwd=project)
+    done = conveyor_in_process("schema", "infer", "-o", str(draft), cwd=project)
     assert done.stdout == ""
     assert "wrote" in done.stderr
     text = draft.read_text()
     assert text.startswith("# Drafted by `conveyor schema infer` from data/raw/breast_cancer")
-    printed = conveyor("schema", "infer", cwd=project).stdout
+    printed = conveyor_in_process("schema", "infer", cwd=project).stdout
     assert printed.splitlines()[2:] == text.splitlines()[2:]  # all but the time it was drafted
     columns = yaml.safe_load(text)["schema"]["columns"]
     assert columns["diagnosis"] == {"dtype": "int", "nullable": False, "min": 0, "max": 1}
@@ -136,13 +136,13 @@ def test_schema_infer_writes_a_draft_that_validates_its_dataset(project: Path) -
     reviewed = data_conf.read_text()
     data_conf.write_text(reviewed[: reviewed.index("\nschema:\n") + 1] + text)
     conveyor_in_process("compile", cwd=project)
-    done = conveyor("run", "validate", cwd=project)
+    done = conveyor_warm("run", "validate", cwd=project)
     assert "validate: data/raw/breast_cancer.parquet passed" in done.stdout
     assert _report(project)["passed"] is True
 
 
 def test_schema_infer_outside_a_compiled_project_is_a_located_error(tmp_path: Path) -> None:
-    done = conveyor("schema", "infer", "--source", "x", cwd=tmp_path, check=False)
+    done = conveyor_in_process("schema", "infer", "--source", "x", cwd=tmp_path, check=False)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "error: no params.yaml" in done.stderr
