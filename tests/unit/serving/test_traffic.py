@@ -406,10 +406,12 @@ def test_the_rest_target_writes_candidate_keys_only_when_set() -> None:
 def test_the_cli_refuses_a_mismatched_candidate_before_serving(
     cancer_dir: Path, candidate_dir: Path, narrower_dir: Path, tmp_path: Path
 ) -> None:
-    from tests.conftest import conveyor
+    from tests.conftest import conveyor_warm  # forked from the warm stage server
 
     base = [str(cancer_dir), "--port", "0"]
-    done = conveyor("serve", *base, "--canary", str(narrower_dir), cwd=tmp_path, check=False)
+    done = conveyor_warm(  # a server that starts (nothing refused) is killed by the timeout
+        "serve", *base, "--canary", str(narrower_dir), cwd=tmp_path, check=False, timeout=90
+    )
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith(f"error: canary '{narrower_dir}' (--canary or serve.json): ")
     assert "['mean area'] added or removed" in done.stderr
@@ -422,7 +424,7 @@ def test_the_cli_refuses_a_mismatched_candidate_before_serving(
         (["--canary", str(candidate_dir), "--shadow", str(candidate_dir)], "both set"),
         (["--canary", str(candidate_dir), "--share", "1.5"], "'canary_share' must be above 0"),
     ):
-        done = conveyor("serve", *base, *args, cwd=tmp_path, check=False)
+        done = conveyor_warm("serve", *base, *args, cwd=tmp_path, check=False, timeout=90)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr
         assert "Traceback" not in done.stderr
