@@ -7,7 +7,8 @@ already holds the scores (``_score``), compares it with the profile
 (:func:`conveyor.monitoring.compare`), computes the model's metric when labels are known
 (the target column in the batch, or ``labels`` files joined on ``id_column``), and writes
 ``drift.json`` and ``drift.html`` into ``out_dir``. Every input is checked before anything is
-written, so bad input leaves the previous reports untouched.
+written, so bad input leaves the previous reports untouched. What drift.json holds and the
+terminal's paragraph (:func:`summary`) are ``_document``'s.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from conveyor import _atomic
+from conveyor.monitoring._document import PERFORMANCE_KEYS as PERFORMANCE_KEYS
+from conveyor.monitoring._document import drift_document
+from conveyor.monitoring._document import summary as summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -35,17 +39,6 @@ if TYPE_CHECKING:
 
 JSON_NAME = "drift.json"
 HTML_NAME = "drift.html"
-PERFORMANCE_KEYS = (
-    "metric",
-    "value",
-    "reference",
-    "drop",
-    "max_drop",
-    "relative",
-    "tolerated_drop",
-    "rows",
-)
-"""What drift.json's ``performance`` holds (``MonitorResult.performance`` holds more)."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +193,7 @@ def run_monitor(
         current_prediction=prediction,
         tests=plugins["drift_test"] if plugins is not None else None,
     )
-    document = _document(
+    document = drift_document(
         report, performance, scores, batch.files, predictor, request.reference_name
     )
     return _write(request, (report, performance, document))
@@ -250,7 +243,9 @@ def _compare_sharded(
     elif reference.prediction is not None and logged is not None:
         prediction = batch.side(logged, reference.prediction["kind"], as_scores=True)
     report = compare_sides(reference, names, side_of, batch.rows, prediction, options, loaded)
-    document = _document(report, None, None, batch.shown, request.predictor, request.reference_name)
+    document = drift_document(
+        report, None, None, batch.shown, request.predictor, request.reference_name
+    )
     return report, None, document
 
 
@@ -326,83 +321,3 @@ def profile_data(
         return assemble(sharded.rows, entries, prediction=prediction)
     assert batch is not None  # noqa: S101 - read above when there are no entries
     return build_profile(batch.table.select(names), kinds=kinds, prediction=prediction)
-
-
-def summary(result: MonitorResult, root: Path) -> str:
-    """One paragraph for the terminal: the verdict, what drifted, performance, the reports."""
-    from conveyor.monitoring.report import describe_test, headline, tolerance_text
-
-    report = result.report
-    alert, verdict = headline(report, result.performance)
-    # The worst finding's label shouts (DATASET DRIFT: ..., PREDICTION DRIFT; also ...); all
-    # clear does not (no dataset drift: ...).
-    label = len(verdict.split(":")[0].split(";")[0])
-    head = verdict[:label].upper() if alert else verdict[0].lower() + verdict[1:label]
-    verdict = head + verdict[label:]
-    lines = [f"{verdict} in {report.rows:,} rows"]
-    for column in sorted(report.columns, key=lambda c: c.name):
-        if column.drifted:
-            lines.append(f"  drifted: {column.name}: {describe_test(column)}")
-    if report.prediction is not None:
-        state = "drifted" if report.prediction.drifted else "stable"
-        lines.append(f"  prediction: {state}: {describe_test(report.prediction)}")
-    for issue in report.quality:
-        lines.append(f"  quality: {issue.column}: {issue.detail}")
-    performance = result.performance
-    if performance is not None:
-        value, reference = performance["value"], performance["reference"]
-        shown = "n/a" if value is None else f"{value:.4f}"
-        against = "" if reference is None else f" (reference {reference:.4f})"
-        flag = ": PERFORMANCE DROP" if performance["dropped"] else ""
-        if reference is not None:
-            flag += f" (tolerated drop {tolerance_text(performance)})"
-        lines.append(f"  {performance['metric']}: {shown}{against}{flag}")
-    written = ", ".join(_relative(path, root) for path in (result.json_path, result.html_path))
-    lines.append(f"wrote {written}")
-    return "\n".join(lines)
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _document(
-    report: DriftReport,
-    performance: dict[str, Any] | None,
-    scores: Scores | None,
-    files: tuple[str, ...],
-    predictor: Predictor | None,
-    reference_name: str,
-) -> dict[str, Any]:
-    """drift.json, shaped for ``dvc metrics show/diff``.
-
-    DVC tabulates every number and string under nested objects but skips lists, so the flat
-    verdict comes first, ``performance`` holds a few numbers, and the per-column details are
-    lists (``columns``, ``quality``), which DVC leaves out of its table.
-    """
-    details = report.to_dict()
-    flat = ("dataset_drift", "drifted_share", "drifted_columns", "prediction_drift")
-    document: dict[str, Any] = {key: details[key] for key in flat}
-    document.update(
-        quality_issues=details["quality_issues"],
-        rows=details["rows"],
-        reference_rows=details["reference_rows"],
-        unscored_rows=scores.unscored if scores is not None else 0,
-    )
-    if performance is not None:
-        document["performance_drop"] = int(performance["dropped"])
-        document["performance"] = {key: performance[key] for key in PERFORMANCE_KEYS}
-    document["inputs"] = {
-        "current": list(files),
-        "reference": reference_name,
-        "model": None if predictor is None else f"{predictor.name} {predictor.version}",
-        "labels": performance["source"] if performance is not None else None,
-        "unscored_reasons": list(scores.problems) if scores is not None else [],
-    }
-    document["columns"] = [{"column": name, **body} for name, body in details["columns"].items()]
-    document["prediction"] = details["prediction"]
-    document["quality"] = details["quality"]
-    return document
