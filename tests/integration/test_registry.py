@@ -12,7 +12,7 @@ import pytest
 
 from conveyor.bundle import Bundle
 from conveyor.registry import champion, load_version, resolve
-from tests.conftest import VENV_BIN, commit_all, conveyor, dvc, sh
+from tests.conftest import VENV_BIN, commit_all, conveyor_warm, dvc, sh
 from tests.trained_pair import trained_pair
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ def repo(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 
 def _registry(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return conveyor("registry", *args, cwd=root, check=check)
+    return conveyor_warm("registry", *args, cwd=root, check=check)
 
 
 def _json(root: Path, *args: str) -> Any:
