@@ -4,6 +4,10 @@ One project per session is set up by the example's simulate.py (two years of his
 in prod); each test copies it. Covers: dry run writes nothing, a quiet week is recorded once
 (idempotent), the lock, a challenger that is not blessed leaves the champion, and a failed
 retrain restores the work tree and records nothing.
+
+A ``conveyor ct`` that retrains runs as the console script, so that the stages its ``dvc exp
+run`` starts fork from the session's stage server; the others fork from that server themselves
+(``conveyor_warm``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import REPO, conveyor, conveyor_in_process, sh
+from tests.conftest import REPO, conveyor, conveyor_in_process, conveyor_warm, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,13 +94,13 @@ def test_a_quiet_week_is_decided_once_and_a_dry_run_writes_nothing(
     batch = _week(project, frames["quiet"])
     head = _head(project)
 
-    dry = conveyor("ct", "--dry-run", "--json", cwd=project)
+    dry = conveyor_warm("ct", "--dry-run", "--json", cwd=project)
     assert json.loads(dry.stdout)["action"] == "no retrain"
     assert _head(project) == head
     assert _status(project) == ""
     assert not (project / "ct").exists()
 
-    done = conveyor("ct", "--json", cwd=project)
+    done = conveyor_warm("ct", "--json", cwd=project)
     record = json.loads(done.stdout)
     assert record["action"] == "no retrain"
     assert record["retrain"] is False
@@ -123,7 +127,7 @@ def test_a_quiet_week_is_decided_once_and_a_dry_run_writes_nothing(
 
     # The same batch again: nothing happens.
     head = _head(project)
-    again = conveyor("ct", cwd=project)
+    again = conveyor_warm("ct", cwd=project)
     assert "already decided" in again.stderr
     assert _head(project) == head
     assert (project / "ct" / "decisions.jsonl").read_text().splitlines() == lines
@@ -136,7 +140,7 @@ def test_a_second_run_while_one_holds_the_lock_is_refused(
 
     _week(project, frames["quiet"])
     with FileLock(project / ".git" / "conveyor-ct.lock"):
-        refused = conveyor("ct", cwd=project, check=False)
+        refused = conveyor_warm("ct", cwd=project, check=False)
     assert refused.returncode == 1
     assert "another 'conveyor ct' holds" in refused.stderr
     assert "Traceback" not in refused.stderr
