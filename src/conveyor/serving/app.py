@@ -108,10 +108,14 @@ def create_app(
         ("/v2/models/{name}/versions/{version}/ready", server.v2_model_ready),
     ):
         route(path, handler, methods=["GET"], tags=oip_tag, response_class=Response)
-    for path in (INFER, "/v2/models/{name}/versions/{version}/infer"):
+    infer_routes = (
+        (INFER, server.infer_served),
+        ("/v2/models/{name}/versions/{version}/infer", server.infer),
+    )
+    for path, infer in infer_routes:
         route(
             path,
-            server.infer,
+            infer,
             methods=["POST"],
             tags=oip_tag,
             summary=f"Infer with '{predictor.name}'",
@@ -316,8 +320,15 @@ class _Server(Outcomes):
         body = to_json({"name": predictor.name, "ready": True})
         return missing or self._plain(endpoint, body, JSON)
 
+    async def infer_served(self, request: Request, name: str) -> Response:
+        """``POST /v2/models/{name}/infer``, documented without a ``version`` query parameter.
+
+        FastAPI would document one from :meth:`infer`'s signature, which no request reads.
+        """
+        return await self.infer(request, name)
+
     async def infer(self, request: Request, name: str, version: str | None = None) -> Response:
-        """``POST /v2/models/{name}/infer``."""
+        """``POST /v2/models/{name}/infer`` and ``.../versions/{version}/infer``."""
         start = time.perf_counter()
         model = self.model
         predictor = model.predictor

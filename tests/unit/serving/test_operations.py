@@ -98,6 +98,11 @@ def test_openapi_lists_the_columns_with_types_and_an_example(
     oip_example = infer["application/json"]["example"]
     assert [t["name"] for t in oip_example["inputs"]] == ["weight", "sugar", "color"]
     assert client.post("/v2/models/fruit/infer", json=oip_example).status_code == 200
+    # only the versioned path takes a version, in its path: no query parameter no request reads
+    served = spec["paths"]["/v2/models/{name}/infer"]["post"]["parameters"]
+    assert [(p["name"], p["in"]) for p in served] == [("name", "path")]
+    versioned = spec["paths"]["/v2/models/{name}/versions/{version}/infer"]["post"]["parameters"]
+    assert [(p["name"], p["in"]) for p in versioned] == [("name", "path"), ("version", "path")]
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
