@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import conveyor, conveyor_in_process, dvc
+from tests.conftest import conveyor_in_process, conveyor_warm, dvc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,7 +86,7 @@ def test_a_plot_that_does_not_fit_the_task_fails_compile_with_its_location(proje
 @pytest.mark.slow  # conveyor init, then a whole dvc repro
 def test_a_regression_project_plots_predicted_against_actual(tmp_path: Path) -> None:
     root = tmp_path / "diabetes"
-    conveyor("init", str(root), "--task", "regression", cwd=tmp_path)
+    conveyor_warm("init", str(root), "--task", "regression", cwd=tmp_path)
     entry = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["evaluate"]
     path = "reports/plots/predicted_vs_actual.json"
     (props,) = [item[path] for item in entry["plots"] if path in item]
