@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import commit_all, conveyor, dvc, sh
+from tests.conftest import commit_all, conveyor_in_process, conveyor_warm, dvc, sh
 from tests.integration.mlflow_server import MlflowServer, free_port
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _copy(committed: Path, tmp_path: Path) -> Path:
 
 
 def _track(root: Path, uri: str, experiment: str) -> None:
-    conveyor(
+    conveyor_in_process(
         "compile",
         "tracking=mlflow",
         f"tracking.uri={uri}",
@@ -82,7 +82,7 @@ def test_tracking_on_reruns_nothing(committed: Path, tmp_path: Path) -> None:
     stages = yaml.safe_load(dvc_yaml)["stages"]
     assert not [s for s in stages.values() for p in s.get("params", []) if "tracking" in str(p)]
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
-    conveyor("compile", cwd=root)
+    conveyor_in_process("compile", cwd=root)
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
 
 
@@ -97,7 +97,7 @@ def test_train_and_evaluate_log_params_metrics_plots_and_a_pyfunc(
     root = _copy(committed, tmp_path)
     _track(root, mlflow_server.url, "stages")
     for stage in ("train", "evaluate"):
-        done = conveyor("run", stage, cwd=root)
+        done = conveyor_warm("run", stage, cwd=root)
         assert _warnings(done.stderr) == [], done.stderr
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}  # same bytes: nothing new
 
@@ -138,7 +138,7 @@ def test_a_down_server_warns_queues_and_export_sends_it_once(
 ) -> None:
     root = _copy(committed, tmp_path)
     _track(root, f"http://127.0.0.1:{free_port()}", "outbox")
-    done = conveyor("run", "evaluate", cwd=root)
+    done = conveyor_warm("run", "evaluate", cwd=root)
     (warning,) = _warnings(done.stderr)
     assert "unreachable" in warning
     assert "conveyor export mlflow" in warning
@@ -153,7 +153,7 @@ def test_a_down_server_warns_queues_and_export_sends_it_once(
     assert sh("git", "status", "--porcelain", cwd=root).stdout.strip() == "M params.yaml"
     assert _runs(mlflow_server, "outbox") == []
 
-    sent = conveyor("export", "mlflow", "HEAD", "--uri", mlflow_server.url, cwd=root)
+    sent = conveyor_warm("export", "mlflow", "HEAD", "--uri", mlflow_server.url, cwd=root)
     assert "sent queued evaluate run" in sent.stdout
     assert not queued.exists()
     assert not attached.exists()
@@ -167,7 +167,7 @@ def test_a_down_server_warns_queues_and_export_sends_it_once(
     assert by_source["export"].data.tags["conveyor.rev"] == head
     assert by_source["export"].data.metrics["roc_auc"] == metrics["roc_auc"]
 
-    again = conveyor("export", "mlflow", "HEAD", "--uri", mlflow_server.url, cwd=root)
+    again = conveyor_warm("export", "mlflow", "HEAD", "--uri", mlflow_server.url, cwd=root)
     assert again.stdout == f"already in MLflow: HEAD ({head[:7]})\n"
     assert sorted(r.info.run_id for r in _runs(mlflow_server, "outbox")) == sorted(
         r.info.run_id for r in runs
@@ -179,10 +179,10 @@ def test_export_turns_registry_versions_into_model_versions_and_stages_into_alia
     committed: Path, tmp_path: Path, mlflow_server: MlflowServer
 ) -> None:
     root = _copy(committed, tmp_path)
-    conveyor("registry", "register", "diagnostics", cwd=root)
-    conveyor("registry", "promote", "diagnostics", "v1.0.0", "--to", "prod", cwd=root)
+    conveyor_warm("registry", "register", "diagnostics", cwd=root)
+    conveyor_warm("registry", "promote", "diagnostics", "v1.0.0", "--to", "prod", cwd=root)
     for _ in range(2):
-        conveyor(
+        conveyor_warm(
             "export", "mlflow", "--uri", mlflow_server.url, "--experiment", "registry", cwd=root
         )
     (run,) = _runs(mlflow_server, "registry")
