@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conveyor.cli.warm import SOCKET_ENV, stage_server
 from tests.conftest import REPO, VENV_BIN, conveyor, dvc, sh
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def test_the_venv_is_not_changed(dummy_plugin: InstalledPlugin, tmp_path: Path) 
 
 @pytest.mark.slow
 def test_project_on_plugin_components_reproduces(
-    with_plugin: InstalledPlugin, project: Path
+    with_plugin: InstalledPlugin, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conf = project / "conf"
     (conf / "data" / "blobs.yaml").write_text(
@@ -148,7 +149,11 @@ def test_project_on_plugin_components_reproduces(
     assert params["data"]["sources"]["blobs"]["kind"] == "dummy.blobs"
     assert params["model"]["kind"] == "dummy.nearest_centroid"
 
-    dvc("repro", cwd=project)
+    # The session's stage server cannot see the plugin (a changed PYTHONPATH makes a stage run
+    # cold); one started with the plugin on PYTHONPATH can, as under `conveyor warm dvc repro`.
+    with stage_server() as warm:
+        monkeypatch.setenv(SOCKET_ENV, warm[SOCKET_ENV])
+        dvc("repro", cwd=project)
 
     assert json.loads(dvc("status", "--json", cwd=project).stdout) == {}
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
