@@ -157,10 +157,19 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 # on one worker with a long module while the other is idle (with --no-loadscope-reorder xdist
 # hands out modules in collection order). Modules that copy ``reproduced_template`` alternate
 # with ones that do not, so the second worker does not start by waiting for its lock.
-HEAVIEST = (
-    "integration/test_registry.py",
-    "integration/test_sweep.py",
+HEAVIEST = (  # by worker-seconds in the last whole-suite profile, largest first
+    "integration/test_sweep.py",  # builds tests/sweep_project.py's project
+    "integration/test_sweep_executor.py",  # builds reproduced_template meanwhile
+    "integration/test_sweep_workers.py",  # the sweep project, built by then
     "integration/test_simulation.py",
+    "security/test_bundle_trust.py",
+    "integration/test_tracking_mlflow.py",
+    "security/test_registry_tags.py",
+    "integration/test_invalidation_oracle.py",
+    "integration/test_registry.py",
+    "security/test_bundle_followups.py",
+    "integration/test_follow.py",
+    "integration/test_warm.py",
     "integration/test_monitor.py",
     "integration/test_fresh_clone.py",
     "integration/test_deploy.py",
