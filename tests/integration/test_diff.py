@@ -61,7 +61,14 @@ def _diff(root: Path, *revs: str) -> dict[str, Any]:
 
 
 def _dvc_stale(root: Path) -> set[str]:
-    return set(json.loads(dvc("status", "--json", cwd=root).stdout or "{}"))
+    """The stages ``dvc status --json`` lists: DVC's own ``Repo.status()`` (what that command
+    prints), from a fresh Repo in this process instead of a new ``dvc`` process each time."""
+    import contextlib
+
+    from dvc.repo import Repo
+
+    with contextlib.chdir(root), Repo(str(root)) as repo:  # stage names relative to it, as run
+        return set(repo.status())
 
 
 def _assert_agrees(root: Path, report: dict[str, Any]) -> set[str]:
