@@ -1,4 +1,4 @@
-"""What a monitoring run says: the drift.json document and the terminal's paragraph.
+"""What a monitoring run says: its result, the drift.json document and the terminal's paragraph.
 
 :func:`drift_document` shapes the comparison, the performance and the inputs as ``dvc metrics
 show/diff`` tabulates them; :func:`summary` is the paragraph ``conveyor monitor`` and the
@@ -7,6 +7,7 @@ show/diff`` tabulates them; :func:`summary` is the paragraph ``conveyor monitor`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from conveyor.bundle.predictor import Predictor
     from conveyor.monitoring._scores import Scores
     from conveyor.monitoring.drift import DriftReport
-    from conveyor.monitoring.monitor import MonitorResult
 
 PERFORMANCE_KEYS = (
     "metric",
@@ -28,6 +28,30 @@ PERFORMANCE_KEYS = (
     "rows",
 )
 """What drift.json's ``performance`` holds (``MonitorResult.performance`` holds more)."""
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """What one monitoring run found and where it wrote it."""
+
+    report: DriftReport
+    performance: dict[str, Any] | None
+    """``{metric, value, reference, drop, max_drop, relative, tolerated_drop, dropped, rows,
+    source}``; None unlabelled."""
+    document: dict[str, Any]
+    """The ``drift.json`` document."""
+    json_path: Path
+    html_path: Path
+
+    @property
+    def dataset_drift(self) -> bool:
+        """Whether the share of drifted columns reached ``dataset_share``."""
+        return bool(self.report.dataset_drift)
+
+    @property
+    def performance_drop(self) -> bool:
+        """Whether the metric worsened by more than it may (False when unlabelled)."""
+        return bool(self.performance and self.performance["dropped"])
 
 
 def summary(result: MonitorResult, root: Path) -> str:

@@ -14,11 +14,11 @@ terminal's paragraph (:func:`summary`) are ``_document``'s.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from conveyor import _atomic
 from conveyor.monitoring._document import PERFORMANCE_KEYS as PERFORMANCE_KEYS
+from conveyor.monitoring._document import MonitorResult as MonitorResult
 from conveyor.monitoring._document import drift_document
 from conveyor.monitoring._document import summary as summary
 
@@ -39,30 +39,6 @@ if TYPE_CHECKING:
 
 JSON_NAME = "drift.json"
 HTML_NAME = "drift.html"
-
-
-@dataclass(frozen=True)
-class MonitorResult:
-    """What one monitoring run found and where it wrote it."""
-
-    report: DriftReport
-    performance: dict[str, Any] | None
-    """``{metric, value, reference, drop, max_drop, relative, tolerated_drop, dropped, rows,
-    source}``; None unlabelled."""
-    document: dict[str, Any]
-    """The ``drift.json`` document."""
-    json_path: Path
-    html_path: Path
-
-    @property
-    def dataset_drift(self) -> bool:
-        """Whether the share of drifted columns reached ``dataset_share``."""
-        return bool(self.report.dataset_drift)
-
-    @property
-    def performance_drop(self) -> bool:
-        """Whether the metric worsened by more than it may (False when unlabelled)."""
-        return bool(self.performance and self.performance["dropped"])
 
 
 def model_predictor(bundle: Bundle, *, threads: int = 1) -> Predictor | None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 
 if TYPE_CHECKING:
+    from starlette.responses import Response
     from starlette.types import ASGIApp, Receive, Scope, Send
-
-    from conveyor.serving.app import _Server
 
 INVOCATIONS = "/invocations"
 INFER = "/v2/models/{name}/infer"
+
+
+class ScoringHandlers(Protocol):
+    """The two scoring handlers (the app's server), as the lane calls them."""
+
+    async def invocations(self, request: Request) -> Response: ...
+
+    async def infer(self, request: Request, name: str, version: str | None = None) -> Response: ...
 
 
 class ScoringFastLane:
@@ -23,7 +30,7 @@ class ScoringFastLane:
     lost. Every other request, and these routes' OpenAPI docs, go through FastAPI as usual.
     """
 
-    def __init__(self, app: ASGIApp, server: _Server) -> None:
+    def __init__(self, app: ASGIApp, server: ScoringHandlers) -> None:
         self.app = app
         self.server = server
 
