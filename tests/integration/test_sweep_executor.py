@@ -34,7 +34,8 @@ from tests.conftest import (
     conveyor_in_process,
     sh,
 )
-from tests.integration.test_sweep import _experiments, _metrics, _params, _state
+from tests.integration.test_sweep import _metrics, _params
+from tests.sweep_project import experiments, sweep_state
 
 pytestmark = pytest.mark.slow  # every case runs 'conveyor sweep'
 
@@ -98,13 +99,13 @@ def test_a_grid_on_dask_lands_the_same_experiments_as_the_local_queue(
     board = json.loads(done.stdout)
     assert [r["status"] for r in board["rows"]] == ["success", "success"]
     assert board["rows"] == reference["rows"]  # names, ranks, params, metrics, exactly
-    shown, expected = _experiments(on_dask), _experiments(queued)
+    shown, expected = experiments(on_dask), experiments(queued)
     assert sorted(shown) == sorted(expected) == ["dg-1", "dg-2"]
     for name in ("dg-1", "dg-2"):
         assert _without_executor(_params(shown[name])) == _without_executor(_params(expected[name]))
         assert _metrics(shown[name]) == _metrics(expected[name])
     assert _params(shown["dg-2"])["model"]["params"]["max_depth"] == 3
-    assert [t["status"] for t in _state(on_dask, "dg")["trials"]] == ["success", "success"]
+    assert [t["status"] for t in sweep_state(on_dask, "dg")["trials"]] == ["success", "success"]
     assert _clones("dg") == []  # each task removed its clone
     assert sh("git", "status", "--porcelain", cwd=on_dask).stdout == ""  # the workspace untouched
 
@@ -132,8 +133,8 @@ def test_a_failed_trial_on_dask_is_reported_with_its_log(
     trials = json.loads(state.read_text())["trials"]
     assert [t["status"] for t in trials] == ["success", "failed"]
     assert "100000" in trials[1]["error"]
-    assert trials[0]["name"] in _experiments(root)
-    assert trials[1]["name"] not in _experiments(root)
+    assert trials[0]["name"] in experiments(root)
+    assert trials[1]["name"] not in experiments(root)
 
 
 def _trial_workers(address: str) -> list[psutil.Process]:
@@ -184,12 +185,12 @@ def test_a_worker_killed_mid_trial_fails_it_and_resume_completes_it(
         assert process.returncode == 1, out + err
         assert "Dask workers kept dying while running 'run_trial'" in err
         assert "'conveyor sweep --resume' runs it again" in err
-        assert [t["status"] for t in _state(root, "k")["trials"]] == ["failed"]
+        assert [t["status"] for t in sweep_state(root, "k")["trials"]] == ["failed"]
 
         done = _sweep(root, cluster.scheduler_address, "--resume", "--name", "k")
         assert done.returncode == 0, done.stderr
-    assert [t["status"] for t in _state(root, "k")["trials"]] == ["success"]
-    assert [n for n in _experiments(root) if n.startswith("k")] == ["k-1"]
+    assert [t["status"] for t in sweep_state(root, "k")["trials"]] == ["success"]
+    assert [n for n in experiments(root) if n.startswith("k")] == ["k-1"]
     assert len(list(scratch.glob("conveyor-k-1-*"))) == 1  # the killed one's; resume's removed
 
 
@@ -290,8 +291,8 @@ def test_a_worker_killed_mid_trial_is_retried_and_its_experiment_lands_once(
     assert process.returncode == 0, out + err
     fits = [int(p.name.split("-")[1]) for p in gate.glob("fitting-*")]
     assert len(fits) == 2, fits  # killed mid-fit, then run again
-    assert [t["status"] for t in _state(root, "r")["trials"]] == ["success"]
-    shown = _experiments(root)
+    assert [t["status"] for t in sweep_state(root, "r")["trials"]] == ["success"]
+    shown = experiments(root)
     assert [n for n in shown if n.startswith("r")] == ["r-1"]
     assert _params(shown["r-1"])["model"]["params"]["C"] == 0.5
     assert len(list(scratch.glob("conveyor-r-1-*"))) == 1  # the killed one's; the retry's removed
@@ -344,14 +345,14 @@ def test_ctrl_c_stops_the_trials_on_the_workers_and_resume_finishes_them(
     assert _clones(name) == []  # each task removed its clone
     assert sh("git", "for-each-ref", "refs/exps", cwd=root).stdout == ""
     assert sh("git", "status", "--porcelain", cwd=root).stdout == ""
-    assert [t["status"] for t in _state(root, name)["trials"]] == ["pending", "pending"]
+    assert [t["status"] for t in sweep_state(root, name)["trials"]] == ["pending", "pending"]
     assert not (root / f".dvc/tmp/conveyor-sweeps/{name}.stop").exists()
 
     (gate / "open").touch()
     done = _sweep(root, scheduler, "--resume", "--name", name)
     assert done.returncode == 0, done.stderr
-    assert [t["status"] for t in _state(root, name)["trials"]] == ["success", "success"]
-    shown = _experiments(root)
+    assert [t["status"] for t in sweep_state(root, name)["trials"]] == ["success", "success"]
+    shown = experiments(root)
     assert sorted(shown) == [f"{name}-1", f"{name}-2"]
     assert _params(shown[f"{name}-2"])["model"]["params"]["C"] == 2.0
 
