@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from conveyor.monitoring import MonitorRequest, run_monitor
 from conveyor.monitoring.drift import ColumnTest, DriftOptions
 from conveyor.monitoring.profile import Profile, build_profile
 from tests.conftest import conveyor
+from tests.integration.dask_faults import fragile_cluster, worker_plugin
 
 pytestmark = pytest.mark.slow  # starts 'conveyor monitor' and a Dask cluster
 
@@ -168,34 +168,14 @@ class _KillColumnTasks(WorkerPlugin):
 
 
 def test_a_worker_killed_mid_monitor_fails_it_and_writes_nothing(work: Path) -> None:
-    import logging
-
-    import cloudpickle
-    import dask
-    from distributed import LocalCluster
-
     # its own cluster, where the first death of a task's worker fails the task (no retries)
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.CRITICAL,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with fragile_cluster() as (cluster, client):
         _executor(work, "dask", address=cluster.scheduler_address)
         _monitor(work, "out")  # the previous reports, which a failed run must leave alone
         before = _reports(work, "out")
         files = {p.relative_to(work).as_posix() for p in work.rglob("*")}
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])
-        try:
-            client.register_plugin(_KillColumnTasks())
+        with worker_plugin(client, _KillColumnTasks()):
             done = _monitor(work, "out", check=False)
-        finally:
-            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     first, fix = done.stderr.splitlines()[:2]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sys
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ import yaml
 from distributed import Client, WorkerPlugin
 
 from conveyor.executors.dask import ADDRESS_VARIABLE
-from tests.conftest import conveyor
+from tests.conftest import VENV_BIN, conveyor
+from tests.integration.dask_faults import fragile_cluster, worker_plugin
 from tests.unit.bundle.test_scoring import features, make_bundle
 
 pytestmark = pytest.mark.slow  # each case starts 'conveyor score'
@@ -209,34 +211,14 @@ class _KillAfterFirstShard(WorkerPlugin):
 @pytest.mark.parametrize("output", ["out/scored.parquet", "out/parts/"])
 def test_a_worker_killed_mid_score_leaves_the_previous_output(work: Path, output: str) -> None:
     """Parts already merged into the output's temporary never reach ``output``."""
-    import logging
-
-    import cloudpickle
-    import dask
-    from distributed import LocalCluster
-
     args = ("score", "models/tiny", *INPUTS[:3], "-o", output, "--chunk-rows", "64")
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.CRITICAL,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with fragile_cluster() as (cluster, client):
         _executor(work, "dask", address=cluster.scheduler_address)
         conveyor(*args, cwd=work)  # the previous output, which a failed run must leave alone
         before = {p.relative_to(work).as_posix(): p.read_bytes() for p in work.rglob("*.parquet")}
         files = _files(work)
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])
-        try:
-            client.register_plugin(_KillAfterFirstShard(str(work.parent / "first-part-done")))
+        with worker_plugin(client, _KillAfterFirstShard(str(work.parent / "first-part-done"))):
             done = conveyor(*args, cwd=work, check=False)
-        finally:
-            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert (work.parent / "first-part-done").exists()  # a part was done before the kill
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
@@ -247,6 +229,52 @@ def test_a_worker_killed_mid_score_leaves_the_previous_output(work: Path, output
     after = {p.relative_to(work).as_posix(): p.read_bytes() for p in work.rglob("*.parquet")}
     assert after == before
     assert _files(work) == files  # no part, no temporary
+
+
+class _HoldShards(WorkerPlugin):
+    """Holds every file's task at its start until ``release`` exists (at most 60 s)."""
+
+    name = "hold-shards"
+
+    def __init__(self, release: str) -> None:
+        self.release = release
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        del start, kwargs
+        if finish == "executing" and str(key).startswith("score_shard"):
+            deadline = time.monotonic() + 60
+            while not Path(self.release).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+def test_a_killed_driver_s_parts_are_removed_by_the_next_run(work: Path, scheduler: str) -> None:
+    """SIGKILL of ``conveyor score`` mid-run leaves its hidden temporaries; the next run in that
+    folder removes them (conveyor's temporaries carry the writer's pid) and leaves only its
+    output."""
+    args = ("score", "models/tiny", *INPUTS[:3], "-o", "out/scored.parquet")
+    _executor(work, "dask", address=scheduler)
+    release = work.parent / "release"
+    with Client(scheduler) as client, worker_plugin(client, _HoldShards(str(release))):
+        driver = subprocess.Popen([str(VENV_BIN / "conveyor"), *args], cwd=work)
+        try:
+            deadline = time.monotonic() + 90
+            while not _hidden(work / "out") and time.monotonic() < deadline:
+                assert driver.poll() is None, "the run ended before it could be killed"
+                time.sleep(0.05)
+            time.sleep(0.5)  # into the held tasks
+        finally:
+            driver.kill()
+            driver.wait()
+            release.touch()
+    left = _hidden(work / "out")
+    assert any(name.endswith(".tmp") for name in left), left  # the kill left temporaries
+    assert not (work / "out" / "scored.parquet").exists()
+    conveyor(*args, cwd=work)
+    assert sorted(p.name for p in (work / "out").iterdir()) == ["scored.parquet"]
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob(".*")) if folder.is_dir() else []
 
 
 def _task_prefixes(dask_scheduler: Any) -> list[str]:

@@ -11,19 +11,17 @@ local run writes, so it is byte-identical whichever executor ran it. The output 
 caller's temporary file, renamed into place only when every part is in: that rename marks
 completion.
 
-The parts live in a hidden scratch folder beside the output, removed when the run ends (a
-killed run leaves only that hidden folder, never a partial output). Workers must see the
+The parts live in a hidden scratch folder beside the output, removed when the run ends; a
+killed run leaves only that folder and the output's temporary, never a partial output, and
+the next write in that folder removes both (``_atomic.recover``). Workers must see the
 output's folder and the inputs at the same paths: one machine, or a shared filesystem.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor import _atomic
@@ -33,6 +31,7 @@ from conveyor.bundle._chunks import BadRows, Layout, Progress, Tally, write_sour
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from concurrent.futures import Future
+    from pathlib import Path
 
     import pyarrow.parquet as pq
 
@@ -94,13 +93,14 @@ def score_shards(
     """Score ``sources`` on ``session``, one task each, and merge the parts into ``output``."""
     import pyarrow.parquet as pq
 
-    scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.parts-", dir=output.parent))
-    try:
-        with pq.ParquetWriter(output, plan.layout.schema) as writer:
-            merged = partial(append_part, writer)
-            score_parts(session, predictor, plan, sources, tally, progress, scratch, on_part=merged)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    # named as conveyor's temporaries are, so the next write in this folder removes a killed
+    # run's parts (_atomic.recover)
+    with (
+        _atomic.scratch_dir(output) as scratch,
+        pq.ParquetWriter(output, plan.layout.schema) as writer,
+    ):
+        merged = partial(append_part, writer)
+        score_parts(session, predictor, plan, sources, tally, progress, scratch, on_part=merged)
 
 
 def score_parts(
