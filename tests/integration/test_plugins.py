@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -167,9 +168,13 @@ def test_project_on_plugin_components_reproduces(
 
 
 def test_plugin_passes_its_contract_suites(with_plugin: InstalledPlugin) -> None:
-    # The plugin's own pytest config (its pyproject.toml) applies: cwd is its root.
-    done = sh(
-        VENV_BIN / "pytest", "-v", "-p", "no:cacheprovider", cwd=with_plugin.source, check=False
+    # The plugin's own pytest config (its pyproject.toml) applies: cwd is its root. Not ours
+    # from the environment: a PYTEST_ADDOPTS of -v would make it -vv, which changes the lines
+    # matched below.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    args = [str(VENV_BIN / "pytest"), "-v", "-p", "no:cacheprovider"]
+    done = subprocess.run(
+        args, cwd=with_plugin.source, env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
     for test in (
