@@ -50,7 +50,7 @@ def scan_dataset(
         except (pa.ArrowException, OSError) as exc:
             raise damaged(exc) from exc
 
-    return Scan(schema, _uncompressed_bytes(files), batches, as_read)
+    return Scan(schema, uncompressed_bytes(files), batches, as_read)
 
 
 def _fragment_batches(
@@ -85,7 +85,7 @@ def _selected(schema: pa.Schema, columns: Sequence[str]) -> pa.Schema:
     return pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
 
 
-def _uncompressed_bytes(files: Sequence[Path]) -> int:
+def uncompressed_bytes(files: Sequence[Path]) -> int:
     """The files' data size once decoded, from their Parquet footers (no row is read)."""
     import pyarrow.parquet as pq
 

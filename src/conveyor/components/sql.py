@@ -29,7 +29,7 @@ takes a new snapshot.
 from __future__ import annotations
 
 import re
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +47,12 @@ from conveyor.components._files import (
     refuse_outside,
 )
 from conveyor.components._postgres import PostgresParams, read_postgres
-from conveyor.components._sql_guard import (
-    ReadOnlyAuthorizer,
-    postgres_problem,
-    writing_statement,
+from conveyor.components._sql_engine import (
+    READS_ONLY,
+    checked_statements,
+    engine_errors,
 )
+from conveyor.components._sql_guard import postgres_problem, writing_statement
 from conveyor.errors import DataError
 from conveyor.plugins.base import Source
 
@@ -62,20 +63,16 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from conveyor.plugins.base import FrameScan
+
+__all__ = ["SqlParams", "SqlSource", "checked_statements", "engine_errors", "query_frames"]
+
 CSV_SUFFIXES = frozenset({".csv"})
 PARQUET_SUFFIXES = frozenset({".parquet", ".parq", ".pq"})
 SQLITE_SUFFIXES = frozenset({".sqlite", ".sqlite3", ".db"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _DUCKDB_MAGIC = b"DUCK"  # at byte 8 of a DuckDB database file
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_END_WITH_SELECT = "end the query with a SELECT"
-_ROW_STATEMENTS = frozenset({"SELECT", "MULTI"})  # MULTI: PIVOT, which DuckDB expands
-_READ_STATEMENTS = _ROW_STATEMENTS | {"CREATE", "EXPLAIN"}  # CREATE: in memory only
-_READS_ONLY = (
-    "a source query only reads: remove the statement, and compute the rows with SELECT "
-    "(a DuckDB query may first CREATE temporary tables or views)"
-)
-_SUGGESTION = re.compile(r'\s*Did you mean "([^"]+)"\?')
 _SANDBOX = (
     "declare every file the query reads under params.tables (view name: path), so that DVC "
     "tracks it, and query the view by name"
@@ -162,7 +159,7 @@ class SqlParams(StrictParams):
         error = PydanticCustomError(
             "value_error",
             "{message}",
-            {"message": f"the query writes ('{statement}' statement)", "fix": _READS_ONLY},
+            {"message": f"the query writes ('{statement}' statement)", "fix": READS_ONLY},
         )
         details = InitErrorDetails(type=error, loc=("query",), input=self.query)
         raise ValidationError.from_exception_data(type(self).__name__, [details])
@@ -177,35 +174,88 @@ class SqlSource(Source[SqlParams]):
         """Run the query; a SQL error is a DataError that quotes the engine."""
         if self.params.postgres is not None:
             return read_postgres(self.params.postgres, self.params.query)
-        database = None
-        if self.params.database is not None:
-            refuse_outside(root, self.params.database, key="database")
-            database = root / self.params.database
-            if not database.is_file():
-                raise missing_path_error(
-                    root, self.params.database, kind="sql database", key="database"
-                )
-            with database.open("rb") as stream:
-                head = stream.read(16)
-            if head.startswith(_SQLITE_MAGIC):
-                if self.params.tables:
-                    raise DataError(
-                        f"'{self.params.database}' is a SQLite database: it cannot be joined "
-                        "with 'tables'",
-                        where=WHERE,
-                        fix="convert it to DuckDB, or read the files with a separate source",
-                    )
-                return _read_sqlite(database, self.params.query)
-            if head[8:12] != _DUCKDB_MAGIC:
-                raise DataError(
-                    f"'{self.params.database}' (params.database) is neither a DuckDB nor a "
-                    "SQLite database",
-                    where=WHERE,
-                    fix="point params.database at a .duckdb or .sqlite file",
-                )
-        return self._read_duckdb(root, database)
+        database, sqlite = self._database(root)
+        if database is not None and sqlite:
+            from conveyor.components._sqlite import read_sqlite
 
-    def _read_duckdb(self, root: Path, database: Path | None) -> pd.DataFrame:
+            return read_sqlite(database, self.params.query)
+        with self._duckdb(root, database) as connection:
+            return _run_duckdb(
+                connection, self.params.query, where=WHERE, root=root, sandbox=_SANDBOX
+            )
+
+    def scan(self, root: Path) -> FrameScan | None:
+        """The query's rows in frames of ``read``'s dtypes, the query run twice (see below).
+
+        DuckDB: ``_sql_engine.duckdb_frames``; SQLite: ``_sqlite.sqlite_frames``. The size is
+        what the query reads, known before it runs: each Parquet table's uncompressed size
+        (from the footers), each CSV table's file size, and a database's file size (for DuckDB
+        at least 8 bytes a cell of its tables, from its catalog, as it stores them
+        compressed). A query's result can be smaller (a filter) or larger (a join) than what it
+        reads; a query that reads no file (``range()``) measures 0 and runs in memory.
+
+        PostgreSQL: None. It is a snapshot source (``snapshot_record``), which ingest reads in
+        memory to write the snapshot and its record as one set.
+        """
+        if self.params.postgres is not None:
+            return None
+        from conveyor.plugins.base import FrameScan
+
+        query = self.params.query
+        database, sqlite = self._database(root)
+        if database is not None and sqlite:
+            from conveyor.components._sqlite import sqlite_frames
+
+            return FrameScan(
+                database.stat().st_size, lambda rows: sqlite_frames(database, query, rows)
+            )
+        from conveyor.components._sql_engine import duckdb_frames
+
+        size = self._input_bytes(root, database)
+
+        def chunks(rows: int) -> Iterator[pd.DataFrame] | str:
+            return duckdb_frames(
+                lambda: self._duckdb(root, database), query, rows, sandbox=_SANDBOX, root=root
+            )
+
+        return FrameScan(size, chunks)
+
+    def _database(self, root: Path) -> tuple[Path | None, bool]:
+        """``params.database`` once checked, and whether it is SQLite; (None, False) without one.
+
+        Checked: inside the project, present, and a DuckDB or SQLite file.
+        """
+        if self.params.database is None:
+            return None, False
+        refuse_outside(root, self.params.database, key="database")
+        database = root / self.params.database
+        if not database.is_file():
+            raise missing_path_error(
+                root, self.params.database, kind="sql database", key="database"
+            )
+        with database.open("rb") as stream:
+            head = stream.read(16)
+        if head.startswith(_SQLITE_MAGIC):
+            if self.params.tables:
+                raise DataError(
+                    f"'{self.params.database}' is a SQLite database: it cannot be joined "
+                    "with 'tables'",
+                    where=WHERE,
+                    fix="convert it to DuckDB, or read the files with a separate source",
+                )
+            return database, True
+        if head[8:12] != _DUCKDB_MAGIC:
+            raise DataError(
+                f"'{self.params.database}' (params.database) is neither a DuckDB nor a "
+                "SQLite database",
+                where=WHERE,
+                fix="point params.database at a .duckdb or .sqlite file",
+            )
+        return database, False
+
+    @contextmanager
+    def _duckdb(self, root: Path, database: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The sandboxed connection the query runs on: one view per table, nothing else read."""
         import duckdb
 
         views = {name: _table_files(root, name, path) for name, path in self.params.tables.items()}
@@ -229,9 +279,26 @@ class SqlSource(Source[SqlParams]):
             connection.execute(f"SET allowed_paths = [{allowed}]")
             for statement in _SANDBOX_SQL:
                 connection.execute(statement)
-            return _run_duckdb(
-                connection, self.params.query, where=WHERE, root=root, sandbox=_SANDBOX
-            )
+            yield connection
+
+    def _input_bytes(self, root: Path, database: Path | None) -> int:
+        """What the query reads, in bytes (see :meth:`scan`)."""
+        from conveyor.components._parquet_scan import uncompressed_bytes
+
+        total = 0
+        for name, path in self.params.tables.items():
+            reader, files, _ = _table_files(root, name, path)
+            if reader == "read_parquet":
+                total += uncompressed_bytes(files)
+            else:
+                total += sum(file.stat().st_size for file in files)
+        if database is not None:
+            with self._duckdb(root, database) as connection:
+                ((cells,),) = connection.execute(
+                    "SELECT coalesce(sum(estimated_size * column_count), 0) FROM duckdb_tables()"
+                ).fetchall()
+            total += max(database.stat().st_size, 8 * int(cells))
+        return total
 
     def snapshot_record(self) -> dict[str, Any] | None:
         """For PostgreSQL: the query and database, recorded beside the snapshot."""
@@ -302,123 +369,6 @@ def _run_duckdb(
     return frame.reset_index(drop=True)
 
 
-def checked_statements(query: str, *, where: str) -> list[str]:
-    """The statements of ``query`` (DuckDB's parser), refused unless each one only reads.
-
-    What compile checks, now with DuckDB's own parser: no statement may write or change the
-    engine, and the last one must return rows. Call it inside :func:`engine_errors`, which
-    turns a parse error into a located DataError.
-
-    Raises:
-        DataError: a statement writes, or the last one returns no rows.
-    """
-    import duckdb
-
-    statements = duckdb.extract_statements(query)
-    for statement in statements:
-        name = writing_statement(statement.query, sqlite=False)
-        if name is None and statement.type.name not in _READ_STATEMENTS:
-            name = statement.type.name
-        if name is not None:
-            raise DataError(f"the query writes ('{name}' statement)", where=where, fix=_READS_ONLY)
-    last = statements[-1].type.name if statements else None
-    if last not in _ROW_STATEMENTS:
-        what = f"ends with {last} statement" if last else "holds no statement"
-        raise DataError(
-            f"the query {what}, which returns no rows", where=where, fix=_END_WITH_SELECT
-        )
-    return [statement.query for statement in statements]
-
-
-@contextmanager
-def engine_errors(
-    connection: duckdb.DuckDBPyConnection,
-    *,
-    where: str,
-    sandbox: str,
-    root: Path | None = None,
-) -> Iterator[None]:
-    """Turn DuckDB's errors inside the block into located DataErrors naming ``where``.
-
-    A refused file read is the ``sandbox`` fix; a locked setting is a write; any other engine
-    error quotes DuckDB and lists the tables the query can use.
-    """
-    import duckdb
-
-    try:
-        yield
-    except duckdb.PermissionException as exc:
-        raise DataError(
-            f"the query reads or writes a file it may not: {_engine_message(exc, root)}",
-            where=where,
-            fix=sandbox,
-        ) from exc
-    except duckdb.Error as exc:
-        if "configuration has been locked" in str(exc):
-            raise DataError(
-                f"the query writes or changes the engine's settings: {_engine_message(exc, root)}",
-                where=where,
-                fix=_READS_ONLY,
-            ) from exc
-        rows = connection.execute(
-            "SELECT DISTINCT table_name FROM information_schema.tables "
-            "WHERE table_name NOT LIKE '\\_\\_conveyor%' ESCAPE '\\' ORDER BY 1"
-        ).fetchall()
-        names = [name for (name,) in rows]
-        message = _engine_message(exc, root)
-        # DuckDB may suggest one of its own catalog tables (pg_class); keep only real ones.
-        suggestion = _SUGGESTION.search(message)
-        if suggestion and suggestion.group(1) not in names:
-            message = message[: suggestion.start()]
-        raise DataError(
-            f"the SQL query failed: {message}",
-            where=where,
-            fix=f"correct the query; the tables it can use are: {', '.join(names) or '(none)'}",
-        ) from exc
-
-
-def _read_sqlite(database: Path, query: str) -> pd.DataFrame:
-    import sqlite3
-
-    import pandas as pd
-
-    uri = f"{database.resolve().as_uri()}?mode=ro"
-    authorizer = ReadOnlyAuthorizer()
-    with closing(sqlite3.connect(uri, uri=True)) as connection:
-        if hasattr(connection, "enable_load_extension"):  # absent when SQLite lacks it
-            connection.enable_load_extension(False)
-        connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        connection.set_authorizer(authorizer)
-        try:
-            # What pandas.read_sql_query does, minus its TypeError on a query with no rows.
-            cursor = connection.execute(query)
-            if cursor.description is None:
-                raise DataError(
-                    "the query returns no rows: it is not a SELECT",
-                    where=WHERE,
-                    fix=_END_WITH_SELECT,
-                )
-            columns = [column[0] for column in cursor.description]
-            return pd.DataFrame.from_records(cursor.fetchall(), columns=columns, coerce_float=True)
-        except sqlite3.Error as exc:
-            if authorizer.refused:
-                raise DataError(
-                    "the query writes or leaves the declared database: SQLite refused "
-                    f"{authorizer.refused[0]}",
-                    where=WHERE,
-                    fix=f"{_READS_ONLY}; a SQLite query reads the tables of params.database",
-                ) from exc
-            rows = connection.execute(
-                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
-            ).fetchall()
-            names = ", ".join(name for (name,) in rows) or "(none)"
-            raise DataError(
-                f"the SQL query failed in SQLite: {exc}",
-                where=WHERE,
-                fix=f"correct params.query (SQLite dialect); its tables are: {names}",
-            ) from exc
-
-
 def _table_files(root: Path, name: str, path: str) -> tuple[str, list[Path], bool]:
     """The DuckDB reader for ``path``, its files (sorted), and whether to read hive keys.
 
@@ -442,8 +392,3 @@ def _table_files(root: Path, name: str, path: str) -> tuple[str, list[Path], boo
 def _literal(text: str) -> str:
     escaped = text.replace("'", "''")
     return f"'{escaped}'"
-
-
-def _engine_message(exc: Exception, root: Path | None) -> str:
-    message = str(exc).strip()
-    return message.replace(f"{root}/", "") if root is not None else message
