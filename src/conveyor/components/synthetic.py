@@ -4,11 +4,15 @@
 forecasting model should find (store and product levels, weekly and yearly seasonality, promos,
 holidays, price elasticity, weather, trend) and hooks that inject drift for monitoring.
 ``synthetic_table`` is a wide mixed-type table with a binary target, sized for benchmarks.
+
+Both can also generate their rows a block at a time (``scan``, for ingest over the memory
+budget), with the values and bytes of ``read``: see :class:`_Demand` and ``_synthetic_table``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
@@ -17,10 +21,13 @@ from conveyor.components._files import StrictParams
 from conveyor.plugins.base import Source
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     import numpy as np
     import pandas as pd
+
+    from conveyor.plugins.base import FrameScan
 
 # Monday..Sunday: shoppers stock up at the end of the week.
 _WEEKDAY = (0.86, 0.82, 0.86, 0.95, 1.12, 1.38, 1.01)
@@ -30,6 +37,8 @@ _CLOSED = ((1, 1), (12, 25))
 _HOLIDAY_UPLIFT, _CLOSED_FACTOR = 1.5, 0.3
 _PROMO_WEEKLY_CHANCE, _PROMO_DISCOUNT = 0.1, 0.2
 _YEARLY_TREND = 0.06
+_SKIP = 2**20
+"""Values drawn at a time when a generator is moved past draws (a block of rows' worth)."""
 
 
 class SyntheticDemandParams(StrictParams):
@@ -70,35 +79,86 @@ class SyntheticDemandSource(Source[SyntheticDemandParams]):
     def read(self, root: Path) -> pd.DataFrame:
         """Generate the table."""
         del root
+        demand = _Demand(self.params, split=False)
+        return demand.frame(0, self.params.days)
+
+    def scan(self, root: Path) -> FrameScan:
+        """The rows a block of days at a time: ``read``'s values (see :class:`_Demand`)."""
+        del root
+        from conveyor.components._frames import rechunked
+        from conveyor.plugins.base import FrameScan
+
+        p = self.params
+        per_day = (p.stores + (p.new_store_from is not None)) * p.products
+        size = p.days * per_day * (6 * 8 + 2 * 12)  # six 8-byte columns, two short labels
+
+        def chunks(rows: int) -> Iterator[pd.DataFrame]:
+            demand = _Demand(p, split=True)
+            step = max(1, rows // per_day)
+            starts = range(0, p.days, step)
+            return rechunked((demand.frame(s, min(s + step, p.days)) for s in starts), rows)
+
+        return FrameScan(size, chunks)
+
+
+class _Demand:
+    """The calendar and each store's stream; :meth:`frame` gives the rows of some days.
+
+    Each store draws from its own generator in one order: its traits, its temperatures, its
+    weekly promos and price wobble, then the gamma noise of every (day, product) and the
+    Poisson counts of every (day, product). numpy fills an array one value after another from
+    the generator, so drawing the days a block at a time gives the same values as one draw of
+    all of them. The counts come after all the noise, so with ``split`` a second generator is
+    moved past the noise first (drawn and dropped a block at a time), and each block takes
+    its noise from one generator and its counts from the other. Without ``split`` the one
+    generator does both, which is right for one block of all days (``read``).
+    """
+
+    def __init__(self, p: SyntheticDemandParams, *, split: bool) -> None:
         import numpy as np
         import pandas as pd
 
-        p = self.params
-        dates = pd.date_range(p.start, periods=p.days, freq="D").as_unit("us")
-        n_stores = p.stores + (p.new_store_from is not None)
-        products = _products(p.seed, p.products)
-        yearly = np.sin(2 * np.pi * (dates.day_of_year.to_numpy() - 80) / 365.25)
+        self.p = p
+        self.dates = pd.date_range(p.start, periods=p.days, freq="D").as_unit("us")
+        self.n_stores = p.stores + (p.new_store_from is not None)
+        self.products = _products(p.seed, p.products)
+        self.yearly = np.sin(2 * np.pi * (self.dates.day_of_year.to_numpy() - 80) / 365.25)
         calendar = (
-            np.asarray(_WEEKDAY)[dates.day_of_week.to_numpy()]
-            * _holiday_factor(dates)
+            np.asarray(_WEEKDAY)[self.dates.day_of_week.to_numpy()]
+            * _holiday_factor(self.dates)
             * (1 + _YEARLY_TREND * np.arange(p.days) / 365.25)
         )
         if p.shift_from is not None:
-            calendar = calendar * np.where(dates >= pd.Timestamp(p.shift_from), p.shift_factor, 1)
+            shifted = self.dates >= pd.Timestamp(p.shift_from)
+            calendar = calendar * np.where(shifted, p.shift_factor, 1)
+        self.calendar = calendar
+        self.holidays = _holidays(self.dates)
+        self.stores = [
+            _Store(p.seed, store, self.products, self.yearly, split=split)
+            for store in range(self.n_stores)
+        ]
+
+    def frame(self, start: int, stop: int) -> pd.DataFrame:
+        """The rows of days ``start`` to ``stop`` (excluded), sorted by date, store, product."""
+        import numpy as np
+        import pandas as pd
+
+        p, days = self.p, stop - start
         blocks = [
-            _store_block(p.seed, store, products, yearly, calendar) for store in range(n_stores)
+            store.block(start, stop, self.products, self.yearly, self.calendar)
+            for store in self.stores
         ]
         column = {name: np.stack([b[name] for b in blocks], axis=1) for name in blocks[0]}
-        per_day = n_stores * p.products
-        stores = np.repeat(_labels("S", n_stores), p.products)
+        per_day = self.n_stores * p.products
+        stores = np.repeat(_labels("S", self.n_stores), p.products)
         frame = pd.DataFrame(
             {
-                "date": np.repeat(dates.to_numpy(), per_day),
-                "store": np.tile(stores, p.days),
-                "product": np.tile(_labels("P", p.products), n_stores * p.days),
+                "date": np.repeat(self.dates.to_numpy()[start:stop], per_day),
+                "store": np.tile(stores, days),
+                "product": np.tile(_labels("P", p.products), self.n_stores * days),
                 "price": column["price"].reshape(-1),
                 "promo": column["promo"].reshape(-1).astype("int64"),
-                "holiday": np.repeat(_holidays(dates), per_day).astype("int64"),
+                "holiday": np.repeat(self.holidays[start:stop], per_day).astype("int64"),
                 "temperature": np.repeat(column["temperature"].reshape(-1), p.products),
                 "units_sold": column["units_sold"].reshape(-1),
             }
@@ -131,40 +191,69 @@ def _products(seed: int, count: int) -> dict[str, np.ndarray]:
     }
 
 
-def _store_block(
-    seed: int,
-    store: int,
-    products: dict[str, np.ndarray],
-    yearly: np.ndarray,
-    calendar: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """One store's (days, products) arrays, from the store's own stream of ``seed``."""
-    import numpy as np
+class _Store:
+    """One store's stream of ``seed``: its traits, then its (days, products) arrays by blocks."""
 
-    rng = np.random.default_rng([seed, 1, store])
-    days, count = len(yearly), len(products["base"])
-    weeks = np.arange(days) // 7
-    size = rng.lognormal(0.0, 0.35)
-    price_index = rng.uniform(0.95, 1.05)
-    affinity = rng.lognormal(0.0, 0.25, count)
-    temperature = np.round(12 + 10 * yearly + rng.normal(0, 3) + rng.normal(0, 2.5, days), 1)
-    promo = (rng.random((weeks[-1] + 1, count)) < _PROMO_WEEKLY_CHANCE)[weeks]
-    wobble = (1 + rng.normal(0, 0.03, (weeks[-1] + 1, count)))[weeks]
-    regular = products["price"] * price_index
-    price = np.round(regular * wobble * np.where(promo, 1 - _PROMO_DISCOUNT, 1), 2)
-    mean = (
-        products["base"]
-        * size
-        * affinity
-        * calendar[:, None]
-        * (1 + products["season"] * yearly[:, None])
-        * np.clip(1 + products["heat"] * (temperature[:, None] - 12), 0.2, None)
-        * np.where(promo, products["promo_uplift"], 1)
-        * (price / regular) ** products["elasticity"]
-    )
-    # Gamma-Poisson noise: overdispersed counts, as real sales are.
-    units = rng.poisson(mean * rng.gamma(20.0, 1 / 20.0, mean.shape))
-    return {"price": price, "promo": promo, "temperature": temperature, "units_sold": units}
+    def __init__(
+        self,
+        seed: int,
+        store: int,
+        products: dict[str, np.ndarray],
+        yearly: np.ndarray,
+        *,
+        split: bool,
+    ) -> None:
+        import copy
+
+        import numpy as np
+
+        rng = np.random.default_rng([seed, 1, store])
+        days, count = len(yearly), len(products["base"])
+        self.weeks = np.arange(days) // 7
+        self.size = rng.lognormal(0.0, 0.35)
+        self.price_index = rng.uniform(0.95, 1.05)
+        self.affinity = rng.lognormal(0.0, 0.25, count)
+        self.temperature = np.round(
+            12 + 10 * yearly + rng.normal(0, 3) + rng.normal(0, 2.5, days), 1
+        )
+        self.promo = rng.random((self.weeks[-1] + 1, count)) < _PROMO_WEEKLY_CHANCE
+        self.wobble = 1 + rng.normal(0, 0.03, (self.weeks[-1] + 1, count))
+        self.noise = self.counts = rng
+        if split:  # the counts' generator starts where all the noise ends
+            self.counts = copy.deepcopy(rng)
+            step = max(1, _SKIP // count)
+            for start in range(0, days, step):
+                self.counts.gamma(20.0, 1 / 20.0, (min(step, days - start), count))
+
+    def block(
+        self,
+        start: int,
+        stop: int,
+        products: dict[str, np.ndarray],
+        yearly: np.ndarray,
+        calendar: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """The (days, products) arrays of days ``start`` to ``stop``; call in order of days."""
+        import numpy as np
+
+        weeks = self.weeks[start:stop]
+        promo, wobble = self.promo[weeks], self.wobble[weeks]
+        temperature = self.temperature[start:stop]
+        regular = products["price"] * self.price_index
+        price = np.round(regular * wobble * np.where(promo, 1 - _PROMO_DISCOUNT, 1), 2)
+        mean = (
+            products["base"]
+            * self.size
+            * self.affinity
+            * calendar[start:stop, None]
+            * (1 + products["season"] * yearly[start:stop, None])
+            * np.clip(1 + products["heat"] * (temperature[:, None] - 12), 0.2, None)
+            * np.where(promo, products["promo_uplift"], 1)
+            * (price / regular) ** products["elasticity"]
+        )
+        # Gamma-Poisson noise: overdispersed counts, as real sales are.
+        units = self.counts.poisson(mean * self.noise.gamma(20.0, 1 / 20.0, mean.shape))
+        return {"price": price, "promo": promo, "temperature": temperature, "units_sold": units}
 
 
 def _easter(years: np.ndarray) -> np.ndarray:
@@ -248,14 +337,13 @@ class SyntheticTableSource(Source[SyntheticTableParams]):
         """Generate the table."""
         del root
         import numpy as np
-        import pandas as pd
 
         p = self.params
         rng = np.random.default_rng(p.seed)
         # Column-major draws: each column is one contiguous array that pandas keeps as is.
         numeric = rng.standard_normal((p.numeric, p.rows))
-        code_type = np.int8 if p.categories <= 127 else np.int16
-        codes = rng.integers(0, p.categories, (p.categorical, p.rows), dtype=code_type)
+        kind = np.int8 if p.categories <= 127 else np.int16
+        codes = rng.integers(0, p.categories, (p.categorical, p.rows), dtype=kind)
         logit = rng.normal(0, 1, min(5, p.numeric)) @ numeric[:5] - 1.0
         if p.categorical:
             logit += rng.normal(0, 1, p.categories)[codes[0]]
@@ -265,13 +353,33 @@ class SyntheticTableSource(Source[SyntheticTableParams]):
         if p.null_fraction:
             numeric[rng.random(numeric.shape) < p.null_fraction] = np.nan
             codes[rng.random(codes.shape) < p.null_fraction] = -1
-        levels = pd.Index(_labels("L", p.categories, first=0), dtype="str")
-        columns: dict[str, object] = dict(
-            zip(_labels("num_", p.numeric, first=0), numeric, strict=True)
-        )
-        columns.update(
-            (name, pd.Categorical.from_codes(column, categories=levels))
-            for name, column in zip(_labels("cat_", p.categorical, first=0), codes, strict=True)
-        )
-        columns[p.target] = target
-        return pd.DataFrame(columns, copy=False)
+        return _table(p, numeric, codes, target)
+
+    def scan(self, root: Path) -> FrameScan:
+        """The rows a block at a time: ``read``'s values (``_synthetic_table``)."""
+        del root
+        from conveyor.components._synthetic_table import code_type, table_frames
+        from conveyor.plugins.base import FrameScan
+
+        p = self.params
+        cell = code_type(p.categories)(0).itemsize
+        size = p.rows * (8 * p.numeric + cell * p.categorical + 8)
+        return FrameScan(size, lambda rows: table_frames(p, rows, partial(_table, p)))
+
+
+def _table(
+    p: SyntheticTableParams, numeric: np.ndarray, codes: np.ndarray, target: np.ndarray
+) -> pd.DataFrame:
+    """The frame of some rows: numeric values and codes as (columns, rows), and the target."""
+    import pandas as pd
+
+    levels = pd.Index(_labels("L", p.categories, first=0), dtype="str")
+    columns: dict[str, object] = dict(
+        zip(_labels("num_", p.numeric, first=0), numeric, strict=True)
+    )
+    columns.update(
+        (name, pd.Categorical.from_codes(column, categories=levels))
+        for name, column in zip(_labels("cat_", p.categorical, first=0), codes, strict=True)
+    )
+    columns[p.target] = target
+    return pd.DataFrame(columns, copy=False)

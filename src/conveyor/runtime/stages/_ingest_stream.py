@@ -17,9 +17,10 @@ has all categories); every row group is given those dtypes.
 Not streamed (read in memory, and the stage says why): a named RangeIndex stored in the pandas
 metadata, which pandas restores only when it spans the whole table.
 
-A source whose rows come as pandas frames (``FrameScan``: the CSV source) settles the dtypes
-itself (``conveyor.components._csv_stream``) and gives frames of ``outofcore.ROW_GROUP`` rows,
-which are written as they come, one row group each.
+A source whose rows come as pandas frames (``FrameScan``: the CSV, SQL and generator sources)
+settles the dtypes itself (``conveyor.components._csv_stream``, ``_sql_engine``, ``_sqlite``,
+``synthetic``) and gives frames of ``outofcore.ROW_GROUP`` rows, which are written as they
+come, one row group each.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ A source DVC cannot track (a database) is snapshotted: its stage also writes
 database), the rows, the column types and the sha256 of the Parquet file, both replaced as one
 set. The same rows give the same bytes, so an unchanged table leaves both files as they were.
 
-A source that can be scanned (``Source.scan``: the Parquet and CSV sources) and is bigger than
+A source that can be scanned (``Source.scan``: Parquet, CSV, SQL, the generators) and is over
 the memory budget (``CONVEYOR_MEMORY_BUDGET``, ``conveyor.runtime.outofcore``) is written a row
 group at a time (``_ingest_stream``), to the same bytes; every other source is read whole.
 """
