@@ -12,10 +12,10 @@ score) is counted again, cast to the batch's type, as every file used to be. So 
 read once, where before it was read twice (a scan, then the counts), and the counts, hence
 drift.json, are the same numbers.
 
-Not in one pass: batches with labels, or whose files all hold the target (their metric is not
-a sum of parts), and batches the model must score (no logged score in every file): those are
-read in process whole. With an executor, a batch with CSV files is not counted from metadata
-(its rows would be read on the driver): it is scanned, then counted, as before.
+Not in one pass: batches with labels, or whose files all hold the target, and batches the
+model must score (no logged score in every file): those are scanned here, then scored and
+counted file by file (``_scored``, a second read), and so is a batch with CSV files on an
+executor (its rows would be read on the driver to count them from metadata).
 """
 
 from __future__ import annotations
@@ -82,18 +82,24 @@ def scan(
 ) -> tuple[_sharded.ShardedBatch | None, Counts | None]:
     """The batch scanned on ``session`` (and counted when :func:`one_pass`); None: read whole.
 
-    A batch counted in one pass without a session is scanned and counted in this process, one
-    file after another (``InlineSession``).
+    Without a session, a batch above ``_grid.COUNT_ROWS`` rows is scanned (and counted, in one
+    pass if it can be) in this process, one file after another (``InlineSession``); a smaller
+    one is read whole.
     """
     from conveyor.plugins.executor import InlineSession
 
-    if one_pass(files, session=session, labelled=labelled, target=target, must_score=must_score):
+    csv_on_session = session is not None and any(f.suffix == ".csv" for f in files)
+    large = not csv_on_session and _grid.is_large(files)
+    if one_pass(files, session=session, labelled=labelled, target=target, must_score=must_score,
+                large=large):  # fmt: skip
         session = session or InlineSession()
         return scan_counting(
             session, root, files, reference, names, optional=optional, numeric=numeric, where=where
         )
     if session is None:
-        return None, None
+        if not large:
+            return None, None
+        session = InlineSession()  # scored or labelled: _scored streams it
     batch = _sharded.scan_batch(
         session, root, files, required=names, optional=optional, numeric=numeric, where=where
     )
@@ -107,11 +113,15 @@ def one_pass(
     labelled: bool,
     target: str | None,
     must_score: bool,
+    large: bool | None = None,
 ) -> bool:
-    """Whether the batch is counted, and read once, known from its files' metadata."""
+    """Whether the batch is counted, and read once, known from its files' metadata.
+
+    ``large``: :func:`_grid.is_large` of the files, when the caller knows it already.
+    """
     if labelled or (session is not None and any(f.suffix == ".csv" for f in files)):
         return False
-    if not _grid.is_large(files):
+    if not (_grid.is_large(files) if large is None else large):
         return False
     if target is None and not must_score:
         return True

@@ -8,13 +8,12 @@ show/diff`` tabulates them; :func:`summary` is the paragraph ``conveyor monitor`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from conveyor.bundle.predictor import Predictor
-    from conveyor.monitoring._scores import Scores
     from conveyor.monitoring.drift import DriftReport
 
 PERFORMANCE_KEYS = (
@@ -28,6 +27,18 @@ PERFORMANCE_KEYS = (
     "rows",
 )
 """What drift.json's ``performance`` holds (``MonitorResult.performance`` holds more)."""
+
+
+class Scored(Protocol):
+    """What drift.json says of the model's scoring: ``_scores.Scores``, or a streamed tally."""
+
+    @property
+    def unscored(self) -> int:
+        """Rows the model refused."""
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """The first input problems of those rows."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,7 @@ def _relative(path: Path, root: Path) -> str:
 def drift_document(
     report: DriftReport,
     performance: dict[str, Any] | None,
-    scores: Scores | None,
+    scores: Scored | None,
     files: tuple[str, ...],
     predictor: Predictor | None,
     reference_name: str,

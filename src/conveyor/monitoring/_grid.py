@@ -20,8 +20,8 @@ and their bounds); a plugin test whose ``from_counts`` is False gets the column'
 values, read again file by file, as for a small batch. The drift.html histogram of a counted
 column takes the batch's CDF as linear within a grid bin.
 
-Batches that the model must score, or that carry labels, are read in process whole, as
-before: a score or a metric is not a sum of parts.
+Batches that the model must score, or that carry labels, are counted the same way, the
+model's scores with them (``_scored``); the metric keeps the labelled rows' scores.
 """
 
 from __future__ import annotations

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, cast
 from conveyor.errors import DataError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
     import numpy as np
+    import pandas as pd
     import pyarrow as pa
 
     from conveyor.bundle.predictor import Predictor
@@ -81,19 +82,27 @@ def logged_score(table: pa.Table) -> np.ndarray | None:
 
 def model_inputs(batch: Batch, predictor: Predictor, where: str) -> pa.Table:
     """The model's input columns of the batch; DataError naming those it lacks."""
-    missing = [name for name in predictor.schema.names if not batch.has(name)]
+    check_inputs(batch.has, predictor, where)
+    table: pa.Table = batch.table.select(list(predictor.schema.names))
+    return table
+
+
+def check_inputs(has: Callable[[str], bool], predictor: Predictor, where: str) -> None:
+    """DataError naming the model's input columns that the batch (``has``) lacks."""
+    missing = [name for name in predictor.schema.names if not has(name)]
     if missing:
         raise DataError(
             f"the batch lacks the model's input columns {', '.join(map(repr, missing[:10]))}",
             where=where,
             fix=f"give every file the columns of model '{predictor.name}' (its schema.json)",
         )
-    table: pa.Table = batch.table.select(list(predictor.schema.names))
-    return table
 
 
-def score_table(predictor: Predictor, table: pa.Table) -> Scores:
-    """Score every row of ``table`` that passes the model's input schema, a chunk at a time."""
+def score_table(predictor: Predictor, table: pa.Table, *, chunk_rows: int | None = None) -> Scores:
+    """Score every row of ``table`` that passes the model's input schema, a chunk at a time.
+
+    ``chunk_rows``: the chunk (default :data:`CHUNK_ROWS`, read when called).
+    """
     import numpy as np
     import pyarrow as pa
 
@@ -106,8 +115,9 @@ def score_table(predictor: Predictor, table: pa.Table) -> Scores:
     proba = np.full((rows, classes), np.nan) if classes else None
     scored = np.zeros(rows, dtype=bool)
     problems: list[str] = []
-    for start in range(0, rows, CHUNK_ROWS):
-        chunk = table.slice(start, CHUNK_ROWS)
+    step = chunk_rows or CHUNK_ROWS
+    for start in range(0, rows, step):
+        chunk = table.slice(start, step)
         columns = {}
         for rule in predictor.schema.rules:
             column = chunk.column(rule.name)
@@ -158,16 +168,52 @@ def truth(
 
     ``where`` names the batch in errors, ``labels_where`` the labels.
     """
+    source = truth_source(
+        root,
+        batch.has,
+        labels,
+        target=target,
+        id_column=id_column,
+        where=where,
+        labels_where=labels_where,
+    )
+    if source is None:
+        return None
+    if isinstance(source, Labels):
+        assert id_column is not None  # noqa: S101 - labels are joined on it
+        return source.join(batch.table.column(id_column))
+    return own_truth(batch.table.column(source), source)
+
+
+def own_truth(column: pa.ChunkedArray, target: str) -> Truth:
+    """The batch's own target column ``column`` as the labels."""
     import numpy as np
 
+    values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+    return Truth(values, _known(values), f"column '{target}' of the batch")
+
+
+def truth_source(
+    root: Path,
+    has: Callable[[str], bool],
+    labels: Sequence[str],
+    *,
+    target: str | None,
+    id_column: str | None,
+    where: str,
+    labels_where: str,
+) -> str | Labels | None:
+    """Where the labels come from: the target column (its name), label files read, or None.
+
+    ``has`` says whether every file of the batch holds a column. The label files are read
+    and checked here (ids, repeats), before any row of the batch is scored.
+    """
     from conveyor.monitoring import _batch
 
     if target is None:
         return None
-    if batch.has(target):
-        column = batch.table.column(target)
-        values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
-        return Truth(values, _known(values), f"column '{target}' of the batch")
+    if has(target):
+        return target
     if not labels:
         return None
     if id_column is None:
@@ -176,7 +222,7 @@ def truth(
             where=labels_where,
             fix="set monitor.id_column (or --id-column) to a column of the batch and the labels",
         )
-    if not batch.has(id_column):
+    if not has(id_column):
         raise DataError(
             f"the batch has no id column '{id_column}' to join the labels on",
             where=where,
@@ -184,41 +230,50 @@ def truth(
         )
     files = _batch.expand(root, labels, where=labels_where)
     table = _batch.read_batch(root, files, required=[id_column, target], where=labels_where).table
-    ids = batch.table.column(id_column)
-    return _join(ids, table, id_column, target, files, where=labels_where)
+    return Labels.read(table, id_column, target, files, where=labels_where)
 
 
-def _join(
-    ids: pa.ChunkedArray,
-    table: pa.Table,
-    id_column: str,
-    target: str,
-    files: Sequence[Path],
-    *,
-    where: str,
-) -> Truth:
-    """Each batch row's label from ``table``, matched on the id as text."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
+@dataclass(frozen=True)
+class Labels:
+    """The label files: each id (as text) and its label."""
 
-    keys = pd.Index(table.column(id_column).cast(pa.string()).to_numpy(zero_copy_only=False))
-    if not keys.is_unique:
-        repeated = keys[keys.duplicated()].unique()[:5].tolist()
-        raise DataError(
-            f"the labels repeat ids {', '.join(map(repr, repeated))} of '{id_column}'",
-            where=where,
-            fix="give each id one label",
-        )
-    wanted = ids.cast(pa.string()).to_numpy(zero_copy_only=False)
-    position = keys.get_indexer(wanted)
-    found = position >= 0
-    label = np.asarray(table.column(target).to_numpy(zero_copy_only=False), dtype=object)
-    values = np.full(len(wanted), None, dtype=object)
-    values[found] = label[position[found]]
-    known = found & _known(values)
-    shown = ", ".join(f.name for f in files[:3]) + (" ..." if len(files) > 3 else "")
-    return Truth(values, known, f"labels joined on '{id_column}' ({shown})")
+    keys: pd.Index
+    label: np.ndarray
+    source: str
+
+    @classmethod
+    def read(
+        cls, table: pa.Table, id_column: str, target: str, files: Sequence[Path], *, where: str
+    ) -> Labels:
+        """The labels of ``table``; DataError when an id repeats."""
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+
+        keys = pd.Index(table.column(id_column).cast(pa.string()).to_numpy(zero_copy_only=False))
+        if not keys.is_unique:
+            repeated = keys[keys.duplicated()].unique()[:5].tolist()
+            raise DataError(
+                f"the labels repeat ids {', '.join(map(repr, repeated))} of '{id_column}'",
+                where=where,
+                fix="give each id one label",
+            )
+        label = np.asarray(table.column(target).to_numpy(zero_copy_only=False), dtype=object)
+        shown = ", ".join(f.name for f in files[:3]) + (" ..." if len(files) > 3 else "")
+        return cls(keys, label, f"labels joined on '{id_column}' ({shown})")
+
+    def join(self, ids: pa.ChunkedArray) -> Truth:
+        """The label of each row whose id is ``ids``, matched as text."""
+        import numpy as np
+        import pyarrow as pa
+
+        wanted = ids.cast(pa.string()).to_numpy(zero_copy_only=False)
+        position = self.keys.get_indexer(wanted)
+        found = position >= 0
+        values = np.full(len(wanted), None, dtype=object)
+        values[found] = self.label[position[found]]
+        known = found & _known(values)
+        return Truth(values, known, self.source)
 
 
 def _known(values: np.ndarray) -> np.ndarray:

@@ -20,9 +20,9 @@ rows not even that: one task per file returns every column's counts in the refer
 the same task is pass 1 too (``_counted.count_file``: ``typed_parts`` feeds both the scan and
 the counts, so each file is read once). The same passes run
 in process on :class:`~conveyor.plugins.executor.InlineSession` for such a batch, so the
-numbers are the same. Batches that need the model to score them or labels to judge it (a
-performance metric is not a sum of parts) are monitored in process, as before. Workers must
-see the files at the same paths (one machine, or a shared filesystem).
+numbers are the same. Batches that need the model to score them or labels to judge it are
+scored a file per task too (``_scored``). Workers must see the files at the same paths (one
+machine, or a shared filesystem).
 """
 
 from __future__ import annotations
@@ -172,6 +172,8 @@ class ShardedBatch:
     rows: int
     numeric: frozenset[str]
     where: str
+    file_rows: tuple[int, ...] = ()
+    """Each file's rows, in file order."""
 
     def has(self, column: str) -> bool:
         """Whether every file holds ``column``."""
@@ -266,7 +268,8 @@ def batch_of(
         )
     nulls = {name: sum(scan.nulls[name] for scan in scans) for name in kept}
     files = tuple(task.path for task in tasks)
-    return ShardedBatch(session, files, shown, schema, nulls, rows, first.numeric, where)
+    counts = tuple(scan.rows for scan in scans)
+    return ShardedBatch(session, files, shown, schema, nulls, rows, first.numeric, where, counts)
 
 
 def logged_score_column(batch: ShardedBatch) -> str | None:

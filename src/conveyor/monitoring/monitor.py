@@ -6,9 +6,11 @@ call, each with one :class:`~conveyor.monitoring.request.MonitorRequest`. It rea
 already holds the scores (``_score``), compares it with the profile
 (:func:`conveyor.monitoring.compare`), computes the model's metric when labels are known
 (the target column in the batch, or ``labels`` files joined on ``id_column``), and writes
-``drift.json`` and ``drift.html`` into ``out_dir``. Every input is checked before anything is
-written, so bad input leaves the previous reports untouched. What drift.json holds and the
-terminal's paragraph (:func:`summary`) are ``_document``'s.
+``drift.json`` and ``drift.html`` into ``out_dir``. A batch on an executor, or above
+``_grid.COUNT_ROWS`` rows, is never one table: its files are read one task each (``_sharded``,
+``_counted``; ``_scored`` when the model scores it or labels judge it). Every input is checked
+before anything is written, so bad input leaves the previous reports untouched. What drift.json
+holds and the terminal's paragraph (:func:`summary`) are ``_document``'s.
 """
 
 from __future__ import annotations
@@ -90,8 +92,10 @@ def run_monitor(
         plugins: Where metrics and drift tests are loaded from (default: the installed
             entry points).
         session: An open executor to read the batch's files on, one task per file (None: in
-            this process). Its drift.json is equal to an in-process run's; batches that need
-            the model's scores or labels are read in process either way.
+            this process, file by file above ``_grid.COUNT_ROWS`` rows, else read whole). Its
+            drift.json is equal to an in-process run's: the model scores each file on the
+            workers in the chunks an in-process run cuts (``_scored``), and a labelled batch
+            keeps only its labelled rows' labels and scores for the metric.
 
     Returns:
         The drift report, the performance, the document and the paths written.
@@ -99,7 +103,7 @@ def run_monitor(
     Raises:
         DataError: The batch or the labels are missing, unreadable, or lack a column.
     """
-    from conveyor.monitoring import _batch, _counted, _grid, _scores, _sharded
+    from conveyor.monitoring import _batch, _counted, _grid, _scored, _scores, _sharded
     from conveyor.monitoring._compare import compare
     from conveyor.monitoring._scores import score_table
     from conveyor.monitoring.drift import DriftOptions
@@ -130,6 +134,11 @@ def run_monitor(
             counted = sharded.rows > _grid.count_rows()
             found = _compare_sharded(request, sharded, logged, options, plugins, counted, counts)
             return _write(request, found)
+        scored = _scored.compare_scored(
+            root, request, sharded, logged=logged, scorer=scorer, target=target,
+            options=options, plugins=plugins,
+        )  # fmt: skip
+        return _write(request, scored)
     batch = _batch.read_batch(
         root, files, required=features, optional=extra, numeric=numeric, where=where
     )
