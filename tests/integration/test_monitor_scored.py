@@ -340,3 +340,27 @@ def _located(request: MonitorRequest) -> MonitorRequest:
 
 def _task_prefixes(dask_scheduler: Any) -> list[str]:
     return sorted(dask_scheduler.task_prefixes)
+
+
+def test_a_drift_test_that_needs_values_gets_the_counted_scores_in_full(
+    work: Path, chunked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conveyor.monitoring.drift import ColumnTest, DriftOptions
+    from tests.unit.monitoring.test_grid import ValuesOnly, _plugins, _Seen
+
+    options = DriftOptions(default=ColumnTest("t.values"), ignore=tuple(FEATURES))
+    plugins = _plugins("t.values", ValuesOnly)
+
+    def monitor(out: str) -> dict[str, Any]:
+        request = _request(work, out, options=options, **CASES["must_score"])
+        return run_monitor(work, request, plugins=plugins).document
+
+    whole = monitor("values-whole")
+    monkeypatch.setenv(COUNT_ROWS_VARIABLE, "1000")
+    _Seen.samples.clear()
+    counted = monitor("values-counted")  # the scores counted, then scored again in full
+    (sample,) = _Seen.samples
+    assert sample.current is not None
+    assert len(sample.current) == 5000
+    assert counted["prediction"] == whole["prediction"]
+    assert counted["prediction"]["method"] == "t.values"
