@@ -98,6 +98,11 @@ CASES: dict[str, dict[str, Any]] = {
         "tables": TABLES,
     },
     "a scan without ORDER BY": {"query": "SELECT * FROM sales", "tables": TABLES},
+    "a join without ORDER BY (one thread: the engine's order, the same on both passes)": {
+        "query": "SELECT s.id, s.price, t.region FROM stores t JOIN sales s USING (store) "
+        "WHERE s.qty > 1",
+        "tables": TABLES,
+    },
     "late nulls: integer, boolean, text": {
         "query": f"SELECT id, CASE WHEN id = {LATE} THEN NULL ELSE qty END AS qty, "  # noqa: S608
         f"CASE WHEN id = {LATE + 50} THEN NULL ELSE flag END AS flag, "
@@ -126,6 +131,10 @@ CASES: dict[str, dict[str, Any]] = {
     },
     "sqlite: late nulls, reals, text dates": {
         "query": "SELECT * FROM orders",
+        "database": "data/shop.sqlite",
+    },
+    "sqlite: join without ORDER BY": {
+        "query": "SELECT o.id, o.note, s.region FROM stores s JOIN orders o USING (store)",
         "database": "data/shop.sqlite",
     },
     "sqlite: join, ORDER BY": {
