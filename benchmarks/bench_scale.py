@@ -9,6 +9,8 @@ Goals (issue 19, "Done when"), each a ratio against a baseline measured in the s
 - ``conveyor monitor`` of a batch of N rows: peak memory <= 1 GiB and flat from N to ``--big``
   rows, on Dask and in process (above ``COUNT_ROWS`` both count each file into the reference
   grid); the same parallel-efficiency bar (Dask, 2 workers vs local, which runs in process);
+  and the same memory bars, with drift.json identical, when the model must score the log
+  (no ``_score``: scored file by file, the scores counted into the grid too);
 - ``model.fit.memory: external`` on a training split of ``--train-rows`` rows: peak memory
   <= 0.5x the in-memory fit's, test AUC within 0.002.
 
@@ -35,7 +37,10 @@ and into a folder of parts (``-o outp/``, no merge in the driver): (e) local, on
 workers' throughput; (a)-(d) are recorded beside it, and the parts of (e) and (f) must be
 byte-identical. **Monitor.** ``conveyor monitor parts/ --no-model`` with
 ``executor: local`` (in process, the baseline) vs ``executor: dask`` with 2 workers, on a
-cluster the command starts and on one already up (the goal is judged on the latter). Each
+cluster the command starts and on one already up (the goal is judged on the latter); then,
+once each at both sizes, ``conveyor monitor parts/`` with the model (``models/diagnostics``
+scores the 30 features; the reference has its predictions), local and Dask, for peak memory.
+Each
 command runs as a subprocess under a probe that samples the resident set of it and of each
 descendant process (the Dask workers) every 50 ms with psutil: "driver" is the command's own
 process, "per worker" the largest descendant.
@@ -435,6 +440,8 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
     growth = peak(memory["dask_big"]) / peak(memory["dask_small"])
     local_growth = peak(memory["local1_big"]) / peak(memory["local1_small"])
     largest = max(peak(m) for m in memory.values())
+    scored = scored_runs(root, env, parts, big)
+    scored_peaks = scored["peak_rss_bytes"]
     met = [
         verdict(
             "monitor 1/parallel efficiency (running cluster)",
@@ -447,6 +454,22 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
         verdict("monitor peak growth (dask)", growth, GOAL_FLAT, "x"),
         verdict("monitor peak growth (local, in process)", local_growth, GOAL_FLAT, "x"),
         same,
+        verdict(
+            "monitor, model scoring: largest process peak",
+            max(peak(m) for m in scored_peaks.values()) / 2**20,
+            GOAL_MONITOR_MEMORY / 2**20,
+            " MiB",
+        ),
+        verdict(
+            "monitor, model scoring: peak growth (dask)", scored["peak_growth"], GOAL_FLAT, "x"
+        ),
+        verdict(
+            "monitor, model scoring: peak growth (local)",
+            scored["peak_growth_local"],
+            GOAL_FLAT,
+            "x",
+        ),
+        scored["drift_json_identical"],
     ]
     print(
         f"monitor: efficiency {running_speedup / 2:.2f} on a running cluster, "
@@ -471,7 +494,54 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
         "peak_local_small_mib": round(peak(memory["local1_small"]) / 2**20, 1),
         "peak_local_big_mib": round(peak(memory["local1_big"]) / 2**20, 1),
         "peak_growth_local": round(local_growth, 3),
+        "scored": scored,
         "goals_met": all(met),
+    }
+
+
+def scored_runs(root: Path, env: dict[str, str], parts: Path, big: Path) -> dict[str, Any]:
+    """``conveyor monitor`` with the model scoring the log (no ``_score``): peaks, seconds."""
+    py, conveyor = sys.executable, str(VENV_BIN / "conveyor")
+    runs: dict[str, Any] = {}
+    for executor in ("local1", "dask"):
+        for size, folder in (("small", parts), ("big", big)):
+            tag = f"scored-{executor}-{folder.name}"
+            out = f"drift-{tag}"
+            argv = [py, "probe.py", executor, tag, conveyor, "monitor", folder.name,
+                    "--reference", "reports/profile.json", "-o", out]  # fmt: skip
+            start = time.perf_counter()
+            run_checked(argv, root, env)
+            runs[f"{executor}_{size}"] = {
+                **peaks(root, tag),
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+            document = json.loads((root / out / "drift.json").read_text())
+            assert document["prediction_drift"] is not None, "the model did not score"
+
+    def peak(run: dict[str, Any]) -> int:
+        return max(run["driver"], run["worker"])
+
+    same = all(
+        (root / f"drift-scored-local1-{f.name}" / "drift.json").read_bytes()
+        == (root / f"drift-scored-dask-{f.name}" / "drift.json").read_bytes()
+        for f in (parts, big)
+    )
+    growth = peak(runs["dask_big"]) / peak(runs["dask_small"])
+    local_growth = peak(runs["local1_big"]) / peak(runs["local1_small"])
+    print(
+        f"monitor, model scoring: peaks local {peak(runs['local1_small']) / 2**20:.0f} -> "
+        f"{peak(runs['local1_big']) / 2**20:.0f} MiB, dask {peak(runs['dask_small']) / 2**20:.0f}"
+        f" -> {peak(runs['dask_big']) / 2**20:.0f} MiB; drift.json identical: {same}"
+    )
+    return {
+        "peak_rss_bytes": runs,
+        "peak_local_small_mib": round(peak(runs["local1_small"]) / 2**20, 1),
+        "peak_local_big_mib": round(peak(runs["local1_big"]) / 2**20, 1),
+        "peak_growth_local": round(local_growth, 3),
+        "peak_small_mib": round(peak(runs["dask_small"]) / 2**20, 1),
+        "peak_big_mib": round(peak(runs["dask_big"]) / 2**20, 1),
+        "peak_growth": round(growth, 3),
+        "drift_json_identical": same,
     }
 
 
