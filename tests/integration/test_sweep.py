@@ -193,7 +193,7 @@ def test_interrupted_sweep_resumes_without_running_anything_twice(project: Path)
     assert sorted(names) == ["i-1", "i-2", "i-3"]  # _experiments asserts each appears once
 
 
-def test_conf_is_composed_once_for_the_project_and_once_per_choice_of_groups(
+def test_conf_is_composed_once_per_choice_of_groups_the_check_s_included(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hydra
@@ -214,10 +214,10 @@ def test_conf_is_composed_once_for_the_project_and_once_per_choice_of_groups(
     request = SweepRequest(overrides=("model.params.max_depth=2,3",), target="nope", name="c")
     with pytest.raises(SweepError, match=r"trial 'c-1' \(model.params.max_depth=2\) has no stage"):
         start_sweep(project, request, Progress(live=False))
-    # the compile check (whose params.yaml then gives the facts), then the trials' one shared
-    # compose (they choose no group; conveyor.config.recompose), whose first trial fails before
-    # anything is queued: no composition for the primary metric or the seed
-    assert composed == [[], []]
+    # one compose: the compile check's (whose params.yaml then gives the facts), which the
+    # trials share (they choose no group; conveyor.config.recompose); the first trial fails
+    # before anything is queued: no composition for the primary metric or the seed
+    assert composed == [[]]
 
 
 def _stage_server_of(sweep: psutil.Process) -> psutil.Process | None:

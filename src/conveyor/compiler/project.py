@@ -66,10 +66,16 @@ def check(root: Path) -> str:
     return diff_files(root, compile_files(root).files)
 
 
-def check_drift(root: Path) -> Drift:
-    """:func:`check`, explained: whether params.yaml holds values conf/ does not, and the fix."""
+def check_drift(
+    root: Path, *, composer: Composer | None = None, plugins: Plugins | None = None
+) -> Drift:
+    """:func:`check`, explained: whether params.yaml holds values conf/ does not, and the fix.
+
+    A sweep passes the ``composer`` and ``plugins`` its trials compile with, so that this check
+    and the trials that choose no config group share one Hydra compose.
+    """
     from conveyor.compiler.drift import find_drift  # --check only: git and the explanation
 
-    compiled = compile_files(root)
+    compiled = compile_files(root, composer=composer, plugins=plugins)
     diff = diff_files(root, compiled.files)
     return find_drift(root, diff, compiled.files[PARAMS_YAML])

@@ -63,10 +63,12 @@ def run_study(
     *,
     seed: int,
     cluster: Cluster | None = None,
+    composer: Composer | None = None,
 ) -> None:
     """Ask, run and tell until ``state.budget`` trials have finished; ``seed`` seeds TPE.
 
     Trials run on ``cluster`` when one is given (the project's executor), else DVC's queue.
+    ``composer`` is the sweep's (its check composed conf/ with it), else a new one.
     """
     import optuna
     from optuna.trial import TrialState, create_trial
@@ -110,7 +112,7 @@ def run_study(
             )
 
     tell([t for t in state.trials if t.status in FINISHED and t.params is not None])
-    composer = Composer(root / CONFIG_DIR)  # one compose per choice of groups, for the study
+    composer = composer or Composer(root / CONFIG_DIR)  # one compose per choice of groups
     leftover = [t for t in state.trials if t.status not in FINISHED]
     if leftover:  # asked before an interruption: run them as they were asked
         pipelines = validate(root, state, leftover, composer)
@@ -128,7 +130,7 @@ def run_study(
         state.save(root)
         batch = [state.trial(name) for name in asked]
         runnable, pipelines = _compilable(root, state, batch, progress, composer)
-        run_trials(root, state, runnable, pipelines, progress, cluster)
+        run_trials(root, state, runnable, pipelines, progress, cluster, new=True)
         values = leaderboard.primary_values(root, state)
         for trial in batch:
             value = values.get(trial.name)

@@ -20,17 +20,23 @@ if TYPE_CHECKING:
     from conveyor.experiments._cluster import Cluster
     from conveyor.experiments._progress import Progress
     from conveyor.experiments.plan import SweepState, Trial
+    from conveyor.plugins import Plugins
 
 
 def validate(
-    root: Path, state: SweepState, trials: list[Trial], composer: Composer | None = None
+    root: Path,
+    state: SweepState,
+    trials: list[Trial],
+    composer: Composer | None = None,
+    plugins: Plugins | None = None,
 ) -> dict[str, str]:
     """Compile every trial in process; the dvc.yaml text of each structural one, by name.
 
     Trials that choose the same config groups share one Hydra compose (``composer``, one per
-    sweep by default): a grid over model params composes conf/ once, and each trial only applies
-    its values, checks them and builds its stage graph (milliseconds). The files are the bytes a
-    compile of each trial on its own gives (tests/integration/test_sweep_compile.py).
+    sweep; the sweep's check of the project composed with it too): a grid over model params
+    composes conf/ once, and each trial only applies its values, checks them and builds its stage
+    graph (milliseconds). The files are the bytes a compile of each trial on its own gives
+    (tests/integration/test_sweep_compile.py).
     """
     from conveyor.compiler import DVC_YAML, compile_files
     from conveyor.config import CONFIG_DIR
@@ -38,7 +44,7 @@ def validate(
     from conveyor.plugins import Plugins
 
     composer = composer or Composer(root / CONFIG_DIR)
-    plugins = Plugins.discover()
+    plugins = plugins or Plugins.discover()
     committed = (root / DVC_YAML).read_text(encoding="utf-8")
     own: dict[str, str] = {}
     for trial in trials:
@@ -76,11 +82,16 @@ def run_trials(
     pipelines: dict[str, str],
     progress: Progress,
     cluster: Cluster | None = None,
+    *,
+    new: bool = False,
 ) -> None:
     """Queue ``trials`` and wait for them; on Ctrl-C leave the unfinished ones resumable.
 
     With a ``cluster`` (a project executor other than ``local``), each trial is a task on it
-    (:mod:`conveyor.experiments._cluster`) instead of an entry in DVC's local queue.
+    (:mod:`conveyor.experiments._cluster`) instead of an entry in DVC's local queue. ``new``:
+    the trials' names were never queued (a new sweep's, whose name no state file or experiment
+    has; a batch Optuna just asked), so DVC's queue holds no earlier attempt of theirs to clear
+    (a ``dvc queue remove``, a DVC start-up, saved).
     """
     if not trials:
         return
@@ -106,11 +117,13 @@ def run_trials(
     fresh = [t for t in trials if t.status in ("pending", "failed")]  # others are in DVC's queue
     poll = queue.poll_seconds()  # a bad setting is refused before anything is queued
     try:
-        queue.forget(root, [t.name for t in fresh])
-        if not queue.enqueue_grid(root, state, fresh):
-            for trial in fresh:
-                queue.enqueue(root, state, trial, pipelines.get(trial.name))
-                progress.update(state, None)
+        with queue.workers_starting(root, state.jobs):  # ready when the queueing ends
+            if not new:  # an earlier attempt's entry: failed, or gone (none queued, none runs)
+                queue.forget(root, [t.name for t in fresh])
+            if not queue.enqueue_grid(root, state, fresh):
+                for trial in fresh:
+                    queue.enqueue(root, state, trial, pipelines.get(trial.name))
+                    progress.update(state, None)
         progress.update(state, None)
 
         def requeue(trial: Trial) -> None:

@@ -2,14 +2,16 @@
 
 Each trial is queued with ``dvc exp run --queue -n NAME -S override ... TARGET``, which snapshots
 the workspace at once: a trial whose overrides change the pipeline's structure gets its own
-dvc.yaml written just before it is queued and the committed one put back right after. Then
-``dvc queue start -j N`` runs them, and ``dvc queue status`` is polled for progress. Workers are
+dvc.yaml written just before it is queued and the committed one put back right after.
+``dvc queue start -j N`` runs meanwhile, so workers take trials as they arrive, and ``dvc queue
+status`` is polled for progress. Workers are
 DVC's own daemons, so a killed ``conveyor`` leaves them running; Ctrl-C stops them: running trials
 are killed, queued ones removed, and both go back to pending for ``--resume``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -22,7 +24,7 @@ from conveyor.experiments import _dvc
 from conveyor.experiments.plan import FINISHED
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from conveyor.experiments.plan import SweepState, Trial
@@ -38,6 +40,9 @@ REFS_SECONDS = 1.0
 STARVED_POLLS = 3
 """Polls with fewer trials running than workers wanted before ``dvc queue start`` again."""
 DVC_YAML = "dvc.yaml"
+WORKER_PATIENCE = 8.0
+"""Seconds a DVC queue worker surely waits for work once started (DVC's ``TemporaryWorker``
+waits 10 s after its start-up before it looks at the queue and exits if it is empty)."""
 
 
 def poll_seconds() -> float:
@@ -163,6 +168,34 @@ def reconcile(root: Path, state: SweepState) -> None:
     state.save(root)
 
 
+@contextlib.contextmanager
+def workers_starting(root: Path, jobs: int) -> Iterator[None]:
+    """Start ``jobs`` queue workers in the background while the block queues the trials.
+
+    A worker is ready seconds after ``dvc queue start`` (two DVC start-ups, celery's one-second
+    inspect and ping), and an idle DVC worker waits 10 s for work: started meanwhile, it is ready
+    when the queueing ends, instead of starting then. (It takes a trial's message at once, but
+    sets the trial up under DVC's stash lock, which the queueing holds while it stashes each
+    trial: a worker retries it every second, and in practice gets it after the last.) When the
+    queueing took longer than the workers wait, those that gave up are started again at the end
+    (not sooner: DVC would take a worker still starting for a missing one and start a twin).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(1, thread_name_prefix="conveyor-queue-start") as pool:
+        started = pool.submit(_start_workers, root, jobs)
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):  # the block's error is the one to show
+                started.result()
+            raise
+        started.result()
+    if time.monotonic() - began > WORKER_PATIENCE and _dvc.live_workers(root) < jobs:
+        _start_workers(root, jobs)  # only adds the missing ones
+
+
 def wait(
     root: Path,
     state: SweepState,
@@ -172,7 +205,7 @@ def wait(
     poll: float = POLL_SECONDS,
     requeue: Callable[[Trial], None] | None = None,
 ) -> None:
-    """Start ``state.jobs`` workers; poll until every one of ``trials`` has finished.
+    """Poll until every one of ``trials`` has finished, on workers :func:`workers_starting` began.
 
     DVC's queue is read every ``poll`` seconds, experiment refs every :data:`REFS_SECONDS`.
 
@@ -185,7 +218,6 @@ def wait(
     it (:func:`~conveyor.experiments._dvc.never_started`: a worker exiting on an empty queue
     took it): that one is queued again with ``requeue``, once.
     """
-    _start_workers(root, state.jobs)
     starved = ghost_polls = 0
     unresolved: dict[str, int] = {}  # polls in a row a trial was neither in the queue nor a ref
     requeued: set[str] = set()

@@ -10,9 +10,9 @@ params.yaml current (``compile --check``), and every combination must compile (i
 a typo fails at once with the combination named). A combination whose compiled dvc.yaml differs
 from the committed one is structural: it is queued with its own dvc.yaml.
 
-conf/ is composed once for the project (by the check) and once per distinct choice of config
-groups among the combinations (trials that differ in values share it:
-:mod:`conveyor.config.recompose`): once the check has passed, params.yaml is what conf/
+conf/ is composed once per distinct choice of config groups, the check's (no overrides) and the
+combinations' (trials that differ in values share it, and trials that choose no group share the
+check's: :mod:`conveyor.config.recompose`): once the check has passed, params.yaml is what conf/
 composes, so the project's facts (the primary metric that ranks the trials, the seed) are read
 from it. The sweep ranks by the metric the gate, ``conveyor
 monitor`` and ``conveyor ct`` use: ``evaluate.primary``, else the first of ``evaluate.metrics``.
@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from conveyor.config.recompose import Composer
     from conveyor.experiments._cluster import Cluster
     from conveyor.experiments._progress import Progress
+    from conveyor.plugins import Plugins
     from conveyor.spec.facts import ProjectFacts
 
 DEFAULT_TARGET = "gate"
@@ -59,7 +61,8 @@ class SweepRequest:
 
 def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepState:
     """Plan, validate and run a new sweep; its state is kept for --show/--resume/--apply."""
-    facts = preflight(root)
+    composer, plugins = _compiling(root)
+    facts = preflight(root, composer, plugins)
     overrides = list(request.overrides)
     optimizer, budget = request.optimizer, request.trials
     if request.space is not None:
@@ -85,10 +88,10 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
             Trial(f"{prefix}-{i}", list(c)) for i, c in enumerate(grid(dimensions), start=1)
         ]
         state.budget = len(state.trials)
-        pipelines = validate(root, state, state.trials)
+        pipelines = validate(root, state, state.trials, composer, plugins)
         state.save(root)
         with _executor(root, progress) as cluster:
-            run_trials(root, state, state.trials, pipelines, progress, cluster)
+            run_trials(root, state, state.trials, pipelines, progress, cluster, new=True)
         return state
     from conveyor.experiments._optuna_search import run_study
 
@@ -98,14 +101,17 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
     state.budget = budget
     state.save(root)
     with _executor(root, progress) as cluster:
-        run_study(root, state, dimensions, progress, seed=facts.seed, cluster=cluster)
+        run_study(
+            root, state, dimensions, progress, seed=facts.seed, cluster=cluster, composer=composer
+        )
     return state
 
 
 def resume_sweep(root: Path, name: str | None, jobs: int | None, progress: Progress) -> SweepState:
     """Run what an interrupted sweep left: pending and failed trials (and Optuna's remainder)."""
     state = load_state(root, name)
-    facts = preflight(root)
+    composer, plugins = _compiling(root)
+    facts = preflight(root, composer, plugins)
     if state.baseline is not None and _dvc.head(root) != state.baseline:
         raise SweepError(
             f"HEAD moved since sweep '{state.prefix}' started from {state.baseline[:7]}: the "
@@ -121,11 +127,19 @@ def resume_sweep(root: Path, name: str | None, jobs: int | None, progress: Progr
 
         dimensions = parse_space(root / CONFIG_DIR, state.space)
         with _executor(root, progress) as cluster:
-            run_study(root, state, dimensions, progress, seed=facts.seed, cluster=cluster)
+            run_study(
+                root,
+                state,
+                dimensions,
+                progress,
+                seed=facts.seed,
+                cluster=cluster,
+                composer=composer,
+            )
         return state
     left = [t for t in state.trials if t.status not in ("success",)]
     progress.note(f"resuming {state.prefix}: {len(left)} of {len(state.trials)} trials left")
-    pipelines = validate(root, state, left)
+    pipelines = validate(root, state, left, composer, plugins)
     if left:
         with _executor(root, progress) as cluster:
             run_trials(root, state, left, pipelines, progress, cluster)
@@ -146,8 +160,24 @@ def _executor(root: Path, progress: Progress) -> Iterator[Cluster | None]:
         yield cluster
 
 
-def preflight(root: Path) -> ProjectFacts:
+def _compiling(root: Path) -> tuple[Composer, Plugins]:
+    """What the project's check and every trial's compile share.
+
+    One Hydra compose per choice of config groups (the check's is the trials' when they choose
+    none) and one scan of the installed plugins.
+    """
+    from conveyor.config.recompose import Composer
+    from conveyor.plugins import Plugins
+
+    return Composer(root / CONFIG_DIR), Plugins.discover()
+
+
+def preflight(
+    root: Path, composer: Composer | None = None, plugins: Plugins | None = None
+) -> ProjectFacts:
     """Refuse a sweep that would run against something other than committed conf/.
+
+    ``composer`` and ``plugins``, when given, are the ones the trials then compile with.
 
     Returns:
         The project's facts, read from params.yaml once the check has shown that it is what
@@ -174,7 +204,7 @@ def preflight(root: Path) -> ProjectFacts:
         )
     from conveyor.compiler import check_drift
 
-    drift = check_drift(root)
+    drift = check_drift(root, composer=composer, plugins=plugins)
     if drift.diff:
         raise SweepError(
             "dvc.yaml/params.yaml are not what conf/ generates",
