@@ -69,6 +69,16 @@ class Predictor:
         unknown, threads = self._settings
         return (_rebuild, (self.bundle, unknown, threads, self.version))
 
+    def with_threads(self, threads: int) -> Predictor:
+        """This predictor predicting with ``threads`` threads (itself when it already does).
+
+        An executor's worker process predicts with one, as ``conveyor score`` runs there.
+        """
+        unknown, current = self._settings
+        if threads == current:
+            return self
+        return _rebuild(self.bundle, unknown, threads, self.version)
+
     @property
     def fast_path(self) -> bool:
         """Whether predictions skip the Pipeline for the verified numpy path."""

@@ -200,7 +200,15 @@ def tasks(
 def run(
     batch: _sharded.ShardedBatch, found: Sequence[ScoreTask], predictor: Predictor | None
 ) -> Iterator[FileScore]:
-    """Each task's result, in order, a few tasks ahead (never every file's rows at once)."""
+    """Each task's result, in order, a few tasks ahead (never every file's rows at once).
+
+    On an executor each worker process predicts with one thread, as ``conveyor score``'s do;
+    in process the predictor keeps its own (the scores do not depend on it).
+    """
+    from conveyor.plugins.executor import InlineSession
+
+    if predictor is not None and not isinstance(batch.session, InlineSession):
+        predictor = predictor.with_threads(1)
     model = batch.session.share(predictor) if predictor is not None else None
     ahead = max(2, 2 * batch.session.workers)
     pending: deque[Future[FileScore]] = deque()

@@ -174,3 +174,22 @@ def test_a_classifier_without_probabilities_predicts_labels(tmp_path: Path) -> N
     got = predictor.predict_rows({c: x[c].tolist() for c in x.columns})
     assert got.proba is None
     assert list(got.labels) == list(bundle.pipeline.predict(x))
+
+
+def test_with_threads_rebuilds_only_for_another_count_and_predicts_the_same(
+    tmp_path: Path,
+) -> None:
+    from xgboost import XGBClassifier
+
+    x, y = _cancer()
+    model = XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1)
+    bundle = load_bundle(_bundle(tmp_path / "m", x, y, SCALE, model, "binary_classification"))
+    both = Predictor(bundle, unknown_categories="allow", threads=2)
+    one = both.with_threads(1)
+    assert one is not both
+    assert one.with_threads(1) is one  # already one thread: itself
+    assert both.with_threads(2) is both
+    assert one.fast_path
+    assert one.schema.unknown_categories == "allow"  # the other settings are kept
+    rows = {c: x[c].tolist() for c in x.columns}
+    np.testing.assert_array_equal(one.predict_rows(rows).proba, both.predict_rows(rows).proba)
