@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.runtime.validation import dtypes
 from conveyor.runtime.validation._evidence import MERGEABLE, Evidence, find, merge
-from conveyor.runtime.validation.checks import Column, validate_frame, validate_table
+from conveyor.runtime.validation.checks import validate_frame, validate_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
     from conveyor.plugins.executor import Session
+    from conveyor.runtime.validation._table import Column
     from conveyor.runtime.validation.report import ValidationReport
     from conveyor.spec.schema import DType, SchemaSpec
 
