@@ -15,7 +15,7 @@ import numpy as np
 
 from conveyor.components.drift import psi, shares
 from conveyor.errors import DataError, SpecError
-from conveyor.monitoring import _columns, _grid, _stats
+from conveyor.monitoring import _columns, _grid, _plots, _stats
 from conveyor.monitoring.drift import (
     ColumnDrift,
     ColumnTest,
@@ -27,10 +27,7 @@ from conveyor.monitoring.profile import OTHER, SAMPLE_LIMIT
 from conveyor.plugins.drift import (
     ColumnSample,
     DriftTest,
-    GridCounts,
-    NumericReference,
     Outcome,
-    grid_quantiles,
 )
 
 if TYPE_CHECKING:
@@ -41,9 +38,6 @@ if TYPE_CHECKING:
 
     from conveyor.monitoring.profile import Profile
     from conveyor.plugins import Registry
-
-PLOT_BINS = 20
-PLOT_CATEGORIES = 20
 
 
 class Tests:
@@ -228,7 +222,7 @@ def _numeric(
         tally,
         reference.count,
         len(current),
-        _numeric_plot(reference, current),
+        _plots.numeric_plot(reference, current),
     )
 
 
@@ -273,7 +267,7 @@ def _numeric_counted(
         tally,
         reference.count,
         side.count,
-        _counted_plot(reference, counted.grid),
+        _plots.counted_plot(reference, counted.grid),
     )
 
 
@@ -303,7 +297,7 @@ def _categorical(
         tally,
         rows,
         int(cur.sum()),
-        _categorical_plot(tally),
+        _plots.categorical_plot(tally),
     )
 
 
@@ -382,51 +376,6 @@ def _result(
         current_rows=current_rows,
         plot=plot,
     )
-
-
-def _numeric_plot(reference: NumericReference, current: np.ndarray) -> dict[str, list[Any]]:
-    """Shares in PLOT_BINS equal-width bins spanning both sides' 0.1%-99.9% quantiles."""
-    grid = reference.quantiles
-    low_cur, high_cur = grid_quantiles(current, len(grid))[[1, -2]].tolist()
-    low, high = min(float(grid[1]), low_cur), max(float(grid[-2]), high_cur)
-    if high <= low:
-        low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, PLOT_BINS + 1)
-    ref, cur = _stats.numeric_bins(reference, current, edges[1:-1])
-    return {
-        "edges": edges.tolist(),
-        "reference": ref.tolist(),
-        "current": shares(cur).tolist(),
-    }
-
-
-def _counted_plot(reference: NumericReference, grid: GridCounts) -> dict[str, list[Any]]:
-    """:func:`_numeric_plot` of a counted column (its CDF linear within a grid bin)."""
-    quantiles = reference.quantiles
-    step = 1.0 / (len(quantiles) - 1)
-    low_cur, high_cur = grid.quantiles(np.array([step, 1.0 - step])).tolist()
-    low, high = min(float(quantiles[1]), low_cur), max(float(quantiles[-2]), high_cur)
-    if high <= low:
-        low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, PLOT_BINS + 1)
-    interior = edges[1:-1]
-    ref = np.diff(np.concatenate(([0.0], reference.cdf(interior), [1.0])))
-    cur = _grid.batch_cdf_counts(grid, interior)
-    return {"edges": edges.tolist(), "reference": ref.tolist(), "current": shares(cur).tolist()}
-
-
-def _categorical_plot(tally: _stats.Tally) -> dict[str, list[Any]]:
-    """Shares of the PLOT_CATEGORIES most common categories (both sides), the rest as OTHER."""
-    ref, cur = shares(tally.reference), shares(tally.current)
-    order = np.argsort(-(ref + cur), kind="stable")
-    top, rest = order[:PLOT_CATEGORIES], order[PLOT_CATEGORIES:]
-    categories = [tally.keys[i] for i in top.tolist()]
-    ref_top, cur_top = ref[top].tolist(), cur[top].tolist()
-    if len(rest):
-        categories.append(OTHER)
-        ref_top.append(float(ref[rest].sum()))
-        cur_top.append(float(cur[rest].sum()))
-    return {"categories": categories, "reference": ref_top, "current": cur_top}
 
 
 def quality(
