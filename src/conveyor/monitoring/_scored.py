@@ -1,16 +1,15 @@
 """A batch the model must score, or that carries labels, monitored file by file.
 
 After the scan (``_sharded.scan_batch``: the files' types, nulls and rows, checked as
-``read_batch`` checks them), one task per file (:func:`score_file`, on the executor's workers,
-or one after another in process) reads the file once and
+``read_batch`` checks them), one task per file (``_scoretask.score_file``, on the executor's
+workers, or one after another in process) reads the file once and
 
 - counts its profiled columns (and a logged score) into the reference grid, as ``_counted``
   does, when the batch is above ``_grid.COUNT_ROWS`` rows;
 - scores the model's inputs in the very chunks ``_scores.score_table`` cuts from the whole
-  batch: rows ``k * CHUNK_ROWS`` up to ``(k + 1) * CHUNK_ROWS`` of the concatenated files. The
-  task of a file scores the chunks that start in it, reading the head of the next file(s) for
-  its last chunk, so every ``predict`` call sees the rows it sees in memory, and each score and
-  each unscored row's reason is the same, whatever the model;
+  batch (a file's task scores the chunks that start in it, reading the head of the next
+  file(s) for its last chunk: ``_scoretask``), so each score and each unscored row's reason is
+  the in-memory run's, whatever the model;
 - keeps of the scores what the comparison needs: the prediction's grid counts (or, below the
   threshold, its sorted values), and for labelled batches the (label, prediction,
   probabilities) of the rows that are both labelled and scored, never the batch.
@@ -25,18 +24,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from conveyor.monitoring import _batch, _grid, _scores, _sharded, _stats
+from conveyor.monitoring import _grid, _scores, _sharded, _stats
+from conveyor.monitoring._scoretask import Rows, run, tasks
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
-    from concurrent.futures import Future
+    from collections.abc import Sequence
     from pathlib import Path
 
     from conveyor.bundle.predictor import Predictor
@@ -47,181 +45,11 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Head:
-    """The first ``rows`` rows of a later file, to finish a task's last chunk."""
-
-    path: Path
-    display: str
-    rows: int
-
-
-@dataclass(frozen=True)
-class ScoreTask:
-    """One file: the columns to count, and the rows to score (with the label or id column)."""
-
-    scan: _sharded.ScanTask
-    counted: tuple[_grid.ColumnCount, ...]
-    scoring: pa.Schema
-    """The model's inputs and ``keep``, in the batch's types (no fields: nothing to score)."""
-    inputs: tuple[str, ...]
-    chunk: int
-    """``_scores.CHUNK_ROWS`` as the driver reads it."""
-    skip: int
-    """Rows of this file before the first chunk that starts in it."""
-    heads: tuple[Head, ...]
-    prediction: _grid.ColumnCount | None
-    """Count the scores into this grid (else ``kind``: their exact part)."""
-    kind: str | None
-    keep: str | None
-    """The target or id column: the labelled rows' scores are kept with it."""
-
-
-@dataclass(frozen=True)
-class Rows:
-    """One task's scored rows, for the metric: all of them (compacted on the driver)."""
-
-    score: np.ndarray
-    predicted: np.ndarray
-    proba: np.ndarray | None
-    scored: np.ndarray
-    kept: pa.ChunkedArray
-
-
-@dataclass(frozen=True)
-class FileScore:
-    """One task's counts, the prediction's part, and its rows refused by the model."""
-
-    parts: tuple[_grid.Part, ...]
-    prediction: _grid.Part | _sharded.ColumnPart | None = None
-    unscored: int = 0
-    problems: tuple[str, ...] = ()
-    rows: Rows | None = None
-
-
-@dataclass(frozen=True)
 class Unscored:
     """The whole batch's unscored rows and their first reasons (``drift_document``'s)."""
 
     unscored: int
     problems: tuple[str, ...]
-
-
-def score_file(task: ScoreTask, predictor: Predictor | None) -> FileScore:
-    """One file counted and its chunks scored, from one read (on a worker, or in process)."""
-    table = pa.concat_tables(list(_sharded.typed_parts(task.scan)))
-    parts = tuple(_grid.count(table.column(column.name), column) for column in task.counted)
-    names = task.scoring.names
-    if predictor is None or not task.inputs or task.skip >= table.num_rows:
-        return FileScore(parts)
-    pieces = [table.select(names).cast(task.scoring).slice(task.skip)]
-    del table
-    for head in task.heads:
-        pieces.append(_head(head, task.scoring, task.scan.numeric, task.scan.where))
-    rows = pa.concat_tables(pieces)
-    scores = _scores.score_table(predictor, rows.select(list(task.inputs)), chunk_rows=task.chunk)
-    values = pa.chunked_array([pa.array(scores.score)])
-    prediction: _grid.Part | _sharded.ColumnPart | None = None
-    if task.prediction is not None:
-        prediction = _grid.count(values, task.prediction)
-    elif task.kind is not None:
-        side = _stats.Side.of(values, task.kind, "prediction")
-        prediction = _sharded.ColumnPart(side.nulls, ordered=side.ordered, counts=side.counts)
-    kept: Rows | None = None
-    if task.keep is not None:
-        kept = Rows(scores.score, scores.predicted, scores.proba, scores.scored,
-                    rows.column(task.keep))  # fmt: skip
-    return FileScore(parts, prediction, scores.unscored, scores.problems, kept)
-
-
-def _head(head: Head, schema: pa.Schema, numeric: frozenset[str], where: str) -> pa.Table:
-    """The first ``head.rows`` rows of a file's ``schema`` columns, typed as ``read_batch``'s."""
-    names, count = schema.names, 0
-    pieces: list[pa.Table] = []
-    if head.path.suffix == ".csv":
-        parts = iter([_batch._read(head.path, head.display, names, where)])
-    else:
-        parts = _batch.read_parts(head.path, head.display, names, where)
-    for part in parts:
-        typed = _batch._typed(part, numeric, head.display, where)
-        pieces.append(typed.select(names).cast(schema).slice(0, head.rows - count))
-        count += pieces[-1].num_rows
-        if count >= head.rows:
-            break
-    return pa.concat_tables(pieces)
-
-
-def tasks(
-    batch: _sharded.ShardedBatch,
-    counted: Sequence[_grid.ColumnCount],
-    inputs: Sequence[str],
-    keep: str | None,
-    prediction: _grid.ColumnCount | None,
-    kind: str | None,
-) -> list[ScoreTask]:
-    """One task per file with work in it, in file order (chunks cut as ``score_table`` cuts)."""
-    chunk, total = _scores.CHUNK_ROWS, batch.rows
-    names = [*inputs, *([keep] if keep is not None and inputs else [])]
-    scoring = pa.schema([batch.schema.field(name) for name in dict.fromkeys(names)])
-    wanted = tuple(dict.fromkeys([*(c.name for c in counted), *scoring.names]))
-    offsets = np.concatenate(([0], np.cumsum(batch.file_rows))).tolist()
-    found: list[ScoreTask] = []
-    for index, (path, shown) in enumerate(zip(batch.files, batch.shown, strict=True)):
-        start, stop = offsets[index], offsets[index + 1]
-        first = -(-start // chunk) * chunk  # the first chunk that starts in this file
-        heads: list[Head] = []
-        if inputs and first < stop:
-            end = min((stop - 1) // chunk * chunk + chunk, total)  # its last chunk's end
-            later = range(index + 1, len(batch.files))
-            heads = [
-                Head(batch.files[j], batch.shown[j], min(end, offsets[j + 1]) - offsets[j])
-                for j in later
-                if offsets[j] < end and offsets[j + 1] > offsets[j]
-            ]
-        elif not counted:
-            continue  # nothing to count, no chunk starts here
-        scan = _sharded.ScanTask(path, shown, (), wanted, batch.numeric, batch.where)
-        found.append(
-            ScoreTask(
-                scan,
-                tuple(counted),
-                scoring,
-                tuple(inputs),
-                chunk,
-                first - start,
-                tuple(heads),
-                prediction,
-                kind,
-                keep,
-            )
-        )
-    return found
-
-
-def run(
-    batch: _sharded.ShardedBatch, found: Sequence[ScoreTask], predictor: Predictor | None
-) -> Iterator[FileScore]:
-    """Each task's result, in order, a few tasks ahead (never every file's rows at once).
-
-    On an executor each worker process predicts with one thread, as ``conveyor score``'s do;
-    in process the predictor keeps its own (the scores do not depend on it).
-    """
-    from conveyor.plugins.executor import InlineSession
-
-    if predictor is not None and not isinstance(batch.session, InlineSession):
-        predictor = predictor.with_threads(1)
-    model = batch.session.share(predictor) if predictor is not None else None
-    ahead = max(2, 2 * batch.session.workers)
-    pending: deque[Future[FileScore]] = deque()
-    try:
-        for task in found:
-            pending.append(batch.session.submit(score_file, task, model))
-            if len(pending) >= ahead:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
 
 
 def compare_scored(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from conveyor.monitoring import _scored, _scores, _sharded
+from conveyor.monitoring import _scores, _scoretask, _sharded
 from conveyor.plugins.executor import InlineSession
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def test_each_chunk_is_scored_once_by_the_file_it_starts_in(
     monkeypatch.setattr(_scores, "CHUNK_ROWS", 700)
     batch = _batch(tmp_path, [700, 800, 0, 1100, 300, 1400])  # part-2 (CSV) is empty
     assert batch.file_rows == (700, 800, 0, 1100, 300, 1400)
-    found = _scored.tasks(batch, [], ["x"], "id", None, "numeric")
+    found = _scoretask.tasks(batch, [], ["x"], "id", None, "numeric")
     shape = [
         (task.scan.path.name, task.skip, [(h.path.name, h.rows) for h in task.heads])
         for task in found
@@ -66,7 +66,7 @@ def test_a_file_without_a_chunk_start_has_no_task_when_nothing_is_counted(
 ) -> None:
     monkeypatch.setattr(_scores, "CHUNK_ROWS", 1000)
     batch = _batch(tmp_path, [300, 300, 300, 300])
-    found = _scored.tasks(batch, [], ["x"], None, None, "numeric")
+    found = _scoretask.tasks(batch, [], ["x"], None, None, "numeric")
     shape = [
         (task.scan.path.name, task.skip, [(h.path.name, h.rows) for h in task.heads])
         for task in found
