@@ -19,7 +19,6 @@ and write nothing.
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from conveyor.bundle import infer_schema, load_bundle, save_bundle
+from conveyor.bundle import load_bundle
 from conveyor.bundle.predictor import Predictor
 from conveyor.errors import DataError
 from conveyor.executors.dask import ADDRESS_VARIABLE, DaskExecutor
@@ -42,9 +41,7 @@ from conveyor.monitoring import (
     run_monitor,
 )
 from conveyor.monitoring.monitor import model_predictor
-from conveyor.plugins import Plugins
-from conveyor.runtime.estimator import build_pipeline
-from conveyor.spec import FeaturesSpec
+from tests.integration.scored_model import save_model, write_parts
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -79,14 +76,7 @@ def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
 
 
 def _write(folder: Path, frame: pd.DataFrame) -> None:
-    for index, (start, stop) in enumerate(itertools.pairwise(BOUNDS)):
-        sub = folder / f"date=2024-01-0{1 + index // 2}"
-        sub.mkdir(parents=True, exist_ok=True)
-        part = frame.iloc[start:stop]
-        if index == 3:
-            part.to_csv(sub / f"part-{index}.csv", index=False)
-        else:
-            part.to_parquet(sub / f"part-{index}.parquet", index=False)
+    write_parts(folder, frame, BOUNDS)
 
 
 @pytest.fixture(scope="module")
@@ -96,20 +86,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("scored")
     train = _frame(3000, seed=1)
-    transforms = [
-        {"kind": "impute", "columns": "numeric", "params": {"strategy": "median"}},
-        {"kind": "one_hot", "columns": ["colour"]},
-    ]
-    features = FeaturesSpec.model_validate({"transforms": transforms})
-    pipeline = build_pipeline(features, LogisticRegression(max_iter=500), Plugins.discover())
-    x = train[FEATURES]
-    schema = {
-        "task": "binary_classification",
-        "target": "label",
-        "classes": [0, 1],
-        "columns": infer_schema(x),
-    }
-    save_bundle(root / "model", pipeline.fit(x, train["label"]), schema, {"name": "model"})
+    save_model(root / "model", train, FEATURES, LogisticRegression(max_iter=500))
     model = model_predictor(load_bundle(root / "model"))
     assert model is not None
     train.to_parquet(root / "train.parquet", index=False)
