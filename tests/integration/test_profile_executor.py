@@ -4,8 +4,9 @@ A split (one Parquet file) scored by a real trained bundle, and a folder of part
 CSV) without a model, hold every kind of column a profile keeps: many values (the quantile
 grid), few values (counts), nulls, zeros of both signs, a category only one part has, booleans
 and integers inferred from their types. On the local process pool (fast) and on a real Dask
-LocalCluster (slow), each column of each file is summarised on a worker and merged; the model
-scores in the driver. ``Profile.to_json`` is byte-identical to the in-process profile's.
+LocalCluster (slow), each column of each file is summarised on a worker and merged, and the
+model scores the split there too (chunks across files: test_profile_scored.py).
+``Profile.to_json`` is byte-identical to the in-process profile's.
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conveyor.bundle import infer_schema, load_bundle, save_bundle
+from conveyor.bundle import load_bundle
 from conveyor.executors.dask import ADDRESS_VARIABLE, DaskExecutor
 from conveyor.executors.local import LocalExecutor
 from conveyor.monitoring import profile_data
 from conveyor.monitoring.monitor import model_predictor
-from conveyor.plugins import Plugins
-from conveyor.runtime.estimator import build_pipeline
-from conveyor.spec import FeaturesSpec
+from tests.integration.scored_model import save_model
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,20 +60,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("profile")
     train = _frame(4000, seed=1)
     train.to_parquet(root / "train.parquet", index=False)
-    transforms = [
-        {"kind": "impute", "columns": "numeric", "params": {"strategy": "median"}},
-        {"kind": "one_hot", "columns": ["colour"]},
-    ]
-    features = FeaturesSpec.model_validate({"transforms": transforms})
-    pipeline = build_pipeline(features, LogisticRegression(max_iter=500), Plugins.discover())
-    x = train[FEATURES]
-    schema = {
-        "task": "binary_classification",
-        "target": "label",
-        "classes": [0, 1],
-        "columns": infer_schema(x),
-    }
-    save_bundle(root / "model", pipeline.fit(x, train["label"]), schema, {"name": "model"})
+    save_model(root / "model", train, FEATURES, LogisticRegression(max_iter=500))
     (root / "parts").mkdir()
     for index in range(4):
         part = _frame(300 + 500 * index, seed=10 + index)

@@ -7,7 +7,8 @@ file once, counts its columns into the reference grid when asked (as ``_counted`
 scores the chunks that start in it, reading the head of the next file(s) for its last chunk, so
 every ``predict`` call sees the rows it sees in memory, and each score and each unscored row's
 reason is the same, whatever the model. A task keeps of the scores what its caller needs: the
-prediction's grid counts or exact part, or the labelled rows' scores (the metric: ``_scored``).
+prediction's grid counts or exact part (``monitor``, ``_scored``), the labelled rows' scores
+(the metric), or every score in row order (the reference profile, :func:`batch_scores`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class ScoreTask:
     kind: str | None
     keep: str | None
     """The target or id column: the labelled rows' scores are kept with it."""
+    every: bool = False
+    """Keep every score, in row order (the reference profile's prediction)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class FileScore:
     unscored: int = 0
     problems: tuple[str, ...] = ()
     rows: Rows | None = None
+    scores: np.ndarray | None = None
+    """Every score of the task's chunks, in row order (NaN: refused), when asked."""
 
 
 def score_file(task: ScoreTask, predictor: Predictor | None) -> FileScore:
@@ -105,7 +110,8 @@ def score_file(task: ScoreTask, predictor: Predictor | None) -> FileScore:
     if task.keep is not None:
         kept = Rows(scores.score, scores.predicted, scores.proba, scores.scored,
                     rows.column(task.keep))  # fmt: skip
-    return FileScore(parts, prediction, scores.unscored, scores.problems, kept)
+    every = scores.score if task.every else None
+    return FileScore(parts, prediction, scores.unscored, scores.problems, kept, every)
 
 
 def _head(head: Head, schema: pa.Schema, numeric: frozenset[str], where: str) -> pa.Table:
@@ -132,6 +138,8 @@ def tasks(
     keep: str | None,
     prediction: _grid.ColumnCount | None,
     kind: str | None,
+    *,
+    every: bool = False,
 ) -> list[ScoreTask]:
     """One task per file with work in it, in file order (chunks cut as ``score_table`` cuts)."""
     chunk, total = _scores.CHUNK_ROWS, batch.rows
@@ -167,6 +175,7 @@ def tasks(
                 prediction,
                 kind,
                 keep,
+                every,
             )
         )
     return found
@@ -197,3 +206,16 @@ def run(
     finally:
         for future in pending:
             future.cancel()
+
+
+def batch_scores(batch: _sharded.ShardedBatch, predictor: Predictor, where: str) -> np.ndarray:
+    """``score_table(predictor, model_inputs(read_batch(...))).score``, a file per task.
+
+    The tasks run on the batch's executor; their scores are joined in file order, so each row
+    has its in-memory score (NaN where the model refuses it). Held: 8 bytes a row.
+    """
+    _scores.check_inputs(batch.has, predictor, where)
+    found = tasks(batch, [], list(predictor.schema.names), None, None, None, every=True)
+    parts = [result.scores for result in run(batch, found, predictor)]
+    done = [part for part in parts if part is not None]
+    return np.concatenate(done) if done else np.full(0, np.nan)

@@ -21,7 +21,8 @@ the same task is pass 1 too (``_counted.count_file``: ``typed_parts`` feeds both
 the counts, so each file is read once). The same passes run
 in process on :class:`~conveyor.plugins.executor.InlineSession` for such a batch, so the
 numbers are the same. Batches that need the model to score them or labels to judge it are
-scored a file per task too (``_scored``). Workers must see the files at the same paths (one
+scored a file per task too (``_scored``, with ``_scoretask``'s tasks, which also score the
+reference profile's files). Workers must see the files at the same paths (one
 machine, or a shared filesystem).
 """
 

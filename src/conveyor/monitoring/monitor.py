@@ -252,13 +252,14 @@ def profile_data(
     log's metadata). Columns in ``exclude`` (the target, an id) are always left out.
 
     With ``session``, each column's statistics are computed from its files' parts on the
-    executor and merged (``_sharded.profile_columns``); the model scores Parquet files in this
-    process a chunk at a time (``_streamed.stream_scores``), the chunks ``score_table`` cuts
-    from the whole table, so the profile is the same bytes either way. With ``stream`` and no
-    session (data over the memory budget), Parquet files are profiled one column at a time in
-    this process (``_streamed``), and scored so, again the same bytes.
+    executor and merged (``_sharded.profile_columns``), and the model scores the files there
+    too, one task per file (``_scoretask.batch_scores``) scoring the chunks ``score_table``
+    cuts from the whole table (those that start in the file, reading the next files' first rows
+    for its last), so the profile is the same bytes either way. With ``stream`` and no session
+    (data over the memory budget), Parquet files are profiled one column at a time in this
+    process (``_streamed``), and scored a chunk at a time, again the same bytes.
     """
-    from conveyor.monitoring import _batch, _scores, _sharded, _streamed
+    from conveyor.monitoring import _batch, _scores, _scoretask, _sharded, _streamed
     from conveyor.monitoring.profile import assemble, build_profile
 
     files = _batch.expand(root, paths, where=where)
@@ -286,23 +287,18 @@ def profile_data(
             numeric=numeric,
             where=where,
         )
-    entries = None
-    if session is not None:  # the statistics on the executor; the model scores here
+    if session is not None:  # the statistics and the scores on the executor
         sharded = _sharded.scan_batch(
             session, root, files, required=needed, numeric=numeric, where=where
         )
         entries = _sharded.profile_columns(sharded, names, kinds)
-        if predictor is not None and scores and _streamed.can_stream(files):  # a chunk at a time
-            streamed = _streamed.stream_scores(sharded, predictor, where)
-            return assemble(sharded.rows, entries, prediction=streamed)
-    batch = None
-    if entries is None or scores:
-        batch = _batch.read_batch(root, files, required=needed, numeric=numeric, where=where)
+        scored = None
+        if predictor is not None and scores:
+            scored = _scoretask.batch_scores(sharded, predictor, where)
+        return assemble(sharded.rows, entries, prediction=scored)
+    batch = _batch.read_batch(root, files, required=needed, numeric=numeric, where=where)
     prediction = None
-    if predictor is not None and scores and batch is not None:
+    if predictor is not None and scores:
         inputs = _scores.model_inputs(batch, predictor, where)
         prediction = _scores.score_table(predictor, inputs).score
-    if entries is not None:
-        return assemble(sharded.rows, entries, prediction=prediction)
-    assert batch is not None  # noqa: S101 - read above when there are no entries
     return build_profile(batch.table.select(names), kinds=kinds, prediction=prediction)

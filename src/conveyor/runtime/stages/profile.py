@@ -45,10 +45,10 @@ def run(ctx: StageContext) -> None:
     """Score the training split with the bundle and profile both.
 
     On the project's executor (other than ``local``) each column's statistics are computed from
-    the split's parts on the workers and merged; the bundle scores the split in this process,
-    so the profile is the same bytes on any executor. On ``local`` with the split over the
-    memory budget (``CONVEYOR_MEMORY_BUDGET``), the split is profiled one column at a time and
-    scored one chunk at a time, again the same bytes.
+    the split's parts on the workers and merged, and the bundle scores each part there, in the
+    chunks an in-process run cuts, so the profile is the same bytes on any executor. On
+    ``local`` with the split over the memory budget (``CONVEYOR_MEMORY_BUDGET``), the split is
+    profiled one column at a time and scored one chunk at a time, again the same bytes.
     """
     from conveyor.bundle import load_bundle
     from conveyor.executors import open_project_executor  # not needed to compile
