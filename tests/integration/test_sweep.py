@@ -286,3 +286,34 @@ def test_trial_stages_fork_from_the_sweep_s_server_and_a_leftover_worker_runs_co
         expected["model"]["params"]["max_depth"] = depth
         assert _params(shown[name]) == expected
         assert _metrics(shown[name])["roc_auc"] > 0.5
+
+
+def test_queue_workers_start_while_a_new_sweep_queues_and_nothing_is_unqueued(
+    project: Path,
+) -> None:
+    """A new sweep's ``dvc queue start`` runs while its ``dvc exp run --queue`` stashes the
+    trials, not after it; and a new sweep runs no ``dvc queue remove`` (its names are new)."""
+    process = subprocess.Popen(
+        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=3,4", "-j", "2", "--name", "w"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    sweep = psutil.Process(process.pid)
+    seen: set[str] = set()
+    together = False
+    while process.poll() is None:
+        running = set()
+        for child in _children(sweep):
+            words = cmdline(child)
+            for verb in (["queue", "start"], ["exp", "run"], ["queue", "remove"]):
+                if any(words[i : i + 2] == verb for i in range(len(words))):
+                    running.add(" ".join(verb))
+        seen |= running
+        together = together or {"queue start", "exp run"} <= running
+        time.sleep(0.02)
+    out, err = process.communicate()
+    assert process.returncode == 0, out + err
+    assert together, f"dvc queue start and dvc exp run --queue never ran at once: {seen}"
+    assert "queue remove" not in seen
+    assert [t["status"] for t in sweep_state(project, "w")["trials"]] == ["success"] * 2
