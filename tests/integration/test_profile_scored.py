@@ -155,3 +155,36 @@ def test_the_workers_score_the_in_process_profile(
 
 def _task_prefixes(dask_scheduler: Any) -> list[str]:
     return sorted(dask_scheduler.task_prefixes)
+
+
+class _Recording(InlineSession):
+    """This process as a session, noting the name of every function run on it."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def map(self, fn: Any, items: Any, *, resources: Any = None) -> Any:
+        self.ran.append(getattr(fn, "__name__", repr(fn)))
+        return super().map(fn, items, resources=resources)
+
+    def submit(self, fn: Any, *args: Any, resources: Any = None) -> Any:
+        self.ran.append(getattr(fn, "__name__", repr(fn)))
+        return super().submit(fn, *args, resources=resources)
+
+
+def test_one_file_is_scored_by_the_driver_a_chunk_at_a_time(
+    work: Path, chunked: None, tmp_path: Path
+) -> None:
+    # A task holds its file's model inputs whole: with nothing to score beside it, a lone
+    # Parquet file is streamed by the driver instead, to the same bytes.
+    model = _models(work)["strict"]
+    (tmp_path / "one").mkdir()
+    _frame(5000, seed=2, shift=0.4).to_parquet(tmp_path / "one" / "all.parquet", row_group_size=900)
+    here = profile_data(tmp_path, ["one"], predictor=model, exclude=["label"]).to_json()
+    lone = _Recording()
+    found = profile_data(tmp_path, ["one"], predictor=model, exclude=["label"], session=lone)
+    assert found.to_json() == here
+    assert lone.ran == ["scan_file", "column_part"]  # the statistics still run on the session
+    several = _Recording()
+    assert _profile(work, model, several) == _profile(work, model, None)
+    assert several.ran.count("score_file") == 5  # one task per file

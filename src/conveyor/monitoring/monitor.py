@@ -255,7 +255,9 @@ def profile_data(
     executor and merged (``_sharded.profile_columns``), and the model scores the files there
     too, one task per file (``_scoretask.batch_scores``) scoring the chunks ``score_table``
     cuts from the whole table (those that start in the file, reading the next files' first rows
-    for its last), so the profile is the same bytes either way. With ``stream`` and no session
+    for its last), so the profile is the same bytes either way. A task holds its file's model
+    inputs, so a single Parquet file (nothing to score side by side) is scored here a chunk at a
+    time instead (``_streamed.stream_scores``), again the same bytes. With ``stream`` and no session
     (data over the memory budget), Parquet files are profiled one column at a time in this
     process (``_streamed``), and scored a chunk at a time, again the same bytes.
     """
@@ -293,7 +295,11 @@ def profile_data(
         )
         entries = _sharded.profile_columns(sharded, names, kinds)
         scored = None
-        if predictor is not None and scores:
+        if predictor is not None and scores and len(files) == 1 and _streamed.can_stream(files):
+            # one file runs on one worker anyway, which would hold its model inputs whole:
+            # this process streams it a chunk at a time instead
+            scored = _streamed.stream_scores(sharded, predictor, where)
+        elif predictor is not None and scores:
             scored = _scoretask.batch_scores(sharded, predictor, where)
         return assemble(sharded.rows, entries, prediction=scored)
     batch = _batch.read_batch(root, files, required=needed, numeric=numeric, where=where)
