@@ -38,11 +38,22 @@ def write_sources(
     tally: Tally,
     progress: Progress,
     path: Path,
+    *,
+    arrow: bool = False,
 ) -> None:
-    """Stream ``sources`` chunk by chunk into one Parquet file at ``path`` (one row group each)."""
+    """Stream ``sources`` chunk by chunk into one Parquet file at ``path`` (one row group each).
+
+    ``arrow``: an Arrow IPC file of the same record batches instead, unencoded: a scratch part
+    that the driver writes into the Parquet output (``_shards``), so it is encoded once, there.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    writer = pq.ParquetWriter(path, layout.schema)
+    writer: pa.ipc.RecordBatchFileWriter | pq.ParquetWriter
+    if arrow:
+        writer = pa.ipc.new_file(str(path), layout.schema)
+    else:
+        writer = pq.ParquetWriter(path, layout.schema)
     try:
         for source in sources:
             for offset, batch in source.batches(read, chunk_rows):

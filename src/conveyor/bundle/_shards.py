@@ -3,13 +3,16 @@
 The model goes to each worker once (:meth:`Session.share`: the predictor, pickled as it is
 today, i.e. the bundle the driver verified and loaded through the allowlist), not with every
 task; each task opens its file and runs the same streaming scorer as a local run
-(:func:`conveyor.bundle._chunks.write_sources`) into its own part, written atomically. The
-driver copies each part's row groups into the output in input order as soon as that part is
-in, while the workers score the later files (merging only after the last part left the merge
-as a serial tail: 2.4 s of a 17 s run on 10M rows); the output gets the same row groups a
-local run writes, so it is byte-identical whichever executor ran it. The output is the
+(:func:`conveyor.bundle._chunks.write_sources`) into its own part, written atomically. For one
+output file the parts are Arrow IPC files of the scored record batches, not Parquet: the driver
+writes each batch into the output (one row group each, as a local run writes it), in input
+order, as soon as that part is in, while the workers score the later files (merging only after
+the last part left the merge as a serial tail: 2.4 s of a 17 s run on 10M rows). So the output
+is byte-identical whichever executor ran it, and it is encoded once, by the driver: Parquet
+parts were encoded on a worker, then decoded and encoded again by the driver (about 10% of a
+worker's time per file went to the encoding that the driver threw away). The output is the
 caller's temporary file, renamed into place only when every part is in: that rename marks
-completion.
+completion. Into a folder of parts (``score_parts``), each part is the output: Parquet.
 
 The parts live in a hidden scratch folder beside the output, removed when the run ends; a
 killed run leaves only that folder and the output's temporary, never a partial output, and
@@ -58,6 +61,8 @@ class Shard:
     path: Path
     display: str
     part: Path
+    arrow: bool = False
+    """The part is an Arrow IPC file of the scored batches (a scratch part), not Parquet."""
 
 
 def score_shard(shard: Shard, predictor: Predictor) -> Tally:
@@ -68,7 +73,15 @@ def score_shard(shard: Shard, predictor: Predictor) -> Tally:
     progress = Progress([source], None)
     with _atomic.atomic_path(shard.part) as tmp:
         write_sources(
-            predictor, [source], plan.read, plan.chunk_rows, plan.layout, tally, progress, tmp
+            predictor,
+            [source],
+            plan.read,
+            plan.chunk_rows,
+            plan.layout,
+            tally,
+            progress,
+            tmp,
+            arrow=shard.arrow,
         )
     return tally
 
@@ -76,9 +89,9 @@ def score_shard(shard: Shard, predictor: Predictor) -> Tally:
 PART_PATTERN = re.compile(r"part-[0-9]{5,}\.parquet")
 
 
-def part_name(index: int) -> str:
-    """The file name of input ``index``'s part, in a parts folder and in the scratch folder."""
-    return f"part-{index:05d}.parquet"
+def part_name(index: int, *, arrow: bool = False) -> str:
+    """The file name of input ``index``'s part: Parquet in a parts folder; Arrow IPC (scratch)."""
+    return f"part-{index:05d}.{'arrow' if arrow else 'parquet'}"
 
 
 def score_shards(
@@ -100,7 +113,9 @@ def score_shards(
         pq.ParquetWriter(output, plan.layout.schema) as writer,
     ):
         merged = partial(append_part, writer)
-        score_parts(session, predictor, plan, sources, tally, progress, scratch, on_part=merged)
+        score_parts(
+            session, predictor, plan, sources, tally, progress, scratch, on_part=merged, arrow=True
+        )
 
 
 def score_parts(
@@ -113,15 +128,17 @@ def score_parts(
     folder: Path,
     *,
     on_part: Callable[[Path], None] | None = None,
+    arrow: bool = False,
 ) -> None:
     """Score ``sources`` on ``session`` into ``folder``, one part per file, named in input order.
 
-    ``on_part`` gets each part as soon as it and every part before it are in.
+    ``on_part`` gets each part as soon as it and every part before it are in. ``arrow``: the
+    parts are Arrow IPC files (scratch parts for :func:`append_part`), not Parquet.
     """
     futures: list[Future[Tally]] = []
     try:
         shards = [
-            Shard(plan, source.path, source.display, folder / part_name(index))
+            Shard(plan, source.path, source.display, folder / part_name(index, arrow=arrow), arrow)
             for index, source in enumerate(sources)
         ]
         model = session.share(predictor)  # once per worker, not once per file
@@ -139,10 +156,15 @@ def score_parts(
 
 
 def append_part(writer: pq.ParquetWriter, part_path: Path) -> None:
-    """Copy the row groups of one part, in order, to ``writer``, then delete the part."""
-    import pyarrow.parquet as pq
+    """Write the record batches of one Arrow IPC part, in order, to ``writer``; delete the part.
 
-    with pq.ParquetFile(part_path) as part:
-        for group in range(part.num_row_groups):
-            writer.write_table(part.read_row_group(group))
+    Each batch is one that a local run writes as it is scored, so it becomes the same row group.
+    The part is read a batch at a time (not memory-mapped), so memory follows the chunk size.
+    """
+    import pyarrow as pa
+
+    with pa.OSFile(str(part_path)) as file:
+        part = pa.ipc.open_file(file)
+        for index in range(part.num_record_batches):
+            writer.write_batch(part.get_batch(index))
     part_path.unlink()

@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from conveyor.bundle import load_bundle
 from conveyor.bundle.predictor import Predictor
 from conveyor.bundle.scoring import score_files
 from conveyor.errors import InputError
+from conveyor.plugins.executor import InlineSession
 from tests.unit.bundle.test_scoring import features, make_bundle
 
 INPUTS = ["data/a.csv", "data/b.parquet", "data/c.parquet"]
@@ -137,3 +139,33 @@ def test_skip_reports_beside_the_folder(predictor: Predictor, data: Path) -> Non
     assert summary.report == data / "out.bad_rows.json"
     assert summary.report.is_file()
     assert sorted(_contents(data / "out")) == ["part-00000.parquet", "part-00001.parquet"]
+
+
+class _Noting(InlineSession):
+    """This process as a session, noting the first bytes of every part a shard task wrote."""
+
+    def __init__(self) -> None:
+        self.magics: list[bytes] = []
+
+    def submit(self, fn: Any, *args: Any, resources: Any = None) -> Any:
+        future = super().submit(fn, *args, resources=resources)
+        self.magics.append(args[0].part.read_bytes()[:6])
+        return future
+
+
+def test_one_output_merges_unencoded_parts_into_the_bytes_this_process_writes(
+    predictor: Predictor, data: Path
+) -> None:
+    # A scratch part is Arrow IPC: the driver encodes the output's row groups once, instead of
+    # decoding a worker's Parquet part and encoding it again; the bytes are the same.
+    here = score_files(predictor, INPUTS, Path("here.parquet"), root=data, chunk_rows=64)
+    session = _Noting()
+    sharded = score_files(
+        predictor, INPUTS, Path("sharded.parquet"), root=data, chunk_rows=64, session=session
+    )
+    assert session.magics == [b"ARROW1"] * 3
+    assert sharded.output.read_bytes() == here.output.read_bytes()
+    assert pq.ParquetFile(sharded.output).num_row_groups == 11  # 64-row chunks: 4 + 4 + 3
+    assert sorted(p.name for p in data.iterdir()) == ["data", "here.parquet", "sharded.parquet"]
+    parts = _parts(predictor, data, INPUTS, session=_Noting())  # a folder's parts are Parquet
+    assert [p.read_bytes()[:4] for p in sorted(parts.output.iterdir())] == [b"PAR1"] * 3
