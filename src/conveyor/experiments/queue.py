@@ -3,10 +3,11 @@
 Each trial is queued with ``dvc exp run --queue -n NAME -S override ... TARGET``, which snapshots
 the workspace at once: a trial whose overrides change the pipeline's structure gets its own
 dvc.yaml written just before it is queued and the committed one put back right after.
-``dvc queue start -j N`` runs meanwhile, so workers take trials as they arrive, and ``dvc queue
-status`` is polled for progress. Workers are
-DVC's own daemons, so a killed ``conveyor`` leaves them running; Ctrl-C stops them: running trials
-are killed, queued ones removed, and both go back to pending for ``--resume``.
+``dvc queue start -j N`` runs meanwhile, so workers take trials as they arrive. Finished trials
+are read from their experiment refs; ``dvc queue status`` only when refs stop coming or a
+worker is missing. Workers are DVC's own daemons, so a killed ``conveyor`` leaves
+them running; Ctrl-C stops them: running trials are killed, queued ones removed, and both go back
+to pending for ``--resume``.
 """
 
 from __future__ import annotations
@@ -207,7 +208,8 @@ def wait(
 ) -> None:
     """Poll until every one of ``trials`` has finished, on workers :func:`workers_starting` began.
 
-    DVC's queue is read every ``poll`` seconds, experiment refs every :data:`REFS_SECONDS`.
+    Experiment refs are read every :data:`REFS_SECONDS`, DVC's queue every ``poll`` seconds
+    unless refs keep coming while every worker lives (:func:`_refs_until_poll`).
 
     A worker can die while others run (kombu's filesystem broker sometimes reads a message file
     half-written: ``JSONDecodeError`` in ``.dvc/tmp/exps/celery/dvc-exp-worker-N.out``); the rest
@@ -293,13 +295,20 @@ def _refs_until_poll(
     on_change: Callable[[], None],
     poll: float,
 ) -> bool:
-    """Mark trials whose experiment ref appears as finished, for up to ``poll`` seconds.
+    """Mark trials whose experiment ref appears as finished, until it is time to read the queue.
 
     DVC writes the ref when the trial's results are committed; ``dvc queue status`` shows it
     as a success only later, so without this the last trial of a sweep waited a poll or two.
-    Returns whether any of ``trials`` is still unfinished.
+    That read comes ``poll`` seconds after the start, unless a new ref came while every worker
+    wanted is alive (:func:`_workers_busy`): the queue is moving, and a ``dvc queue status`` (a
+    DVC start-up, about a second of the CPU the trials run on) would tell nothing the refs do
+    not, so the read is put off to ``poll`` seconds after the next ref is due (the gap since the
+    one before, a trial's length at ``-j 1``). Refs that stop coming (a failed or stuck trial,
+    the last ones running) or a missing worker still get the queue read, so failures and dead
+    workers are found from DVC's own state. Returns whether any of ``trials`` is unfinished.
     """
-    deadline = time.monotonic() + poll
+    last = time.monotonic()  # when the latest ref came (this call's start for the first)
+    deadline = last + poll
     while time.monotonic() < deadline:
         time.sleep(REFS_SECONDS)
         refs = _dvc.experiment_refs(root)
@@ -311,7 +320,16 @@ def _refs_until_poll(
             on_change()
         if all(t.status in FINISHED for t in trials):
             return False
+        if done and _workers_busy(root, state.jobs, trials):
+            now = time.monotonic()
+            deadline, last = now + (now - last) + poll, now
     return True
+
+
+def _workers_busy(root: Path, jobs: int, trials: list[Trial]) -> bool:
+    """Whether as many DVC queue workers are alive as unfinished ``trials`` can keep busy."""
+    unfinished = sum(t.status not in FINISHED for t in trials)
+    return _dvc.live_workers(root) >= min(jobs, unfinished)
 
 
 def _start_workers(root: Path, jobs: int) -> None:
