@@ -19,11 +19,12 @@ import pytest
 
 from conveyor.experiments import _dvc
 from conveyor.experiments.plan import SweepState, Trial
-from conveyor.experiments.queue import REFS_SECONDS, _refs_until_poll, _start_workers
+from conveyor.experiments.queue import REFS_SECONDS, Pace, _refs_until_poll, _start_workers
 from tests.conftest import dvc, sh
 from tests.sweep_project import worker_pids
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.slow
@@ -72,21 +73,28 @@ def _read_refs_with_trials_finishing(root: Path, state: SweepState) -> bool:
         feeder.join(timeout=30)
 
 
-def test_refs_that_keep_coming_defer_the_queue_read_while_the_worker_lives(repo: Path) -> None:
-    _start_workers(repo, 1)  # as a sweep does: its output to a file, not a pipe a daemon holds
+@contextlib.contextmanager
+def _a_live_worker(root: Path) -> Iterator[None]:
+    """A real DVC queue worker, idle (it would exit by itself about 10 s after it starts)."""
+    _start_workers(root, 1)  # as a sweep does: its output to a file, not a pipe a daemon holds
     try:
         deadline = time.monotonic() + 120
-        while _dvc.live_workers(repo) < 1:
+        while _dvc.live_workers(root) < 1:
             assert time.monotonic() < deadline, "the DVC queue worker never started"
             time.sleep(0.1)
+        yield
+    finally:
+        for pid in worker_pids(root):  # ours
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+
+
+def test_refs_that_keep_coming_defer_the_queue_read_while_the_worker_lives(repo: Path) -> None:
+    with _a_live_worker(repo):
         state = _state()
         began = time.monotonic()
         unfinished = _read_refs_with_trials_finishing(repo, state)
         took = time.monotonic() - began
-    finally:
-        for pid in worker_pids(repo):  # ours; idle, it would exit by itself in seconds
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).kill()
     assert unfinished
     # Every ref arrived within the poll interval of the one before: no return for a queue read
     # until all four were seen (a fixed interval returns after two reads: p-3 still running).
@@ -102,3 +110,21 @@ def test_with_no_worker_alive_the_queue_is_read_after_one_poll_interval(repo: Pa
     assert _read_refs_with_trials_finishing(repo, state)
     statuses = [t.status for t in state.trials]
     assert statuses[2:] == ["running"] * (TRIALS - 2), statuses  # two reads, then the queue's
+
+
+def test_the_pace_of_refs_is_kept_across_a_queue_read(repo: Path) -> None:
+    """A trial's length is the gap between refs, wherever the queue reads fall: a read while the
+    first trial runs does not shorten the wait for the second."""
+    with _a_live_worker(repo):
+        state = _state()
+        pace = Pace()
+        started = pace.last
+        assert _refs_until_poll(repo, state, state.trials, lambda: None, POLL, pace)  # no ref
+        sh("git", "update-ref", f"refs/exps/ab/{'c' * 38}/p-1", "HEAD", cwd=repo)
+        assert _refs_until_poll(repo, state, state.trials, lambda: None, POLL, pace)
+        ended = time.monotonic()
+    assert [t.status for t in state.trials] == ["success"] + ["running"] * (TRIALS - 1)
+    # p-1 took from the start (not from the last queue read) to pace.last, so p-2 is due as
+    # long after it, and the queue read waits a poll interval past that.
+    assert started < pace.last - POLL
+    assert ended >= pace.last + (pace.last - started) + POLL

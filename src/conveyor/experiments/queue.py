@@ -221,10 +221,11 @@ def wait(
     took it): that one is queued again with ``requeue``, once.
     """
     starved = ghost_polls = 0
+    pace = Pace()
     unresolved: dict[str, int] = {}  # polls in a row a trial was neither in the queue nor a ref
     requeued: set[str] = set()
     while any(t.status not in FINISHED for t in trials):
-        if not _refs_until_poll(root, state, trials, on_change, poll):
+        if not _refs_until_poll(root, state, trials, on_change, poll, pace):
             break  # every trial has its experiment ref: no need to ask DVC's queue
         entries = _dvc.queue_status(root)
         refs = _dvc.experiment_refs(root)  # read after the queue: a trial it calls done has one
@@ -288,12 +289,20 @@ def wait(
             starved = 0
 
 
+class Pace:
+    """When the latest experiment ref came, kept across queue reads: at first, the wait's start."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+
 def _refs_until_poll(
     root: Path,
     state: SweepState,
     trials: list[Trial],
     on_change: Callable[[], None],
     poll: float,
+    pace: Pace | None = None,
 ) -> bool:
     """Mark trials whose experiment ref appears as finished, until it is time to read the queue.
 
@@ -303,12 +312,13 @@ def _refs_until_poll(
     wanted is alive (:func:`_workers_busy`): the queue is moving, and a ``dvc queue status`` (a
     DVC start-up, about a second of the CPU the trials run on) would tell nothing the refs do
     not, so the read is put off to ``poll`` seconds after the next ref is due (the gap since the
-    one before, a trial's length at ``-j 1``). Refs that stop coming (a failed or stuck trial,
-    the last ones running) or a missing worker still get the queue read, so failures and dead
-    workers are found from DVC's own state. Returns whether any of ``trials`` is unfinished.
+    one before, ``pace``: a trial's length at ``-j 1``). Refs that stop coming (a failed or
+    stuck trial, the last ones running) or a missing worker still get the queue read, so
+    failures and dead workers are found from DVC's own state. Returns whether any of
+    ``trials`` is unfinished.
     """
-    last = time.monotonic()  # when the latest ref came (this call's start for the first)
-    deadline = last + poll
+    pace = pace if pace is not None else Pace()
+    deadline = time.monotonic() + poll
     while time.monotonic() < deadline:
         time.sleep(REFS_SECONDS)
         refs = _dvc.experiment_refs(root)
@@ -320,9 +330,11 @@ def _refs_until_poll(
             on_change()
         if all(t.status in FINISHED for t in trials):
             return False
-        if done and _workers_busy(root, state.jobs, trials):
+        if done:
             now = time.monotonic()
-            deadline, last = now + (now - last) + poll, now
+            if _workers_busy(root, state.jobs, trials):
+                deadline = max(deadline, now + (now - pace.last) + poll)
+            pace.last = now
     return True
 
 
