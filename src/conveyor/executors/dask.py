@@ -34,6 +34,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+PROFILER_SETTING = "distributed.worker.profile.enabled"
+"""Dask's worker profiler, off on the LocalCluster conveyor starts."""
 MEMORY_PATTERN = r"auto|\d+(\.\d+)?\s*([kKMGT]i?B|B)?"
 
 
@@ -201,14 +203,22 @@ class DaskExecutor(Executor[DaskParams]):
         address, origin = self._address(where, source)
         with ExitStack() as stack:
             if address is None:
-                cluster = engine.LocalCluster(
-                    n_workers=self.params.workers or os.cpu_count() or 1,
-                    threads_per_worker=1,
-                    processes=True,
-                    memory_limit=self.params.memory_limit,
-                    dashboard_address=":0",  # a free port: never clashes with another
-                    silence_logs=logging.ERROR,
-                )
+                import dask
+
+                # Each worker's nanny hands it the config current here. The statistical
+                # profiler samples every worker's stack every 10 ms for a dashboard page that
+                # nobody opens on a cluster living as long as one command; by hand, a monitor
+                # of 40 files took 9-20% less worker CPU without it. A cluster you start keeps
+                # your configuration.
+                with dask.config.set({PROFILER_SETTING: False}):
+                    cluster = engine.LocalCluster(
+                        n_workers=self.params.workers or os.cpu_count() or 1,
+                        threads_per_worker=1,
+                        processes=True,
+                        memory_limit=self.params.memory_limit,
+                        dashboard_address=":0",  # a free port: never clashes with another
+                        silence_logs=logging.ERROR,
+                    )
                 stack.callback(cluster.close)
                 client = engine.Client(cluster, timeout=self.params.connect_timeout)
             else:
