@@ -53,9 +53,12 @@ class MlflowServer:
             "--workers",
             "1",
         ]
+        # Without MLflow's job runner: it starts huey consumer processes (each importing mlflow,
+        # then polling) for server-side GenAI jobs that conveyor never submits.
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         with log.open("wb") as out:
             process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env
             )
         server = cls(process, f"http://127.0.0.1:{port}", log)
         deadline = time.monotonic() + wait
