@@ -371,13 +371,20 @@ def scheduler() -> Any:
     """
     import logging
 
+    import dask
     from distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    ) as cluster:
+    from conveyor.executors.dask import PROFILER_SETTING
+
+    # As on the cluster the dask executor starts: no worker profiler sampling every 10 ms (the
+    # workers get the config current when they start; this process keeps its own).
+    with dask.config.set({PROFILER_SETTING: False}):
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+    with cluster:
         yield cluster.scheduler_address

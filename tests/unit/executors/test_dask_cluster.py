@@ -19,8 +19,10 @@ def test_its_workers_run_without_the_profiler_and_the_driver_keeps_its_config(
     executor = DaskExecutor.from_config({"workers": 1})
     assert isinstance(executor, DaskExecutor)
     setting = functools.partial(dask.config.get, PROFILER_SETTING)
+    before = setting()
     with executor.open(where="executor") as session:
         on_worker = session.submit(setting).result()
         on_driver = setting()
     assert on_worker is False
-    assert on_driver is True  # Dask's default, unchanged in this process
+    assert before is True  # Dask's default, in this test process
+    assert on_driver is True  # unchanged by opening the cluster
