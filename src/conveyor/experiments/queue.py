@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import math
 import os
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from conveyor import _git
     from conveyor.experiments.plan import SweepState, Trial
 
 POLL_SECONDS = 5.0
@@ -41,6 +43,14 @@ REFS_SECONDS = 1.0
 STARVED_POLLS = 3
 """Polls with fewer trials running than workers wanted before ``dvc queue start`` again."""
 DVC_YAML = "dvc.yaml"
+STASH_BUSY = "is busy, it is being blocked by"
+"""What DVC prints when another process holds its experiments lock (``dvc.rwlock``)."""
+QUEUED = re.compile(r"^Queued experiment '([^']+)'", re.MULTILINE)
+"""The line ``dvc exp run --queue`` prints for each trial it has queued."""
+LOCK_PATIENCE = 60.0
+"""Seconds to keep queueing while a worker holds DVC's stash lock: DVC fails at once instead of
+waiting, and a worker holds it for a second or so each time it sets a trial up."""
+LOCK_RETRY_SECONDS = 0.5
 WORKER_PATIENCE = 8.0
 """Seconds a DVC queue worker surely waits for work once started (DVC's ``TemporaryWorker``
 waits 10 s after its start-up before it looks at the queue and exits if it is empty)."""
@@ -76,7 +86,7 @@ def enqueue(root: Path, state: SweepState, trial: Trial, dvc_yaml: str | None) -
     if dvc_yaml is not None:
         _atomic.write_text(path, dvc_yaml)
     try:
-        done = _dvc.run(root, *args, what=f"queueing trial '{trial.name}'", check=False)
+        done = _queue(root, args, what=f"queueing trial '{trial.name}'")
     finally:
         if dvc_yaml is not None:
             _atomic.write_text(path, committed)
@@ -117,11 +127,38 @@ def enqueue_grid(root: Path, state: SweepState, trials: list[Trial]) -> bool:
     if len(trials) == 1:
         args[5] = trials[0].name  # a single trial is not a sweep: DVC would not add '-1'
     args.append(state.target)
-    _dvc.run(root, *args, what=f"queueing the {len(trials)} trials of '{state.prefix}'")
+    what = f"queueing the {len(trials)} trials of '{state.prefix}'"
+    done = _queue(root, args, what=what)
+    queued = set(QUEUED.findall(done.out))
+    if done.returncode != 0 and not _stash_busy(done):
+        raise _dvc.failure(what, done)
     for trial in trials:
-        trial.status, trial.error = "queued", None
+        if trial.name in queued:
+            trial.status, trial.error = "queued", None
     state.save(root)
+    # DVC stashes a grid's trials one at a time, each under the lock: a worker setting up an
+    # early one can hold it when a later one's turn comes. Queue the rest one by one.
+    for trial in trials:
+        if trial.name not in queued:
+            enqueue(root, state, trial, None)
     return True
+
+
+def _queue(root: Path, args: list[str], *, what: str) -> _git.Completed:
+    """Run a ``dvc exp run --queue``, again while a worker's lock refuses it.
+
+    Only while it has queued nothing yet, and for up to :data:`LOCK_PATIENCE` seconds.
+    """
+    deadline = time.monotonic() + LOCK_PATIENCE
+    while True:
+        done = _dvc.run(root, *args, what=what, check=False)
+        if not _stash_busy(done) or QUEUED.search(done.out) or time.monotonic() > deadline:
+            return done
+        time.sleep(LOCK_RETRY_SECONDS)
+
+
+def _stash_busy(done: _git.Completed) -> bool:
+    return done.returncode != 0 and STASH_BUSY in done.output
 
 
 def forget(root: Path, names: list[str]) -> None:
@@ -177,7 +214,8 @@ def workers_starting(root: Path, jobs: int) -> Iterator[None]:
     inspect and ping), and an idle DVC worker waits 10 s for work: started meanwhile, it is ready
     when the queueing ends, instead of starting then. (It takes a trial's message at once, but
     sets the trial up under DVC's stash lock, which the queueing holds while it stashes each
-    trial: a worker retries it every second, and in practice gets it after the last.) When the
+    trial: a worker retries it every second; when it gets it between two trials, the queueing
+    is refused and tries again, :func:`_queue`.) When the
     queueing took longer than the workers wait, those that gave up are started again at the end
     (not sooner: DVC would take a worker still starting for a missing one and start a twin).
     """
