@@ -93,7 +93,22 @@ def dump_pipeline(pipeline: Pipeline) -> bytes:
     """
     import skops.io as sio
 
+    _forget_fit_threads(pipeline)
     return canonical_skops(bytes(sio.dumps(pipeline)))
+
+
+def _forget_fit_threads(pipeline: Pipeline) -> None:
+    """Drop the thread count a histogram gradient boosting model keeps from its fit.
+
+    Its ``_bin_mapper`` holds the OpenMP threads the fit ran on (``n_threads``): the same data
+    and params gave another ``pipeline.skops``, and another md5 in dvc.lock, on a machine with
+    another core count or under ``OMP_NUM_THREADS``. Nothing else it learns depends on it
+    (the trees are equal), and None is what it means to bin with: the threads at hand.
+    """
+    for _, step in pipeline.steps:
+        mapper = getattr(step, "_bin_mapper", None)
+        if mapper is not None and hasattr(mapper, "n_threads"):
+            mapper.n_threads = None
 
 
 def save_bundle(
