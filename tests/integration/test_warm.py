@@ -203,6 +203,45 @@ def test_the_client_s_thread_limits_reach_the_forked_stage(tmp_path: Path) -> No
     assert done.stdout.strip() == "[1]"
 
 
+def test_a_client_without_thread_limits_gets_the_defaults_not_the_server_starter_s(
+    tmp_path: Path,
+) -> None:
+    """A server started under OMP_NUM_THREADS=1 (a test's monkeypatch) forks a stage for a
+    client that set none: the stage must run on the threads a cold process has."""
+    from conveyor.cli._stage_server import THREAD_VARIABLES
+
+    report = (
+        "from threadpoolctl import threadpool_info\n"
+        "pools = threadpool_info()\n"
+        "print(sorted({p['num_threads'] for p in pools if p['user_api'] == 'openmp'}))\n"
+    )
+    warm = (
+        "import os\n"
+        "from conveyor.cli._stage_server import _limit_threads, _preload\n"
+        "client = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}\n"
+        "_preload()\n"  # as serve() does, in the server
+        "_limit_threads(client)\n" + report  # as _child() does, in the forked stage
+    )
+    cold = "import sklearn.ensemble, xgboost\n" + report
+    unset = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+
+    def threads(code: str, environment: dict[str, str]) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+        )
+        return done.stdout.strip()
+
+    expected = threads(cold, unset)
+    if expected == "[1]":
+        pytest.skip("one core here: the server starter's one thread is also the default")
+    assert threads(warm, {**unset, "OMP_NUM_THREADS": "1"}) == expected
+
+
 def test_a_server_that_never_answers_costs_a_timeout_not_the_stage(
     reproduced_project: Path, tmp_path: Path
 ) -> None:

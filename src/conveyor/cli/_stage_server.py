@@ -59,9 +59,7 @@ def serve(path: str, parent: int) -> None:
         # would otherwise count as an install below.
         del sys.path[0]
     started = _interpreter(dict(os.environ))  # before the imports: a change makes it stale
-    for module in PRELOAD:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
+    _preload()
     wake = wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
@@ -94,6 +92,22 @@ def serve(path: str, parent: int) -> None:
     listener.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _preload() -> None:
+    """Import :data:`PRELOAD`, their thread pools sized as with no thread variables set.
+
+    A pool sizes itself from ``OMP_NUM_THREADS`` and the like when its library loads, here, and
+    the server inherits whatever started it (a test's ``OMP_NUM_THREADS=1``). A child applies
+    its client's limits (``_limit_threads``), and only those: a client that set none must get
+    the defaults a cold process has, not the server's starter's (a histogram gradient boosting
+    fit under one thread wrote other model bytes).
+    """
+    for name in THREAD_VARIABLES:
+        os.environ.pop(name, None)
+    for module in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
 
 def _accept(
