@@ -129,9 +129,10 @@ def enqueue_grid(root: Path, state: SweepState, trials: list[Trial]) -> bool:
     args.append(state.target)
     what = f"queueing the {len(trials)} trials of '{state.prefix}'"
     done = _queue(root, args, what=what)
-    queued = set(QUEUED.findall(done.out))
     if done.returncode != 0 and not _stash_busy(done):
         raise _dvc.failure(what, done)
+    names = [t.name for t in trials]
+    queued = set(names) if done.returncode == 0 else set(QUEUED.findall(done.out))
     for trial in trials:
         if trial.name in queued:
             trial.status, trial.error = "queued", None
@@ -215,9 +216,9 @@ def workers_starting(root: Path, jobs: int) -> Iterator[None]:
     when the queueing ends, instead of starting then. (It takes a trial's message at once, but
     sets the trial up under DVC's stash lock, which the queueing holds while it stashes each
     trial: a worker retries it every second; when it gets it between two trials, the queueing
-    is refused and tries again, :func:`_queue`.) When the
-    queueing took longer than the workers wait, those that gave up are started again at the end
-    (not sooner: DVC would take a worker still starting for a missing one and start a twin).
+    is refused and tries again, :func:`_queue`.) When the queueing took longer than the workers
+    wait, those that gave up are started again at the end (not sooner: DVC would take a worker
+    still starting for a missing one and start a twin).
     """
     from concurrent.futures import ThreadPoolExecutor
 
