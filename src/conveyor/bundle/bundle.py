@@ -105,7 +105,8 @@ def _forget_fit_threads(pipeline: Pipeline) -> None:
     another core count or under ``OMP_NUM_THREADS``. Nothing else it learns depends on it
     (the trees are equal), and None is what it means to bin with: the threads at hand.
     """
-    for _, step in pipeline.steps:
+    steps = [step for _, step in getattr(pipeline, "steps", [])] or [pipeline]  # a bare model too
+    for step in steps:
         mapper = getattr(step, "_bin_mapper", None)
         if mapper is not None and hasattr(mapper, "n_threads"):
             mapper.n_threads = None
