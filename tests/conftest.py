@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +226,8 @@ STAGE_WORK = {
     "dvc": frozenset({"repro", "exp", "queue"}),
 }
 _running: list[pytest.Item] = []  # the test whose setup, call or teardown runs now
+TIMES_ENV = "CONVEYOR_TEST_TIMES"
+"""A path prefix: each test process writes its tests' start and duration to ``PREFIX.<worker>``."""
 
 
 def stage_work(argv: list[str]) -> str | None:
@@ -260,12 +264,23 @@ sys.addaudithook(_audit)
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
-    """Tell ``_audit`` which test runs, setup and teardown included."""
+    """Tell ``_audit`` which test runs, setup and teardown included.
+
+    With :data:`TIMES_ENV` set, each test process also appends one line per test to
+    ``<that path>.<worker>``: the test, when it started and how long it took (setup, call and
+    teardown), to see where a whole run's time goes (docs/testing.md).
+    """
     _running.append(item)
+    started = time.time()
     try:
         return (yield)
     finally:
         _running.pop()
+        if times := os.environ.get(TIMES_ENV):
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            line = json.dumps([item.nodeid, round(started, 3), round(time.time() - started, 3)])
+            with open(f"{times}.{worker}", "a", encoding="utf-8") as out:
+                out.write(line + "\n")
 
 
 @pytest.fixture(scope="session")
