@@ -20,7 +20,7 @@ import pytest
 from conveyor.errors import SweepError
 from conveyor.experiments import _dvc, queue
 from conveyor.experiments.plan import SweepState, Trial
-from tests.conftest import dvc, sh
+from tests.conftest import commit_all, dvc, sh
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,8 +40,7 @@ def repo(tmp_path: Path) -> Path:
     dvc("init", "-q", cwd=root)
     (root / "params.yaml").write_text("x: 0\ny: 0\n")
     (root / "dvc.yaml").write_text("stages:\n  gate:\n    cmd: 'true'\n    params: [x, y]\n")
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "-qm", "a one-stage project", cwd=root)
+    commit_all(root, "a one-stage project")
     return root
 
 
