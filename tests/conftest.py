@@ -45,6 +45,17 @@ def commit_all(root: Path, message: str) -> None:
     sh("git", "commit", "-qm", message, cwd=root)
 
 
+def git_dvc_repo(root: Path, files: dict[str, str] | None = None) -> Path:
+    """``root`` made a git + DVC repository holding ``files`` (path -> text), all committed."""
+    root.mkdir(parents=True)
+    sh("git", "init", "-q", cwd=root)
+    dvc("init", "-q", cwd=root)
+    for name, text in (files or {}).items():
+        (root / name).write_text(text)
+    commit_all(root, "a git + DVC repository")
+    return root
+
+
 def conveyor(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The installed ``conveyor`` console script, as users run it."""
     return sh(VENV_BIN / "conveyor", *args, cwd=cwd, check=check)

@@ -20,7 +20,7 @@ import pytest
 from conveyor.errors import SweepError
 from conveyor.experiments import _dvc, queue
 from conveyor.experiments.plan import SweepState, Trial
-from tests.conftest import commit_all, dvc, sh
+from tests.conftest import git_dvc_repo
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,14 +34,8 @@ HELD_SECONDS = 2.0
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    sh("git", "init", "-q", cwd=root)
-    dvc("init", "-q", cwd=root)
-    (root / "params.yaml").write_text("x: 0\ny: 0\n")
-    (root / "dvc.yaml").write_text("stages:\n  gate:\n    cmd: 'true'\n    params: [x, y]\n")
-    commit_all(root, "a one-stage project")
-    return root
+    stage = "stages:\n  gate:\n    cmd: 'true'\n    params: [x, y]\n"
+    return git_dvc_repo(tmp_path / "repo", {"params.yaml": "x: 0\ny: 0\n", "dvc.yaml": stage})
 
 
 @pytest.fixture

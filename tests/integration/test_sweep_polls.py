@@ -20,7 +20,7 @@ import pytest
 from conveyor.experiments import _dvc
 from conveyor.experiments.plan import SweepState, Trial
 from conveyor.experiments.queue import REFS_SECONDS, Pace, _refs_until_poll, _start_workers
-from tests.conftest import dvc, sh
+from tests.conftest import git_dvc_repo, sh
 from tests.sweep_project import worker_pids
 
 if TYPE_CHECKING:
@@ -38,12 +38,7 @@ FINISHING = 4
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    sh("git", "init", "-q", cwd=root)
-    dvc("init", "-q", cwd=root)
-    sh("git", "commit", "-qm", "dvc init", cwd=root)
-    return root
+    return git_dvc_repo(tmp_path / "repo")
 
 
 def _state() -> SweepState:

@@ -192,15 +192,20 @@ def test_the_client_s_thread_limits_reach_the_forked_stage(tmp_path: Path) -> No
         "print(sorted({p['num_threads'] for p in threadpool_info()}))\n"
     )
     environment = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    assert _printed(probe, environment, tmp_path) == "[1]"
+
+
+def _printed(code: str, environment: dict[str, str], cwd: Path) -> str:
+    """What ``python -c code`` prints, run in ``cwd`` with exactly ``environment``."""
     done = subprocess.run(
-        [sys.executable, "-c", probe],
+        [sys.executable, "-c", code],
         env=environment,
         capture_output=True,
         text=True,
         check=True,
-        cwd=tmp_path,
+        cwd=cwd,
     )
-    assert done.stdout.strip() == "[1]"
+    return done.stdout.strip()
 
 
 def test_a_client_without_thread_limits_gets_the_defaults_not_the_server_starter_s(
@@ -225,21 +230,10 @@ def test_a_client_without_thread_limits_gets_the_defaults_not_the_server_starter
     cold = "import sklearn.ensemble, xgboost\n" + report
     unset = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
 
-    def threads(code: str, environment: dict[str, str]) -> str:
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=tmp_path,
-        )
-        return done.stdout.strip()
-
-    expected = threads(cold, unset)
+    expected = _printed(cold, unset, tmp_path)
     if expected == "[1]":
         pytest.skip("one core here: the server starter's one thread is also the default")
-    assert threads(warm, {**unset, "OMP_NUM_THREADS": "1"}) == expected
+    assert _printed(warm, {**unset, "OMP_NUM_THREADS": "1"}, tmp_path) == expected
 
 
 def test_a_server_that_never_answers_costs_a_timeout_not_the_stage(

@@ -90,6 +90,7 @@ def dump_pipeline(pipeline: Pipeline) -> bytes:
 
     Canonical (:mod:`conveyor.bundle._canonical`): equal pipelines give equal bytes, so
     retraining on the same data and params leaves the model's md5 in dvc.lock unchanged.
+    Clears ``pipeline``'s record of its fit's threads first (:func:`_forget_fit_threads`).
     """
     import skops.io as sio
 

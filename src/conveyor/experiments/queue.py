@@ -131,8 +131,7 @@ def enqueue_grid(root: Path, state: SweepState, trials: list[Trial]) -> bool:
     done = _queue(root, args, what=what)
     if done.returncode != 0 and not _stash_busy(done):
         raise _dvc.failure(what, done)
-    names = [t.name for t in trials]
-    queued = set(names) if done.returncode == 0 else set(QUEUED.findall(done.out))
+    queued = {t.name for t in trials} if done.returncode == 0 else set(QUEUED.findall(done.out))
     for trial in trials:
         if trial.name in queued:
             trial.status, trial.error = "queued", None
