@@ -104,14 +104,18 @@ def _sweep_until_its_trial_runs(
     sh("git", "commit", "-qm", "a model that takes its time", cwd=project)
     gate = project.parent / f"{name}.gate"
     monkeypatch.setenv("UNHURRIED_GATE", str(gate))  # the workers and a resumed sweep inherit it
-    process = subprocess.Popen(
-        [VENV_BIN / "conveyor", "sweep", "model.params.C=0.5", "-j", "1", "--name", name],
-        cwd=project,
-        env={**os.environ, "CONVEYOR_SWEEP_POLL": str(POLL)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # -v: a line on stderr for each read of DVC's queue (_queue_reads counts them). To a file,
+    # which the test reads while the sweep runs.
+    argv = ["conveyor", "-v", "sweep", "model.params.C=0.5", "-j", "1", "--name", name]
+    with _stderr(project).open("w") as err:
+        process = subprocess.Popen(
+            [VENV_BIN / argv[0], *argv[1:]],
+            cwd=project,
+            env={**os.environ, "CONVEYOR_SWEEP_POLL": str(POLL)},
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     trials: list[psutil.Process] = []
 
     def started() -> bool:
@@ -122,6 +126,17 @@ def _sweep_until_its_trial_runs(
 
     _wait_for(started, "the trial to start on a worker", process)
     return process, gate, trials[0]
+
+
+def _stderr(project: Path) -> Path:
+    """Where the sweep ``_sweep_until_its_trial_runs`` started writes its stderr."""
+    return project.parent / "sweep.err"
+
+
+def _finished(project: Path, process: subprocess.Popen[str]) -> tuple[str, str]:
+    """The sweep's stdout and stderr once it has exited."""
+    out, _ = process.communicate(timeout=PATIENCE)
+    return out, _stderr(project).read_text()
 
 
 def _descendants(project: Path) -> list[psutil.Process]:
@@ -146,18 +161,11 @@ def _gone(process: psutil.Process) -> bool:
         return True
 
 
-def _queue_reads(sweep: subprocess.Popen[str], count: int) -> None:
-    """Until the sweep has started ``count`` ``dvc queue status`` reads (its polls)."""
-    seen: set[tuple[int, float]] = set()
-    parent = psutil.Process(sweep.pid)
+def _queue_reads(project: Path, sweep: subprocess.Popen[str], count: int) -> None:
+    """Until the sweep (``-v``) has read DVC's queue ``count`` times: its polls."""
 
     def enough() -> bool:
-        with contextlib.suppress(psutil.Error):
-            for child in parent.children():
-                with contextlib.suppress(psutil.Error):
-                    if cmdline(child)[-2:] == ["queue", "status"]:
-                        seen.add((child.pid, child.create_time()))
-        return len(seen) >= count
+        return _stderr(project).read_text().count("conveyor: read DVC's queue: ") >= count
 
     _wait_for(enough, f"{count} polls of the sweep", sweep)
 
@@ -167,8 +175,8 @@ def test_a_trial_whose_worker_stalls_before_collecting_it_is_a_success(
 ) -> None:
     """The finishing race, made certain. The trial's stages ran and DVC committed the experiment
     in the trial's temporary copy, but its worker is stopped before it brings the experiment
-    into the project: DVC lists the trial Running, there is no experiment ref, and celery's
-    one-second inspect gets no answer ("0 active"), for twice the polls after which a dead
+    into the project: DVC lists the trial Running, there is no experiment ref, and the worker
+    would answer no celery inspect ("0 active"), for twice the polls after which a dead
     worker's trial is failed. The worker then resumes; the sweep must report the trial's success
     and exit 0, neither failing it nor killing it as a ghost."""
     from conveyor.experiments import _dvc
@@ -189,12 +197,12 @@ def test_a_trial_whose_worker_stalls_before_collecting_it_is_a_success(
         # stopped parent, the worker, cannot reap it.
         _wait_for(lambda: _gone(trial), "the trial's dvc exp exec-run to end", process)
         assert name not in _dvc.experiment_refs(project)  # not collected: the window is open
-        _queue_reads(process, 2 * STARVED_POLLS + 1)
+        _queue_reads(project, process, 2 * STARVED_POLLS + 1)
         assert sweep_state(project, "w")["trials"][0]["status"] == "running"
     finally:
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
-    out, err = process.communicate(timeout=PATIENCE)
+    out, err = _finished(project, process)
     assert process.returncode == 0, out + err
     assert [t["status"] for t in sweep_state(project, "w")["trials"]] == ["success"]
     assert not re.search(r"[1-9]\d* failed", err), err
@@ -212,7 +220,7 @@ def test_a_trial_whose_worker_dies_after_starting_it_fails_and_resume_completes_
         group = os.getpgid(pid)
         assert group != os.getpgrp(), "the worker shares the test's process group"
         os.killpg(group, signal.SIGKILL)  # the worker and the trial it runs
-    out, err = process.communicate(timeout=PATIENCE)
+    out, err = _finished(project, process)
     assert process.returncode == 1, out + err
     assert "its DVC queue worker died" in err
     assert "queued again" not in err

@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v",
         "--verbose",
         action="store_true",
-        help="show tracebacks of errors (or set CONVEYOR_FULL_ERROR=1)",
+        help="show tracebacks of errors (or set CONVEYOR_FULL_ERROR=1) and what a sweep reads",
     )
     commands = parser.add_subparsers(title="commands", dest="command", required=True)
 
@@ -237,6 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_stderr() -> None:
+    """Conveyor's own debug lines (``conveyor: ...``) on stderr; other libraries' stay off."""
+    import logging
+
+    logger = logging.getLogger("conveyor")
+    if not logger.handlers:  # once, should main run twice in a process
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("conveyor: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning ConveyorErrors into a message and an exit code."""
     args = list(argv if argv is not None else sys.argv[1:])
@@ -244,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     flags = {"-v", "--verbose"}
     verbose = os.environ.get("CONVEYOR_FULL_ERROR") == "1" or bool(flags & set(args))
     args = [a for a in args if a not in flags]
+    if verbose:
+        _log_to_stderr()
     server = os.environ.get(SOCKET_ENV) if os.environ.get(COLD_ENV) != "1" else None
     if args[:1] == ["run"] and server:
         code = delegate(server, args)

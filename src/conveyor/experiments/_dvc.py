@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 TAIL_LINES = 20
+_log = logging.getLogger("conveyor.sweep")
 
 
 def run(
@@ -92,41 +95,72 @@ class QueueStatus:
 
 
 def queue_status(root: Path) -> QueueStatus:
-    """Read the DVC queue (unnamed entries are skipped) and count its live workers.
+    """Read the DVC queue's named entries and count its live workers.
 
-    ``dvc queue status`` has no JSON output, so its table is read: ``Task Name Created Status``,
-    where Created may hold a space (``04:38 PM``) but Status never does. Its last line, ``Worker
-    status: N active``, is not used: DVC asks the workers over celery with a one-second timeout,
-    so a busy machine (or a worker finishing a trial) reads as "0 active" while every worker is
-    alive, and a trial would be declared dead while it runs. :func:`live_workers` asks the OS.
+    Read in this process through DVC's own API, ``celery_queue.status()``, which is what ``dvc
+    queue status`` prints. The command cost a DVC start-up per read (about a second of the CPU
+    the trials run on) and then asked the workers over celery with a one-second timeout, for a
+    ``Worker status: N active`` line that is not used: a busy machine (or a worker finishing a
+    trial) reads as "0 active" while every worker is alive, and a trial would be declared dead
+    while it runs. :func:`live_workers` asks the OS. DVC is imported at the first read.
     """
-    done = run(root, "dvc", "queue", "status", what="reading the experiment queue")
-    return QueueStatus(parse_queue_table(done.out), live_workers(root))
+    status = QueueStatus(current_attempts(_queue_rows(root)), live_workers(root))
+    _log.debug(
+        "read DVC's queue: %s; %d workers alive",
+        ", ".join(f"{e.name} {e.status}" for e in status.entries.values()) or "empty",
+        status.live_workers,
+    )
+    return status
+
+
+READ_ATTEMPTS = 3
+"""Reads of the queue before its error is the sweep's: a worker moving a message file from the
+broker's queue to ``processed`` while it is read makes one read fail (the file is gone, or half
+written), and the next read finds it in its new place."""
+
+
+def _queue_rows(root: Path) -> list[QueueEntry]:
+    """The queue's rows as ``dvc queue status`` lists them: running, queued, failed, success."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            with Repo(str(root)) as repo:
+                rows = repo.experiments.celery_queue.status()
+            return [
+                QueueEntry(row["rev"][:7], row["name"], row["status"].lower())
+                for row in rows
+                if row.get("name")  # not a trial: sweeps name every one
+            ]
+        except (DvcException, OSError, ValueError) as exc:  # ValueError: a half-written JSON
+            if attempt == READ_ATTEMPTS:
+                raise SweepError(
+                    f"reading the experiment queue failed: {type(exc).__name__}: {exc}",
+                    where="conveyor sweep",
+                    fix="check 'dvc queue status' in the project; finished trials are kept: "
+                    "conveyor sweep --resume",
+                ) from exc
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 LIVE = ("queued", "running")
 """Statuses of an entry that has not finished."""
 
 
-def parse_queue_table(text: str) -> dict[str, QueueEntry]:
-    """The entries of ``dvc queue status``'s table by name: each name's current attempt.
+def current_attempts(rows: list[QueueEntry]) -> dict[str, QueueEntry]:
+    """The queue's entries by name: each name's current attempt.
 
     DVC lists running, queued, failed, then successful entries. A name can have two: a trial
     queued again after a failed attempt that DVC still lists. Its live entry (queued or
-    running) is the current attempt, whatever the order; between finished ones, the later line
+    running) is the current attempt, whatever the order; between finished ones, the later row
     is the newer (DVC lists them in the order their workers took them).
     """
     entries: dict[str, QueueEntry] = {}
-    rows = False  # after the header; an empty queue is a sentence instead of a table
-    for line in text.splitlines():
-        cells = line.split()
-        if cells[:2] == ["Task", "Name"]:
-            rows = True
-        if not rows or len(cells) < 4 or cells[0] == "Task" or line.startswith("Worker status:"):
-            continue
-        entry = QueueEntry(cells[0], cells[1], cells[-1].lower())
+    for entry in rows:
         known = entries.get(entry.name)
-        if entry.name != "None" and (known is None or known.status not in LIVE):
+        if known is None or known.status not in LIVE:
             entries[entry.name] = entry
     return entries
 

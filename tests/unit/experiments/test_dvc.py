@@ -1,8 +1,9 @@
 """Reading results out of experiment commits with one real ``git cat-file --batch``; telling
-live DVC queue workers from dead ones by their real processes; reading ``dvc queue status``."""
+live DVC queue workers from dead ones by their real processes; reading DVC's queue."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -12,7 +13,9 @@ import psutil
 import pytest
 
 from conveyor.errors import SweepError
-from conveyor.experiments._dvc import live_workers, parse_queue_table, show_files
+from conveyor.experiments import _dvc
+from conveyor.experiments._dvc import QueueEntry, current_attempts, live_workers, show_files
+from tests.conftest import git_dvc_repo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -99,33 +102,74 @@ def test_workers_of_other_projects_exited_ones_and_other_programs_are_not(
     assert live_workers(project) == 1
 
 
-# ``dvc queue status`` of DVC 3 (dvc/commands/queue/status.py): running, queued, failed, then
-# successful entries; Created may hold a space.
-REQUEUED = """\
-Task     Name    Created         Status
-1a2b3c4  l-2     09:40 PM        Running
-9f8e7d6  l-1     09:41 PM        Queued
-5d6e7f8  l-1     09:39 PM        Failed
-0a0b0c0  l-3     09:38 PM        Failed
-1b1b1b1  l-3     09:42 PM        Failed
-2c2c2c2  l-4     Dec 01, 2026    Success
-
-Worker status: 1 active, 0 idle
-"""
+# ``celery_queue.status()`` of DVC 3 (what ``dvc queue status`` prints): running, queued,
+# failed, then successful entries.
+REQUEUED = [
+    QueueEntry("1a2b3c4", "l-2", "running"),
+    QueueEntry("9f8e7d6", "l-1", "queued"),
+    QueueEntry("5d6e7f8", "l-1", "failed"),
+    QueueEntry("0a0b0c0", "l-3", "failed"),
+    QueueEntry("1b1b1b1", "l-3", "failed"),
+    QueueEntry("2c2c2c2", "l-4", "success"),
+]
 
 
 def test_a_trial_queued_again_reads_as_its_live_attempt_not_the_failed_one_dvc_kept() -> None:
-    entries = parse_queue_table(REQUEUED)
+    entries = current_attempts(REQUEUED)
     assert {name: (e.task, e.status) for name, e in entries.items()} == {
         "l-1": ("9f8e7d6", "queued"),  # listed before its earlier, failed attempt
         "l-2": ("1a2b3c4", "running"),
-        "l-3": ("1b1b1b1", "failed"),  # between finished attempts, the later line
+        "l-3": ("1b1b1b1", "failed"),  # between finished attempts, the later row
         "l-4": ("2c2c2c2", "success"),
     }
 
 
-def test_an_empty_queue_has_no_entries() -> None:
-    assert (
-        parse_queue_table("No experiment tasks in the queue.\n\nWorker status: 0 active, 0 idle\n")
-        == {}
-    )
+HALF_WRITTEN = '{"body": "eyJ'
+"""A kombu message file caught while its writer is still at it."""
+
+
+MESSAGE = ".dvc/tmp/exps/celery/broker/processed/99_half.celery.msg"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git + DVC repository whose queue's processed messages hold one that is half written."""
+    root = git_dvc_repo(tmp_path / "repo")
+    assert _dvc.queue_status(root) == _dvc.QueueStatus({}, 0)  # DVC makes its broker's folders
+    (root / MESSAGE).write_text(HALF_WRITTEN)
+    return root
+
+
+def test_each_read_is_logged_for_conveyor_v(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = git_dvc_repo(tmp_path / "repo")
+    with caplog.at_level(logging.DEBUG, logger="conveyor.sweep"):
+        _dvc.queue_status(root)
+    assert caplog.messages == ["read DVC's queue: empty; 0 workers alive"]
+
+
+def test_a_message_file_finished_between_two_reads_is_read_the_second_time(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+
+    def writer_finishes(seconds: float) -> None:  # the worker moves its message on meanwhile
+        pauses.append(seconds)
+        (repo / MESSAGE).unlink()
+
+    monkeypatch.setattr(_dvc.time, "sleep", writer_finishes)
+    assert _dvc.queue_status(repo).entries == {}
+    assert len(pauses) == 1
+
+
+def test_a_queue_that_stays_unreadable_is_a_sweep_error_with_its_cause(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(_dvc.time, "sleep", pauses.append)
+    with pytest.raises(SweepError) as raised:
+        _dvc.queue_status(repo)
+    assert len(pauses) == _dvc.READ_ATTEMPTS - 1
+    assert "reading the experiment queue failed: JSONDecodeError: " in str(raised.value)
+    assert "conveyor sweep --resume" in raised.value.render()
