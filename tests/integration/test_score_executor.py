@@ -209,17 +209,22 @@ class _KillAfterFirstShard(WorkerPlugin):
 
 
 @pytest.mark.parametrize("output", ["out/scored.parquet", "out/parts/"])
-def test_a_worker_killed_mid_score_leaves_the_previous_output(work: Path, output: str) -> None:
+def test_a_worker_killed_mid_score_leaves_the_previous_output(
+    work: Path, output: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Parts already merged into the output's temporary never reach ``output``."""
     args = ("score", "models/tiny", *INPUTS[:3], "-o", output, "--chunk-rows", "64")
+    # This test's own (not work.parent, which every test of this process shares: a marker left
+    # by the first parameter made the second's worker die before any part was done).
+    marker = tmp_path_factory.mktemp("kill") / "first-part-done"
     with fragile_cluster() as (cluster, client):
         _executor(work, "dask", address=cluster.scheduler_address)
         conveyor(*args, cwd=work)  # the previous output, which a failed run must leave alone
         before = {p.relative_to(work).as_posix(): p.read_bytes() for p in work.rglob("*.parquet")}
         files = _files(work)
-        with worker_plugin(client, _KillAfterFirstShard(str(work.parent / "first-part-done"))):
+        with worker_plugin(client, _KillAfterFirstShard(str(marker))):
             done = conveyor(*args, cwd=work, check=False)
-    assert (work.parent / "first-part-done").exists()  # a part was done before the kill
+    assert marker.exists()  # a part was done before the kill
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(

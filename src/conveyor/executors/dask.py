@@ -162,6 +162,15 @@ class DaskSession(Session):
 
         def done(finished: Any) -> None:  # noqa: ANN401 - a distributed.Future
             self._held.remove(finished)
+            if finished.status == "cancelled":
+                # Cancelled as the session closes (the caller gave up: another task failed).
+                # Asking for its outcome would wait on the client's event loop, which is
+                # stopping: a `conveyor score` whose worker was killed once hung at exit,
+                # Dask's callback thread (which exit joins) waiting on a loop that was gone.
+                if relay.cancel():  # and tell wait() and as_completed(), which look for that
+                    with suppress(RuntimeError):  # the caller cancelled and notified it first
+                        relay.set_running_or_notify_cancel()
+                return
             # A relay the caller cancelled (another task failed first) takes no outcome:
             # setting one would raise InvalidStateError inside Dask's callback, which Dask
             # prints as a traceback.

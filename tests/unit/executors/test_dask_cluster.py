@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import time
+from concurrent.futures import wait
 
 import dask
+import distributed  # noqa: F401 - its config defaults, which the profiler test reads
 import pytest
 
 from conveyor.executors.dask import ADDRESS_VARIABLE, PROFILER_SETTING, DaskExecutor
@@ -26,3 +29,17 @@ def test_its_workers_run_without_the_profiler_and_the_driver_keeps_its_config(
     assert on_worker is False
     assert before is True  # Dask's default, in this test process
     assert on_driver is True  # unchanged by opening the cluster
+
+
+def test_a_task_running_when_the_session_closes_has_its_future_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The caller gave up on it (another task failed): Dask cancels it as the client closes,
+    and its Future says so, without asking a client that is going away for its outcome."""
+    monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)
+    executor = DaskExecutor.from_config({"workers": 1})
+    with executor.open(where="executor") as session:
+        running = session.submit(time.sleep, 60)
+    running_or_cancelled = wait([running], timeout=60)
+    assert running_or_cancelled.done == {running}
+    assert running.cancelled()
