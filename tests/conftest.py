@@ -25,13 +25,36 @@ os.environ.setdefault("GIT_COMMITTER_NAME", "conveyor-tests")
 os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@conveyor.invalid")
 
 
+HANG_SECONDS = 900
+"""Longer than any command of the suite takes on a loaded 2-core machine (a sweep: minutes)."""
+
+
 def sh(
     *args: str | Path, cwd: Path | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run a real command; on failure show its output in the assertion message."""
-    done = subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, check=False
-    )
+    """Run a real command; on failure show its output in the assertion message.
+
+    One that runs past :data:`HANG_SECONDS` is killed and fails the test: a hung command (a
+    ``conveyor score`` once hung at exit) must not stall the whole run.
+    """
+    try:
+        done = subprocess.run(
+            [str(a) for a in args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=HANG_SECONDS,
+        )
+    except subprocess.TimeoutExpired as hung:
+        output = [
+            o.decode(errors="replace") if isinstance(o, bytes) else o or ""
+            for o in (hung.stdout, hung.stderr)
+        ]
+        pytest.fail(
+            f"{' '.join(map(str, args))} still ran after {HANG_SECONDS} s: killed\n"
+            + "\n".join(output)
+        )
     if check and done.returncode != 0:
         pytest.fail(
             f"{' '.join(map(str, args))} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
@@ -241,11 +264,22 @@ TIMES_ENV = "CONVEYOR_TEST_TIMES"
 """A path prefix: each test process writes its tests' start and duration to ``PREFIX.<worker>``."""
 
 
-def stage_work(argv: list[str]) -> str | None:
+def _command(argv: Any) -> list[str]:
+    """A Popen ``args`` as strings, with ``python -m`` dropped (``python -m dvc`` is ``dvc``)."""
+    items = [argv] if isinstance(argv, str | bytes | os.PathLike) else list(argv)
+    args = [os.fsdecode(a) if isinstance(a, bytes | os.PathLike) else str(a) for a in items]
+    return args[2:] if len(args) > 2 and args[1] == "-m" else args
+
+
+def _program_and_verb(argv: Any) -> str:
+    """``'git commit'``, ``'conveyor compile'``: what a process is, for the times file."""
+    args = _command(argv)
+    return " ".join([Path(args[0]).name, *[a for a in args[1:] if not a.startswith("-")][:1]])
+
+
+def stage_work(argv: Any) -> str | None:
     """``'<program> <verb>'`` when ``argv`` starts stage work (``STAGE_WORK``), else None."""
-    args = [os.fsdecode(a) if isinstance(a, bytes | os.PathLike) else str(a) for a in argv]
-    if len(args) > 2 and args[1] == "-m":  # python -m conveyor / python -m dvc
-        args = args[2:]
+    args = _command(argv)
     if not args or (program := Path(args[0]).name) not in STAGE_WORK:
         return None
     rest = iter(args[1:])
@@ -257,11 +291,16 @@ def stage_work(argv: list[str]) -> str | None:
     return None
 
 
+_started: list[str] = []  # with TIMES_ENV: the processes the running test started
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if event != "subprocess.Popen" or not _running:
         return
     item, argv = _running[-1], args[1]
-    command = stage_work([argv] if isinstance(argv, str | bytes | os.PathLike) else list(argv))
+    if TIMES_ENV in os.environ:
+        _started.append(_program_and_verb(argv))
+    command = stage_work(argv)
     if command and item.get_closest_marker("slow") is None:
         pytest.fail(
             f"{item.nodeid} starts '{command}' but is not marked slow: mark it "
@@ -278,10 +317,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Tell ``_audit`` which test runs, setup and teardown included.
 
     With :data:`TIMES_ENV` set, each test process also appends one line per test to
-    ``<that path>.<worker>``: the test, when it started and how long it took (setup, call and
-    teardown), to see where a whole run's time goes (docs/testing.md).
+    ``<that path>.<worker>``: the test, when it started, how long it took (setup, call and
+    teardown) and the processes it started (``'git commit'``), to see where a whole run's time
+    goes (docs/testing.md).
     """
     _running.append(item)
+    _started.clear()
     started = time.time()
     try:
         return (yield)
@@ -289,7 +330,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _running.pop()
         if times := os.environ.get(TIMES_ENV):
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-            line = json.dumps([item.nodeid, round(started, 3), round(time.time() - started, 3)])
+            took = round(time.time() - started, 3)
+            line = json.dumps([item.nodeid, round(started, 3), took, _started])
             with open(f"{times}.{worker}", "a", encoding="utf-8") as out:
                 out.write(line + "\n")
 

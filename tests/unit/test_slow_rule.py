@@ -84,3 +84,13 @@ def test_conveyor_warm_exits_and_prints_as_the_console_script(tmp_path: Path) ->
         ), args
     assert warm.returncode == 0
     assert warm.stdout.strip()
+
+
+def test_a_command_that_hangs_is_killed_and_fails_its_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tests.conftest
+
+    monkeypatch.setattr(tests.conftest, "HANG_SECONDS", 0.5)
+    with pytest.raises(pytest.fail.Exception, match=r"sleep 30 still ran after 0.5 s: killed"):
+        tests.conftest.sh("sh", "-c", "echo started; sleep 30")
