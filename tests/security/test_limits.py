@@ -1,9 +1,11 @@
 """Compile stays bounded: alias bombs, huge or deep conf files, many keys, absurd parameters.
 
 Each hostile config runs through the real ``conveyor compile`` in a real git + DVC project. A
-subprocess timeout stands guard against a hang, but no test asserts a time: the bounds are
-counted (nodes, aliases, bytes, depth, dict scans), and each is tested exactly at the limit
-(accepted) and one past it (refused with a located error and a fix).
+config that would expand without its bound (an alias bomb, a huge or deep file) compiles in a
+subprocess, whose timeout stands guard against a hang; the others compile in this process
+(``conveyor_in_process``: the same ``main``, exit codes and messages). No test asserts a time:
+the bounds are counted (nodes, aliases, bytes, depth, dict scans), and each is tested exactly
+at the limit (accepted) and one past it (refused with a located error and a fix).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from conveyor.config import limits, sweep
 from conveyor.config.provenance import Origin, Provenance
 from conveyor.config.sweep import grid, load_space_file, parse_space
 from conveyor.errors import SpecError, SweepError
-from tests.conftest import VENV_BIN
+from tests.conftest import VENV_BIN, conveyor_in_process
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -30,7 +32,10 @@ if TYPE_CHECKING:
 HANG = 120  # seconds: far longer than any of these compiles takes when it is bounded
 
 
-def _compile(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _compile(root: Path, *args: str, isolated: bool = True) -> subprocess.CompletedProcess[str]:
+    """``conveyor compile``: in a subprocess with a timeout, or (not ``isolated``) in process."""
+    if not isolated:
+        return conveyor_in_process("compile", *args, cwd=root, check=False)
     return subprocess.run(
         [str(VENV_BIN / "conveyor"), "compile", *args],
         cwd=root,
@@ -41,10 +46,10 @@ def _compile(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _refused(root: Path, *args: str) -> str:
+def _refused(root: Path, *args: str, isolated: bool = True) -> str:
     """Compile, expect exit 2 with a plain error (no traceback), and nothing rewritten."""
     before = {name: (root / name).read_bytes() for name in ("dvc.yaml", "params.yaml")}
-    done = _compile(root, *args)
+    done = _compile(root, *args, isolated=isolated)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("error: "), done.stderr
@@ -206,10 +211,10 @@ def test_a_wide_schema_compiles_and_an_error_in_it_names_its_file(project: Path)
     wide = "".join(f"    w{i}: {{dtype: float, min: 0}}\n" for i in range(columns))
     typo = wide.replace("w2999: {dtype: float", "w2999: {dtype: flot")
     data.write_text(text.replace("  extra_columns:", f"{typo}  extra_columns:"))
-    error = _refused(project)
+    error = _refused(project, isolated=False)
     assert "data.schema.columns.w2999.dtype (conf/data/breast_cancer.yaml): 'flot'" in error
     data.write_text(text.replace("  extra_columns:", f"{wide}  extra_columns:"))
-    done = _compile(project)
+    done = _compile(project, isolated=False)
     assert done.returncode == 0, done.stderr
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert len(params["data"]["schema"]["columns"]) == 31 + columns
@@ -223,13 +228,13 @@ def test_n_estimators_at_the_limit_compiles_and_past_it_is_refused(project: Path
     text = xgb.read_text()
     assert text.count("n_estimators: 40") == 1
     xgb.write_text(text.replace("n_estimators: 40", "n_estimators: 100000"))
-    done = _compile(project)
+    done = _compile(project, isolated=False)
     assert done.returncode == 0, done.stderr
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["model"]["params"]["n_estimators"] == 100_000
     for value in ("100001", "1e15"):  # 1e15 is a float that pydantic took as an integer
         xgb.write_text(text.replace("n_estimators: 40", f"n_estimators: {value}"))
-        error = _refused(project)
+        error = _refused(project, isolated=False)
         assert "error: model.params.n_estimators (conf/model/xgboost.yaml): got " in error
         assert "less than or equal to 100000" in error
         assert "fix: set 'n_estimators' to an integer >= 1 and <= 100000, or null" in error
@@ -332,10 +337,10 @@ def test_a_target_estimator_gets_the_same_bound_on_trees_and_iterations(project:
     xgb = project / "conf" / "model" / "xgboost.yaml"
     target = "_target_: sklearn.ensemble.ExtraTreesClassifier\nparams:\n  n_estimators: {}\n"
     xgb.write_text(target.format(100_000))
-    done = _compile(project)
+    done = _compile(project, isolated=False)
     assert done.returncode == 0, done.stderr
     xgb.write_text(target.format(100_001))
-    error = _refused(project)
+    error = _refused(project, isolated=False)
     where = "model.params.n_estimators (conf/model/xgboost.yaml)"
     assert f"{where}: got 100001: at most 100,000" in error
     assert "fix: " in error
