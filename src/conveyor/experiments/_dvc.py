@@ -1,4 +1,8 @@
-"""The ``dvc`` and ``git`` commands a sweep runs; each failure is a SweepError with the output."""
+"""The ``dvc`` and ``git`` commands a sweep runs, and its reads of DVC's queue.
+
+The reads go through DVC's API, in this process; each failure is a SweepError with the
+command's output or the read's cause.
+"""
 
 from __future__ import annotations
 
@@ -106,7 +110,7 @@ def queue_status(root: Path) -> QueueStatus:
     """
     status = QueueStatus(current_attempts(_queue_rows(root)), live_workers(root))
     _log.debug(
-        "read DVC's queue: %s; %d workers alive",
+        "read DVC's queue: %s; live workers: %d",
         ", ".join(f"{e.name} {e.status}" for e in status.entries.values()) or "empty",
         status.live_workers,
     )

@@ -146,7 +146,7 @@ def test_each_read_is_logged_for_conveyor_v(
     root = git_dvc_repo(tmp_path / "repo")
     with caplog.at_level(logging.DEBUG, logger="conveyor.sweep"):
         _dvc.queue_status(root)
-    assert caplog.messages == ["read DVC's queue: empty; 0 workers alive"]
+    assert caplog.messages == ["read DVC's queue: empty; live workers: 0"]
 
 
 def test_a_message_file_finished_between_two_reads_is_read_the_second_time(
