@@ -252,13 +252,15 @@ class _HoldShards(WorkerPlugin):
                 time.sleep(0.05)
 
 
-def test_a_killed_driver_s_parts_are_removed_by_the_next_run(work: Path, scheduler: str) -> None:
+def test_a_killed_driver_s_parts_are_removed_by_the_next_run(
+    work: Path, scheduler: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """SIGKILL of ``conveyor score`` mid-run leaves its hidden temporaries; the next run in that
     folder removes them (conveyor's temporaries carry the writer's pid) and leaves only its
     output."""
     args = ("score", "models/tiny", *INPUTS[:3], "-o", "out/scored.parquet")
     _executor(work, "dask", address=scheduler)
-    release = work.parent / "release"
+    release = tmp_path_factory.mktemp("release") / "release"  # not shared with other tests
     with Client(scheduler) as client, worker_plugin(client, _HoldShards(str(release))):
         driver = subprocess.Popen([str(VENV_BIN / "conveyor"), *args], cwd=work)
         try:
