@@ -57,11 +57,20 @@ def project(
     return root
 
 
-def _wait_for(condition: Callable[[], object], what: str, process: subprocess.Popen[str]) -> None:
-    """Until ``condition()`` holds; fail naming ``what`` if ``process`` (the sweep) ends first."""
+def _wait_for(
+    condition: Callable[[], object],
+    what: str,
+    process: subprocess.Popen[str],
+    stderr: Path | None = None,
+) -> None:
+    """Until ``condition()`` holds; fail naming ``what`` if ``process`` (the sweep) ends first,
+    with its output (and its ``stderr`` file, if it writes one)."""
     deadline = time.monotonic() + PATIENCE
     while not condition():
-        assert process.poll() is None, process.communicate()
+        if process.poll() is not None:
+            out, err = process.communicate()
+            err = stderr.read_text() if stderr is not None else err
+            pytest.fail(f"the sweep exited {process.returncode} before {what}:\n{out}\n{err}")
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
 
@@ -124,7 +133,7 @@ def _sweep_until_its_trial_runs(
         trials[:] = [child for child in _descendants(project) if "exec-run" in cmdline(child)]
         return bool(trials) and bool(_logged_tasks(project))
 
-    _wait_for(started, "the trial to start on a worker", process)
+    _wait_for(started, "the trial to start on a worker", process, _stderr(project))
     return process, gate, trials[0]
 
 
@@ -167,7 +176,7 @@ def _queue_reads(project: Path, sweep: subprocess.Popen[str], count: int) -> Non
     def enough() -> bool:
         return _stderr(project).read_text().count("conveyor: read DVC's queue: ") >= count
 
-    _wait_for(enough, f"{count} polls of the sweep", sweep)
+    _wait_for(enough, f"{count} polls of the sweep", sweep, _stderr(project))
 
 
 def test_a_trial_whose_worker_stalls_before_collecting_it_is_a_success(
@@ -195,7 +204,9 @@ def test_a_trial_whose_worker_stalls_before_collecting_it_is_a_success(
         gate.touch()  # the trial (not stopped) finishes its stages while its worker cannot
         # exec-run exits once the stages ran and the experiment is committed in its copy; its
         # stopped parent, the worker, cannot reap it.
-        _wait_for(lambda: _gone(trial), "the trial's dvc exp exec-run to end", process)
+        _wait_for(
+            lambda: _gone(trial), "the trial's dvc exp exec-run to end", process, _stderr(project)
+        )
         assert name not in _dvc.experiment_refs(project)  # not collected: the window is open
         _queue_reads(project, process, 2 * STARVED_POLLS + 1)
         assert sweep_state(project, "w")["trials"][0]["status"] == "running"
