@@ -7,10 +7,10 @@ command's output or the read's cause.
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from time import sleep
 from typing import TYPE_CHECKING
 
 from conveyor import _git
@@ -145,7 +145,7 @@ def _queue_rows(root: Path) -> list[QueueEntry]:
                     fix="check 'dvc queue status' in the project; finished trials are kept: "
                     "conveyor sweep --resume",
                 ) from exc
-            time.sleep(0.2 * attempt)
+            sleep(0.2 * attempt)
     raise AssertionError("unreachable")  # the loop returns or raises
 
 

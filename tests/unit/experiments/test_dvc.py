@@ -158,7 +158,7 @@ def test_a_message_file_finished_between_two_reads_is_read_the_second_time(
         pauses.append(seconds)
         (repo / MESSAGE).unlink()
 
-    monkeypatch.setattr(_dvc.time, "sleep", writer_finishes)
+    monkeypatch.setattr(_dvc, "sleep", writer_finishes)  # this module's, not time.sleep
     assert _dvc.queue_status(repo).entries == {}
     assert len(pauses) == 1
 
@@ -167,7 +167,7 @@ def test_a_queue_that_stays_unreadable_is_a_sweep_error_with_its_cause(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pauses: list[float] = []
-    monkeypatch.setattr(_dvc.time, "sleep", pauses.append)
+    monkeypatch.setattr(_dvc, "sleep", pauses.append)
     with pytest.raises(SweepError) as raised:
         _dvc.queue_status(repo)
     assert len(pauses) == _dvc.READ_ATTEMPTS - 1
