@@ -17,6 +17,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING
 
+from conveyor import _blas
 from conveyor.cli.warm import HEADER, SOCKET_ENV, send_signal
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ def serve(path: str, parent: int) -> None:
         # there (its project is made importable by the run itself), and a file created in it
         # would otherwise count as an install below.
         del sys.path[0]
+    _blas.pin()  # as `conveyor` does, before the preload loads numpy
     started = _interpreter(dict(os.environ))  # before the imports: a change makes it stale
     _preload()
     wake = wake_read, wake_write = os.pipe()
@@ -144,15 +146,17 @@ def _fileno(connection: socket.socket) -> int:
 def _interpreter(environment: dict[str, str]) -> tuple[object, ...]:
     """What a new interpreter would import from.
 
-    The variables that shape ``sys.path``, and the modification time of every folder on it (pip
-    changes one when it installs or removes a package). A forked child cannot pick up a change
-    to either, where a cold process would.
+    The variables that shape ``sys.path``, the OpenBLAS kernels it would load (conveyor._blas),
+    and the modification time of every folder on ``sys.path`` (pip changes one when it installs
+    or removes a package). A forked child cannot pick up a change to any, where a cold process
+    would.
     """
     stamps = []
     for entry in sys.path:
         with contextlib.suppress(OSError):
             stamps.append((entry, os.stat(entry or ".").st_mtime_ns))
-    return (*(environment.get(name) for name in INTERPRETER_VARIABLES), *stamps)
+    variables = (environment.get(name) for name in INTERPRETER_VARIABLES)
+    return (*variables, _blas.coretype(environment), *stamps)
 
 
 def _receive(

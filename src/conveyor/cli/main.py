@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor import _blas
 from conveyor.cli.adopt import add_adopt_parser
 from conveyor.cli.ct import add_ct_parser
 from conveyor.cli.diff import add_diff_parser
@@ -251,6 +252,7 @@ def _log_to_stderr() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning ConveyorErrors into a message and an exit code."""
+    _blas.pin()  # before anything loads numpy: the same kernels, so the same bytes, everywhere
     args = list(argv if argv is not None else sys.argv[1:])
     # -v may stand anywhere (`conveyor compile -v` too), as users type it after the verb.
     flags = {"-v", "--verbose"}
