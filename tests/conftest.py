@@ -185,8 +185,23 @@ Python then leaves it ignored, so a test that interrupts a command must restore 
 
 
 def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """The real ``dvc`` command."""
-    return sh(VENV_BIN / "dvc", *args, cwd=cwd, check=check)
+    """The real ``dvc`` command: DVC's own ``main`` in this process for the verbs that start no
+    queue daemon (``tests/dvc_in_process.py``: each process would cost a DVC start-up), else the
+    console script. The slow rule, the times file and the hang limit apply to both."""
+    from tests import dvc_in_process
+
+    if not dvc_in_process.runs_in_process(args):
+        return sh(VENV_BIN / "dvc", *args, cwd=cwd, check=check)
+    _audit("subprocess.Popen", ("dvc", ["dvc", *args], None, None))
+    code, out, err, hung = dvc_in_process.run(args, cwd, HANG_SECONDS)
+    command = f"dvc {' '.join(args)}"
+    if hung:
+        pytest.fail(
+            f"{command} still ran after {HANG_SECONDS} s: its processes killed\n{out}\n{err}"
+        )
+    if check and code != 0:
+        pytest.fail(f"{command} exited {code}\n{out}\n{err}")
+    return subprocess.CompletedProcess(["dvc", *args], code, out, err)
 
 
 # The heaviest modules (real dvc repro, sweeps, simulations) start first, so the run does not end
