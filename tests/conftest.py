@@ -14,6 +14,13 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
+from conveyor import _blas
+
+# As `conveyor` does before anything loads numpy: this process computes outputs in process too
+# (profiles, drift, scores) that tests compare with what `conveyor`'s processes and its executor's
+# workers compute, and OpenBLAS's kernels would differ between them in the last bits.
+_blas.pin()
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 

@@ -211,6 +211,7 @@ class DaskExecutor(Executor[DaskParams]):
         engine: Any = distributed  # its functions are untyped
         address, origin = self._address(where, source)
         with ExitStack() as stack:
+            stack.enter_context(_driver_logs_quiet())
             if address is None:
                 import dask
 
@@ -255,6 +256,34 @@ class DaskExecutor(Executor[DaskParams]):
                 where=origin,
                 fix=_fix(origin),
             ) from exc
+
+
+@contextmanager
+def _driver_logs_quiet() -> Iterator[None]:
+    """Dask's warnings in this process (the driver) at ERROR meanwhile, unless ``conveyor -v``.
+
+    A worker that dies while the client gathers its result makes ``distributed.client`` log
+    "Couldn't gather 1 keys, rescheduling": a timestamped line before conveyor's own error,
+    which says what happened and what to do (a retry, or the located error). ``-v`` shows them.
+    """
+    import logging
+
+    if logging.getLogger("conveyor").isEnabledFor(logging.DEBUG):
+        yield
+        return
+    loggers = [logging.getLogger("distributed")] + [
+        logger
+        for name, logger in logging.root.manager.loggerDict.items()
+        if name.startswith("distributed.") and isinstance(logger, logging.Logger) and logger.level
+    ]  # the parent, and the children dask's config gave a level of their own
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.level, logging.ERROR))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _located(path: str, source: str | None) -> str:

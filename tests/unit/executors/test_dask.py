@@ -95,3 +95,26 @@ def test_out_of_range_settings_are_refused(field: str, value: float) -> None:
 @pytest.mark.parametrize(("field", "value"), [("workers", 1), ("workers", 1024)])
 def test_settings_at_their_limits_are_accepted(field: str, value: int) -> None:
     assert getattr(DaskParams.model_validate({field: value}), field) == value
+
+
+def test_dask_s_warnings_in_the_driver_wait_for_verbose(caplog: pytest.LogCaptureFixture) -> None:
+    """A worker dying mid-gather makes distributed.client warn before conveyor's own error."""
+    import logging
+
+    import distributed  # noqa: F401 - its logging config gives distributed.client a level
+
+    from conveyor.executors.dask import _driver_logs_quiet
+
+    client = logging.getLogger("distributed.client")
+    before = (client.level, logging.getLogger("distributed").level)
+    with caplog.at_level(logging.DEBUG, logger="conveyor"), _driver_logs_quiet():
+        client.warning("Couldn't gather 1 keys, rescheduling")  # -v: shown
+    with _driver_logs_quiet():
+        client.warning("Couldn't gather 1 keys, rescheduling")
+        logging.getLogger("distributed.worker").warning("a child with no level of its own")
+        client.error("an error still shows")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("distributed")] == [
+        "Couldn't gather 1 keys, rescheduling",
+        "an error still shows",
+    ]
+    assert (client.level, logging.getLogger("distributed").level) == before
