@@ -77,6 +77,11 @@ class DaskSession(Session):
         self._where = where
         self._held: list[Any] = []  # dask cancels a task once its future is forgotten
         self._shared: list[Any] = []  # and forgets scattered data: held until the session ends
+        self._closing = False
+
+    def close(self) -> None:
+        """Mark the session as closing: Dask now cancels every task still held, on purpose."""
+        self._closing = True
 
     @property
     def client(self) -> Any:  # noqa: ANN401 - distributed.Client
@@ -130,6 +135,14 @@ class DaskSession(Session):
             "task smaller, then run again; nothing was written",
         )
 
+    def _cancelled(self, fn: Callable[..., object]) -> ExecutorError:
+        return ExecutorError(
+            f"the Dask cluster cancelled '{getattr(fn, '__name__', fn)}' while it ran (its "
+            "worker, or this client's connection to the scheduler, was lost)",
+            where=self._where,
+            fix="check the cluster's workers and scheduler, then run again; nothing was written",
+        )
+
     def share(self, value: T) -> T:
         """``value`` scattered to every worker (``broadcast=True``); its Dask future.
 
@@ -163,13 +176,16 @@ class DaskSession(Session):
         def done(finished: Any) -> None:  # noqa: ANN401 - a distributed.Future
             self._held.remove(finished)
             if finished.status == "cancelled":
-                # Cancelled as the session closes (the caller gave up: another task failed).
-                # Asking for its outcome would wait on the client's event loop, which is
-                # stopping: a `conveyor score` whose worker was killed once hung at exit,
-                # Dask's callback thread (which exit joins) waiting on a loop that was gone.
-                if relay.cancel():  # and tell wait() and as_completed(), which look for that
-                    with suppress(RuntimeError):  # the caller cancelled and notified it first
-                        relay.set_running_or_notify_cancel()
+                # Never ask a cancelled task for its outcome: as the session closes, that waits
+                # on the client's event loop, which is stopping (a `conveyor score` whose worker
+                # was killed once hung at exit, Dask's callback thread waiting on a dead loop).
+                if self._closing:  # the caller gave up on it (another task failed)
+                    if relay.cancel():  # and tell wait() and as_completed(), which look for it
+                        with suppress(RuntimeError):  # the caller cancelled and notified first
+                            relay.set_running_or_notify_cancel()
+                else:  # the cluster dropped it while the caller still waits: say so, located
+                    with suppress(InvalidStateError):
+                        relay.set_exception(self._cancelled(fn))
                 return
             # A relay the caller cancelled (another task failed first) takes no outcome:
             # setting one would raise InvalidStateError inside Dask's callback, which Dask
@@ -234,7 +250,9 @@ class DaskExecutor(Executor[DaskParams]):
             else:
                 client = self._connect(engine, address, origin)
             stack.callback(client.close)
-            yield DaskSession(client, _located(where, source))
+            session = DaskSession(client, _located(where, source))
+            stack.callback(session.close)  # first: the client's close cancels what is left
+            yield session
 
     def _address(self, where: str, source: str | None) -> tuple[str | None, str]:
         """The scheduler's address and the setting it came from (for messages)."""

@@ -10,6 +10,7 @@ import dask
 import distributed  # noqa: F401 - its config defaults, which the profiler test reads
 import pytest
 
+from conveyor.errors import ExecutorError
 from conveyor.executors.dask import ADDRESS_VARIABLE, PROFILER_SETTING, DaskExecutor
 
 pytestmark = pytest.mark.slow  # starts a LocalCluster (a scheduler and a worker process)
@@ -42,4 +43,20 @@ def test_a_task_running_when_the_session_closes_has_its_future_cancelled(
         running = session.submit(time.sleep, 60)
     running_or_cancelled = wait([running], timeout=60)
     assert running_or_cancelled.done == {running}
-    assert running.cancelled()
+    assert running.cancelled(), running.exception()
+
+
+def test_a_task_the_cluster_cancels_while_the_caller_waits_is_a_located_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not a bare CancelledError (a traceback from `conveyor score`): the cluster dropped a task
+    the command still needed, as when its worker or the scheduler connection is lost."""
+    monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)
+    executor = DaskExecutor.from_config({"workers": 1})
+    with executor.open(where="executor (params.yaml)") as session:
+        running = session.submit(time.sleep, 60)
+        session.client.cancel(session._held)  # what the scheduler does to a lost task
+        with pytest.raises(ExecutorError, match=r"cancelled 'sleep' while it ran") as raised:
+            running.result(timeout=60)
+    assert raised.value.where == "executor (params.yaml)"
+    assert "nothing was written" in raised.value.render()
