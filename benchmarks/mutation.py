@@ -176,9 +176,16 @@ def run_module(module: str, tests: list[str] | None, budget: float) -> dict[str,
             return {**entry, "status": f"failed: mutmut wrote no stats\n{tail}"}
         stats = json.loads(stats_file.read_text(encoding="utf-8"))
         results = _mutmut(work, "results", "--all", "true", timeout=300)
+        status_of = dict(re.findall(r"^\s+(\S+): (.+)$", results, re.M))
+        unexplained = sorted(
+            name
+            for name, status in status_of.items()
+            if status in SURVIVING and name not in equivalents()
+        )
+        # what each unexplained survivor changed, to write its test or its line in the list
+        diffs = {name: _mutmut(work, "show", name, timeout=60).strip() for name in unexplained}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    status_of = dict(re.findall(r"^\s+(\S+): (.+)$", results, re.M))
     if stats["total"] and not any(stats[k] for k in ("killed", "survived", "no_tests", "timeout")):
         return {**entry, "status": "failed: no mutant was checked", "output": output[-1500:]}
     survivors = sorted(name for name, status in status_of.items() if status in SURVIVING)
@@ -201,6 +208,7 @@ def run_module(module: str, tests: list[str] | None, budget: float) -> dict[str,
         "kill_rate_adjusted": round((killed + len(explained)) / tested, 4) if tested else None,
         "equivalent": explained,
         "unexplained_survivors": [name for name in survivors if name not in known],
+        "unexplained_diffs": diffs,
     }
 
 

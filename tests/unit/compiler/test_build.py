@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from conveyor.compiler import compile_project
-from conveyor.compiler.build import _present, check_invariants
+from conveyor.compiler.build import _present, _stage, check_invariants
 from conveyor.compiler.ir import Pipeline, Stage
 from conveyor.config import load_project
 from conveyor.errors import CompileError
+from conveyor.runtime.plan import StagePlan
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
@@ -41,6 +42,32 @@ def test_the_default_project_compiles_to_the_committed_dvc_yaml(root: Path) -> N
             "conveyor bundle",
         }
     }
+
+
+@pytest.mark.parametrize("example", ["climate", "supply-chain-demand"])
+def test_each_example_compiles_to_its_committed_dvc_yaml(example: str, tmp_path: Path) -> None:
+    """climate runs a ``_target_`` (sklearn's Ridge), whose code is looked for under the project;
+    supply-chain-demand reads data/stores.csv, which no stage writes: it must be on disk there."""
+    source = REPO / "examples" / example
+    for folder in ("conf", "data"):
+        shutil.copytree(source / folder, tmp_path / folder)
+    committed = yaml.safe_load((source / "dvc.yaml").read_text(encoding="utf-8"))
+    assert compile_project(load_project(tmp_path)).to_dict() == committed
+
+
+def test_a_stage_dvc_must_always_rerun_says_so() -> None:
+    """A source DVC cannot track (a PostgreSQL snapshot with ``refresh: always``)."""
+    always = _stage(StagePlan("ingest-orders", "d", (), always_changed=True), [], {}, "local")
+    usual = _stage(StagePlan("ingest-orders", "d", ()), [], {}, "local")
+    assert (always.always_changed, usual.always_changed) == (True, False)
+    assert always.to_dict()["always_changed"] is True
+    assert "always_changed" not in usual.to_dict()
+
+
+def test_the_project_s_own_code_is_a_dependency_once() -> None:
+    plan = StagePlan("train", "d", (), deps=("data/split", "mymodels.py"))
+    stage = _stage(plan, ["mymodels.py", "shared_pkg"], {}, "local")
+    assert stage.deps == ("data/split", "mymodels.py", "shared_pkg")
 
 
 def test_stages_that_run_on_the_executor_say_which(root: Path) -> None:

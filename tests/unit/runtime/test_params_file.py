@@ -112,3 +112,15 @@ def test_an_invalid_value_names_its_path_and_pydantic_reason() -> None:
     with pytest.raises(StageError, match=r"'evaluate\.missing' is missing"):
         view.parse("evaluate.missing", list[str])
     assert view.parse("evaluate.missing", list[str], ["pr"]) == ["pr"]
+
+
+def test_params_yaml_is_read_as_utf8_whatever_the_locale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """conveyor compile writes UTF-8; a machine whose locale encoding is Latin-1 (what
+    ``io.text_encoding`` gives a read that names no encoding) must still read it back."""
+    import io
+
+    (tmp_path / "params.yaml").write_text("data:\n  target: diagnóstico\n", encoding="utf-8")
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: encoding or "latin-1")
+    assert load_params(tmp_path) == {"data": {"target": "diagnóstico"}}
