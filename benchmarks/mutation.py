@@ -69,6 +69,8 @@ MODULES: dict[str, list[str] | None] = {
     # the serving and scoring tests reach it through a trained bundle; test_inputs.py checks
     # every coercion and message on hand-written columns
     "bundle/inputs.py": ["tests/unit/bundle/test_inputs.py"],
+    # inputs.py's column rules and value coercion, split out of it (same tests)
+    "bundle/_columns.py": ["tests/unit/bundle/test_inputs.py"],
     "runtime/stages/split.py": [
         "tests/unit/runtime/test_split.py",
         "tests/unit/runtime/test_split_exact.py",

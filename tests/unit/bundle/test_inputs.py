@@ -533,6 +533,22 @@ def test_a_date_outside_the_nanosecond_range_is_refused_not_wrapped() -> None:
     assert np.isnat(as_array.arrays["t"][1:]).all()
     finer = np.array(["2024-01-02T00:00:00.000000001"], dtype="datetime64[ps]")
     assert inputs.check({"t": finer}).ok()
+    # picoseconds span 1970 +- 106 days: their stamps fit in nanoseconds, losing digits only
+    finer = np.array(["1970-01-02T00:00:00.000000001002"], dtype="datetime64[ps]")
+    as_finer = inputs.check({"t": finer})
+    assert as_finer.ok()
+    assert as_finer.arrays["t"][0] == np.datetime64("1970-01-02T00:00:00.000000001", "ns")
+
+
+def test_the_first_and_last_whole_seconds_of_the_nanosecond_range_are_accepted() -> None:
+    inputs = schema({"name": "t", "dtype": "datetime64[ns]"})
+    edges = ["1677-09-21T00:12:44", "2262-04-11T23:47:16"]
+    for values in (edges, np.array(edges, dtype="datetime64[s]")):
+        checked = inputs.check({"t": values})
+        assert checked.ok(), problems(checked)
+        assert checked.arrays["t"].tolist() == [np.datetime64(e, "ns").item() for e in edges]
+    beyond = ["1677-09-21T00:12:43", "2262-04-11T23:47:17"]
+    assert problems(inputs.check({"t": beyond}))[0][2] == (0, 1)
 
 
 def test_numbers_from_numpy_arrays_are_shown_as_plain_values() -> None:
