@@ -10,10 +10,13 @@ caller that owns the user's message (the registry, ``conveyor ct``, a sweep, ``c
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +25,8 @@ from conveyor.errors import CommandNotFoundError, GitError, NotARepositoryError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from pathlib import Path
+
+_log = logging.getLogger("conveyor.commands")  # `conveyor -v`: each command and its time
 
 PROGRAMS = ("git", "dvc")
 """The programs this module runs; nothing else."""
@@ -89,6 +94,7 @@ def run(
     executable = _executable(root, named)
     argv = [executable, *named[1:]]
     environment = {**os.environ, **(env or {}), "DVC_NO_ANALYTICS": "1"}
+    started = time.monotonic()
     try:
         if detach:
             done = _run_detached(root, named, argv, environment)
@@ -105,6 +111,8 @@ def run(
             done = Completed(named, finished.returncode, finished.stdout, finished.stderr)
     except OSError as exc:
         raise _cannot_start(root, named, exc) from exc
+    seconds = time.monotonic() - started
+    _log.debug("ran '%s': exit %d in %.2f s", shlex.join(named), done.returncode, seconds)
     if check and done.returncode != 0:
         raise failure(root, done)
     return done

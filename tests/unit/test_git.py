@@ -262,3 +262,19 @@ def test_each_caller_raises_its_own_error_from_the_git_error(
     assert type(info.value) is raised
     assert message in str(info.value)
     assert isinstance(info.value.__cause__, NotARepositoryError)
+
+
+def test_verbose_shows_each_command_with_its_exit_code_and_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`conveyor -v`: what a slow command (a sweep) spends its time on, command by command."""
+    import logging
+    import re
+
+    with caplog.at_level(logging.DEBUG, logger="conveyor.commands"):
+        _git.git(tmp_path, "init", "-q", "my repo")
+        _git.git(tmp_path / "my repo", "rev-parse", "HEAD", check=False)
+    lines = [r.getMessage() for r in caplog.records if r.name == "conveyor.commands"]
+    assert len(lines) == 2
+    assert re.fullmatch(r"ran 'git init -q 'my repo'': exit 0 in \d+\.\d\d s", lines[0])
+    assert re.fullmatch(r"ran 'git rev-parse HEAD': exit 128 in \d+\.\d\d s", lines[1])

@@ -239,13 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _log_to_stderr() -> None:
-    """Conveyor's own debug lines (``conveyor: ...``) on stderr; other libraries' stay off."""
+    """Conveyor's own debug lines on stderr (``conveyor: ... [1234 ms]``); others' stay off."""
     import logging
 
     logger = logging.getLogger("conveyor")
     if not logger.handlers:  # once, should main run twice in a process
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("conveyor: %(message)s"))
+        # when, since the process started: what a slow command spends its time on
+        handler.setFormatter(logging.Formatter("conveyor: %(message)s [%(relativeCreated).0f ms]"))
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
 
