@@ -109,7 +109,8 @@ def test_dask_s_warnings_in_the_driver_wait_for_verbose(caplog: pytest.LogCaptur
     before = (client.level, logging.getLogger("distributed").level)
     with caplog.at_level(logging.DEBUG, logger="conveyor"), _driver_logs_quiet():
         client.warning("Couldn't gather 1 keys, rescheduling")  # -v: shown
-    with _driver_logs_quiet():
+    # not verbose (another test's `conveyor -v` in this process may have left it at DEBUG)
+    with caplog.at_level(logging.WARNING, logger="conveyor"), _driver_logs_quiet():
         client.warning("Couldn't gather 1 keys, rescheduling")
         logging.getLogger("distributed.worker").warning("a child with no level of its own")
         client.error("an error still shows")
