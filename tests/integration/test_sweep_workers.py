@@ -250,7 +250,10 @@ import os
 import signal
 import sys
 
-if "queue-worker" in sys.argv and os.environ.get("LOSE_FIRST_TASK"):
+# DVC's worker (`dvc exp queue-worker`), or the one a sweep starts (`python -m
+# conveyor.experiments._queue_worker work NODE`, whose argv is ['-m', 'work', ...] here)
+worker = "queue-worker" in sys.argv or sys.argv[1:2] == ["work"]
+if worker and os.environ.get("LOSE_FIRST_TASK"):
     from celery.signals import task_prerun
 
     @task_prerun.connect

@@ -30,6 +30,7 @@ RUNNER = "conveyor/_git.py"
 RUNS_OTHER_PROGRAMS = {
     "conveyor/components/_image.py": "builds conveyor's wheel with 'python -m pip wheel'",
     "conveyor/cli/warm.py": "starts the stage server and the command given to 'conveyor warm'",
+    "conveyor/experiments/_queue_worker.py": "starts DVC's queue workers, polling faster",
 }
 """Modules besides the runner that may import subprocess, and the program each runs."""
 _SPAWNERS = {

@@ -169,6 +169,11 @@ def current_attempts(rows: list[QueueEntry]) -> dict[str, QueueEntry]:
     return entries
 
 
+WORKER_MARKS = ("queue-worker", "celeryd: dvc-exp-", "conveyor.experiments._queue_worker work")
+"""What names a queue worker on its command line: DVC's ``dvc exp queue-worker``, celery's
+title for it, or the one a sweep starts (:mod:`conveyor.experiments._queue_worker`)."""
+
+
 def live_workers(root: Path) -> int:
     """How many DVC queue workers (``dvc exp queue-worker``) run in ``root``, asked of the OS.
 
@@ -184,7 +189,7 @@ def live_workers(root: Path) -> int:
         # Celery retitles a worker "[celeryd: dvc-exp-<hash>-N@localhost:MainProcess] ...".
         title = " ".join(process.info["cmdline"] or [])
         cwd = process.info["cwd"]  # None when not ours to read: then not our worker either
-        if cwd is None or ("queue-worker" not in title and "celeryd: dvc-exp-" not in title):
+        if cwd is None or not any(mark in title for mark in WORKER_MARKS):
             continue
         if process.info["status"] != psutil.STATUS_ZOMBIE and Path(cwd).resolve() == here:
             alive += 1
