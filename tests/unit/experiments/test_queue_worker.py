@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-import pytest
-
 from conveyor.experiments import _queue_worker
 from conveyor.experiments._dvc import WORKER_MARKS
 from tests.conftest import git_dvc_repo
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 
 def test_dvc_s_celery_app_polls_faster_and_keeps_its_folders(tmp_path: Path) -> None:
