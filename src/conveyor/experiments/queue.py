@@ -3,9 +3,9 @@
 Each trial is queued with ``dvc exp run --queue -n NAME -S override ... TARGET``, which snapshots
 the workspace at once: a trial whose overrides change the pipeline's structure gets its own
 dvc.yaml written just before it is queued and the committed one put back right after.
-``dvc queue start -j N`` runs meanwhile, so workers take trials as they arrive. Finished trials
-are read from their experiment refs; ``dvc queue status`` only when refs stop coming or a
-worker is missing. Workers are DVC's own daemons, so a killed ``conveyor`` leaves
+N queue workers start meanwhile (DVC's, polling every 0.1 s: :mod:`._queue_worker`), so they
+take trials as they arrive. Finished trials are read from their experiment refs; DVC's queue
+only when refs stop coming or a worker is missing. Workers are DVC's own daemons, so a killed ``conveyor`` leaves
 them running; Ctrl-C stops them: running trials are killed, queued ones removed, and both go back
 to pending for ``--resume``.
 """
@@ -41,7 +41,7 @@ second of CPU), raise it on a machine too busy to answer in time."""
 REFS_SECONDS = 1.0
 """A finished trial shows as an experiment ref (``git for-each-ref``, milliseconds): check often."""
 STARVED_POLLS = 3
-"""Polls with fewer trials running than workers wanted before ``dvc queue start`` again."""
+"""Polls with fewer trials running than workers wanted before the missing ones start again."""
 DVC_YAML = "dvc.yaml"
 STASH_BUSY = "is busy, it is being blocked by"
 """What DVC prints when another process holds its experiments lock (``dvc.rwlock``)."""
@@ -210,14 +210,14 @@ def reconcile(root: Path, state: SweepState) -> None:
 def workers_starting(root: Path, jobs: int) -> Iterator[None]:
     """Start ``jobs`` queue workers in the background while the block queues the trials.
 
-    A worker is ready seconds after ``dvc queue start`` (two DVC start-ups, celery's one-second
-    inspect and ping), and an idle DVC worker waits 10 s for work: started meanwhile, it is ready
+    A worker is ready seconds after it is started (two DVC start-ups: the starter's and its own,
+    and celery's ping), and an idle DVC worker waits 10 s for work: started meanwhile, it is ready
     when the queueing ends, instead of starting then. (It takes a trial's message at once, but
     sets the trial up under DVC's stash lock, which the queueing holds while it stashes each
     trial: a worker retries it every second; when it gets it between two trials, the queueing
     is refused and tries again, :func:`_queue`.) When the queueing took longer than the workers
-    wait, those that gave up are started again at the end (not sooner: DVC would take a worker
-    still starting for a missing one and start a twin).
+    wait, those that gave up are started again at the end (not sooner: a worker still starting
+    would be taken for a missing one and get a twin).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -252,7 +252,7 @@ def wait(
     A worker can die while others run (kombu's filesystem broker sometimes reads a message file
     half-written: ``JSONDecodeError`` in ``.dvc/tmp/exps/celery/dvc-exp-worker-N.out``); the rest
     would then run on fewer workers. When fewer trials run than there should be for a few polls,
-    ``dvc queue start -j N`` is called again: it only adds the missing workers.
+    the missing workers are started again (those running are left alone).
 
     A trial that shows as running with no worker alive failed, unless no worker ever started
     it (:func:`~conveyor.experiments._dvc.never_started`: a worker exiting on an empty queue
