@@ -5,9 +5,9 @@ the workspace at once: a trial whose overrides change the pipeline's structure g
 dvc.yaml written just before it is queued and the committed one put back right after.
 N queue workers start meanwhile (DVC's, polling every 0.1 s: :mod:`._queue_worker`), so they
 take trials as they arrive. Finished trials are read from their experiment refs; DVC's queue
-only when refs stop coming or a worker is missing. Workers are DVC's own daemons, so a killed ``conveyor`` leaves
-them running; Ctrl-C stops them: running trials are killed, queued ones removed, and both go back
-to pending for ``--resume``.
+only when refs stop coming or a worker is missing. Workers are DVC's own daemons, so a killed
+``conveyor`` leaves them running; Ctrl-C stops them: running trials are killed, queued ones
+removed, and both go back to pending for ``--resume``.
 """
 
 from __future__ import annotations
