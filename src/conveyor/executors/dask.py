@@ -36,6 +36,8 @@ R = TypeVar("R")
 ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 PROFILER_SETTING = "distributed.worker.profile.enabled"
 """Dask's worker profiler, off on the LocalCluster conveyor starts."""
+MEMORY_MANAGER_SETTING = "distributed.scheduler.active-memory-manager.start"
+"""Dask's active memory manager, not started on the LocalCluster conveyor starts."""
 MEMORY_PATTERN = r"auto|\d+(\.\d+)?\s*([kKMGT]i?B|B)?"
 
 
@@ -234,9 +236,12 @@ class DaskExecutor(Executor[DaskParams]):
                 # Each worker's nanny hands it the config current here. The statistical
                 # profiler samples every worker's stack every 10 ms for a dashboard page that
                 # nobody opens on a cluster living as long as one command; by hand, a monitor
-                # of 40 files took 9-20% less worker CPU without it. A cluster you start keeps
-                # your configuration.
-                with dask.config.set({PROFILER_SETTING: False}):
+                # of 40 files took 9-20% less worker CPU without it. The active memory manager
+                # drops the "extra" copies of a value `share` sent to every worker, which a
+                # later task there then fetches and unpickles again (the executor contract
+                # test saw one worker unpickle it twice). A cluster you start keeps your
+                # configuration.
+                with dask.config.set({PROFILER_SETTING: False, MEMORY_MANAGER_SETTING: False}):
                     cluster = engine.LocalCluster(
                         n_workers=self.params.workers or os.cpu_count() or 1,
                         threads_per_worker=1,

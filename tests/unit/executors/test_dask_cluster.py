@@ -11,7 +11,12 @@ import distributed  # noqa: F401 - its config defaults, which the profiler test 
 import pytest
 
 from conveyor.errors import ExecutorError
-from conveyor.executors.dask import ADDRESS_VARIABLE, PROFILER_SETTING, DaskExecutor
+from conveyor.executors.dask import (
+    ADDRESS_VARIABLE,
+    MEMORY_MANAGER_SETTING,
+    PROFILER_SETTING,
+    DaskExecutor,
+)
 
 pytestmark = pytest.mark.slow  # starts a LocalCluster (a scheduler and a worker process)
 
@@ -30,6 +35,24 @@ def test_its_workers_run_without_the_profiler_and_the_driver_keeps_its_config(
     assert on_worker is False
     assert before is True  # Dask's default, in this test process
     assert on_driver is True  # unchanged by opening the cluster
+
+
+def test_its_scheduler_keeps_every_worker_s_copy_of_a_shared_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dask's active memory manager would drop the copies `share` sent to every worker but one;
+    a later task on another worker would fetch and unpickle it again."""
+    monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)
+    executor = DaskExecutor.from_config({"workers": 2})
+    with executor.open(where="executor") as session:
+        shared = session.share(list(range(10)))
+        running = session.client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.extensions["amm"].running
+        )
+        copies = len(session.client.who_has([shared])[shared.key])
+    assert dask.config.get(MEMORY_MANAGER_SETTING) is True  # Dask's default, here
+    assert running is False
+    assert copies == 2
 
 
 def test_a_task_running_when_the_session_closes_has_its_future_cancelled(
