@@ -6,7 +6,6 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from conveyor.experiments import _queue_worker
-from conveyor.experiments._dvc import WORKER_MARKS
 from tests.conftest import git_dvc_repo
 
 if TYPE_CHECKING:
@@ -46,11 +45,31 @@ def test_only_workers_no_process_names_are_started() -> None:
     assert _queue_worker.missing(nodes, []) == nodes
 
 
-def test_a_sweep_s_worker_counts_as_a_live_worker() -> None:
-    line = "python -m conveyor.experiments._queue_worker work dvc-exp-abc123-1@localhost"
-    assert any(mark in line for mark in WORKER_MARKS)
-    starter = "python -m conveyor.experiments._queue_worker start 2"
-    assert not any(mark in starter for mark in WORKER_MARKS)
+def test_a_sweep_s_worker_counts_as_a_live_worker_and_its_starter_does_not(
+    tmp_path: Path,
+) -> None:
+    """Read from the process table, as the sweep does: a stand-in process with each command line
+    (``python -c 'sleep' ARGS`` keeps ARGS on its command line) running in the project."""
+    import subprocess
+    import sys
+
+    from conveyor.experiments._dvc import live_workers
+
+    def running(*args: str) -> subprocess.Popen[bytes]:
+        sleep = "import time; time.sleep(60)"
+        return subprocess.Popen([sys.executable, "-c", sleep, *args], cwd=tmp_path)
+
+    starter = running(_queue_worker.MODULE, "start", "2")
+    worker = running(_queue_worker.MODULE, "work", "dvc-exp-abc123-1@localhost", "--clean")
+    try:
+        assert live_workers(tmp_path) == 1
+        (tmp_path / "elsewhere").mkdir()
+        assert live_workers(tmp_path / "elsewhere") == 0  # another project's folder
+    finally:
+        for process in (starter, worker):
+            process.kill()
+            process.wait()
+    assert live_workers(tmp_path) == 0
 
 
 def test_a_wrong_command_line_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
