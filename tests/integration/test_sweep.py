@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -291,32 +292,39 @@ def test_trial_stages_fork_from_the_sweep_s_server_and_a_leftover_worker_runs_co
 def test_queue_workers_start_while_a_new_sweep_queues_and_nothing_is_unqueued(
     project: Path,
 ) -> None:
-    """A new sweep's queue workers start (conveyor's ``dvc queue start``) while its ``dvc exp
-    run --queue`` stashes the trials, not after it; and a new sweep runs no ``dvc queue remove``
-    (its names are new)."""
+    """A new sweep's queue workers start while it queues the trials (in its own process, no
+    ``dvc exp run --queue``), not after; and a new sweep runs no ``dvc queue remove`` (its
+    names are new). The spans come from ``-v``'s lines: each says when it ended and how long
+    it took."""
     process = subprocess.Popen(
-        [VENV_BIN / "conveyor", "sweep", "model.params.max_depth=3,4", "-j", "2", "--name", "w"],
+        [VENV_BIN / "conveyor", "-v", "sweep", "model.params.max_depth=3,4", "-j2", "--name=w"],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
     sweep = psutil.Process(process.pid)
     seen: set[str] = set()
-    together = False
     while process.poll() is None:
-        running = set()
         for child in _children(sweep):
             words = cmdline(child)
-            for verb in (["queue", "start"], ["exp", "run"], ["queue", "remove"]):
+            for verb in (["exp", "run"], ["queue", "remove"]):
                 if any(words[i : i + 2] == verb for i in range(len(words))):
-                    running.add(" ".join(verb))
-            if words[-3:-1] == ["conveyor.experiments._queue_worker", "start"]:
-                running.add("queue start")
-        seen |= running
-        together = together or {"queue start", "exp run"} <= running
+                    seen.add(" ".join(verb))
         time.sleep(0.02)
     out, err = process.communicate()
     assert process.returncode == 0, out + err
-    assert together, f"dvc queue start and dvc exp run --queue never ran at once: {seen}"
-    assert "queue remove" not in seen
+    spans = {}
+    for what, pattern in (
+        ("start", r"started queue workers .* in ([\d.]+) s \[(\d+) ms\]"),
+        ("queue", r"queued 2 trial\(s\) in ([\d.]+) s \[(\d+) ms\]"),
+    ):
+        found = re.search(pattern, err)
+        assert found, err
+        end = int(found[2]) / 1000
+        spans[what] = (end - float(found[1]), end)
+    (start_from, start_to), (queue_from, queue_to) = spans["start"], spans["queue"]
+    assert start_from < queue_to, spans  # they overlap
+    assert queue_from < start_to, spans
+    assert seen == set(), f"the sweep ran {seen}"
     assert [t["status"] for t in sweep_state(project, "w")["trials"]] == ["success"] * 2

@@ -70,7 +70,8 @@ def test_a_grid_s_trials_get_the_bytes_of_a_compile_each(project: Path) -> None:
     for trial in trials:
         structural = alone[trial.name][DVC_YAML] != committed
         assert trial.structural is structural, trial.overrides
-        assert own.get(trial.name) == (alone[trial.name][DVC_YAML] if structural else None)
+        assert own[trial.name].dvc_yaml == (alone[trial.name][DVC_YAML] if structural else None)
+        assert own[trial.name].params_yaml == alone[trial.name][PARAMS_YAML]
     assert sum(t.structural for t in trials) == 12  # renamed, or deploy=[rest], or both
 
 

@@ -1,10 +1,10 @@
 """Queueing a trial while a DVC queue worker holds the experiments lock waits for it.
 
-DVC refuses ``dvc exp run --queue`` at once (``'refs/exps/celery/stash' is busy``) while another
-process holds its rwlock on the stash, and a worker holds it for a second or so each time it sets
-a trial up: with workers started while trials are queued, a sweep of structural trials (one
-``dvc exp run --queue`` each) failed so in CI. Here a real process holds the real lock, recorded
-in DVC's own rwlock file, and real ``dvc`` commands queue.
+DVC refuses to queue at once (``'refs/exps/celery/stash' is busy``) while another process holds
+its rwlock on the stash, and a worker holds it for a second or so each time it sets a trial up:
+with workers started while trials are queued, a sweep of structural trials failed so in CI. Here
+a real process holds the real lock, recorded in DVC's own rwlock file, and DVC's own API queues
+(``conveyor.experiments._enqueue``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conveyor.errors import SweepError
-from conveyor.experiments import _dvc, queue
-from conveyor.experiments.plan import SweepState, Trial
+from conveyor.experiments import _dvc, _enqueue, queue
+from conveyor.experiments.plan import SweepState, Trial, TrialFiles
 from tests.conftest import git_dvc_repo
 
 if TYPE_CHECKING:
@@ -32,10 +32,23 @@ HELD_SECONDS = 2.0
 """How long the lock holder lives: several of the queueing's retries."""
 
 
+COMMITTED = "x: 0\ny: 0\n"
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     stage = "stages:\n  gate:\n    cmd: 'true'\n    params: [x, y]\n"
-    return git_dvc_repo(tmp_path / "repo", {"params.yaml": "x: 0\ny: 0\n", "dvc.yaml": stage})
+    return git_dvc_repo(tmp_path / "repo", {"params.yaml": COMMITTED, "dvc.yaml": stage})
+
+
+def _files(*trials: Trial) -> dict[str, TrialFiles]:
+    """Each trial's params.yaml, as the sweep composes it: its ``x=N`` and ``y=N`` applied."""
+    files = {}
+    for trial in trials:
+        values = dict(o.split("=", 1) for o in trial.overrides)
+        text = f"x: {values.get('x', 0)}\ny: {values.get('y', 0)}\n"
+        files[trial.name] = TrialFiles(text)
+    return files
 
 
 @pytest.fixture
@@ -75,22 +88,23 @@ def test_a_trial_is_queued_once_the_worker_lets_go(
     state = _state([trial])
     timer = _release_later(holder)
     try:
-        queue.enqueue(repo, state, trial, None)
+        queue.enqueue(repo, state, [trial], _files(trial))
     finally:
         timer.cancel()
     assert holder.poll() is not None, "queued while the lock was still held"
     assert trial.status == "queued"
     assert _dvc.queue_status(repo).get("s-1") is not None
+    assert (repo / "params.yaml").read_text() == COMMITTED  # the trial's put back
 
 
-def test_a_grid_is_queued_once_the_worker_lets_go(
+def test_trials_are_queued_in_order_once_the_worker_lets_go(
     repo: Path, holder: subprocess.Popen[bytes]
 ) -> None:
     trials = [Trial("s-1", ["x=1", "y=3"]), Trial("s-2", ["x=2", "y=3"])]
     state = _state(trials)
     timer = _release_later(holder)
     try:
-        assert queue.enqueue_grid(repo, state, trials)
+        queue.enqueue(repo, state, trials, _files(*trials))
     finally:
         timer.cancel()
     assert [t.status for t in trials] == ["queued", "queued"]
@@ -102,25 +116,24 @@ def test_a_grid_is_queued_once_the_worker_lets_go(
 def test_a_lock_never_let_go_fails_with_dvcs_words(
     repo: Path, holder: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queue, "LOCK_PATIENCE", 1.0)
+    monkeypatch.setattr(_enqueue, "LOCK_PATIENCE", 1.0)
     trial = Trial("s-1", ["x=1"])
     with pytest.raises(SweepError, match="is busy, it is being blocked by") as caught:
-        queue.enqueue(repo, _state([trial]), trial, None)
+        queue.enqueue(repo, _state([trial]), [trial], _files(trial))
     assert "queueing trial 's-1'" in str(caught.value)
     assert holder.poll() is None
     assert trial.status == "pending"
+    assert (repo / "params.yaml").read_text() == COMMITTED
 
 
 def test_another_failure_is_not_retried(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, ...]] = []
-    real_run = _dvc.run
-
-    def counted(root: Path, *args: str, **kwargs: object):  # type: ignore[no-untyped-def]
-        calls.append(args)
-        return real_run(root, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(_dvc, "run", counted)
-    trial = Trial("s-1", ["x"])  # not an override: DVC refuses it, and no lock is involved
-    with pytest.raises(SweepError):
-        queue.enqueue(repo, _state([trial]), trial, None)
-    assert len([c for c in calls if c[:4] == ("dvc", "exp", "run", "--queue")]) == 1
+    waits: list[float] = []
+    monkeypatch.setattr(_enqueue.time, "sleep", waits.append)
+    trial = Trial("s-1", ["x=1"])
+    state = SweepState("s", "grid", "no_such_stage", 1, ["x=1"], [trial])
+    with pytest.raises(SweepError, match="no_such_stage") as caught:  # DVC's StageNotFound
+        queue.enqueue(repo, state, [trial], _files(trial))
+    assert "queueing trial 's-1' failed" in str(caught.value)
+    assert waits == []
+    assert trial.status == "pending"
+    assert (repo / "params.yaml").read_text() == COMMITTED

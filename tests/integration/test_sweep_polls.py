@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from conveyor.experiments import _dvc
+from conveyor.experiments import _dvc, queue
 from conveyor.experiments.plan import SweepState, Trial
-from conveyor.experiments.queue import REFS_SECONDS, Pace, _refs_until_poll, _start_workers
+from conveyor.experiments.queue import Pace, _refs_until_poll, _start_workers
 from tests.conftest import git_dvc_repo, sh
 from tests.sweep_project import worker_pids
 
@@ -29,11 +29,19 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-POLL = 2.0 * REFS_SECONDS
+REFS = 1.0
+"""Seconds between ref reads here (the sweep's are shorter): a feeder on a loaded machine still
+gives the next ref well within one read."""
+POLL = 2.0 * REFS
 """The poll interval here: two ref reads, so a queue read comes after the second of them."""
 TRIALS = 5
 FINISHING = 4
 """Trials given a ref one after another: more than the reads in one poll interval."""
+
+
+@pytest.fixture(autouse=True)
+def _ref_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queue, "REFS_SECONDS", REFS)
 
 
 @pytest.fixture
@@ -94,7 +102,7 @@ def test_refs_that_keep_coming_defer_the_queue_read_while_the_worker_lives(repo:
     # Every ref arrived within the poll interval of the one before: no return for a queue read
     # until all four were seen (a fixed interval returns after two reads: p-3 still running).
     assert [t.status for t in state.trials] == ["success"] * FINISHING + ["running"]
-    assert took >= FINISHING * REFS_SECONDS + POLL - REFS_SECONDS  # no ref came for a poll
+    assert took >= FINISHING * REFS + POLL - REFS  # no ref came for a poll
 
 
 def test_with_no_worker_alive_the_queue_is_read_after_one_poll_interval(repo: Path) -> None:

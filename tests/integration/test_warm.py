@@ -308,6 +308,23 @@ def test_the_server_goes_cold_only_when_a_new_interpreter_would_import_different
         assert _ready(path, environment)
 
 
+def test_a_stage_that_comes_while_the_server_imports_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not cold: a sweep's first stage comes about then, and a cold one imports the same
+    libraries again on the same cores. The server listens as soon as it starts."""
+    monkeypatch.chdir(tmp_path)
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    with stage_server() as warm:  # returns once the socket exists
+        path = warm[SOCKET_ENV]
+        server = next(p for p in psutil.Process().children() if path in p.cmdline())
+        mapped = {Path(m.path).name for m in server.memory_maps() if m.path}
+        assert not any(name.startswith("libxgboost") for name in mapped), "preloaded already"
+        assert _ready(path, environment)  # taken once the imports are done
+        mapped = {Path(m.path).name for m in server.memory_maps() if m.path}
+        assert any(name.startswith("libxgboost") for name in mapped)
+
+
 def test_a_stage_dies_with_its_server(reproduced_project: Path) -> None:
     """A server killed hard cannot kill its stages itself: they end with it, and the client
     reports the stage failed, not a stage that goes on writing behind DVC's back."""

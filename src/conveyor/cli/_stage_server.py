@@ -61,6 +61,12 @@ def serve(path: str, parent: int) -> None:
         del sys.path[0]
     _blas.pin()  # as `conveyor` does, before the preload loads numpy
     started = _interpreter(dict(os.environ))  # before the imports: a change makes it stale
+    # Listening before the imports: a stage that comes meanwhile (a sweep's first, as its
+    # worker is quick to start) waits in the backlog for the rest of them instead of running
+    # cold, which would import the same libraries itself on the same cores.
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
     _preload()
     wake = wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
@@ -68,9 +74,6 @@ def serve(path: str, parent: int) -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the selector
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(64)
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     selector_fd = selector.fileno() if hasattr(selector, "fileno") else -1

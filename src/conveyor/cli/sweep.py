@@ -73,7 +73,8 @@ def warm_trials() -> Iterator[None]:
     keeping a socket path that no longer exists: their ``conveyor run`` then finds nobody there
     and runs cold, as without a server (tests/integration/test_sweep.py). The sweep does not wait
     for the server's imports: it checks, compiles and queues meanwhile, and a stage that comes
-    first runs cold.
+    first waits for them (one that comes before the server listens, a few milliseconds after
+    it starts, runs cold).
     """
     from conveyor.cli.warm import COLD_ENV, SOCKET_ENV, stage_server
 

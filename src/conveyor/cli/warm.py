@@ -128,8 +128,9 @@ def _umask() -> int:
 def stage_server(*, wait: bool = True) -> Iterator[dict[str, str]]:
     """A stage server for the duration of the block; yields the environment to run under.
 
-    ``wait=False`` yields at once, while the server still imports: a ``conveyor run`` that comes
-    before its socket exists runs cold (a sweep's driver checks and queues meanwhile).
+    The server listens before it imports what stages use: a ``conveyor run`` that comes
+    meanwhile waits for the imports. ``wait=False`` yields before even that: a ``conveyor run``
+    that comes before the socket exists runs cold (a sweep's driver checks and queues meanwhile).
     """
     with tempfile.TemporaryDirectory(prefix="conveyor-warm-") as private:  # mode 0700
         path = str(Path(private) / "stages.sock")

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from concurrent.futures import Future
 
-    from conveyor.experiments.plan import SweepState, Trial
+    from conveyor.experiments.plan import SweepState, Trial, TrialFiles
     from conveyor.plugins.executor import Session
 
 
@@ -98,7 +98,8 @@ def run_trial(task: TrialTask) -> TrialResult:
 
 
 def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
-    from conveyor.experiments.queue import DVC_YAML, thread_limits
+    from conveyor.experiments._enqueue import DVC_YAML
+    from conveyor.experiments.queue import thread_limits
 
     work = tmp / "repo"
     clone = ("git", "clone", "-q", "--no-checkout", "--shared", task.repo, str(work))
@@ -177,7 +178,7 @@ def run_on_cluster(
     root: Path,
     state: SweepState,
     trials: list[Trial],
-    pipelines: dict[str, str],
+    files: dict[str, TrialFiles],
     cluster: Cluster,
     on_change: Callable[[], None],
 ) -> None:
@@ -199,7 +200,7 @@ def run_on_cluster(
                     trial.name,
                     tuple(trial.overrides),
                     state.target,
-                    pipelines.get(trial.name),
+                    files[trial.name].dvc_yaml,
                     state.jobs,
                     str(stop.resolve()),
                 )

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from conveyor.config.sweep import Dimension
     from conveyor.experiments._cluster import Cluster
     from conveyor.experiments._progress import Progress
-    from conveyor.experiments.plan import SweepState
+    from conveyor.experiments.plan import SweepState, TrialFiles
 
 
 def distribution(dimension: Dimension) -> Any:  # noqa: ANN401 - an optuna distribution
@@ -115,8 +115,8 @@ def run_study(
     composer = composer or Composer(root / CONFIG_DIR)  # one compose per choice of groups
     leftover = [t for t in state.trials if t.status not in FINISHED]
     if leftover:  # asked before an interruption: run them as they were asked
-        pipelines = validate(root, state, leftover, composer)
-        run_trials(root, state, leftover, pipelines, progress, cluster)
+        files = validate(root, state, leftover, composer)
+        run_trials(root, state, leftover, files, progress, cluster)
         tell(leftover)
     while len(state.trials) < state.budget:
         asked: dict[str, Any] = {}
@@ -129,8 +129,8 @@ def run_study(
             asked[trial.name] = suggestion
         state.save(root)
         batch = [state.trial(name) for name in asked]
-        runnable, pipelines = _compilable(root, state, batch, progress, composer)
-        run_trials(root, state, runnable, pipelines, progress, cluster, new=True)
+        runnable, files = _compilable(root, state, batch, progress, composer)
+        run_trials(root, state, runnable, files, progress, cluster, new=True)
         values = leaderboard.primary_values(root, state)
         for trial in batch:
             value = values.get(trial.name)
@@ -142,20 +142,20 @@ def run_study(
 
 def _compilable(
     root: Path, state: SweepState, batch: list[Trial], progress: Progress, composer: Composer
-) -> tuple[list[Trial], dict[str, str]]:
+) -> tuple[list[Trial], dict[str, TrialFiles]]:
     """The trials of ``batch`` that compile; the others fail at once with the reason."""
     runnable: list[Trial] = []
-    pipelines: dict[str, str] = {}
+    files: dict[str, TrialFiles] = {}
     for trial in batch:
         try:
-            pipelines.update(validate(root, state, [trial], composer))
+            files.update(validate(root, state, [trial], composer))
         except SweepError as exc:
             trial.status, trial.error = "failed", exc.what
             progress.note(f"trial {trial.name} failed: {exc.what}")
             continue
         runnable.append(trial)
     state.save(root)
-    return runnable, pipelines
+    return runnable, files
 
 
 def _text(value: object) -> str:

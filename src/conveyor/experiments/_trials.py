@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from conveyor.errors import ConveyorError, SweepError
 from conveyor.experiments import leaderboard, queue
+from conveyor.experiments.plan import TrialFiles
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,16 +30,16 @@ def validate(
     trials: list[Trial],
     composer: Composer | None = None,
     plugins: Plugins | None = None,
-) -> dict[str, str]:
-    """Compile every trial in process; the dvc.yaml text of each structural one, by name.
+) -> dict[str, TrialFiles]:
+    """Compile every trial in process; each one's params.yaml (and dvc.yaml if structural).
 
     Trials that choose the same config groups share one Hydra compose (``composer``, one per
     sweep; the sweep's check of the project composed with it too): a grid over model params
     composes conf/ once, and each trial only applies its values, checks them and builds its stage
     graph (milliseconds). The files are the bytes a compile of each trial on its own gives
-    (tests/integration/test_sweep_compile.py).
+    (tests/integration/test_sweep_compile.py); each trial is queued with them (:mod:`._enqueue`).
     """
-    from conveyor.compiler import DVC_YAML, compile_files
+    from conveyor.compiler import DVC_YAML, PARAMS_YAML, compile_files
     from conveyor.config import CONFIG_DIR
     from conveyor.config.recompose import Composer
     from conveyor.plugins import Plugins
@@ -46,7 +47,7 @@ def validate(
     composer = composer or Composer(root / CONFIG_DIR)
     plugins = plugins or Plugins.discover()
     committed = (root / DVC_YAML).read_text(encoding="utf-8")
-    own: dict[str, str] = {}
+    files: dict[str, TrialFiles] = {}
     for trial in trials:
         shown = " ".join(trial.overrides)
         try:
@@ -70,16 +71,17 @@ def validate(
             )
         text = compiled.files[DVC_YAML]
         trial.structural = text != committed
-        if trial.structural:
-            own[trial.name] = text
-    return own
+        files[trial.name] = TrialFiles(
+            compiled.files[PARAMS_YAML], text if trial.structural else None
+        )
+    return files
 
 
 def run_trials(
     root: Path,
     state: SweepState,
     trials: list[Trial],
-    pipelines: dict[str, str],
+    files: dict[str, TrialFiles],
     progress: Progress,
     cluster: Cluster | None = None,
     *,
@@ -109,7 +111,7 @@ def run_trials(
         from conveyor.experiments._cluster import run_on_cluster
 
         try:
-            run_on_cluster(root, state, trials, pipelines, cluster, on_change)
+            run_on_cluster(root, state, trials, files, cluster, on_change)
         except KeyboardInterrupt:
             _interrupted(state, progress)
             raise
@@ -120,10 +122,7 @@ def run_trials(
         with queue.workers_starting(root, state.jobs):  # ready when the queueing ends
             if not new:  # an earlier attempt's entry: failed, or gone (none queued, none runs)
                 queue.forget(root, [t.name for t in fresh])
-            if not queue.enqueue_grid(root, state, fresh):
-                for trial in fresh:
-                    queue.enqueue(root, state, trial, pipelines.get(trial.name))
-                    progress.update(state, None)
+            queue.enqueue(root, state, fresh, files)
         progress.update(state, None)
 
         def requeue(trial: Trial) -> None:
@@ -131,7 +130,7 @@ def run_trials(
                 f"trial {trial.name}: a DVC queue worker took it and exited without starting "
                 "it; queued again"
             )
-            queue.enqueue(root, state, trial, pipelines.get(trial.name))
+            queue.enqueue(root, state, [trial], files)
 
         queue.wait(root, state, trials, on_change, poll=poll, requeue=requeue)
     except KeyboardInterrupt:

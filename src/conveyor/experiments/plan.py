@@ -44,6 +44,17 @@ class Trial:
     """The values Optuna suggested, by key (to rebuild the study on --resume)."""
 
 
+@dataclass(frozen=True)
+class TrialFiles:
+    """What a trial's compile gave: its params.yaml, and its own dvc.yaml if structural.
+
+    Not saved in the state: each run of the sweep compiles its trials again.
+    """
+
+    params_yaml: str
+    dvc_yaml: str | None = None
+
+
 @dataclass
 class SweepState:
     """Everything needed to show, resume or apply a sweep."""

@@ -1,9 +1,10 @@
 """Run trials as DVC experiments through DVC's queue, N workers in parallel.
 
-Each trial is queued with ``dvc exp run --queue -n NAME -S override ... TARGET``, which snapshots
-the workspace at once: a trial whose overrides change the pipeline's structure gets its own
-dvc.yaml written just before it is queued and the committed one put back right after.
-N queue workers start meanwhile (DVC's, polling every 0.1 s: :mod:`._queue_worker`), so they
+Each trial is queued as ``dvc exp run --queue --no-hydra -n NAME TARGET`` would queue it with the
+params.yaml the sweep composed for it in the workspace, through DVC's API in this process
+(:mod:`._enqueue`): DVC snapshots the workspace at once, and a trial whose overrides change the
+pipeline's structure has its own dvc.yaml written there too, the committed files put back right
+after. N queue workers start meanwhile (DVC's, polling every 0.1 s: :mod:`._queue_worker`), so they
 take trials as they arrive. Finished trials are read from their experiment refs; DVC's queue
 only when refs stop coming or a worker is missing. Workers are DVC's own daemons, so a killed
 ``conveyor`` leaves them running; Ctrl-C stops them: running trials are killed, queued ones
@@ -13,24 +14,20 @@ removed, and both go back to pending for ``--resume``.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import os
-import re
 import time
 from typing import TYPE_CHECKING
 
-from conveyor import _atomic
-from conveyor.errors import UsageError
+from conveyor.errors import SweepError, UsageError
 from conveyor.experiments import _dvc, _queue_worker
 from conveyor.experiments.plan import FINISHED
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
-    from conveyor import _git
-    from conveyor.experiments.plan import SweepState, Trial
+    from conveyor.experiments.plan import SweepState, Trial, TrialFiles
 
 POLL_SECONDS = 5.0
 """Each ``dvc queue status`` is a whole DVC process (~1 s of CPU the workers need)."""
@@ -38,19 +35,13 @@ POLL_ENV = "CONVEYOR_SWEEP_POLL"
 """Seconds between ``dvc queue status`` reads instead of :data:`POLL_SECONDS`. A dead worker is
 noticed after :data:`STARVED_POLLS` of them: lower it to notice sooner (each read costs about a
 second of CPU), raise it on a machine too busy to answer in time."""
-REFS_SECONDS = 1.0
-"""A finished trial shows as an experiment ref (``git for-each-ref``, milliseconds): check often."""
+REFS_SECONDS = 0.25
+"""A finished trial shows as an experiment ref (``git for-each-ref``, a few milliseconds): read
+often, so that the sweep ends, and Optuna asks its next trials, soon after a trial does."""
+MIN_POLL_SECONDS = 1.0
+"""The shortest interval between queue reads :data:`POLL_ENV` may ask for."""
 STARVED_POLLS = 3
 """Polls with fewer trials running than workers wanted before the missing ones start again."""
-DVC_YAML = "dvc.yaml"
-STASH_BUSY = "is busy, it is being blocked by"
-"""What DVC prints when another process holds its experiments lock (``dvc.rwlock``)."""
-QUEUED = re.compile(r"^Queued experiment '([^']+)'", re.MULTILINE)
-"""The line ``dvc exp run --queue`` prints for each trial it has queued."""
-LOCK_PATIENCE = 60.0
-"""Seconds to keep queueing while a worker holds DVC's stash lock: DVC fails at once instead of
-waiting, and a worker holds it for a second or so each time it sets a trial up."""
-LOCK_RETRY_SECONDS = 0.5
 WORKER_PATIENCE = 8.0
 """Seconds a DVC queue worker surely waits for work once started (DVC's ``TemporaryWorker``
 waits 10 s after its start-up before it looks at the queue and exits if it is empty)."""
@@ -65,9 +56,9 @@ def poll_seconds() -> float:
         seconds = float(text)
     except ValueError:
         seconds = math.nan
-    if not (math.isfinite(seconds) and seconds >= REFS_SECONDS):
+    if not (math.isfinite(seconds) and seconds >= MIN_POLL_SECONDS):
         raise UsageError(
-            f"{POLL_ENV}={text!r} is not a number of seconds of at least {REFS_SECONDS:g}",
+            f"{POLL_ENV}={text!r} is not a number of seconds of at least {MIN_POLL_SECONDS:g}",
             where=f"the environment variable {POLL_ENV}",
             fix=f"set it to seconds between queue reads, e.g. {POLL_ENV}=2, or unset it "
             f"for the default {POLL_SECONDS:g}",
@@ -75,90 +66,32 @@ def poll_seconds() -> float:
     return seconds
 
 
-def enqueue(root: Path, state: SweepState, trial: Trial, dvc_yaml: str | None) -> None:
-    """Queue ``trial``; its own ``dvc_yaml``, if any, is in the workspace while DVC snapshots."""
-    args = ["dvc", "exp", "run", "--queue", "-n", trial.name]
-    for override in trial.overrides:
-        args += ["-S", override]
-    args.append(state.target)
-    path = root / DVC_YAML
-    committed = path.read_text(encoding="utf-8")
-    if dvc_yaml is not None:
-        _atomic.write_text(path, dvc_yaml)
-    try:
-        done = _queue(root, args, what=f"queueing trial '{trial.name}'")
-    finally:
-        if dvc_yaml is not None:
-            _atomic.write_text(path, committed)
-    if done.returncode != 0:
-        if trial.name not in _dvc.experiment_refs(root):
-            raise _dvc.failure(f"queueing trial '{trial.name}'", done)
-        trial.status = "success"  # a worker finished it after an interruption was handled
-    else:
-        trial.status = "queued"
-    trial.error = None
-    state.save(root)
+def enqueue(
+    root: Path, state: SweepState, trials: list[Trial], files: Mapping[str, TrialFiles]
+) -> None:
+    """Queue ``trials`` in order, each with its compiled ``files`` (:mod:`._enqueue`).
 
-
-def enqueue_grid(root: Path, state: SweepState, trials: list[Trial]) -> bool:
-    """Queue a whole grid with one ``dvc exp run --queue -S k=a,b ...`` (DVC expands it).
-
-    DVC starts once instead of once per trial (seconds each), and names the trials
-    ``<prefix>-1..N`` in BasicSweeper's order, as we do. Only when ``trials`` are exactly that
-    product, none of them structural; returns False (nothing queued) otherwise.
+    The state is saved after each, so a worker can take the first while the rest are queued.
+    A trial DVC refuses that has an experiment ref already finished: a worker ran it after an
+    interruption was handled.
     """
-    if not trials or any(t.structural for t in trials):
-        return False
-    width = len(trials[0].overrides)
-    if any(len(t.overrides) != width for t in trials):
-        return False
-    columns = [list(dict.fromkeys(t.overrides[i] for t in trials)) for i in range(width)]
-    keys = [{o.split("=", 1)[0] for o in column} for column in columns]
-    if any(len(k) != 1 for k in keys):
-        return False
-    product = [list(combo) for combo in itertools.product(*columns)]
-    names = [f"{state.prefix}-{i}" for i in range(1, len(product) + 1)]
-    if product != [t.overrides for t in trials] or names != [t.name for t in trials]:
-        return False
-    args = ["dvc", "exp", "run", "--queue", "-n", state.prefix]
-    for column in columns:
-        key = column[0].split("=", 1)[0]
-        args += ["-S", f"{key}={','.join(o.split('=', 1)[1] for o in column)}"]
-    if len(trials) == 1:
-        args[5] = trials[0].name  # a single trial is not a sweep: DVC would not add '-1'
-    args.append(state.target)
-    what = f"queueing the {len(trials)} trials of '{state.prefix}'"
-    done = _queue(root, args, what=what)
-    if done.returncode != 0 and not _stash_busy(done):
-        raise _dvc.failure(what, done)
-    queued = {t.name for t in trials} if done.returncode == 0 else set(QUEUED.findall(done.out))
-    for trial in trials:
-        if trial.name in queued:
-            trial.status, trial.error = "queued", None
-    state.save(root)
-    # DVC stashes a grid's trials one at a time, each under the lock: a worker setting up an
-    # early one can hold it when a later one's turn comes. Queue the rest one by one.
-    for trial in trials:
-        if trial.name not in queued:
-            enqueue(root, state, trial, None)
-    return True
+    from conveyor.experiments._enqueue import TrialQueue
 
-
-def _queue(root: Path, args: list[str], *, what: str) -> _git.Completed:
-    """Run a ``dvc exp run --queue``, again while a worker's lock refuses it.
-
-    Only while it has queued nothing yet, and for up to :data:`LOCK_PATIENCE` seconds.
-    """
-    deadline = time.monotonic() + LOCK_PATIENCE
-    while True:
-        done = _dvc.run(root, *args, what=what, check=False)
-        if not _stash_busy(done) or QUEUED.search(done.out) or time.monotonic() > deadline:
-            return done
-        time.sleep(LOCK_RETRY_SECONDS)
-
-
-def _stash_busy(done: _git.Completed) -> bool:
-    return done.returncode != 0 and STASH_BUSY in done.output
+    began = time.monotonic()
+    with TrialQueue(root, state.target) as trial_queue:
+        for trial in trials:
+            compiled = files[trial.name]
+            try:
+                trial_queue.put(trial.name, compiled.params_yaml, compiled.dvc_yaml)
+            except SweepError:
+                if trial.name not in _dvc.experiment_refs(root):
+                    raise
+                trial.status = "success"
+            else:
+                trial.status = "queued"
+            trial.error = None
+            state.save(root)
+    _dvc._log.debug("queued %d trial(s) in %.2f s", len(trials), time.monotonic() - began)
 
 
 def forget(root: Path, names: list[str]) -> None:

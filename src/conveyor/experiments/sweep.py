@@ -88,10 +88,10 @@ def start_sweep(root: Path, request: SweepRequest, progress: Progress) -> SweepS
             Trial(f"{prefix}-{i}", list(c)) for i, c in enumerate(grid(dimensions), start=1)
         ]
         state.budget = len(state.trials)
-        pipelines = validate(root, state, state.trials, composer, plugins)
+        files = validate(root, state, state.trials, composer, plugins)
         state.save(root)
         with _executor(root, progress) as cluster:
-            run_trials(root, state, state.trials, pipelines, progress, cluster, new=True)
+            run_trials(root, state, state.trials, files, progress, cluster, new=True)
         return state
     from conveyor.experiments._optuna_search import run_study
 
@@ -139,10 +139,10 @@ def resume_sweep(root: Path, name: str | None, jobs: int | None, progress: Progr
         return state
     left = [t for t in state.trials if t.status not in ("success",)]
     progress.note(f"resuming {state.prefix}: {len(left)} of {len(state.trials)} trials left")
-    pipelines = validate(root, state, left, composer, plugins)
+    files = validate(root, state, left, composer, plugins)
     if left:
         with _executor(root, progress) as cluster:
-            run_trials(root, state, left, pipelines, progress, cluster)
+            run_trials(root, state, left, files, progress, cluster)
     return state
 
 

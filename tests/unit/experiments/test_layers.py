@@ -13,7 +13,8 @@ LAYERS: list[Layer | str] = [
     "_trials",  # compile, queue, wait, best so far: what every strategy runs
     "_cluster",  # trials as executor tasks (a non-local executor); borrows the queue's helpers
     Layer("queue", "leaderboard", "_progress"),
-    Layer("plan", "_dvc", "_queue_worker"),  # _queue_worker: DVC's workers, polling faster
+    # _queue_worker: DVC's workers, polling faster; _enqueue: trials into DVC's queue, in process
+    Layer("plan", "_dvc", "_queue_worker", "_enqueue"),
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from conveyor.cli.main import main
 from conveyor.errors import UsageError
-from conveyor.experiments.queue import POLL_ENV, POLL_SECONDS, REFS_SECONDS, poll_seconds
+from conveyor.experiments.queue import MIN_POLL_SECONDS, POLL_ENV, POLL_SECONDS, poll_seconds
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,7 +23,9 @@ def test_unset_or_blank_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert poll_seconds() == POLL_SECONDS
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("2", 2.0), (" 0.5e1 ", 5.0), ("1", REFS_SECONDS)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("2", 2.0), (" 0.5e1 ", 5.0), ("1", MIN_POLL_SECONDS)]
+)
 def test_a_number_of_seconds_is_taken(
     monkeypatch: pytest.MonkeyPatch, text: str, seconds: float
 ) -> None:

@@ -28,11 +28,41 @@ def test_dvc_s_celery_app_polls_faster_and_keeps_its_folders(tmp_path: Path) -> 
     assert after["data_folder_in"].startswith(str(root / ".dvc" / "tmp" / "exps" / "celery"))
 
 
+def test_a_worker_starts_without_pinging_its_own_name(tmp_path: Path) -> None:
+    """The ping is a celery broadcast that waits a whole second for an answer nobody gives."""
+    from dvc.repo import Repo
+
+    root = git_dvc_repo(tmp_path / "p")
+    with Repo(str(root)) as repo:
+        queue = repo.experiments.celery_queue
+        asked: list[object] = []
+        queue.celery.control.ping = lambda *a, **k: asked.append(a) or [{"x": "pong"}]
+        assert queue.worker.ping("dvc-exp-x-1@localhost")  # dvc_task's own: a broadcast
+        assert _queue_worker.without_ping(queue.worker).ping("dvc-exp-x-1@localhost") is None
+    assert len(asked) == 1
+
+
 def test_workers_are_named_as_dvc_names_them(tmp_path: Path) -> None:
     """So `dvc queue status/stop/kill` and a later `dvc queue start` take them for DVC's."""
     wdir = str(tmp_path / ".dvc" / "tmp" / "exps" / "celery")
     digest = hashlib.sha256(wdir.encode("utf-8")).hexdigest()[:6]
     assert _queue_worker.node_name(wdir, 2) == f"dvc-exp-{digest}-2@localhost"
+
+
+def test_the_queue_s_folder_is_dvc_s_without_asking_dvc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also when the project is reached through a symlink: the starter runs in the project,
+    and DVC names workers from the folder it resolves, as the process's working directory is."""
+    import os
+
+    from dvc.repo import Repo
+
+    root = git_dvc_repo(tmp_path / "p")
+    (tmp_path / "link").symlink_to(root)
+    monkeypatch.chdir(tmp_path / "link")
+    with Repo(os.getcwd()) as repo:
+        assert _queue_worker.celery_dir(os.getcwd()) == repo.experiments.celery_queue.wdir
 
 
 def test_only_workers_no_process_names_are_started() -> None:
