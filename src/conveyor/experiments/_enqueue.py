@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
@@ -110,7 +109,7 @@ class TrialQueue:
         return {**self._kwargs, "name": name}
 
 
-@contextmanager
+@contextlib.contextmanager
 def _written(root: Path, params_yaml: str, dvc_yaml: str | None) -> Iterator[None]:
     """The trial's files in the workspace for the block; the committed text put back after."""
     wanted = {PARAMS_YAML: params_yaml}
