@@ -5,13 +5,14 @@ setting), a sweep's trials skip DVC's local queue. Each trial is one executor ta
 (:func:`run_trial`) that, on whatever worker runs it:
 
 1. clones the user's repository (``git clone --no-checkout --shared``) into a temporary
-   directory and checks out the sweep's base commit, writing the trial's own dvc.yaml over the
-   committed one when the trial is structural;
+   directory and checks out the sweep's base commit, then writes the trial's params.yaml (as
+   the sweep composed it) and, when the trial is structural, its own dvc.yaml;
 2. points DVC's cache at the user's (``cache.dir`` in ``.dvc/config.local``), so unchanged
    stages are restored from it and new outputs land in it: workers need the repository and its
    cache on a shared filesystem;
-3. runs ``dvc exp run -n NAME -S override ... TARGET`` there, with the thread limits of the
-   local queue (:func:`conveyor.experiments.queue.thread_limits`);
+3. runs ``dvc exp run --no-hydra -n NAME TARGET`` there (DVC would compose conf/ again for
+   ``-S``), with the thread limits of the local queue
+   (:func:`conveyor.experiments.queue.thread_limits`);
 4. sends the experiment back with ``dvc exp push <user repo> NAME --no-cache``, then removes its
    directory, and returns a :class:`TrialResult` (a failed step's output tail is the error).
 
@@ -61,6 +62,8 @@ class TrialTask:
     name: str
     overrides: tuple[str, ...]
     target: str
+    params_yaml: str
+    """The trial's params.yaml, composed by the sweep (what ``dvc exp run -S`` would compose)."""
     dvc_yaml: str | None
     """A structural trial's own dvc.yaml; None: the committed one."""
     jobs: int
@@ -98,7 +101,7 @@ def run_trial(task: TrialTask) -> TrialResult:
 
 
 def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
-    from conveyor.experiments._enqueue import DVC_YAML
+    from conveyor.experiments._enqueue import DVC_YAML, PARAMS_YAML
     from conveyor.experiments.queue import thread_limits
 
     work = tmp / "repo"
@@ -109,13 +112,12 @@ def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
         return TrialResult(task.name, ok=False, error=failed)
     if task.stopped():
         return TrialResult(task.name, ok=False, error=STOPPED)
+    # The trial's files, as the local queue stashes them (_enqueue): DVC need not compose conf/
+    (work / PARAMS_YAML).write_text(task.params_yaml, encoding="utf-8")
     if task.dvc_yaml is not None:
         (work / DVC_YAML).write_text(task.dvc_yaml, encoding="utf-8")
     (work / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {task.cache}\n", "utf-8")
-    run = ["dvc", "exp", "run", "-n", task.name]
-    for override in task.overrides:
-        run += ["-S", override]
-    run.append(task.target)
+    run = ["dvc", "exp", "run", "--no-hydra", "-n", task.name, task.target]
     done = _git.run_stoppable(work, run, stop=task.stopped, env=thread_limits(task.jobs))
     if done is None:
         return TrialResult(task.name, ok=False, error=STOPPED)
@@ -168,10 +170,15 @@ def open_cluster(root: Path) -> Iterator[Cluster | None]:
             where="conveyor sweep",
             fix="commit them (or stash them), then run the sweep again",
         )
-    cache = _dvc.run(root, "dvc", "cache", "dir", what="finding the DVC cache").out.strip()
-    with open_project_executor(root) as session:
-        assert session is not None  # noqa: S101 - not local, so an executor session
-        yield Cluster(session, kind, str(root.resolve()), str((root / cache).resolve()))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="conveyor-cache-dir") as pool:
+        # a DVC start-up, while the cluster starts
+        asked = pool.submit(_dvc.run, root, "dvc", "cache", "dir", what="finding the DVC cache")
+        with open_project_executor(root) as session:
+            assert session is not None  # noqa: S101 - not local, so an executor session
+            cache = asked.result().out.strip()
+            yield Cluster(session, kind, str(root.resolve()), str((root / cache).resolve()))
 
 
 def run_on_cluster(
@@ -200,6 +207,7 @@ def run_on_cluster(
                     trial.name,
                     tuple(trial.overrides),
                     state.target,
+                    files[trial.name].params_yaml,
                     files[trial.name].dvc_yaml,
                     state.jobs,
                     str(stop.resolve()),
