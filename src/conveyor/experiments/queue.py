@@ -143,14 +143,12 @@ def reconcile(root: Path, state: SweepState) -> None:
 def workers_starting(root: Path, jobs: int) -> Iterator[None]:
     """Start ``jobs`` queue workers in the background while the block queues the trials.
 
-    A worker is ready seconds after it is started (two DVC start-ups: the starter's and its own,
-    and celery's ping), and an idle DVC worker waits 10 s for work: started meanwhile, it is ready
-    when the queueing ends, instead of starting then. (It takes a trial's message at once, but
-    sets the trial up under DVC's stash lock, which the queueing holds while it stashes each
-    trial: a worker retries it every second; when it gets it between two trials, the queueing
-    is refused and tries again, :func:`_queue`.) When the queueing took longer than the workers
-    wait, those that gave up are started again at the end (not sooner: a worker still starting
-    would be taken for a missing one and get a twin).
+    A worker is ready a second or two after it is started (its DVC and celery start-up), and an
+    idle DVC worker waits 10 s for work: started meanwhile, it takes the first trial while the
+    rest are queued. (It sets a trial up under DVC's stash lock, which queueing a trial takes
+    too: whichever comes second tries again, ``_enqueue``.) When the queueing took longer than
+    the workers wait, those that gave up are started again at the end (not sooner: a worker
+    still starting would be taken for a missing one and get a twin).
     """
     from concurrent.futures import ThreadPoolExecutor
 
