@@ -137,3 +137,27 @@ def test_another_failure_is_not_retried(repo: Path, monkeypatch: pytest.MonkeyPa
     assert waits == []
     assert trial.status == "pending"
     assert (repo / "params.yaml").read_text() == COMMITTED
+
+
+def test_ctrl_c_while_dvc_stashes_a_trial_leaves_the_workspace_as_committed(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted mid-stash (the trial's params.yaml written, DVC's stash under way): the
+    committed file is back, git sees no change, and nothing is queued."""
+    from dvc.repo.experiments.queue.base import BaseStashQueue
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        assert "x: 1" in (repo / "params.yaml").read_text()  # the trial's, in the stash
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(BaseStashQueue, "_stash_commit_deps", interrupted)
+    trial = Trial("s-1", ["x=1"])
+    with pytest.raises(KeyboardInterrupt):
+        queue.enqueue(repo, _state([trial]), [trial], _files(trial))
+    assert (repo / "params.yaml").read_text() == COMMITTED
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
+    assert trial.status == "pending"
+    assert _dvc.queue_status(repo).get("s-1") is None

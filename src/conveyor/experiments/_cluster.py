@@ -60,7 +60,6 @@ class TrialTask:
     """The user's DVC cache directory (absolute)."""
     baseline: str
     name: str
-    overrides: tuple[str, ...]
     target: str
     params_yaml: str
     """The trial's params.yaml, composed by the sweep (what ``dvc exp run -S`` would compose)."""
@@ -101,7 +100,7 @@ def run_trial(task: TrialTask) -> TrialResult:
 
 
 def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
-    from conveyor.experiments._enqueue import DVC_YAML, PARAMS_YAML
+    from conveyor.compiler import DVC_YAML, PARAMS_YAML
     from conveyor.experiments.queue import thread_limits
 
     work = tmp / "repo"
@@ -205,7 +204,6 @@ def run_on_cluster(
                     cluster.cache,
                     state.baseline,
                     trial.name,
-                    tuple(trial.overrides),
                     state.target,
                     files[trial.name].params_yaml,
                     files[trial.name].dvc_yaml,

@@ -22,14 +22,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
+from conveyor.compiler import DVC_YAML, PARAMS_YAML
 from conveyor.errors import SweepError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-PARAMS_YAML = "params.yaml"
-DVC_YAML = "dvc.yaml"
 LOCK_PATIENCE = 60.0
 """Seconds to keep queueing a trial while a worker holds DVC's stash lock (it holds it for a
 second or so each time it sets a trial up)."""

@@ -14,6 +14,7 @@ removed, and both go back to pending for ``--resume``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import time
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from conveyor.experiments.plan import SweepState, Trial, TrialFiles
+
+_log = logging.getLogger("conveyor.sweep")
 
 POLL_SECONDS = 5.0
 """Each ``dvc queue status`` is a whole DVC process (~1 s of CPU the workers need)."""
@@ -91,7 +94,7 @@ def enqueue(
                 trial.status = "queued"
             trial.error = None
             state.save(root)
-    _dvc._log.debug("queued %d trial(s) in %.2f s", len(trials), time.monotonic() - began)
+    _log.debug("queued %d trial(s) in %.2f s", len(trials), time.monotonic() - began)
 
 
 def forget(root: Path, names: list[str]) -> None:
