@@ -64,9 +64,7 @@ def serve(path: str, parent: int) -> None:
     # Listening before the imports: a stage that comes meanwhile (a sweep's first, as its
     # worker is quick to start) waits in the backlog for the rest of them instead of running
     # cold, which would import the same libraries itself on the same cores.
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(64)
+    listener = _listen(path)
     _preload()
     wake = wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
@@ -97,6 +95,25 @@ def serve(path: str, parent: int) -> None:
     listener.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _listen(path: str) -> socket.socket:
+    """A socket listening at ``path``. It is bound under another name and renamed into place:
+    ``bind`` makes the file before ``listen``, and a client that sees it in between (starters
+    wait for the file) would be refused.
+    """
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    binding = f"{path}.{os.getpid()}"
+    try:
+        listener.bind(binding)
+        listener.listen(64)
+        os.rename(binding, path)
+    except BaseException:
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(binding)
+        raise
+    return listener
 
 
 def _preload() -> None:
