@@ -98,8 +98,9 @@ def serve(path: str, parent: int) -> None:
 
 
 def _listen(path: str) -> socket.socket:
-    """A socket listening at ``path``. It is bound under another name and renamed into place:
-    ``bind`` makes the file before ``listen``, and a client that sees it in between (starters
+    """A socket listening at ``path``, bound under another name and renamed into place.
+
+    ``bind`` makes the file before ``listen``, and a client that saw it in between (starters
     wait for the file) would be refused.
     """
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
