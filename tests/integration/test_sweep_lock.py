@@ -9,10 +9,12 @@ a real process holds the real lock, recorded in DVC's own rwlock file, and DVC's
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -161,3 +163,54 @@ def test_ctrl_c_while_dvc_stashes_a_trial_leaves_the_workspace_as_committed(
     assert status.stdout == ""
     assert trial.status == "pending"
     assert _dvc.queue_status(repo).get("s-1") is None
+
+
+def test_a_worker_taking_a_trial_tries_the_lock_every_twentieth_of_a_second(
+    repo: Path, holder: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other side: a queue worker's DVC waits a whole second between tries of the same lock
+    (the sweep's first trial started its stages a second late while the next ones were
+    queued). Here DVC's own step, taking a trial's stash entry, meets the held lock in a
+    worker's patched DVC, which must try again after 0.05 s, and get it once it is free."""
+    from dvc.repo import Repo
+    from dvc.repo.experiments.executor.local import TempDirExecutor
+    from dvc.repo.experiments.queue.base import BaseStashQueue, QueueEntry
+    from dvc.repo.experiments.refs import CELERY_STASH
+
+    from conveyor.experiments import _queue_worker
+
+    for _, owner, name in _queue_worker.LOCK_RETRIED:  # put DVC's back after the test
+        cls = {"BaseStashQueue": BaseStashQueue, "TempDirExecutor": TempDirExecutor}[owner]
+        monkeypatch.setattr(cls, name, inspect.getattr_static(cls, name))
+    assert _queue_worker.with_quick_lock_retries() == [
+        "BaseStashQueue.get_stash_entry",
+        "TempDirExecutor.init_git",
+        "BaseStashQueue.collect_git",
+    ]
+    backstop = threading.Timer(30, holder.kill)  # DVC's own retry would wait for this
+    backstop.start()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the third retry lets the lock go
+        slept.append(seconds)
+        if len(slept) == 3:
+            holder.kill()
+            holder.wait()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(_queue_worker, "sleep", sleep)
+    head = _dvc_head(repo)
+    entry = QueueEntry(str(repo), str(repo), CELERY_STASH, "0" * 40, head, None, None, head)
+    try:
+        with Repo(str(repo)) as dvc_repo:
+            taken = BaseStashQueue.get_stash_entry(dvc_repo.experiments, entry)
+    finally:
+        backstop.cancel()
+    assert taken.stash_index is None  # no such trial queued: DVC's default entry, nothing dropped
+    assert slept[:3] == [_queue_worker.LOCK_RETRY_SECONDS] * 3
+
+
+def _dvc_head(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
