@@ -185,14 +185,70 @@ def test_the_client_s_thread_limits_reach_the_forked_stage(tmp_path: Path) -> No
     the client's OMP_NUM_THREADS as a cold process would have read it."""
     probe = (
         "import os, sys\n"
-        "from conveyor.cli._stage_server import _limit_threads\n"
+        "from conveyor.cli._stage_server import _limit_threads, _thread_variables\n"
         "import numpy, xgboost\n"  # loaded first, as in the server, with 2 threads
         "from threadpoolctl import threadpool_info\n"
-        "_limit_threads({**os.environ, 'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'})\n"
+        "client = {**os.environ, 'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'}\n"
+        "_limit_threads(client, _thread_variables(os.environ))\n"
         "print(sorted({p['num_threads'] for p in threadpool_info()}))\n"
     )
     environment = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
     assert _printed(probe, environment, tmp_path) == "[1]"
+
+
+POOL_THREADS = (
+    "import os, sys\n"
+    "from conveyor.cli._stage_server import _limit_threads, _preload\n"
+    "_preload()\n"  # in the server: numpy's and scipy's OpenBLAS, OpenMP, under the variables
+    "def child(client, baseline):\n"  # a forked stage: the threads it has, and its pools
+    "    reader, writer = os.pipe()\n"
+    "    if os.fork() == 0:\n"
+    "        _limit_threads(client, baseline)\n"
+    "        from threadpoolctl import threadpool_info\n"
+    "        sizes = sorted({p['num_threads'] for p in threadpool_info()})\n"
+    "        os.write(writer, f'{len(os.listdir(\"/proc/self/task\"))} {sizes}'.encode())\n"
+    "        os._exit(0)\n"
+    "    os.close(writer)\n"
+    "    return os.read(reader, 100).decode()\n"
+)
+TWO = {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_a_stage_whose_pools_have_its_sizes_starts_no_threads(tmp_path: Path) -> None:
+    """OpenBLAS told its size in a forked child starts its threads there and they spin idle
+    (0.1 s of a core each, every stage of a sweep). A client whose limits the pools already
+    have, as the server's own (a sweep's trials) or by size, starts none; one that wants
+    other sizes still gets them."""
+    probe = POOL_THREADS + (
+        "two = {k: v for k, v in os.environ.items() if k.endswith('_NUM_THREADS')}\n"
+        "print(child({**os.environ}, two))\n"  # the server's own variables
+        "print(child({**os.environ}, {}))\n"  # other variables, the pools' sizes
+        "print(child({**os.environ, 'OPENBLAS_NUM_THREADS': '1'}, two))\n"
+    )
+    printed = _printed(probe, {**os.environ, **TWO}, tmp_path).splitlines()
+    assert printed[:2] == ["1 [2]", "1 [2]"]  # one thread: none started
+    assert printed[2].endswith(" [1, 2]")  # OpenBLAS at 1, OpenMP kept at 2
+
+
+def test_a_client_without_the_server_s_thread_variables_runs_cold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server started under OMP_NUM_THREADS=1 (a sweep's -j 2, a test's monkeypatch) has
+    one-thread pools. A client that set none must run on the threads a cold process has, which
+    no call in a child restores: it runs cold. Other values are applied in the child."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
+    unset = {k: v for k, v in environment.items() if k != "OMP_NUM_THREADS"}
+    with stage_server() as warm:
+        path = warm[SOCKET_ENV]
+        assert _ready(path, environment)
+        assert not _ready(path, unset)
+        assert _ready(path, {**environment, "OMP_NUM_THREADS": "2"})
+    # OpenBLAS reads OMP_NUM_THREADS too when its own variable is unset: both pools go to 2.
+    two = "print(child({**os.environ, 'OMP_NUM_THREADS': '2'}, {'OMP_NUM_THREADS': '1'}))\n"
+    assert _printed(POOL_THREADS + two, environment, tmp_path).endswith(" [2]")
 
 
 def _printed(code: str, environment: dict[str, str], cwd: Path) -> str:
@@ -206,34 +262,6 @@ def _printed(code: str, environment: dict[str, str], cwd: Path) -> str:
         cwd=cwd,
     )
     return done.stdout.strip()
-
-
-def test_a_client_without_thread_limits_gets_the_defaults_not_the_server_starter_s(
-    tmp_path: Path,
-) -> None:
-    """A server started under OMP_NUM_THREADS=1 (a test's monkeypatch) forks a stage for a
-    client that set none: the stage must run on the threads a cold process has."""
-    from conveyor.cli._stage_server import THREAD_VARIABLES
-
-    report = (
-        "from threadpoolctl import threadpool_info\n"
-        "pools = threadpool_info()\n"
-        "print(sorted({p['num_threads'] for p in pools if p['user_api'] == 'openmp'}))\n"
-    )
-    warm = (
-        "import os\n"
-        "from conveyor.cli._stage_server import _limit_threads, _preload\n"
-        "client = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}\n"
-        "_preload()\n"  # as serve() does, in the server
-        "_limit_threads(client)\n" + report  # as _child() does, in the forked stage
-    )
-    cold = "import sklearn.ensemble, xgboost\n" + report
-    unset = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
-
-    expected = _printed(cold, unset, tmp_path)
-    if expected == "[1]":
-        pytest.skip("one core here: the server starter's one thread is also the default")
-    assert _printed(warm, {**unset, "OMP_NUM_THREADS": "1"}, tmp_path) == expected
 
 
 def test_a_server_that_never_answers_costs_a_timeout_not_the_stage(

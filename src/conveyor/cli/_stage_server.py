@@ -21,7 +21,7 @@ from conveyor import _blas
 from conveyor.cli.warm import HEADER, SOCKET_ENV, send_signal
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 PRELOAD = (
     "numpy",
@@ -61,6 +61,7 @@ def serve(path: str, parent: int) -> None:
         del sys.path[0]
     _blas.pin()  # as `conveyor` does, before the preload loads numpy
     started = _interpreter(dict(os.environ))  # before the imports: a change makes it stale
+    baseline = _thread_variables(os.environ)  # the pools are sized by these at the imports
     # Listening before the imports: a stage that comes meanwhile (a sweep's first, as its
     # worker is quick to start) waits in the backlog for the rest of them instead of running
     # cold, which would import the same libraries itself on the same cores.
@@ -82,7 +83,14 @@ def serve(path: str, parent: int) -> None:
         for key, _ in selector.select(timeout=1.0):
             if key.fileobj is listener:
                 fds = (listener.fileno(), selector_fd, *wake)
-                _accept(listener, selector, children, fds, lambda env: _interpreter(env) == started)
+                _accept(
+                    listener,
+                    selector,
+                    children,
+                    fds,
+                    lambda env: _interpreter(env) == started and _reachable(env, baseline),
+                    baseline,
+                )
             elif key.fileobj == wake_read:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_read, 512)
@@ -118,16 +126,16 @@ def _listen(path: str) -> socket.socket:
 
 
 def _preload() -> None:
-    """Import :data:`PRELOAD`, their thread pools sized as with no thread variables set.
+    """Import :data:`PRELOAD`, their thread pools sized by the server's own thread variables.
 
-    A pool sizes itself from ``OMP_NUM_THREADS`` and the like when its library loads, here, and
-    the server inherits whatever started it (a test's ``OMP_NUM_THREADS=1``). A child applies
-    its client's limits (``_limit_threads``), and only those: a client that set none must get
-    the defaults a cold process has, not the server's starter's (a histogram gradient boosting
-    fit under one thread wrote other model bytes).
+    A pool sizes itself from ``OMP_NUM_THREADS`` and the like when its library loads, here: the
+    server's variables (its baseline) are what its pools have, as a cold process with them
+    would. A sweep starts its server with its trials' limits, so that their stages change no
+    pool. A client with other values gets them applied in its child (:func:`_limit_threads`);
+    one without a variable the server has would need a library's default back, which no call
+    restores (a histogram gradient boosting fit under one thread wrote other model bytes): it
+    runs cold (:func:`_reachable`).
     """
-    for name in THREAD_VARIABLES:
-        os.environ.pop(name, None)
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
@@ -139,6 +147,7 @@ def _accept(
     children: dict[int, socket.socket],
     server_fds: tuple[int, ...],
     fresh: Callable[[dict[str, str]], bool],
+    baseline: dict[str, str],
 ) -> None:
     connection, _ = listener.accept()
     connection.settimeout(5)  # a client that connects and stalls must not stall the others
@@ -152,7 +161,8 @@ def _accept(
     pid = os.fork()
     if pid == 0:  # the child: never returns
         _die_with(server)
-        _child(request, fds, [*server_fds, connection.fileno(), *map(_fileno, children.values())])
+        inherited = [*server_fds, connection.fileno(), *map(_fileno, children.values())]
+        _child(request, fds, inherited, baseline)
     for fd in fds:
         os.close(fd)
     children[pid] = connection
@@ -233,7 +243,9 @@ def _die_with(server: int) -> None:
         os._exit(1)
 
 
-def _child(request: dict[str, object], fds: list[int], inherited: list[int]) -> None:
+def _child(
+    request: dict[str, object], fds: list[int], inherited: list[int], baseline: dict[str, str]
+) -> None:
     """Become the client's ``conveyor run``: its streams, directory, environment and arguments."""
     code = 70
     try:
@@ -251,7 +263,7 @@ def _child(request: dict[str, object], fds: list[int], inherited: list[int]) -> 
         importlib.invalidate_caches()  # files added since the server's imports (project code)
         environment = dict(request["env"])  # type: ignore[call-overload]
         environment.pop(SOCKET_ENV, None)  # the child runs the stage itself
-        _limit_threads(environment)
+        _limit_threads(environment, baseline)
         os.environ.clear()
         os.environ.update(environment)
         os.umask(int(request["umask"]))  # type: ignore[call-overload]
@@ -279,24 +291,53 @@ def _child(request: dict[str, object], fds: list[int], inherited: list[int]) -> 
         os._exit(code)
 
 
-def _limit_threads(environment: dict[str, str]) -> None:
+def _thread_variables(environment: Mapping[str, str]) -> dict[str, str]:
+    return {name: environment[name] for name in THREAD_VARIABLES if name in environment}
+
+
+def _reachable(environment: Mapping[str, str], baseline: Mapping[str, str]) -> bool:
+    """Whether a child can give a client the thread pools it would have had cold.
+
+    Not when the client lacks one of the server's variables: the library's default is lost.
+    """
+    return set(baseline) <= set(_thread_variables(environment))
+
+
+def _limit_threads(environment: Mapping[str, str], baseline: Mapping[str, str]) -> None:
     """Apply the client's thread limits, as a cold process would have had them from the start.
 
-    Thread pools read these variables when their library loads, which was in the server.
+    Thread pools read these variables when their library loads, which was in the server, under
+    ``baseline``. Only what differs is applied, and a pool already of the wanted size is left
+    alone: OpenBLAS, told its size in a forked child, starts its threads there at once, and
+    they spin idle for about 0.1 s each: a client's ``OPENBLAS_NUM_THREADS=2`` on 2 cores made
+    every stage 0.07 s slower, and cost 0.2 s of CPU (numpy's and scipy's OpenBLAS).
     """
-    wanted = {name: environment.get(name) for name in THREAD_VARIABLES}
-    if all(os.environ.get(name) == value for name, value in wanted.items()):
+    had = _pool_sizes(baseline)
+    wanted = {api: size for api, size in _pool_sizes(environment).items() if had.get(api) != size}
+    if not wanted:
         return
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-    limits = {
-        api: int(value)
-        for name, value in wanted.items()
-        if value and value.isdigit()
-        for api in ({"OMP_NUM_THREADS": "openmp"}.get(name, "blas"),)
+    controller = ThreadpoolController()
+    sizes: dict[str, set[int]] = {}
+    for pool in controller.info():
+        sizes.setdefault(pool["user_api"], set()).add(pool["num_threads"])
+    changes = {api: size for api, size in wanted.items() if sizes.get(api, {size}) != {size}}
+    if changes:
+        controller.limit(limits=changes)
+
+
+def _pool_sizes(environment: Mapping[str, str]) -> dict[str, int]:
+    """The thread pool sizes ``environment`` sets, by threadpoolctl API, as the libraries read it.
+
+    OpenMP from ``OMP_NUM_THREADS``; OpenBLAS and MKL from their own variable, or else from
+    ``OMP_NUM_THREADS`` too.
+    """
+    openmp = environment.get("OMP_NUM_THREADS", "")
+    blas = environment.get("OPENBLAS_NUM_THREADS") or environment.get("MKL_NUM_THREADS") or openmp
+    return {
+        api: int(value) for api, value in (("openmp", openmp), ("blas", blas)) if value.isdigit()
     }
-    if limits:
-        threadpool_limits(limits=limits)
 
 
 def _client_readable(

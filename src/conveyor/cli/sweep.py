@@ -36,7 +36,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         state = load_state(root, args.name)
     else:
         poll_seconds()  # a bad CONVEYOR_SWEEP_POLL is refused before the sweep starts anything
-        with Progress() as progress, warm_trials():
+        jobs = args.jobs or (load_state(root, args.name).jobs if args.resume else 1)
+        with Progress() as progress, warm_trials(jobs):
             if args.resume:
                 state = resume_sweep(root, args.name, args.jobs, progress)
             else:
@@ -63,7 +64,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def warm_trials() -> Iterator[None]:
+def warm_trials(jobs: int) -> Iterator[None]:
     """Every trial stage of the sweep forks from one stage server (conveyor.cli.warm).
 
     The server lives as long as the sweep; its socket goes into this process's environment, so
@@ -74,15 +75,17 @@ def warm_trials() -> Iterator[None]:
     and runs cold, as without a server (tests/integration/test_sweep.py). The sweep does not wait
     for the server's imports: it checks, compiles and queues meanwhile, and a stage that comes
     first waits for them (one that comes before the server listens, a few milliseconds after
-    it starts, runs cold).
+    it starts, runs cold). The server imports under the thread limits of ``jobs`` parallel
+    trials, which every trial's stages carry: no stage resizes a thread pool.
     """
     from conveyor.cli.warm import COLD_ENV, SOCKET_ENV, stage_server
+    from conveyor.experiments.queue import thread_limits
 
     inherited = os.environ.get(SOCKET_ENV)
     if os.environ.get(COLD_ENV) == "1" or (inherited and _answers(inherited)):
         yield
         return
-    with stage_server(wait=False) as environment:  # it imports while the sweep checks
+    with stage_server(wait=False, threads=thread_limits(jobs)) as environment:
         os.environ[SOCKET_ENV] = environment[SOCKET_ENV]
         try:
             yield

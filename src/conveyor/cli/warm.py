@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from conveyor.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 SOCKET_ENV = "CONVEYOR_WARM_SOCKET"
 """The environment variable that points ``conveyor run`` at a stage server's socket."""
@@ -125,18 +125,24 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def stage_server(*, wait: bool = True) -> Iterator[dict[str, str]]:
+def stage_server(
+    *, wait: bool = True, threads: Mapping[str, str] | None = None
+) -> Iterator[dict[str, str]]:
     """A stage server for the duration of the block; yields the environment to run under.
 
     The server listens before it imports what stages use: a ``conveyor run`` that comes
     meanwhile waits for the imports. ``wait=False`` yields before even that: a ``conveyor run``
     that comes before the socket exists runs cold (a sweep's driver checks and queues meanwhile).
+    ``threads``: thread variables (``OMP_NUM_THREADS``...) the server imports under, besides
+    this process's: those its clients will carry (a sweep's trials), so that their stages need
+    no pool resized (conveyor.cli._stage_server._limit_threads).
     """
     with tempfile.TemporaryDirectory(prefix="conveyor-warm-") as private:  # mode 0700
         path = str(Path(private) / "stages.sock")
         server = subprocess.Popen(
             [sys.executable, "-m", "conveyor.cli._stage_server", path, str(os.getpid())],
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(threads or {})},
         )
         try:
             if wait:
