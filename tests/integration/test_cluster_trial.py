@@ -1,0 +1,72 @@
+"""One trial as an executor's worker runs it (experiments/_cluster.run_trial), without a cluster.
+
+The trial runs ``dvc exp run`` in its own clone and sends the experiment back with a plain
+``git push`` of its ref: the ref must be the one DVC names (so ``dvc exp show`` in the user's
+repository lists it), and a ref already there at another commit must fail the trial, not
+leave the old experiment to pass for this one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conveyor.experiments._cluster import TrialTask, experiment_ref, run_trial
+from tests.conftest import dvc, git_dvc_repo
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow  # a real 'dvc exp run'
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    stage = "stages:\n  gate:\n    cmd: 'true'\n    params: [x]\n"
+    return git_dvc_repo(tmp_path / "repo", {"params.yaml": "x: 0\n", "dvc.yaml": stage})
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def _task(repo: Path, name: str) -> TrialTask:
+    return TrialTask(
+        repo=str(repo),
+        cache=str(repo / ".dvc" / "cache"),
+        baseline=_git(repo, "rev-parse", "HEAD"),
+        name=name,
+        target="gate",
+        params_yaml="x: 1\n",
+        dvc_yaml=None,
+        jobs=1,
+    )
+
+
+def test_the_experiment_arrives_under_the_ref_dvc_names_it(repo: Path) -> None:
+    from dvc.repo.experiments.refs import ExpRefInfo
+
+    task = _task(repo, "t-1")
+    assert experiment_ref(task.baseline, task.name) == str(ExpRefInfo(task.baseline, "t-1"))
+    result = run_trial(task)
+    assert result.ok, result.error
+    shown = dvc("exp", "show", "--json", cwd=repo).stdout
+    assert '"name": "t-1"' in shown
+    commit = _git(repo, "rev-parse", experiment_ref(task.baseline, "t-1"))
+    assert _git(repo, "show", f"{commit}:params.yaml") == "x: 1"
+
+
+def test_a_ref_already_at_another_commit_fails_the_trial(repo: Path) -> None:
+    task = _task(repo, "t-1")
+    ref = experiment_ref(task.baseline, task.name)
+    # an older experiment of that name: a commit the trial's is no descendant of
+    older = _git(repo, "commit-tree", "-m", "an older experiment", f"{task.baseline}^{{tree}}")
+    _git(repo, "update-ref", ref, older)
+    result = run_trial(task)
+    assert not result.ok
+    assert result.error is not None
+    assert "sending the experiment back (git push of its ref) failed" in result.error
+    assert _git(repo, "rev-parse", ref) == older  # left as it was
