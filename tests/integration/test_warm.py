@@ -237,7 +237,11 @@ def test_a_client_without_the_server_s_thread_variables_runs_cold(
     """A server started under OMP_NUM_THREADS=1 (a sweep's -j 2, a test's monkeypatch) has
     one-thread pools. A client that set none must run on the threads a cold process has, which
     no call in a child restores: it runs cold. Other values are applied in the child."""
+    from conveyor.cli._stage_server import THREAD_VARIABLES
+
     monkeypatch.chdir(tmp_path)
+    for name in THREAD_VARIABLES:  # another test in this process may have set them (Dask does)
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}
     unset = {k: v for k, v in environment.items() if k != "OMP_NUM_THREADS"}
