@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
 CORETYPE_ENV = "OPENBLAS_CORETYPE"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""What OpenMP (xgboost, lightgbm) and the BLAS libraries (numpy, scipy, sklearn) size their
+thread pools by when they load."""
 PINNED = "Haswell"
 NEEDS = frozenset({"avx2", "fma"})
 """The instructions the Haswell kernels use: forced on a CPU without them, they would crash."""

@@ -129,8 +129,10 @@ def test_a_lock_never_let_go_fails_with_dvcs_words(
 
 
 def test_another_failure_is_not_retried(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conveyor import _retry
+
     waits: list[float] = []
-    monkeypatch.setattr(_enqueue.time, "sleep", waits.append)
+    monkeypatch.setattr(_retry, "sleep", waits.append)
     trial = Trial("s-1", ["x=1"])
     state = SweepState("s", "grid", "no_such_stage", 1, ["x=1"], [trial])
     with pytest.raises(SweepError, match="no_such_stage") as caught:  # DVC's StageNotFound
@@ -177,6 +179,7 @@ def test_a_worker_taking_a_trial_tries_the_lock_every_twentieth_of_a_second(
     from dvc.repo.experiments.queue.base import BaseStashQueue, QueueEntry
     from dvc.repo.experiments.refs import CELERY_STASH
 
+    from conveyor import _retry
     from conveyor.experiments import _queue_worker
 
     for _, owner, name in _queue_worker.LOCK_RETRIED:  # put DVC's back after the test
@@ -198,7 +201,7 @@ def test_a_worker_taking_a_trial_tries_the_lock_every_twentieth_of_a_second(
             holder.wait()
         time.sleep(seconds)
 
-    monkeypatch.setattr(_queue_worker, "sleep", sleep)
+    monkeypatch.setattr(_retry, "sleep", sleep)
     head = _dvc_head(repo)
     entry = QueueEntry(str(repo), str(repo), CELERY_STASH, "0" * 40, head, None, None, head)
     try:

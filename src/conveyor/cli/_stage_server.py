@@ -18,6 +18,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from conveyor import _blas
+from conveyor._blas import THREAD_VARIABLES
 from conveyor.cli.warm import HEADER, SOCKET_ENV, send_signal
 
 if TYPE_CHECKING:
@@ -44,10 +45,10 @@ PRELOAD = (
     "conveyor.bundle.bundle",
 )
 """What every stage imports anyway. Nothing here may read the environment at import time in a
-way that a stage depends on (thread counts are re-applied per child, ``_limit_threads``)."""
+way that a stage depends on (thread pools: sized by the server's own variables, resized per
+child where its client's differ, ``_limit_threads``)."""
 
 INTERPRETER_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def serve(path: str, parent: int) -> None:

@@ -18,10 +18,10 @@ queue meanwhile: the trial is queued again until it is let go, for :data:`LOCK_P
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
+from conveyor._retry import retrying
 from conveyor.compiler import DVC_YAML, PARAMS_YAML
 from conveyor.errors import SweepError
 
@@ -61,20 +61,16 @@ class TrialQueue:
         from dvc.exceptions import DvcException
         from dvc.lock import LockError
 
-        what = f"queueing trial '{name}'"
-        deadline = time.monotonic() + LOCK_PATIENCE
-        while True:
-            try:
-                # DVC reads targets and files relative to the working directory, as in its CLI
-                with contextlib.chdir(self.root), _written(self.root, params_yaml, dvc_yaml):
-                    self._open().experiments.run(**self._arguments(name))
-                return
-            except LockError as exc:
-                if time.monotonic() > deadline:
-                    raise _refused(what, exc) from exc
-            except DvcException as exc:
-                raise _refused(what, exc) from exc
-            time.sleep(LOCK_RETRY_SECONDS)
+        stash = retrying(self._stash, LockError, patience=LOCK_PATIENCE, every=LOCK_RETRY_SECONDS)
+        try:
+            stash(name, params_yaml, dvc_yaml)
+        except DvcException as exc:  # LockError too, once the patience is spent
+            raise _refused(f"queueing trial '{name}'", exc) from exc
+
+    def _stash(self, name: str, params_yaml: str, dvc_yaml: str | None) -> None:
+        # DVC reads targets and files relative to the working directory, as in its CLI
+        with contextlib.chdir(self.root), _written(self.root, params_yaml, dvc_yaml):
+            self._open().experiments.run(**self._arguments(name))
 
     def _open(self) -> Any:  # noqa: ANN401 - dvc.repo.Repo, imported only when queueing
         if self._repo is None:

@@ -20,16 +20,14 @@ A worker also tries DVC's experiments lock again every 0.05 s where DVC waits a 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import inspect
 import os
 import sys
-from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Iterable, Mapping
     from pathlib import Path
 
 POLL_SECONDS = 0.1
@@ -175,6 +173,8 @@ def with_quick_lock_retries() -> list[str]:
 
     from dvc.lock import LockError
 
+    from conveyor._retry import retrying
+
     patched = []
     for module, owner, name in LOCK_RETRIED:
         cls = getattr(importlib.import_module(module), owner, None)
@@ -183,25 +183,10 @@ def with_quick_lock_retries() -> list[str]:
         undecorated = getattr(attribute.__func__ if static else attribute, "__wrapped__", None)
         if undecorated is None:
             continue
-        quick = _retrying(undecorated, LockError)
+        quick = retrying(undecorated, LockError, patience=LOCK_PATIENCE, every=LOCK_RETRY_SECONDS)
         setattr(cls, name, staticmethod(quick) if static else quick)
         patched.append(f"{owner}.{name}")
     return patched
-
-
-def _retrying(function: Callable[..., Any], error: type[Exception]) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def retried(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - DVC's own returns
-        deadline = monotonic() + LOCK_PATIENCE
-        while True:
-            try:
-                return function(*args, **kwargs)
-            except error:
-                if monotonic() >= deadline:
-                    raise
-            sleep(LOCK_RETRY_SECONDS)
-
-    return retried
 
 
 def main(argv: list[str]) -> int:

@@ -20,6 +20,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from conveyor._blas import THREAD_VARIABLES
 from conveyor.errors import SweepError, UsageError
 from conveyor.experiments import _dvc, _queue_worker
 from conveyor.experiments.plan import FINISHED
@@ -319,10 +320,6 @@ def _workers_busy(root: Path, jobs: int, trials: list[Trial]) -> bool:
 def _start_workers(root: Path, jobs: int) -> None:
     """``dvc queue start -j JOBS``, with workers that poll the queue every 0.1 s, not 1 s."""
     _queue_worker.spawn_workers(root, jobs, thread_limits(jobs))
-
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-"""What OpenMP (xgboost, lightgbm) and the BLAS libraries (numpy, scipy, sklearn) size pools by."""
 
 
 def thread_limits(jobs: int, cores: int | None = None) -> dict[str, str]:

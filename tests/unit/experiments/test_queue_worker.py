@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-import pytest
-
 from conveyor.experiments import _queue_worker
 from tests.conftest import git_dvc_repo
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 
 def test_dvc_s_celery_app_polls_faster_and_keeps_its_folders(tmp_path: Path) -> None:
@@ -106,52 +106,6 @@ def test_a_wrong_command_line_is_a_usage_error(capsys: pytest.CaptureFixture[str
     assert _queue_worker.main(["start", "two"]) == 2
     assert _queue_worker.main([]) == 2
     assert "usage: python -m conveyor.experiments._queue_worker" in capsys.readouterr().err
-
-
-class _BusyError(Exception):
-    pass
-
-
-def test_a_lock_step_is_tried_again_until_it_gets_the_lock_and_no_longer_than_dvc_would(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = [0.0]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock[0] += seconds
-
-    monkeypatch.setattr(_queue_worker, "sleep", sleep)
-    monkeypatch.setattr(_queue_worker, "monotonic", lambda: clock[0])
-    outcomes: list[object] = [_BusyError(), _BusyError(), "entry"]
-
-    def step(*args: object, **kwargs: object) -> object:
-        outcome = outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return (outcome, args, kwargs)
-
-    retried = _queue_worker._retrying(step, _BusyError)
-    assert retried.__wrapped__ is step  # type: ignore[attr-defined]  # re-patching finds DVC's
-    assert retried(1, k=2) == ("entry", (1,), {"k": 2})
-    assert slept == [_queue_worker.LOCK_RETRY_SECONDS] * 2
-
-    def never(*args: object) -> object:
-        raise _BusyError("held for good")
-
-    clock[0], slept[:] = 0.0, []
-    with pytest.raises(_BusyError, match="held for good"):
-        _queue_worker._retrying(never, _BusyError)()
-    assert len(slept) == round(_queue_worker.LOCK_PATIENCE / _queue_worker.LOCK_RETRY_SECONDS)
-
-    def broken(*args: object) -> object:
-        raise ValueError("not the lock")
-
-    slept[:] = []
-    with pytest.raises(ValueError, match="not the lock"):
-        _queue_worker._retrying(broken, _BusyError)()
-    assert slept == []
 
 
 def test_a_step_of_another_shape_keeps_dvc_s_retry(monkeypatch: pytest.MonkeyPatch) -> None:
