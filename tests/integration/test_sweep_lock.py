@@ -1,10 +1,10 @@
 """Queueing a trial while a DVC queue worker holds the experiments lock waits for it.
 
 DVC refuses to queue at once (``'refs/exps/celery/stash' is busy``) while another process holds
-its rwlock on the stash, and a worker holds it for a second or so each time it sets a trial up:
-with workers started while trials are queued, a sweep of structural trials failed so in CI. Here
-a real process holds the real lock, recorded in DVC's own rwlock file, and DVC's own API queues
-(``conveyor.experiments._enqueue``).
+its rwlock on the stash, and a worker holds it for a fraction of a second each time it sets a
+trial up: with workers started while trials are queued, a sweep of structural trials failed so
+in CI. Here a real process holds the real lock, recorded in DVC's own rwlock file, and DVC's own
+API queues (``conveyor.experiments._enqueue``).
 """
 
 from __future__ import annotations

@@ -240,7 +240,7 @@ def test_a_client_without_the_server_s_thread_variables_runs_cold(
     from conveyor.cli._stage_server import THREAD_VARIABLES
 
     monkeypatch.chdir(tmp_path)
-    for name in THREAD_VARIABLES:  # another test in this process may have set them (Dask does)
+    for name in THREAD_VARIABLES:  # CI found one left set by an earlier test in this process
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     environment = {k: v for k, v in os.environ.items() if k != SOCKET_ENV}

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 LOCK_PATIENCE = 60.0
 """Seconds to keep queueing a trial while a worker holds DVC's stash lock (it holds it for a
-second or so each time it sets a trial up)."""
+fraction of a second each time it sets a trial up)."""
 LOCK_RETRY_SECONDS = 0.05
+"""How often queueing tries again (DVC's own retries wait a second)."""
 
 
 class TrialQueue:
