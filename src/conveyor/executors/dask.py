@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from conveyor._malloc import KeepingFreedMemory
 from conveyor.errors import ExecutorError, PluginError
 from conveyor.plugins.executor import Executor, Session
 
@@ -72,7 +73,12 @@ class DaskParams(BaseModel):
 
 
 class DaskSession(Session):
-    """A connected ``distributed.Client``."""
+    """A connected ``distributed.Client``.
+
+    Every task it runs keeps glibc's freed blocks for reuse while it runs
+    (:mod:`conveyor._malloc`): under the ``MALLOC_TRIM_THRESHOLD_`` Dask's nanny sets, each
+    chunk's arrays were fresh mmaps, and a scoring task took 7% longer in page faults.
+    """
 
     def __init__(self, client: Any, where: str) -> None:  # noqa: ANN401 - distributed.Client
         self._client = client
@@ -121,7 +127,8 @@ class DaskSession(Session):
             return []
         from distributed import KilledWorker
 
-        futures = self._client.map(fn, items, pure=False, resources=self._resources(resources))
+        task = KeepingFreedMemory(fn)
+        futures = self._client.map(task, items, pure=False, resources=self._resources(resources))
         try:
             return list(self._client.gather(futures))
         except KilledWorker as exc:  # Dask retried it on other workers, and they died too
@@ -171,7 +178,9 @@ class DaskSession(Session):
 
         from distributed import KilledWorker
 
-        task = self._client.submit(fn, *args, pure=False, resources=self._resources(resources))
+        task = self._client.submit(
+            KeepingFreedMemory(fn), *args, pure=False, resources=self._resources(resources)
+        )
         self._held.append(task)
         relay: Future[R] = Future()
 

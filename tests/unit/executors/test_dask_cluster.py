@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import platform
 import time
 from concurrent.futures import wait
 
@@ -10,6 +12,7 @@ import dask
 import distributed  # noqa: F401 - its config defaults, which the profiler test reads
 import pytest
 
+from conveyor._malloc import TRIM_VARIABLE
 from conveyor.errors import ExecutorError
 from conveyor.executors.dask import (
     ADDRESS_VARIABLE,
@@ -83,3 +86,38 @@ def test_a_task_the_cluster_cancels_while_the_caller_waits_is_a_located_error(
             running.result(timeout=60)
     assert raised.value.where == "executor (params.yaml)"
     assert "nothing was written" in raised.value.render()
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt"
+)
+def test_its_tasks_reuse_freed_blocks_under_the_nanny_s_malloc_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which makes every large block a fresh mmap; a
+    task the session runs has glibc's thresholds raised while it runs (conveyor._malloc), a
+    bare Dask task on the same worker does not."""
+    monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)
+    pages = 16 * 2**20 // 4096
+
+    def faults_per_block(_: object = None) -> float:
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(16):
+            block = bytearray(16 * 2**20)  # malloc, then every page written
+            del block
+        return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 16
+
+    executor = DaskExecutor.from_config({"workers": 1})
+    with executor.open(where="executor") as session:
+        threshold = session.client.submit(os.environ.get, TRIM_VARIABLE, pure=False).result()
+        bare = session.client.submit(faults_per_block, pure=False).result()
+        submitted = session.submit(faults_per_block).result()
+        [mapped] = session.map(faults_per_block, [None])
+        bare_again = session.client.submit(faults_per_block, pure=False).result()
+    assert threshold == "65536"  # distributed's nanny.pre-spawn-environ
+    assert bare > 0.9 * pages
+    assert submitted < 0.1 * pages
+    assert mapped < 0.1 * pages
+    assert bare_again > 0.9 * pages  # the worker's own setting is back after the tasks
