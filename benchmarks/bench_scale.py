@@ -36,8 +36,11 @@ and into a folder of parts (``-o outp/``, no merge in the driver): (e) local, on
 (f) the running cluster. The parallel-efficiency goal is judged on (f) against (e): the
 workers' throughput; (a)-(d) are recorded beside it, and the parts of (e) and (f) must be
 byte-identical. **Monitor.** ``conveyor monitor parts/ --no-model`` with
-``executor: local`` (in process, the baseline) vs ``executor: dask`` with 2 workers, on a
-cluster the command starts and on one already up (the goal is judged on the latter); then,
+``executor: local`` in process with ``OMP_NUM_THREADS=1`` (the baseline: one thread, as for
+score; without it Arrow decodes each file with every core) and with all threads, vs
+``executor: dask`` with 2 workers, on a cluster the command starts and on one already up (the
+goal is judged on the latter against the one-thread baseline); all four drift.json must be
+byte-identical; then,
 once each at both sizes, ``conveyor monitor parts/`` with the model (``models/diagnostics``
 scores the 30 features; the reference has its predictions), local and Dask, for peak memory.
 Each
@@ -413,19 +416,26 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
 
     rows = f"{args.big:,} rows"
     local1 = Command(f"monitor local, in process ({rows})", monitor("local1", big))
+    serial = Command(f"monitor local, in process, 1 thread ({rows})", monitor("serial", big))
     dask = Command(f"monitor dask, 2 workers ({rows})", monitor("dask", big))
     running = Command(f"monitor on a running dask cluster, 2 x 1 ({rows})", monitor("running", big))
     with running_cluster(root, env) as address:
         timed_env = {**env, "BENCH_DASK_ADDRESS": address}
         timings = measure(
-            [dask, local1, running], cwd=root, env=timed_env, repeats=args.repeats, warmup=0
+            [dask, local1, running, serial],
+            cwd=root,
+            env=timed_env,
+            repeats=args.repeats,
+            warmup=0,
         )
-    vs_single = compare(timings[0], timings[1])
-    running_vs_single = compare(timings[2], timings[1])
-    drift = {e: (root / f"drift-{e}" / "drift.json").read_bytes() for e in ("local1", "dask")}
-    same = drift["local1"] == drift["dask"] == (root / "drift-running/drift.json").read_bytes()
-    speedup = timings[1].median / timings[0].median
-    running_speedup = timings[1].median / timings[2].median
+    vs_single = compare(timings[0], timings[3])
+    running_vs_single = compare(timings[2], timings[3])
+    running_vs_all_threads = compare(timings[2], timings[1])
+    runs = ("local1", "dask", "running", "serial")
+    drift = {e: (root / f"drift-{e}" / "drift.json").read_bytes() for e in runs}
+    same = len(set(drift.values())) == 1
+    speedup = timings[3].median / timings[0].median
+    running_speedup = timings[3].median / timings[2].median
     run_checked(monitor("dask", parts), root, env)
     run_checked(monitor("local1", parts), root, env)
     memory = {
@@ -480,11 +490,12 @@ def monitor_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> d
         "big_rows": args.big,
         "load_average_before": before,
         "load_average_after": load(),
-        "dask_vs_local_single_worker": vs_single,
-        "speedup_vs_single_worker": round(speedup, 3),
+        "dask_vs_local_single_thread": vs_single,
+        "speedup_vs_single_thread": round(speedup, 3),
         "parallel_efficiency": round(speedup / 2, 3),
-        "running_vs_local_single_worker": running_vs_single,
+        "running_vs_local_single_thread": running_vs_single,
         "parallel_efficiency_running": round(running_speedup / 2, 3),
+        "running_vs_local_all_threads": running_vs_all_threads,
         "drift_json_identical": same,
         "peak_rss_bytes": memory,
         "largest_peak_mib": round(largest / 2**20, 1),
