@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from _timing import bench_env, project_copy, verdict, write_result
-from bench_scale import FILE_ROWS, prepare, write_parts
+from bench_scale import FILE_ROWS, load, prepare, write_parts
 
 if TYPE_CHECKING:
     from conveyor.bundle._chunks import Tally
@@ -34,11 +34,6 @@ if TYPE_CHECKING:
     from conveyor.executors.dask import DaskSession
 
 NAME = "bench_malloc"
-
-
-def load() -> list[float]:
-    """The 1, 5 and 15 minute load averages, rounded."""
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def timed_shard(shard: Shard, predictor: Predictor) -> tuple[float, int, Tally]:

@@ -43,6 +43,9 @@ MMAP_THRESHOLD = 32 * 2**20
 TRIM_THRESHOLD = 64 * 2**20
 """While a task runs: free memory at the heap's top kept up to this much, not given back."""
 
+C_INT_MAX = 2**31 - 1
+"""The largest value mallopt(3) takes (its ``value`` is a C ``int``)."""
+
 _lock = threading.Lock()
 _running = 0  # tasks inside freed_memory_kept in this process
 
@@ -50,8 +53,9 @@ _running = 0  # tasks inside freed_memory_kept in this process
 def fixed_thresholds(environ: Mapping[str, str] | None = None) -> tuple[int, int] | None:
     """The (trim, mmap) thresholds the environment fixed for glibc; None if it fixed neither.
 
-    None too when a value is not a whole number or ``GLIBC_TUNABLES`` tunes malloc: the values
-    in force are then not known, so they could not be put back.
+    None too when a value is not a whole number, does not fit mallopt's ``int`` (ctypes would
+    pass 2**32 + 65536 as 65536), or ``GLIBC_TUNABLES`` tunes malloc: the values in force
+    could not be put back.
     """
     environ = os.environ if environ is None else environ
     if TRIM_VARIABLE not in environ and MMAP_VARIABLE not in environ:
@@ -63,6 +67,8 @@ def fixed_thresholds(environ: Mapping[str, str] | None = None) -> tuple[int, int
         mmap = int(environ.get(MMAP_VARIABLE, GLIBC_DEFAULT))
     except ValueError:
         return None
+    if not (0 <= trim <= C_INT_MAX and 0 <= mmap <= C_INT_MAX):
+        return None  # glibc reads a size, mallopt takes an int: no way to put it back
     return trim, mmap
 
 

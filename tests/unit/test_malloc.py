@@ -122,6 +122,18 @@ def test_the_values_come_back_only_when_the_last_of_two_tasks_ends() -> None:
 
 
 @glibc_only
+def test_a_threshold_mallopt_cannot_put_back_leaves_the_process_alone() -> None:
+    """4 GiB + 64 KiB reaches mallopt as 65536 through ctypes: restoring it would leave the
+    worker trimming at 64 KiB where its environment asked for 4 GiB."""
+    environ = {TRIM_VARIABLE: str(2**32 + 65536), MMAP_VARIABLE: str(32 * 2**20)}
+    result = _probe("single", environ)
+    assert result["applied"] is False
+    # blocks come from the heap and glibc keeps what is freed, after as before
+    assert result["before"] < 0.25 * PAGES
+    assert result["after"] < 0.25 * PAGES
+
+
+@glibc_only
 def test_a_process_whose_thresholds_glibc_slides_itself_is_left_alone() -> None:
     result = _probe("single", {})
     assert result["applied"] is False
@@ -138,6 +150,10 @@ def test_a_process_whose_thresholds_glibc_slides_itself_is_left_alone() -> None:
         ({MMAP_VARIABLE: "1048576"}, (GLIBC_DEFAULT, 1048576)),
         ({TRIM_VARIABLE: "0", MMAP_VARIABLE: "262144"}, (0, 262144)),
         ({TRIM_VARIABLE: "64k"}, None),  # not a number glibc and we read alike
+        ({TRIM_VARIABLE: str(2**31 - 1)}, (2**31 - 1, GLIBC_DEFAULT)),  # mallopt's largest
+        ({TRIM_VARIABLE: str(2**31)}, None),  # glibc takes it, mallopt could not put it back
+        ({TRIM_VARIABLE: "65536", MMAP_VARIABLE: str(2**32 + 65536)}, None),
+        ({TRIM_VARIABLE: "-1"}, None),
         ({TRIM_VARIABLE: "65536", "GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"}, None),
         ({TRIM_VARIABLE: "65536", "GLIBC_TUNABLES": "glibc.cpu.x86_shstk=on"}, (65536, 131072)),
     ],
