@@ -4,7 +4,8 @@ When the files' metadata (Parquet footers, ``_grid.is_large``) already say that 
 counted, one task per file (:func:`count_file`) reads the file a part at a time, describes it
 as ``_sharded.scan_file`` does (types, nulls, rows) and counts every profiled column, and each
 logged-score column the reference could use, into the reference's grid (``_grid.count``) in
-its own type. The driver then checks and unifies the files' types exactly as
+its own type: each part as it is read, the file's counts the sum of its parts'
+(``_grid.combine``), so a task holds one part of a file however large the file is. The driver then checks and unifies the files' types exactly as
 ``_sharded.scan_batch`` does, with the same errors, before any count is used; a file whose type
 for a counted column is not the batch's in a way that could change a count (an ``int64``
 score among ``float64`` ones; not ``string`` text among ``large_string``, nor a ``float32``
@@ -165,18 +166,32 @@ def scan_counting(
 
 
 def count_file(task: CountTask) -> FileCount:
-    """One file scanned and its columns counted, from one read (on a worker, or in process)."""
+    """One file scanned and its columns counted, from one read (on a worker, or in process).
+
+    Each part is counted as it is read and dropped, so a file is never held whole: a part's
+    columns (``_batch.PART_ROWS`` values each) sort in a core's own cache, and the counts of
+    the file are its parts' added up (``_grid.combine``).
+    """
     counted = {column.name for column in task.columns}
-    kept: list[pa.Table] = []
+    found: list[tuple[_grid.Part | None, ...]] = []
 
     def parts() -> Iterator[pa.Table]:
         for typed in _sharded.typed_parts(task.scan):
-            kept.append(typed.select([n for n in typed.column_names if n in counted]))
+            table = typed.select([n for n in typed.column_names if n in counted])
+            found.append(tuple(_part(table, column) for column in task.columns))
             yield typed
 
     scan = _sharded.describe(parts())
-    table = pa.concat_tables(kept)
-    return FileCount(scan, tuple(_part(table, column) for column in task.columns))
+    return FileCount(
+        scan, tuple(_file_part([each[at] for each in found]) for at in range(len(task.columns)))
+    )
+
+
+def _file_part(parts: Sequence[_grid.Part | None]) -> _grid.Part | None:
+    """A column's part of the whole file from its reads' parts (None: not counted in it)."""
+    if parts[0] is None:  # every read of a file has the same columns, in the same types
+        return None
+    return _grid.combine(cast("Sequence[_grid.Part]", parts))
 
 
 def _part(table: pa.Table, column: _grid.ColumnCount) -> _grid.Part | None:

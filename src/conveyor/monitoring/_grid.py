@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from conveyor.errors import UsageError
-from conveyor.monitoring import _sharded, _stats
+from conveyor.monitoring import _stats
 from conveyor.monitoring.profile import OTHER
 from conveyor.plugins.drift import GridCounts
 
@@ -176,37 +176,53 @@ def count(values: pa.ChunkedArray, column: ColumnCount) -> Part:
     )
 
 
-def merge(parts: Sequence[Part], column: ColumnCount) -> _stats.Side:
-    """The whole batch's column from its files' parts (added in file order)."""
+def combine(parts: Sequence[Part]) -> Part:
+    """One part from the parts of one column, in order (a file's, counted a read at a time).
+
+    Every count adds up, extremes are the extremes, the totals are added in order, and the
+    values the reference never had are the smallest :data:`EXTRA_VALUES` of all parts' (each
+    part keeps its own smallest, so none is lost); categories keep the order they were first
+    seen in.
+    """
+    if len(parts) == 1:
+        return parts[0]
     nulls = sum(part.nulls for part in parts)
-    if column.kind != "numeric":
-        pieces = [_sharded.ColumnPart(part.nulls, counts=part.counts) for part in parts]
-        return _sharded.merge_parts(pieces, "categorical")
-    bins = _added([part.bins for part in parts], len(column.edges) + 1)
-    count = int(bins.sum())
+    if parts[0].bins is None:  # categorical
+        counts: dict[str, int] = {}
+        for part in parts:
+            for key, n in (part.counts or {}).items():
+                counts[key] = counts.get(key, 0) + n
+        return Part(nulls, counts=counts)
     values = None
-    if column.values is not None:
-        values = _added([part.values for part in parts], len(column.values))
-    extra = sorted({value for part in parts for value in part.extra})[:EXTRA_VALUES]
+    if parts[0].values is not None:
+        values = _added([part.values for part in parts], len(parts[0].values))
     total = 0.0
     for part in parts:
         total += part.total
-    grid = GridCounts(
-        column.edges,
-        bins,
-        count,
-        min(part.minimum for part in parts),
-        max(part.maximum for part in parts),
+    return Part(
+        nulls,
+        bins=_added([part.bins for part in parts], len(parts[0].bins)),
+        below=sum(part.below for part in parts),
+        above=sum(part.above for part in parts),
+        values=values,
+        extra=tuple(sorted({value for part in parts for value in part.extra})[:EXTRA_VALUES]),
+        minimum=min(part.minimum for part in parts),
+        maximum=max(part.maximum for part in parts),
+        total=total,
     )
-    counted = _stats.Counted(
-        grid,
-        sum(part.below for part in parts),
-        sum(part.above for part in parts),
-        values,
-        tuple(extra),
-        total,
-    )
-    return _stats.Side(count, nulls, counted=counted)
+
+
+def merge(parts: Sequence[Part], column: ColumnCount) -> _stats.Side:
+    """The whole batch's column from its files' parts (added in file order)."""
+    whole = combine(parts)
+    if column.kind != "numeric":
+        counts = whole.counts or {}
+        return _stats.Side(sum(counts.values()), whole.nulls, counts=counts)
+    assert whole.bins is not None  # noqa: S101 - count() gives every numeric part its bins
+    count = int(whole.bins.sum())
+    grid = GridCounts(column.edges, whole.bins, count, whole.minimum, whole.maximum)
+    counted = _stats.Counted(grid, whole.below, whole.above, whole.values, whole.extra, whole.total)
+    return _stats.Side(count, whole.nulls, counted=counted)
 
 
 def _added(arrays: Sequence[np.ndarray | None], size: int) -> np.ndarray:
