@@ -4,9 +4,12 @@ Setup, in a temporary copy of the project: ``git init``, ``dvc init`` with the r
 ``.dvc/config`` (hydra composition on), ``dvc repro gate`` and a commit, so every trial finds
 ingest/validate/split done and runs train, evaluate and gate. Each sweep is
 
-    conveyor sweep model.params.max_depth=2,4,6,8 model.params.learning_rate=0.05,0.2 -j N
+    conveyor sweep model.params.max_depth=2,4,6,8 model.params.learning_rate=0.1,0.2 -j N
 
-until its 8 experiments are finished (the command waits). Before each run every experiment,
+until its 8 experiments are finished (the command waits). No point of the grid is the
+committed model (``max_depth: 4``, ``learning_rate: 0.05``): that trial's stages would all be
+up to date in dvc.lock and it would run nothing, so the sweep would time 7 trials, not 8
+(``set_up`` refuses such a grid). Before each run every experiment,
 queue entry and sweep state is removed, the idle DVC queue workers are waited out, and the
 run-cache (``.dvc/cache/runs``) is emptied: otherwise a trial whose params an earlier run already
 trained restores ``train`` instead of running it.
@@ -34,6 +37,7 @@ filesystem broker can crash a worker with a JSONDecodeError; the rest then run o
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -46,6 +50,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from _timing import (
     REPO,
     VENV_BIN,
@@ -59,7 +64,12 @@ from _timing import (
 NAME = "bench_sweep"
 GOAL_SPEEDUP = 1.7
 TRIALS = 8
-SWEEP = ["model.params.max_depth=2,4,6,8", "model.params.learning_rate=0.05,0.2"]
+DEPTHS = (2, 4, 6, 8)
+RATES = (0.1, 0.2)
+SWEEP = [
+    f"model.params.max_depth={','.join(map(str, DEPTHS))}",
+    f"model.params.learning_rate={','.join(map(str, RATES))}",
+]
 TARGET = "gate"
 STAGES = ("train", "evaluate", "gate")
 POLL_SECONDS = 2.0
@@ -80,7 +90,7 @@ import subprocess
 import yaml
 
 original = open("params.yaml").read()
-depths, rates = [2, 4, 6, 8], [0.05, 0.2]
+depths, rates = {depths}, {rates}
 try:
     for depth, rate in itertools.product(depths, rates):
         params = yaml.safe_load(original)
@@ -164,6 +174,13 @@ def main() -> int:
 
 def set_up(project: Path, env: dict[str, str]) -> None:
     """Make the copy a committed git + DVC repo whose pipeline has run up to the target."""
+    model = yaml.safe_load((project / "params.yaml").read_text("utf-8"))["model"]["params"]
+    committed = (model.get("max_depth"), model.get("learning_rate"))
+    if committed in itertools.product(DEPTHS, RATES):
+        sys.exit(
+            f"the grid holds the committed model (max_depth, learning_rate) = {committed}: that "
+            f"trial would run nothing; change DEPTHS or RATES so all {TRIALS} trials train"
+        )
     run_checked(["git", "init", "-q"], project, env)
     run_checked([str(VENV_BIN / "dvc"), "init", "-q"], project, env)
     shutil.copy2(REPO / ".dvc" / "config", project / ".dvc" / "config")
@@ -188,7 +205,9 @@ def run_one(project: Path, env: dict[str, str], label: str, driver: str, tag: st
     if dask:
         use_executor(project, env, "dask")
     if label.startswith("bare"):
-        (project / "bare_trials.py").write_text(BARE_TRIALS.format(target=TARGET), "utf-8")
+        (project / "bare_trials.py").write_text(
+            BARE_TRIALS.format(target=TARGET, depths=list(DEPTHS), rates=list(RATES)), "utf-8"
+        )
         bare = [sys.executable, "bare_trials.py"]
         warm = [str(VENV_BIN / "conveyor"), "warm"] if label == "bare warm" else []
         command = Command(label, [*warm, *bare])
