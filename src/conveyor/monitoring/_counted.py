@@ -3,15 +3,15 @@
 When the files' metadata (Parquet footers, ``_grid.is_large``) already say that the batch is
 counted, one task per file (:func:`count_file`) reads the file a part at a time, describes it
 as ``_sharded.scan_file`` does (types, nulls, rows) and counts every profiled column, and each
-logged-score column the reference could use, into the reference's grid (``_grid.count``) in
-its own type: each part as it is read, the file's counts the sum of its parts'
-(``_grid.combine``), so a task holds one part of a file however large the file is. The driver then checks and unifies the files' types exactly as
-``_sharded.scan_batch`` does, with the same errors, before any count is used; a file whose type
-for a counted column is not the batch's in a way that could change a count (an ``int64``
-score among ``float64`` ones; not ``string`` text among ``large_string``, nor a ``float32``
-score) is counted again, cast to the batch's type, as every file used to be. So each file is
-read once, where before it was read twice (a scan, then the counts), and the counts, hence
-drift.json, are the same numbers.
+logged-score column the reference could use, into the reference's grid (``_grid.count``) in its
+own type: each part as it is read, the file's counts the sum of its parts' (``_grid.combine``),
+so a task holds one part of a file however large the file is. The driver then checks and
+unifies the files' types exactly as ``_sharded.scan_batch`` does, with the same errors, before
+any count is used; a file whose type for a counted column is not the batch's in a way that
+could change a count (an ``int64`` score among ``float64`` ones; not ``string`` text among
+``large_string``, nor a ``float32`` score) is counted again, cast to the batch's type, as every
+file used to be. So each file is read once, where before it was read twice (a scan, then the
+counts), and the counts, hence drift.json, are the same numbers.
 
 Not in one pass: batches with labels, or whose files all hold the target, and batches the
 model must score (no logged score in every file): those are scanned here, then scored and
