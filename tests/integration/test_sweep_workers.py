@@ -130,7 +130,9 @@ def _sweep_until_its_trial_runs(
     def started() -> bool:
         # DVC records the trial's process (its log) right after starting it: `dvc queue logs`
         # reads .dvc/tmp/exps/run/<task>/<task>.json.
-        trials[:] = [child for child in _descendants(project) if "exec-run" in cmdline(child)]
+        # a fork of the worker, titled as the process DVC would start (_forked_trial)
+        titled = [(child, " ".join(cmdline(child)).split()) for child in _descendants(project)]
+        trials[:] = [child for child, words in titled if words[:3] == ["dvc", "exp", "exec-run"]]
         return bool(trials) and bool(_logged_tasks(project))
 
     _wait_for(started, "the trial to start on a worker", process, _stderr(project))
@@ -193,9 +195,19 @@ def test_a_trial_whose_worker_stalls_before_collecting_it_is_a_success(
 
     process, gate, trial = _sweep_until_its_trial_runs(project, "w", monkeypatch)
     # -j 1: the trial may use every core (its model's n_jobs, if set, would still win). Read
-    # from the trial's process: celery's retitling hides the worker's own environment.
+    # from its stage's process: celery's retitling hides the worker's own environment, and the
+    # trial, a fork of the worker, shows the worker's.
     expected = os.environ.get("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
-    assert trial.environ().get("OMP_NUM_THREADS") == expected
+    stages: list[psutil.Process] = []
+
+    def stage_runs() -> bool:
+        with contextlib.suppress(psutil.Error):
+            found = trial.children(recursive=True)
+            stages[:] = [p for p in found if "run" in cmdline(p) and "train" in cmdline(p)]
+        return bool(stages)
+
+    _wait_for(stage_runs, "the trial's train stage to start", process, _stderr(project))
+    assert stages[0].environ().get("OMP_NUM_THREADS") == expected
     name = sweep_state(project, "w")["trials"][0]["name"]
     stopped = worker_pids(project)
     for pid in stopped:

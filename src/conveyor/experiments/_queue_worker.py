@@ -15,7 +15,9 @@ files (``dvc-exp-<hash>-<n>@localhost``, ``.dvc/tmp/exps/celery/dvc-exp-worker-<
 ``dvc queue status``, ``stop``, ``kill`` and a later ``dvc queue start`` see them as DVC's own.
 Which workers are missing is read from the process table, not from celery's one-second inspect.
 A worker also tries DVC's experiments lock again every 0.05 s where DVC waits a second
-(:func:`with_quick_lock_retries`).
+(:func:`with_quick_lock_retries`), runs each trial's ``dvc exp exec-run`` in a fork of itself
+(``conveyor.experiments._forked_trial``), and first removes any run-cache entry a killed
+trial left half-written (:func:`drop_half_written_run_cache`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ LOCK_RETRIED = (
 )
 """The steps of a worker's trial that take the lock, each ``@retry(180, LockError, timeout=1)``
 in DVC: taking the trial's stash entry, pushing it to its temporary copy, fetching its result."""
+HALF_WRITTEN_AGE = 1.0
+"""A run-cache ``.tmp`` file untouched this long is no save in progress (DVC writes a few
+hundred bytes and renames it at once)."""
 
 
 def node_name(wdir: str, number: int) -> str:
@@ -133,13 +138,50 @@ def start(jobs: int) -> None:
 
 
 def work(node: str, *, clean: bool) -> None:
-    """Run queue worker ``node`` as ``dvc exp queue-worker`` does, polling faster."""
+    """Run queue worker ``node`` as ``dvc exp queue-worker`` does, polling faster.
+
+    Its trials' ``dvc exp exec-run`` are forks of it (``_forked_trial``), not new processes,
+    each started with the run-cache clear of half-written entries.
+    """
     from dvc.repo import Repo
 
-    queue = Repo(os.getcwd()).experiments.celery_queue
+    from conveyor.experiments import _forked_trial
+
+    repo = Repo(os.getcwd())
+    runs = repo.stage_cache.cache_dir
+    queue = repo.experiments.celery_queue
     with_fast_polling(queue.celery)
     with_quick_lock_retries()
+    _forked_trial.install(before=lambda: drop_half_written_run_cache(runs))
     without_ping(queue.worker).start(node, fsapp_clean=clean)
+
+
+def drop_half_written_run_cache(
+    cache_dir: str, *, older_than: float = HALF_WRITTEN_AGE
+) -> list[str]:
+    """Remove the run-cache entries DVC left half-written; the paths removed.
+
+    DVC saves a stage's run-cache entry as ``.<token>.tmp`` in the entry's folder, then renames
+    it. A trial killed in between (an interrupted sweep kills its running trials; a worker can
+    die) leaves that file behind, and DVC's loader takes the newest file of the folder: the next
+    run of the same stage on the same inputs, the resumed trial, failed with "failed to
+    reproduce 'train': 'outs'" (the file held the entry's first lines). A worker clears them
+    before each trial; a file touched less than ``older_than`` seconds ago may be another
+    process's save in progress and is left alone.
+    """
+    import glob
+    import time
+
+    removed = []
+    now = time.time()
+    for path in glob.glob(os.path.join(glob.escape(cache_dir), "*", "*", ".*.tmp")):
+        try:
+            if now - os.stat(path).st_mtime >= older_than:
+                os.unlink(path)
+                removed.append(path)
+        except FileNotFoundError:  # renamed or removed meanwhile
+            continue
+    return removed
 
 
 def without_ping(worker: Any) -> Any:  # noqa: ANN401 - dvc_task's TemporaryWorker

@@ -15,6 +15,7 @@ LAYERS: list[Layer | str] = [
     Layer("queue", "leaderboard", "_progress"),
     # _queue_worker: DVC's workers, polling faster; _enqueue: trials into DVC's queue, in process
     Layer("plan", "_dvc", "_queue_worker", "_enqueue"),
+    "_forked_trial",  # a queue worker's trial: a fork of the worker become dvc exp exec-run
 ]
 
 

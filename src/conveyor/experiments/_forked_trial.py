@@ -1,0 +1,183 @@
+"""A queue worker runs each trial's ``dvc exp exec-run`` in a fork of itself, not a new process.
+
+DVC's worker starts every trial as a new ``dvc exp exec-run`` process (``run_exp``, through
+dvc_task's ``ManagedProcess``): a Python start-up and DVC's CLI and experiment imports, about
+0.3 s of CPU a trial, which the worker itself has done already. :func:`install` makes the
+worker fork instead (:class:`ForkedExecRun`): the child becomes that command, as a new process
+would be, and the parent keeps its imports for the next trial:
+
+- its standard input is /dev/null, its output and errors go to the trial's log, as
+  ``ManagedProcess`` redirects them (``dvc queue logs``), through fresh Python streams and no
+  logging handler of the worker's (celery's), so the log holds what DVC prints, as before;
+- signals act as on a new process (celery's shutdown handlers are not inherited), so ``dvc
+  queue kill`` and a Ctrl-C do what they did; its pid is the one ``ManagedProcess`` records;
+- it shows as ``dvc exp exec-run ...`` (``ps``, psutil: setproctitle), not as the worker, so
+  nothing counts it as one (``_dvc.live_workers``, ``_queue_worker.missing``);
+- its exit status is DVC's ``main``'s, and what Python gives a process that ends otherwise (an
+  uncaught error: 1, its traceback logged; Ctrl-C: the signal), as ``Popen`` reports it.
+
+Only a call of exactly that shape is forked: ``Popen(["dvc", "exp", "exec-run", ...])`` with its
+output to a file, errors with it, no ``env``, ``cwd`` or shell. Anything else, and everything
+under ``CONVEYOR_COLD=1``, starts a process as DVC does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+EXEC_RUN = ("dvc", "exp", "exec-run")
+PRELOAD = ("dvc.cli", "dvc.commands.experiments.exec_run", "dvc.repo.reproduce")
+"""What an exec-run imports that the worker has not: imported by the worker before its first
+fork, so every later trial starts with them."""
+POLL_SECONDS = 0.05
+"""How often :meth:`ForkedExecRun.wait` looks, when given a timeout."""
+
+
+class ForkedExecRun:
+    """``dvc exp exec-run`` in a fork of this process, with the part of ``Popen`` DVC uses."""
+
+    def __init__(self, args: list[str], output: int) -> None:
+        import importlib
+
+        for name in PRELOAD:
+            importlib.import_module(name)
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()  # nothing buffered is written twice
+        self.args = args
+        self.returncode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:
+            _become(args, output)
+
+    def poll(self) -> int | None:
+        """The exit status if the child has ended, else None."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the child to end; ``subprocess.TimeoutExpired`` after ``timeout``."""
+        if self.returncode is None and timeout is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        deadline = time.monotonic() + (timeout or 0.0)
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+            time.sleep(POLL_SECONDS)
+        assert self.returncode is not None  # noqa: S101 - poll() set it
+        return self.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the child (nothing if it has been reaped)."""
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+def _become(args: list[str], output: int) -> None:
+    """In the child: become ``args`` as a new process would, run DVC's ``main``, exit."""
+    code = 255
+    try:
+        import logging
+        import shlex
+
+        import setproctitle
+
+        setproctitle.setproctitle(shlex.join(args))
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                       signal.SIGUSR2, signal.SIGCHLD):  # fmt: skip
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(stdin, 0)
+        os.close(stdin)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
+        for handler in logging.root.handlers[:]:  # the worker's (celery's) handlers
+            logging.root.removeHandler(handler)
+        logging.root.setLevel(logging.WARNING)
+        sys.argv = list(args)
+        from dvc.cli import main
+
+        code = int(main(list(args[1:])) or 0)
+    except SystemExit as exit_:  # as Python ends a process on it
+        code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+        if not isinstance(exit_.code, int) and exit_.code is not None:
+            sys.stderr.write(f"{exit_.code}\n")
+    except KeyboardInterrupt:  # Python ends a process by the signal itself: Popen sees -2
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:  # an uncaught error: its traceback in the log, exit 1
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # exiting anyway
+                stream.flush()
+        os._exit(code)
+
+
+def forks(args: object, kwargs: dict[str, Any]) -> bool:
+    """Whether a ``Popen(args, **kwargs)`` call is the trial start :class:`ForkedExecRun` runs."""
+    if not isinstance(args, list) or tuple(args[:3]) != EXEC_RUN or os.environ.get("CONVEYOR_COLD"):
+        return False
+    stdout = kwargs.get("stdout")
+    return (
+        hasattr(stdout, "fileno")
+        and kwargs.get("stderr") == subprocess.STDOUT
+        and kwargs.get("stdin") in (None, subprocess.DEVNULL)
+        and kwargs.get("env") is None
+        and kwargs.get("cwd") is None
+        and not kwargs.get("shell")
+        and set(kwargs) <= {"stdin", "stdout", "stderr", "close_fds", "shell", "env"}
+    )
+
+
+class _Subprocess:
+    """The ``subprocess`` module as dvc_task's process module sees it: ``Popen`` forks a trial.
+
+    ``before`` runs before each trial starts, forked or not.
+    """
+
+    def __init__(self, before: Callable[[], object] | None = None) -> None:
+        self._before = before
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - the module's attributes
+        return getattr(subprocess, name)
+
+    def Popen(self, args: Any, **kwargs: Any) -> Any:  # noqa: ANN401, N802 - subprocess.Popen's shape
+        if self._before is not None and isinstance(args, list) and tuple(args[:3]) == EXEC_RUN:
+            self._before()
+        if forks(args, kwargs):
+            return ForkedExecRun(list(args), kwargs["stdout"].fileno())
+        return subprocess.Popen(args, **kwargs)  # DVC's own call, unchanged
+
+
+def install(before: Callable[[], object] | None = None) -> bool:
+    """Make dvc_task's ``ManagedProcess`` fork trials in this process; False if it cannot.
+
+    ``before``: run in this process before each trial starts.
+    """
+    from dvc_task.proc import process
+
+    used = getattr(process, "subprocess", None)
+    if used is not subprocess:  # installed already, or another dvc_task
+        return isinstance(used, _Subprocess)
+    process.subprocess = _Subprocess(before)  # type: ignore[assignment,attr-defined]
+    return True
