@@ -37,11 +37,13 @@ filesystem broker can crash a worker with a JSONDecodeError; the rest then run o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -197,7 +199,7 @@ def commit(project: Path, env: dict[str, str], message: str) -> None:
 
 def run_one(project: Path, env: dict[str, str], label: str, driver: str, tag: str) -> Run:
     """Reset the project, then time one run of ``label`` (see the module's docstring)."""
-    reset(project, env)
+    killed = reset(project, env)
     env = {k: v for k, v in env.items() if k not in ("CONVEYOR_WARM_SOCKET", "CONVEYOR_COLD")}
     if label.endswith(" cold"):
         env["CONVEYOR_COLD"] = "1"
@@ -227,6 +229,8 @@ def run_one(project: Path, env: dict[str, str], label: str, driver: str, tag: st
     seconds = time.perf_counter() - start
     busy = busy_cores(busy_before, cpu_busy(), seconds)
     run = Run(label, seconds, busy, load_before, os.getloadavg()[0])
+    if killed:
+        run.notes.append(f"{killed} queue worker(s) of the run before did not exit; killed")
     if label.startswith("bare"):
         (project / "bare_trials.py").unlink()
         restore_workspace(project, env)
@@ -275,28 +279,44 @@ def run_raw_queue(project: Path, env: dict[str, str], command: Command) -> None:
         raise SystemExit(f"dvc queue finished with failures:\n{status}")
 
 
-def reset(project: Path, env: dict[str, str]) -> None:
-    """Remove experiments, queue entries, sweep state and the run-cache; let workers exit."""
+def reset(project: Path, env: dict[str, str]) -> int:
+    """Remove experiments, queue entries, sweep state and the run-cache; let workers exit.
+
+    Returns how many workers had to be killed (:func:`wait_for_workers`).
+    """
     dvc = str(VENV_BIN / "dvc")
-    wait_for_workers(project)
+    killed = wait_for_workers(project)
     run_checked([dvc, "queue", "remove", "--all", "-q"], project, env)
     run_checked([dvc, "exp", "remove", "-A", "-q"], project, env)
     shutil.rmtree(project / ".dvc" / "cache" / "runs", ignore_errors=True)
     shutil.rmtree(project / ".dvc" / "tmp" / "conveyor-sweeps", ignore_errors=True)
     for log in (project / ".dvc" / "tmp" / "exps" / "celery").glob("dvc-exp-worker-*.out"):
         log.unlink()
+    return killed
 
 
-def wait_for_workers(project: Path) -> None:
-    """Wait until DVC's queue workers (idle ones exit by themselves after ~10 s) are gone."""
+def wait_for_workers(project: Path) -> int:
+    """Wait until DVC's queue workers (idle ones exit by themselves after ~10 s) are gone.
+
+    One still alive after ``WORKER_EXIT_TIMEOUT`` is killed, with its process group (a worker
+    and the daemon that started it); how many were is returned, and the next run notes it.
+    """
     deadline = time.monotonic() + WORKER_EXIT_TIMEOUT
     celery = project / ".dvc" / "tmp" / "exps" / "celery"
-    while time.monotonic() < deadline:
+    while True:
         infos = [json.loads(p.read_text()) for p in celery.glob("dvc-exp-worker-*.json")]
-        if all(info.get("returncode") is not None or not alive(info["pid"]) for info in infos):
-            return
+        left = [i["pid"] for i in infos if i.get("returncode") is None and alive(i["pid"])]
+        if not left:
+            return 0
+        if time.monotonic() >= deadline:
+            break
         time.sleep(1.0)
-    raise SystemExit(f"DVC queue workers in {celery} did not exit within {WORKER_EXIT_TIMEOUT} s")
+    for pid in left:  # the worker, and the daemon that started it: their group
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(os.getpgid(pid), signal.SIGTERM)
+    time.sleep(2.0)
+    print(f"  killed {len(left)} DVC queue worker(s) still alive after {WORKER_EXIT_TIMEOUT} s")
+    return len(left)
 
 
 def alive(pid: int) -> bool:

@@ -46,6 +46,8 @@ LOCK_RETRIED = (
 )
 """The steps of a worker's trial that take the lock, each ``@retry(180, LockError, timeout=1)``
 in DVC: taking the trial's stash entry, pushing it to its temporary copy, fetching its result."""
+MONITOR_RETRY_SECONDS = 1.0
+"""How long a worker's idle monitor waits after an error before it watches again."""
 HALF_WRITTEN_AGE = 1.0
 """A run-cache ``.tmp`` file untouched this long is no save in progress (DVC writes a few
 hundred bytes and renames it at once)."""
@@ -153,7 +155,7 @@ def work(node: str, *, clean: bool) -> None:
     with_fast_polling(queue.celery)
     with_quick_lock_retries()
     _forked_trial.install(before=lambda: drop_half_written_run_cache(runs))
-    without_ping(queue.worker).start(node, fsapp_clean=clean)
+    with_lasting_monitor(without_ping(queue.worker)).start(node, fsapp_clean=clean)
 
 
 def drop_half_written_run_cache(
@@ -193,6 +195,33 @@ def without_ping(worker: Any) -> Any:  # noqa: ANN401 - dvc_task's TemporaryWork
     (:func:`missing`, from the process table), so the answer is known.
     """
     worker.ping = _nobody_answers
+    return worker
+
+
+def with_lasting_monitor(worker: Any, *, pause: float = MONITOR_RETRY_SECONDS) -> Any:  # noqa: ANN401
+    """``worker``, whose idle monitor outlives an error instead of dying with it.
+
+    dvc_task's ``TemporaryWorker.monitor`` thread shuts the worker down once the queue is empty.
+    It reads the broker's message files, and one read while kombu writes it (kombu creates the
+    file, then locks it) fails to parse: the thread died, and the worker never exited (a
+    benchmark waited a minute for it). The monitor now starts again after ``pause`` seconds.
+    """
+    import logging
+    import time
+
+    monitor = worker.monitor
+
+    def lasting(name: str) -> None:
+        while True:
+            try:
+                monitor(name)
+            except Exception:  # any error: the thread must go on
+                logging.getLogger(__name__).warning("queue monitor failed; again", exc_info=True)
+                time.sleep(pause)
+            else:
+                return
+
+    worker.monitor = lasting
     return worker
 
 

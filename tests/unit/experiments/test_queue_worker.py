@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+import time
+from pathlib import Path
+
+import pytest
 
 from conveyor.experiments import _queue_worker
 from tests.conftest import git_dvc_repo
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    import pytest
 
 
 def test_dvc_s_celery_app_polls_faster_and_keeps_its_folders(tmp_path: Path) -> None:
@@ -113,3 +111,37 @@ def test_a_step_of_another_shape_keeps_dvc_s_retry(monkeypatch: pytest.MonkeyPat
         _queue_worker, "LOCK_RETRIED", (("dvc.repo.experiments.queue.base", "Nothing", "x"),)
     )
     assert _queue_worker.with_quick_lock_retries() == []
+
+
+def test_a_worker_s_idle_monitor_outlives_a_message_read_mid_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """dvc_task's monitor thread reads the broker's message files; one that kombu has created
+    but not yet written fails to parse, and the thread died with the worker still running."""
+    import json
+    import threading
+
+    from dvc.repo import Repo
+
+    root = git_dvc_repo(tmp_path / "p")
+    with Repo(str(root)) as repo:
+        queue = repo.experiments.celery_queue
+        inbox = Path(queue.celery.conf.broker_transport_options["data_folder_in"])
+        inbox.mkdir(parents=True, exist_ok=True)
+        half = inbox / "0_half.msg"
+        half.write_bytes(b'{"body": "eyJ')  # a message file caught while kombu writes it
+        worker = queue.worker
+        worker.timeout = 0.05
+        with pytest.raises(json.JSONDecodeError):  # dvc_task's own monitor dies of it
+            worker.monitor("dvc-exp-x-1@localhost")
+        lasting = _queue_worker.with_lasting_monitor(worker, pause=0.05)
+        thread = threading.Thread(target=lasting.monitor, args=("dvc-exp-x-1@localhost",))
+        thread.start()
+        deadline = time.monotonic() + 60
+        while "queue monitor failed" not in caplog.text:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert thread.is_alive()  # failed, and watches again
+        half.unlink()  # written and taken: the queue is empty
+        thread.join(timeout=60)
+        assert not thread.is_alive()  # it found the queue empty and shut the worker down
