@@ -21,13 +21,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from conveyor.monitoring import _batch, _counted, _grid
-from conveyor.monitoring.profile import build_profile
 from conveyor.plugins.executor import InlineSession
+from tests.unit.monitoring.test_grid import _profile
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conveyor.monitoring.profile import Profile
 
 ROWS = 3 * _batch.PART_ROWS - 1000
 """Three reads: two full parts and most of a third."""
@@ -44,15 +43,6 @@ def _frame(rows: int, seed: int) -> pd.DataFrame:
             "colour": rng.choice(["red", "green", "blue"], rows),
             "_score": rng.beta(2, 2, rows),
         }
-    )
-
-
-def _reference() -> Profile:
-    frame = _frame(3000, seed=1)
-    return build_profile(
-        frame.drop(columns="_score"),
-        kinds={"few": "numeric", "colour": "categorical"},
-        prediction=frame["_score"].to_numpy(),
     )
 
 
@@ -76,7 +66,7 @@ def big_file(tmp_path: Path) -> Path:
 
 
 def test_a_file_read_in_parts_counts_as_the_whole_file(big_file: Path) -> None:
-    reference = _reference()
+    reference = _profile(3000)
     _, counts = _counted.scan_counting(
         InlineSession(), big_file.parent, [big_file], reference, ["big", "few", "holes", "colour"],
         optional={"_score", "_prediction"}, numeric=NUMERIC, where="batch",
@@ -154,7 +144,7 @@ def test_counting_a_file_never_holds_it_whole(tmp_path: Path) -> None:
         print(json.dumps({{"before": before, "peak": pool.max_memory()}}))
         """
     )
-    (tmp_path / "profile.json").write_text(_reference().to_json(), "utf-8")
+    (tmp_path / "profile.json").write_text(_profile(3000).to_json(), "utf-8")
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
     )
