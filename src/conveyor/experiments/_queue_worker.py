@@ -202,9 +202,10 @@ def with_lasting_monitor(worker: Any, *, pause: float = MONITOR_RETRY_SECONDS) -
     """``worker``, whose idle monitor outlives an error instead of dying with it.
 
     dvc_task's ``TemporaryWorker.monitor`` thread shuts the worker down once the queue is empty.
-    It reads the broker's message files, and one read while kombu writes it (kombu creates the
-    file, then locks it) fails to parse: the thread died, and the worker never exited (a
-    benchmark waited a minute for it). The monitor now starts again after ``pause`` seconds.
+    It parses the broker's message files, and one that does not parse (caught half-written)
+    raised in the thread, which died: a worker whose monitor died never exits (a benchmark
+    once waited in vain for one; whether this was why is not known). The monitor now starts
+    again after ``pause`` seconds.
     """
     import logging
     import time
