@@ -31,6 +31,7 @@ RUNS_OTHER_PROGRAMS = {
     "conveyor/components/_image.py": "builds conveyor's wheel with 'python -m pip wheel'",
     "conveyor/cli/warm.py": "starts the stage server and the command given to 'conveyor warm'",
     "conveyor/experiments/_queue_worker.py": "starts DVC's queue workers, polling faster",
+    "conveyor/experiments/_forked_trial.py": "passes DVC's own Popen calls through unchanged",
 }
 """Modules besides the runner that may import subprocess, and the program each runs."""
 _SPAWNERS = {
