@@ -38,6 +38,9 @@ EXEC_RUN = ("dvc", "exp", "exec-run")
 PRELOAD = ("dvc.cli", "dvc.commands.experiments.exec_run", "dvc.repo.reproduce")
 """What an exec-run imports that the worker has not: imported by the worker before its first
 fork, so every later trial starts with them."""
+COLD_ENV = "CONVEYOR_COLD"
+"""``conveyor.cli.warm.COLD_ENV`` (not imported: the CLI is a layer above): ``1`` runs trials as
+DVC does, as it runs stages cold."""
 POLL_SECONDS = 0.05
 """How often :meth:`ForkedExecRun.wait` looks, when given a timeout."""
 
@@ -135,7 +138,8 @@ def _become(args: list[str], output: int) -> None:
 
 def forks(args: object, kwargs: dict[str, Any]) -> bool:
     """Whether a ``Popen(args, **kwargs)`` call is the trial start :class:`ForkedExecRun` runs."""
-    if not isinstance(args, list) or tuple(args[:3]) != EXEC_RUN or os.environ.get("CONVEYOR_COLD"):
+    cold = os.environ.get(COLD_ENV) == "1"
+    if cold or not isinstance(args, list) or tuple(args[:3]) != EXEC_RUN:
         return False
     stdout = kwargs.get("stdout")
     return (

@@ -202,8 +202,10 @@ def test_only_dvcs_own_trial_start_is_forked(
 
 
 def test_cold_runs_dvcs_own_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CONVEYOR_COLD", "1")
     with (tmp_path / "log").open("ab") as output:
+        monkeypatch.setenv("CONVEYOR_COLD", "0")  # as everywhere: only 1 means cold
+        assert forks(ARGS, {"stdout": output, **SHAPE})
+        monkeypatch.setenv("CONVEYOR_COLD", "1")
         assert not forks(ARGS, {"stdout": output, **SHAPE})
         started = _forked_trial._Subprocess().Popen(["true"], stdout=output, **SHAPE)
     assert isinstance(started, subprocess.Popen)  # anything else: a real process
