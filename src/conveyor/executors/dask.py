@@ -174,7 +174,7 @@ class DaskSession(Session):
         A task whose workers kept dying (Dask's ``KilledWorker``, after its retries) relays
         the same ExecutorError as :meth:`map`; any other exception is relayed as raised.
         """
-        from concurrent.futures import Future, InvalidStateError
+        from concurrent.futures import CancelledError, Future, InvalidStateError
 
         from distributed import KilledWorker
 
@@ -184,19 +184,22 @@ class DaskSession(Session):
         self._held.append(task)
         relay: Future[R] = Future()
 
+        def cancelled() -> None:
+            if self._closing:  # the caller gave up on it (another task failed)
+                if relay.cancel():  # and tell wait() and as_completed(), which look for it
+                    with suppress(RuntimeError):  # the caller cancelled and notified first
+                        relay.set_running_or_notify_cancel()
+            else:  # the cluster dropped it while the caller still waits: say so, located
+                with suppress(InvalidStateError):
+                    relay.set_exception(self._cancelled(fn))
+
         def done(finished: Any) -> None:  # noqa: ANN401 - a distributed.Future
             self._held.remove(finished)
             if finished.status == "cancelled":
                 # Never ask a cancelled task for its outcome: as the session closes, that waits
                 # on the client's event loop, which is stopping (a `conveyor score` whose worker
                 # was killed once hung at exit, Dask's callback thread waiting on a dead loop).
-                if self._closing:  # the caller gave up on it (another task failed)
-                    if relay.cancel():  # and tell wait() and as_completed(), which look for it
-                        with suppress(RuntimeError):  # the caller cancelled and notified first
-                            relay.set_running_or_notify_cancel()
-                else:  # the cluster dropped it while the caller still waits: say so, located
-                    with suppress(InvalidStateError):
-                        relay.set_exception(self._cancelled(fn))
+                cancelled()
                 return
             # A relay the caller cancelled (another task failed first) takes no outcome:
             # setting one would raise InvalidStateError inside Dask's callback, which Dask
@@ -204,6 +207,8 @@ class DaskSession(Session):
             with suppress(InvalidStateError):
                 try:
                     result = finished.result()
+                except CancelledError:  # cancelled since the check above: Dask's own subclass
+                    cancelled()  # (a killed worker's task once escaped as a traceback)
                 except KilledWorker as exc:
                     failure = self._died(fn, exc)
                     failure.__cause__ = exc
