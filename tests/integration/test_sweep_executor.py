@@ -146,7 +146,7 @@ def _trial_workers(address: str) -> list[psutil.Process]:
     found = []
     for pid in pids:
         worker = psutil.Process(pid)
-        if any("exp" in c.cmdline() for c in worker.children(recursive=True)):
+        if any("exp" in _cmdline(c) for c in worker.children(recursive=True)):
             found.append(worker)
     return found
 
@@ -299,7 +299,8 @@ def test_a_worker_killed_mid_trial_is_retried_and_its_experiment_lands_once(
 
 
 def _trial_processes(address: str) -> list[psutil.Process]:
-    """Every process under the cluster's workers: what trials run there (none when idle)."""
+    """Every process under the cluster's workers but their fork servers (``_dvc_forkserver``,
+    which live as long as the worker): what trials run there (none when idle)."""
     from distributed import Client
 
     with Client(address, timeout=30) as client:
@@ -308,7 +309,8 @@ def _trial_processes(address: str) -> list[psutil.Process]:
     for pid in pids:
         with contextlib.suppress(psutil.Error):
             found += psutil.Process(pid).children(recursive=True)
-    return found
+    helpers = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+    return [p for p in found if not any(h in " ".join(_cmdline(p)) for h in helpers)]
 
 
 def test_ctrl_c_stops_the_trials_on_the_workers_and_resume_finishes_them(
@@ -358,8 +360,9 @@ def test_ctrl_c_stops_the_trials_on_the_workers_and_resume_finishes_them(
 
 
 def _cmdline(process: psutil.Process) -> list[str]:
+    """Its words: a forked ``dvc exp run`` shows its title as one string (setproctitle)."""
     try:
-        return process.cmdline()
+        return " ".join(process.cmdline()).split()
     except psutil.Error:
         return []
 

@@ -12,7 +12,8 @@ setting), a sweep's trials skip DVC's local queue. Each trial is one executor ta
    cache on a shared filesystem;
 3. runs ``dvc exp run --no-hydra -n NAME TARGET`` there (DVC would compose conf/ again for
    ``-S``), with the thread limits of the local queue
-   (:func:`conveyor.experiments.queue.thread_limits`);
+   (:func:`conveyor.experiments.queue.thread_limits`), as a fork of a process that imported
+   DVC once per worker (:mod:`conveyor.experiments._dvc_forkserver`), not a new process;
 4. sends the experiment back: ``git push <user repo> REF:REF`` of its ref, ``refs/exps/<base
    commit split 2/38>/NAME``, which is what ``dvc exp push <user repo> NAME --no-cache`` pushes,
    without DVC's 0.5 s start-up (and refused, not skipped, when the user's repository already
@@ -22,7 +23,7 @@ setting), a sweep's trials skip DVC's local queue. Each trial is one executor ta
 Ctrl-C on the driver calls the running trials off: the driver creates the sweep's stop file
 (``<state>.stop`` beside the sweep's state, in the user's repository, which the workers reach),
 and each task polls it while ``dvc exp run`` runs in a process group of its own
-(:func:`conveyor._git.run_stoppable`): the group is ended (SIGTERM, then SIGKILL), the clone
+(``_dvc_forkserver.run_stoppable``): the group is ended (SIGTERM, then SIGKILL), the clone
 removed, and nothing pushed. A task not yet started returns at once. The push itself is
 never cut short: a trial whose push began lands whole, and counts as finished by its ref.
 
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from conveyor import _git
 from conveyor.errors import ConveyorError, ExecutorError, SweepError
-from conveyor.experiments import _dvc
+from conveyor.experiments import _dvc, _dvc_forkserver
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -120,7 +121,7 @@ def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
         (work / DVC_YAML).write_text(task.dvc_yaml, encoding="utf-8")
     (work / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {task.cache}\n", "utf-8")
     run = ["dvc", "exp", "run", "--no-hydra", "-n", task.name, task.target]
-    done = _git.run_stoppable(work, run, stop=task.stopped, env=thread_limits(task.jobs))
+    done = _dvc_forkserver.run_stoppable(work, run, stop=task.stopped, env=thread_limits(task.jobs))
     if done is None:
         return TrialResult(task.name, ok=False, error=STOPPED)
     failed = _failure(done, "dvc exp run")

@@ -14,7 +14,8 @@ LAYERS: list[Layer | str] = [
     "_cluster",  # trials as executor tasks (a non-local executor); borrows the queue's helpers
     Layer("queue", "leaderboard", "_progress"),
     # _queue_worker: DVC's workers, polling faster; _enqueue: trials into DVC's queue, in process
-    Layer("plan", "_dvc", "_queue_worker", "_enqueue"),
+    # _dvc_forkserver: an executor trial's dvc exp run, forked from a DVC-preloaded server
+    Layer("plan", "_dvc", "_queue_worker", "_enqueue", "_dvc_forkserver"),
     "_forked_trial",  # a queue worker's trial: a fork of the worker become dvc exp exec-run
 ]
 
