@@ -92,6 +92,20 @@ def test_stop_ends_dvc_and_the_stage_it_runs(tmp_path: Path) -> None:
     assert _sleepers(f"sleep 1{marker}") == []
 
 
+def test_what_dvc_leaves_running_in_its_group_is_ended_with_it(tmp_path: Path) -> None:
+    """A stage that leaves a process behind, as a new process's would be by run_stoppable."""
+    marker = f"{time.time_ns() % 10**9}"
+    stage = f"stages:\n  leave:\n    cmd: sh -c 'sleep 2{marker} &'\n"
+    repo = git_dvc_repo(tmp_path / "repo", {"dvc.yaml": stage})
+    done = run_stoppable(repo, ("dvc", "repro"), stop=never)
+    assert done is not None
+    assert done.returncode == 0, done.output
+    deadline = time.monotonic() + 10
+    while _sleepers(f"sleep 2{marker}") and time.monotonic() < deadline:
+        time.sleep(0.05)  # SIGKILLed; gone once its parent (init) reaps it
+    assert _sleepers(f"sleep 2{marker}") == []
+
+
 def _dvc_parent(tmp_path: Path, name: str, cold: bool, monkeypatch: pytest.MonkeyPatch) -> str:
     """The parent of the ``dvc repro`` process, as its stage saw it, and that process's title."""
     # $PPID in the stage's shell is the dvc process; its status file names dvc's own parent
@@ -156,9 +170,13 @@ from conveyor.experiments import _dvc_forkserver
 
 if __name__ == "__main__":
     never = lambda: False
-    for _ in range(2):
+    for attempt in range(2):
         done = _dvc_forkserver.run_stoppable(Path(sys.argv[1]), ("dvc", "root"), stop=never)
         print(done.returncode, "not inside of a DVC repository" in done.output)
+        if attempt == 0:  # from now on a new process, without trying the server again
+            def tried(*args):
+                raise AssertionError("the fork server was tried again")
+            _dvc_forkserver._start = tried
     print(_dvc_forkserver._unavailable.is_set())
 """
 
