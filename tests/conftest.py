@@ -478,3 +478,15 @@ def scheduler() -> Any:
         )
     with cluster:
         yield cluster.scheduler_address
+
+
+def running_with(marker: str) -> list[Any]:
+    """The live (not zombie) processes whose command line holds ``marker`` (psutil.Process)."""
+    import psutil
+
+    return [
+        process
+        for process in psutil.process_iter(["cmdline", "status"])
+        if marker in " ".join(process.info["cmdline"] or [])
+        and process.info["status"] != psutil.STATUS_ZOMBIE
+    ]

@@ -5,23 +5,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import psutil
 import pytest
 
 from conveyor import _git
 from conveyor.errors import CommandNotFoundError, GitError
+from tests.conftest import running_with
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-def _sleepers(marker: str) -> list[psutil.Process]:
-    return [
-        process
-        for process in psutil.process_iter(["cmdline", "status"])
-        if marker in " ".join(process.info["cmdline"] or [])
-        and process.info["status"] != psutil.STATUS_ZOMBIE
-    ]
 
 
 def test_stop_ends_the_command_and_the_processes_it_started(tmp_path: Path) -> None:
@@ -33,13 +24,13 @@ def test_stop_ends_the_command_and_the_processes_it_started(tmp_path: Path) -> N
 
     def stop() -> bool:
         asked.append(time.monotonic())
-        return bool(_sleepers(f"sleep 1{marker}"))  # once the grandchild runs
+        return bool(running_with(f"sleep 1{marker}"))  # once the grandchild runs
 
     done = _git.run_stoppable(tmp_path, ("git", "-c", alias, "slow"), stop=stop, grace=0.5)
     assert done is None
     assert time.monotonic() - start < 60
     assert len(asked) >= 1
-    assert _sleepers(f"sleep 1{marker}") == []  # SIGKILL after the grace: nothing runs on
+    assert running_with(f"sleep 1{marker}") == []  # SIGKILL after the grace: nothing runs on
 
 
 def test_a_command_that_ends_returns_its_result(tmp_path: Path) -> None:

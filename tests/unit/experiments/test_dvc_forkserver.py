@@ -20,7 +20,7 @@ import pytest
 from conveyor import _git
 from conveyor.experiments import _dvc_forkserver
 from conveyor.experiments._dvc_forkserver import run_stoppable
-from tests.conftest import VENV_BIN, git_dvc_repo
+from tests.conftest import VENV_BIN, git_dvc_repo, running_with
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,15 +65,6 @@ def test_the_environment_is_the_calls_not_the_servers(
     assert (extra / "config").is_file()  # env adds to (and overrides) this process's
 
 
-def _sleepers(marker: str) -> list[psutil.Process]:
-    return [
-        process
-        for process in psutil.process_iter(["cmdline", "status"])
-        if marker in " ".join(process.info["cmdline"] or [])
-        and process.info["status"] != psutil.STATUS_ZOMBIE
-    ]
-
-
 def test_stop_ends_dvc_and_the_stage_it_runs(tmp_path: Path) -> None:
     marker = f"{time.time_ns() % 10**9}"
     # the stage's shell ignores SIGTERM: only the SIGKILL after the grace ends it
@@ -83,13 +74,13 @@ def test_stop_ends_dvc_and_the_stage_it_runs(tmp_path: Path) -> None:
 
     def stop() -> bool:
         asked.append(time.monotonic())
-        return bool(_sleepers(f"sleep 1{marker}"))
+        return bool(running_with(f"sleep 1{marker}"))
 
     start = time.monotonic()
     assert run_stoppable(repo, ("dvc", "repro"), stop=stop, grace=0.5) is None
     assert time.monotonic() - start < 60
     assert asked
-    assert _sleepers(f"sleep 1{marker}") == []
+    assert running_with(f"sleep 1{marker}") == []
 
 
 def test_what_dvc_leaves_running_in_its_group_is_ended_with_it(tmp_path: Path) -> None:
@@ -101,9 +92,9 @@ def test_what_dvc_leaves_running_in_its_group_is_ended_with_it(tmp_path: Path) -
     assert done is not None
     assert done.returncode == 0, done.output
     deadline = time.monotonic() + 10
-    while _sleepers(f"sleep 2{marker}") and time.monotonic() < deadline:
+    while running_with(f"sleep 2{marker}") and time.monotonic() < deadline:
         time.sleep(0.05)  # SIGKILLed; gone once its parent (init) reaps it
-    assert _sleepers(f"sleep 2{marker}") == []
+    assert running_with(f"sleep 2{marker}") == []
 
 
 def _dvc_parent(tmp_path: Path, name: str, cold: bool, monkeypatch: pytest.MonkeyPatch) -> str:
