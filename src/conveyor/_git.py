@@ -159,7 +159,7 @@ def run_stoppable(
                 if stop():
                     break
                 continue
-            _signal_group(process.pid, signal.SIGKILL)  # anything it left behind
+            signal_group(process.pid, signal.SIGKILL)  # anything it left behind
             return Completed(named, process.returncode, out, err)
     finally:
         if process.returncode is None:
@@ -169,14 +169,15 @@ def run_stoppable(
 
 def _end_group(process: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM to the process group led by ``process``; SIGKILL after ``grace`` seconds."""
-    _signal_group(process.pid, signal.SIGTERM)
+    signal_group(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.communicate(timeout=grace)
-    _signal_group(process.pid, signal.SIGKILL)
+    signal_group(process.pid, signal.SIGKILL)
     process.communicate()
 
 
-def _signal_group(group: int, number: int) -> None:
+def signal_group(group: int, number: int) -> None:
+    """Send signal ``number`` to process group ``group``; nothing if it has gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, number)
 

@@ -25,7 +25,6 @@ one), it is ``_git.run_stoppable``: a new process, as before.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _git
-from conveyor.experiments._forked_trial import COLD_ENV
+from conveyor.experiments._forked_trial import COLD_ENV, dvc_on_fresh_streams
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -105,7 +104,7 @@ def run_stoppable(
                 process.join(every)
                 if process.exitcode is None and stop():
                     return None
-            _signal_group(process.pid, signal.SIGKILL)  # anything it left behind
+            _git.signal_group(process.pid, signal.SIGKILL)  # anything it left behind
             output = log.read_bytes() if log.exists() else b""
             return _git.Completed(named, process.exitcode, output, b"")
         finally:
@@ -167,32 +166,11 @@ def _become(root: str, args: list[str], environ: dict[str, str], log: str) -> No
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.close(output)
-    _fresh_dvc_logging()
+    dvc_on_fresh_streams()
     sys.argv = list(args)
     from dvc.cli import main
 
     sys.exit(main(args[1:]))  # multiprocessing turns it (or an error: 1) into the exit code
-
-
-def _fresh_dvc_logging() -> None:
-    """DVC's logging and colours set up on this process's streams, as ``import dvc`` does.
-
-    The server imported DVC, whose import wrapped the server's own streams for colorama and
-    gave DVC's loggers handlers on them (``dvc.logger.setup``): colours decided for where the
-    server writes, not the log.
-    """
-    import logging
-
-    import colorama  # type: ignore[import-untyped]
-    from dvc import logger
-
-    colorama.deinit()
-    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    for name in ("dvc", "dvc_objects", "dvc_data"):  # the loggers setup() gives handlers to
-        named = logging.getLogger(name)
-        for handler in named.handlers[:]:
-            named.removeHandler(handler)
-    logger.setup()
 
 
 def _end(process: Any, grace: float) -> None:  # noqa: ANN401 - a multiprocessing Process
@@ -200,14 +178,9 @@ def _end(process: Any, grace: float) -> None:  # noqa: ANN401 - a multiprocessin
 
     The process itself gets each signal too: its ``setsid`` may not have run yet.
     """
-    _signal_group(process.pid, signal.SIGTERM)
+    _git.signal_group(process.pid, signal.SIGTERM)
     process.terminate()  # nothing once it has been reaped
     process.join(grace)
-    _signal_group(process.pid, signal.SIGKILL)
+    _git.signal_group(process.pid, signal.SIGKILL)
     process.kill()
     process.join()
-
-
-def _signal_group(group: int, number: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, number)

@@ -7,8 +7,10 @@ worker fork instead (:class:`ForkedExecRun`): the child becomes that command, as
 would be, and the parent keeps its imports for the next trial:
 
 - its standard input is /dev/null, its output and errors go to the trial's log, as
-  ``ManagedProcess`` redirects them (``dvc queue logs``), through fresh Python streams and no
-  logging handler of the worker's (celery's), so the log holds what DVC prints, as before;
+  ``ManagedProcess`` redirects them (``dvc queue logs``), through fresh Python streams, no
+  logging handler of the worker's (celery's) and DVC's logging set up again on them
+  (:func:`dvc_on_fresh_streams`: colours stripped, as for a new process writing to a file), so
+  the log holds what DVC prints, as before;
 - signals act as on a new process (celery's shutdown handlers are not inherited), so ``dvc
   queue kill`` and a Ctrl-C do what they did; its pid is the one ``ManagedProcess`` records;
 - it shows as ``dvc exp exec-run ...`` (``ps``, psutil: setproctitle), not as the worker, so
@@ -109,10 +111,11 @@ def _become(args: list[str], output: int) -> None:
         os.close(stdin)
         os.dup2(output, 1)
         os.dup2(output, 2)
-        sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
+        sys.stdin = sys.__stdin__
         for handler in logging.root.handlers[:]:  # the worker's (celery's) handlers
             logging.root.removeHandler(handler)
         logging.root.setLevel(logging.WARNING)
+        dvc_on_fresh_streams()
         sys.argv = list(args)
         from dvc.cli import main
 
@@ -134,6 +137,28 @@ def _become(args: list[str], output: int) -> None:
             with contextlib.suppress(Exception):  # exiting anyway
                 stream.flush()
         os._exit(code)
+
+
+def dvc_on_fresh_streams() -> None:
+    """In a forked child: Python's streams on fds 1 and 2, and DVC's logging set up on them.
+
+    The parent imported DVC, whose import (``dvc.logger.setup``) wrapped the parent's streams
+    for colorama and gave DVC's loggers handlers on them: colours decided, and output sent,
+    for where the parent writes. A new process would decide them for its own output (a log
+    file: no colour codes), so the child does it again, as ``import dvc`` does.
+    """
+    import logging
+
+    import colorama  # type: ignore[import-untyped]
+    from dvc import logger
+
+    colorama.deinit()
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    for name in ("dvc", "dvc_objects", "dvc_data"):  # the loggers setup() gives handlers to
+        named = logging.getLogger(name)
+        for handler in named.handlers[:]:
+            named.removeHandler(handler)
+    logger.setup()
 
 
 def forks(args: object, kwargs: dict[str, Any]) -> bool:

@@ -105,6 +105,28 @@ def test_the_trial_is_a_fork_that_becomes_dvc_with_its_output_in_the_log(
     assert worker.getvalue() == ""  # nor did the worker's proxy take any of it
 
 
+def test_dvcs_colours_are_stripped_in_the_log_as_in_a_new_process(
+    worker: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """DVC's links carry colorama's codes, which its streams strip where they are no terminal:
+    the child must strip them for its log, not reuse the worker's (import-time) streams."""
+    from dvc.utils import format_link
+
+    def main(argv: list[str]) -> int:
+        _say(f"see {format_link('https://dvc.org/doc')}")
+        logging.getLogger("dvc").error("failed: %s", format_link("https://error.dvc.org/x"))
+        return 1
+
+    _main(monkeypatch, main)
+    log = tmp_path / "trial.out"
+    trial = _start(log)
+    assert trial.wait() == 1
+    text = log.read_text()
+    assert "see <https://dvc.org/doc>" in text
+    assert "failed: <https://error.dvc.org/x>" in text  # DVC's own logger, on the log
+    assert "\x1b[" not in text
+
+
 @pytest.mark.parametrize(
     ("ending", "code", "logged"),
     [
