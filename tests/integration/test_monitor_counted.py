@@ -107,6 +107,7 @@ def test_dask_counts_each_file_and_writes_the_in_process_reports(
         ran = set(client.run_on_scheduler(_task_prefixes)) - before
     assert "count_file" in ran  # one task per file returned counts ...
     assert "column_part" not in ran  # ... and no column's values were shipped
+    assert "compare_counted" in ran  # the tests ran on a worker
 
 
 def test_the_process_pool_writes_the_in_process_reports(work: Path) -> None:
@@ -147,48 +148,62 @@ def _finished(dask_scheduler: Any) -> dict[str, int]:
     return {name: prefix.state_counts["memory"] for name, prefix in prefixes}
 
 
-WAITS_FOR_SCIPY = """\
-import sys, time
+NEVER_IMPORTS_SCIPY = """\
+import sys
 from pathlib import Path
+from conveyor.executors.local import LocalExecutor
 from conveyor.monitoring import run_monitor
+from conveyor.monitoring.drift import ColumnTest, DriftOptions
 from conveyor.monitoring.profile import Profile
 from conveyor.monitoring.request import MonitorRequest
-from conveyor.plugins.executor import InlineSession
 
-assert "scipy.stats" not in sys.modules, "imported before the run: the test proves nothing"
-seen = []
+SCIPY = ("scipy.stats", "scipy.spatial")  # KS, z and chi-square; Jensen-Shannon
 
-
-class Waiting(InlineSession):  # a session whose tasks start once scipy.stats is importing
-    def map(self, fn, items, *, resources=None):
-        deadline = time.monotonic() + 20
-        while "scipy.stats" not in sys.modules and time.monotonic() < deadline:
-            time.sleep(0.01)
-        seen.append("scipy.stats" in sys.modules)
-        return super().map(fn, items, resources=resources)
-
-
-root = Path(sys.argv[1])
-reference = Profile.from_json((root / "grid.json").read_text(), where="grid.json")
-request = MonitorRequest(current=("logs/big",), reference=reference, predictor=None,
-                         out_dir=root / "waiting", reference_name="grid.json")
-run_monitor(root, request, session=Waiting())
-print(seen)
+if __name__ == "__main__":
+    assert not set(SCIPY) & set(sys.modules), "imported before the run: the test proves nothing"
+    root = Path(sys.argv[1])
+    reference = Profile.from_json((root / "grid.json").read_text(), where="grid.json")
+    options = DriftOptions(columns={"big": ColumnTest("ks"), "few": ColumnTest("ztest")})
+    request = MonitorRequest(current=("logs/big",), reference=reference, predictor=None,
+                             out_dir=root / "pool", options=options, reference_name="grid.json")
+    with LocalExecutor.from_config({"workers": 2}).open(where="executor") as session:
+        run_monitor(root, request, session=session)
+    print(sorted(set(SCIPY) & set(sys.modules)))
 """
 
 
-def test_the_drift_tests_scipy_is_imported_while_the_tasks_run(work: Path) -> None:
-    # On an executor the driver only waits for the tasks: it imports what the drift tests need
-    # meanwhile, instead of after the last task (about 0.5 s of serial time on 2 cores).
+def test_on_an_executor_the_drift_tests_run_on_a_worker_not_here(work: Path) -> None:
+    # The driver only waits for the tasks: importing scipy for the tests took CPU the workers
+    # count with (about 0.3-0.6 s on 2 cores). A worker of a running cluster keeps it imported.
     import subprocess
     import sys
 
-    script = work / "waits.py"
-    script.write_text(WAITS_FOR_SCIPY)
+    script = work / "never_imports.py"
+    script.write_text(NEVER_IMPORTS_SCIPY)
     done = subprocess.run(
         [sys.executable, str(script), str(work)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[True, True]"  # the scan, then the CSV's count
-    run_monitor(work, _request(work, "grid.json", "here", None, LOG))
-    assert _reports(work, "waiting") == _reports(work, "here")
+    assert done.stdout.strip() == "[]"
+    options = DriftOptions(columns={"big": ColumnTest("ks"), "few": ColumnTest("ztest")})
+    run_monitor(work, _request(work, "grid.json", "here", options, LOG))
+    assert _reports(work, "pool") == _reports(work, "here")
+
+
+@pytest.mark.parametrize(("name", "test"), [("t.counts", "FromCounts"), ("t.values", "ValuesOnly")])
+def test_a_plugin_drift_test_runs_in_this_process_beside_an_executor(
+    work: Path, name: str, test: str
+) -> None:
+    """A plugin's test may be missing on the workers, or need values: it is run here."""
+    from tests.unit.monitoring import test_grid
+
+    plugins = test_grid._plugins(name, getattr(test_grid, test))
+    options = DriftOptions(columns={"big": ColumnTest(name)})
+    run_monitor(work, _request(work, "grid.json", "here", options, LOG), plugins=plugins)
+    with LocalExecutor.from_config({"workers": 2}).open(where="executor") as session:
+        test_grid._Seen.samples.clear()
+        request = _request(work, "grid.json", "pool", options, LOG)
+        run_monitor(work, request, plugins=plugins, session=session)
+    (sample,) = test_grid._Seen.samples  # seen by this process: the test ran here
+    assert (sample.current is None) is (name == "t.counts")  # counts, or the values in full
+    assert _reports(work, "pool") == _reports(work, "here")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from conveyor.components.drift import psi, shares
-from conveyor.errors import DataError, SpecError
+from conveyor.errors import ConveyorError, DataError, SpecError
 from conveyor.monitoring import _columns, _grid, _plots, _stats
 from conveyor.monitoring.drift import (
     ColumnDrift,
@@ -40,19 +40,50 @@ if TYPE_CHECKING:
     from conveyor.plugins import Registry
 
 
-class Tests:
-    """The drift tests of one comparison, each loaded (and checked) once."""
+AUTO_METHODS = ("ks", "chisquare", "ztest", "wasserstein", "jensenshannon")
+"""The tests ``auto`` picks from (:func:`_method`)."""
+BUILT_IN = "conveyor."
+"""The module prefix of conveyor's own tests, which every worker running conveyor has."""
 
-    def __init__(self, registry: Registry) -> None:
+
+class Tests:
+    """The drift tests of one comparison, each loaded (and checked) once.
+
+    ``registry`` None: only the tests loaded already (:meth:`for_worker`).
+    """
+
+    def __init__(self, registry: Registry | None) -> None:
         self.registry = registry
         self._built: dict[str, DriftTest[Any]] = {}
 
     def get(self, name: str, *, where: str) -> DriftTest[Any]:
         """The test registered as ``name``; ``where`` locates the name in errors."""
         if name not in self._built:
+            if self.registry is None:
+                raise KeyError(f"drift test '{name}' was not loaded for this worker")
             cls = self.registry.load(name, where=where)
             self._built[name] = cast("DriftTest[Any]", cls.from_config({}))
         return self._built[name]
+
+    def for_worker(self, options: DriftOptions) -> Tests | None:
+        """Every test ``options`` can run, loaded here, to compare counts on a worker.
+
+        None, and the comparison stays here, when one of them is not conveyor's own (a
+        worker may lack the package that registers it), does not load (its error is raised
+        here, located, as without an executor), or needs the column's values rather than
+        its counts (only counts travel).
+        """
+        methods = {options.default.method, *(test.method for test in options.columns.values())}
+        loaded = Tests(None)
+        for name in sorted((methods - {"auto"}) | set(AUTO_METHODS)):
+            try:
+                test = self.get(name, where="monitor.drift.method")
+            except ConveyorError:
+                return None
+            if not (type(test).__module__.startswith(BUILT_IN) and test.from_counts):
+                return None
+            loaded._built[name] = test
+        return loaded
 
 
 def compare(
@@ -113,6 +144,26 @@ def compare(
         return _stats.Side.of(_columns.column(current, name), kind, name)
 
     return compare_sides(reference, names, side_of, rows, prediction, options, loaded)
+
+
+def compare_counted(
+    reference: Profile,
+    names: list[str],
+    sides: Mapping[str, _stats.Side],
+    rows: int,
+    prediction_side: _stats.Side | None,
+    options: DriftOptions,
+    loaded: Tests,
+) -> DriftReport:
+    """:func:`compare_sides` on sides counted already: a task, run where the tests' scipy is.
+
+    On an executor the driver then never imports scipy.stats (about 0.4 s of CPU, which
+    it spent beside the workers counting): a worker of a running cluster has it imported
+    from the last comparison on.
+    """
+    return compare_sides(
+        reference, names, lambda name, _kind: sides[name], rows, prediction_side, options, loaded
+    )
 
 
 def compare_sides(

@@ -16,6 +16,7 @@ holds and the terminal's paragraph (:func:`summary`) are ``_document``'s.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from conveyor import _atomic
@@ -25,12 +26,12 @@ from conveyor.monitoring._document import drift_document
 from conveyor.monitoring._document import summary as summary
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from pathlib import Path
 
     from conveyor.bundle import Bundle
     from conveyor.bundle.predictor import Predictor
-    from conveyor.monitoring import _counted, _stats
+    from conveyor.monitoring import _counted
     from conveyor.monitoring._scores import Scores
     from conveyor.monitoring._sharded import ShardedBatch
     from conveyor.monitoring.drift import DriftOptions, DriftReport
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
 
 JSON_NAME = "drift.json"
 HTML_NAME = "drift.html"
-TEST_MODULES = ("scipy.stats",)
-"""What the built-in drift tests import when they first run (about 0.5 s): on an executor, the
-driver imports it while the workers read the files, not after the last task."""
 
 
 def model_predictor(bundle: Bundle, *, threads: int = 1) -> Predictor | None:
@@ -126,8 +124,6 @@ def run_monitor(
     )
     scorer = predictor if predictor is not None and _scores.can_score(predictor) else None
     must_score = reference.prediction is not None and scorer is not None
-    if session is not None:  # this process only waits while the workers read the files
-        import_soon(TEST_MODULES)
     sharded, counts = _counted.scan(
         session, root, files, reference, features, extra, numeric, where=where,
         labelled=bool(request.labels), target=target, must_score=must_score,
@@ -189,25 +185,6 @@ def run_monitor(
     return _write(request, (report, performance, document))
 
 
-def import_soon(modules: Sequence[str]) -> None:
-    """Import ``modules`` on a daemon thread; one that is missing is left to its first user.
-
-    Python's import lock makes a later ``import`` of the same module wait for this one to
-    finish, so nothing ever sees it half imported.
-    """
-    import importlib
-    import threading
-
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except ImportError:  # reported, located, where the module is used
-                continue
-
-    threading.Thread(target=load, name="conveyor-import-soon", daemon=True).start()
-
-
 def _write(
     request: MonitorRequest, found: tuple[DriftReport, dict[str, Any] | None, dict[str, Any]]
 ) -> MonitorResult:
@@ -234,24 +211,41 @@ def _compare_sharded(
     """The drift report of a batch on an executor, one column at a time (no labels, no model).
 
     ``counted``: every column counted into the reference grid (``_grid``), from ``counts``
-    when the scan counted them already (``_counted``), else in one more pass.
+    when the scan counted them already (``_counted``), else in one more pass. Counted sides
+    are tested on a worker when conveyor's own tests do it (``Tests.for_worker``): this
+    process then never imports scipy.stats, whose import took CPU the workers count with.
     """
     from conveyor.monitoring import _counted
-    from conveyor.monitoring._compare import Tests, compare_sides
+    from conveyor.monitoring._compare import Tests, compare_counted, compare_sides
     from conveyor.plugins import Registry
+    from conveyor.plugins.executor import InlineSession
 
     reference = request.reference
     registry = plugins["drift_test"] if plugins is not None else Registry.discover("drift_test")
     loaded = Tests(registry)
     names = [name for name in reference.names if name not in set(options.ignore)]
     prediction = None
-    side_of: Callable[[str, str], _stats.Side] = batch.side
     if counted:  # counted as the profile entry's kind says
         sides, prediction = _counted.count_sides(batch, reference, names, logged, counts)
-        side_of = lambda name, _kind: sides[name]  # noqa: E731 - a one-line lookup
-    elif reference.prediction is not None and logged is not None:
-        prediction = batch.side(logged, reference.prediction["kind"], as_scores=True)
-    report = compare_sides(reference, names, side_of, batch.rows, prediction, options, loaded)
+        shipped = None if isinstance(batch.session, InlineSession) else loaded.for_worker(options)
+        if shipped is None:
+            report = compare_sides(
+                reference, names, lambda name, _: sides[name], batch.rows, prediction, options,
+                loaded,
+            )  # fmt: skip
+        else:  # counts travel; the way to read a column's values is for this process only
+            counts_only = {name: replace(side, exact=None) for name, side in sides.items()}
+            if prediction is not None:
+                prediction = replace(prediction, exact=None)
+            report = batch.session.submit(
+                compare_counted, reference, names, counts_only, batch.rows, prediction, options,
+                shipped,
+            ).result()  # fmt: skip
+    else:
+        if reference.prediction is not None and logged is not None:
+            prediction = batch.side(logged, reference.prediction["kind"], as_scores=True)
+        rows = batch.rows
+        report = compare_sides(reference, names, batch.side, rows, prediction, options, loaded)
     document = drift_document(
         report, None, None, batch.shown, request.predictor, request.reference_name
     )
