@@ -262,9 +262,9 @@ import os
 import signal
 import sys
 
-# DVC's worker (`dvc exp queue-worker`), or the one a sweep starts (`python -m
-# conveyor.experiments._queue_worker work NODE`, whose argv is ['-m', 'work', ...] here)
-worker = "queue-worker" in sys.argv or sys.argv[1:2] == ["work"]
+# DVC's worker (`dvc exp queue-worker`), or those a sweep starts: forks of `python -m
+# conveyor.experiments._queue_worker start JOBS`, whose argv is ['-m', 'start', ...] here
+worker = "queue-worker" in sys.argv or sys.argv[1:2] in (["work"], ["start"])
 if worker and os.environ.get("LOSE_FIRST_TASK"):
     from celery.signals import task_prerun
 
