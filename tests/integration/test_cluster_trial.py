@@ -8,6 +8,7 @@ leave the old experiment to pass for this one.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -70,3 +71,24 @@ def test_a_ref_already_at_another_commit_fails_the_trial(repo: Path) -> None:
     assert result.error is not None
     assert "sending the experiment back (git push of its ref) failed" in result.error
     assert _git(repo, "rev-parse", ref) == older  # left as it was
+
+
+def test_the_trial_s_stages_get_the_sweep_s_stage_server_from_the_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker started before the sweep (a running cluster) lacks the driver's environment:
+    the task carries the server's socket, so its stages fork from the sweep's stage server."""
+    from conveyor.cli.warm import SOCKET_ENV
+    from conveyor.experiments import _cluster
+
+    assert _cluster.WARM_SOCKET_ENV == SOCKET_ENV  # the CLI's name, not imported from it
+    seen = tmp_path / "seen"
+    stage = f"stages:\n  gate:\n    cmd: printenv {SOCKET_ENV} > {seen} || true\n    params: [x]\n"
+    repo = git_dvc_repo(tmp_path / "repo", {"params.yaml": "x: 0\n", "dvc.yaml": stage})
+    monkeypatch.delenv(SOCKET_ENV, raising=False)  # as on a worker that started earlier
+    result = run_trial(dataclasses.replace(_task(repo, "t-1"), warm_socket="/run/the.sock"))
+    assert result.ok, result.error
+    assert seen.read_text() == "/run/the.sock\n"
+    result = run_trial(_task(repo, "t-2"))  # no server: none is made up
+    assert result.ok, result.error
+    assert seen.read_text() == ""

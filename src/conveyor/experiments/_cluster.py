@@ -35,6 +35,7 @@ so the leaderboard, ``--show``, ``--apply`` and ``--resume`` read the same refs 
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager
@@ -72,6 +73,10 @@ class TrialTask:
     jobs: int
     stop_file: str | None = None
     """A file whose existence calls the trial off (the driver was interrupted)."""
+    warm_socket: str | None = None
+    """The sweep's stage server (``CONVEYOR_WARM_SOCKET`` on the driver): a worker on the
+    driver's machine forks the trial's stages from it even when it was started before the
+    sweep (a running cluster); elsewhere nothing listens there and the stages run cold."""
 
     def stopped(self) -> bool:
         """Whether the driver has called this trial off."""
@@ -88,6 +93,8 @@ class TrialResult:
 
 
 STOPPED = "stopped: the sweep was interrupted before it finished"
+WARM_SOCKET_ENV = "CONVEYOR_WARM_SOCKET"
+"""``conveyor.cli.warm.SOCKET_ENV`` (not imported: the CLI is a layer above)."""
 
 
 def run_trial(task: TrialTask) -> TrialResult:
@@ -121,7 +128,10 @@ def _run_in(tmp: Path, task: TrialTask) -> TrialResult:
         (work / DVC_YAML).write_text(task.dvc_yaml, encoding="utf-8")
     (work / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {task.cache}\n", "utf-8")
     run = ["dvc", "exp", "run", "--no-hydra", "-n", task.name, task.target]
-    done = _dvc_forkserver.run_stoppable(work, run, stop=task.stopped, env=thread_limits(task.jobs))
+    env = thread_limits(task.jobs)
+    if task.warm_socket is not None:
+        env[WARM_SOCKET_ENV] = task.warm_socket
+    done = _dvc_forkserver.run_stoppable(work, run, stop=task.stopped, env=env)
     if done is None:
         return TrialResult(task.name, ok=False, error=STOPPED)
     failed = _failure(done, "dvc exp run")
@@ -219,6 +229,7 @@ def run_on_cluster(
                     files[trial.name].dvc_yaml,
                     state.jobs,
                     str(stop.resolve()),
+                    os.environ.get(WARM_SOCKET_ENV),
                 )
                 running[cluster.session.submit(run_trial, task)] = trial
                 trial.status, trial.error = "running", None
