@@ -73,14 +73,13 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import _files
+from _dask import running_cluster
 from _timing import (
     RESULTS,
     VENV_BIN,
@@ -95,7 +94,6 @@ from _timing import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 NAME = "bench_scale"
@@ -306,39 +304,6 @@ def score_part(root: Path, env: dict[str, str], args: argparse.Namespace) -> dic
         "scaling_model": model,
         "goals_met": all(met),
     }
-
-
-CLUSTER = """\
-import sys, time
-from distributed import LocalCluster
-if __name__ == "__main__":
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
-        print(cluster.scheduler_address, flush=True)
-        time.sleep(86400)
-"""
-
-
-@contextmanager
-def running_cluster(root: Path, env: dict[str, str]) -> Iterator[str]:
-    """A LocalCluster of 2 single-thread worker processes, up before the timed runs start.
-
-    Started in its own process: a cluster in this one would raise the peak RSS every later
-    child reports (``ru_maxrss`` starts at the parent's).
-    """
-    (root / "cluster.py").write_text(CLUSTER)
-    proc = subprocess.Popen(
-        [sys.executable, "cluster.py"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        address = proc.stdout.readline().strip()
-        if not address:
-            raise RuntimeError("the benchmark's LocalCluster did not start")
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def digests(folder: Path) -> dict[str, str]:

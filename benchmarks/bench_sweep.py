@@ -24,8 +24,11 @@ Runs (labels), and the ratios reported:
   sweep's stage server). Speedup = -j 1 / -j 2 (goal >= 1.7). Overhead per trial =
   (-j 1 - bare) / 8, as a share of a bare trial, against both bare baselines (goal <= 25%).
 - ``-j 1 cold``: ``-j 1`` with ``CONVEYOR_COLD=1`` (no stage server): what warm stages save.
-- ``dask -j 2`` (and ``dask -j 2 cold``): ``executor: dask``, a LocalCluster of 2 workers, each
-  trial a task in its own clone; ratio to ``-j 2`` (goal <= 1.1).
+- ``dask -j 2`` (and ``dask -j 2 cold``): ``executor: dask``, a LocalCluster of 2 workers that
+  the sweep starts, each trial a task in its own clone; ratio to ``-j 2`` (goal <= 1.1).
+  ``dask -j 2 running``: the same on a LocalCluster of 2 workers started once before the
+  rounds (``DASK_SCHEDULER_ADDRESS``), as someone with a cluster runs a sweep: its workers
+  keep their fork servers from one sweep to the next (goal <= 1.1 too).
 
 Besides wall times, each run records the machine's busy cores (from /proc/stat; other users of
 the machine count too), the load average, and whether a DVC queue worker died (kombu's
@@ -53,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _dask import running_cluster
 from _timing import (
     REPO,
     VENV_BIN,
@@ -78,7 +82,18 @@ POLL_SECONDS = 2.0
 WORKER_EXIT_TIMEOUT = 60.0
 GOAL_OVERHEAD = 0.25
 GOAL_DASK = 1.1
-LABELS = ("bare cold", "bare warm", "-j 1", "-j 2", "dask -j 2", "-j 1 cold", "dask -j 2 cold")
+RUNNING_ADDRESS = "BENCH_DASK_ADDRESS"
+"""Where the running cluster's scheduler is, for the ``dask -j 2 running`` runs only."""
+LABELS = (
+    "bare cold",
+    "bare warm",
+    "-j 1",
+    "-j 2",
+    "dask -j 2",
+    "dask -j 2 running",
+    "-j 1 cold",
+    "dask -j 2 cold",
+)
 BUSY_LOAD = 2.5
 """A 1-minute load average above this (a -j 2 sweep alone makes ~2) means others ran too."""
 _TASK_LINE = re.compile(
@@ -153,9 +168,12 @@ def main() -> int:
     runs: dict[str, list[Run]] = {label: [] for label in args.only}
     if args.n_jobs_1:
         runs["-j 2, n_jobs=1"] = []
-    with project_copy("sweep", ".dvcignore") as project:
+    with contextlib.ExitStack() as stack:
+        project = stack.enter_context(project_copy("sweep", ".dvcignore"))
         print(f"{NAME}: setting up {project} (git init, dvc init, dvc repro {TARGET}, commit)")
         set_up(project, env)
+        if "dask -j 2 running" in runs:
+            env = {**env, RUNNING_ADDRESS: stack.enter_context(running_cluster(project, env))}
         for round_ in range(args.repeats):
             order = list(runs) if round_ % 2 == 0 else list(runs)[::-1]
             for label in order:
@@ -201,6 +219,10 @@ def run_one(project: Path, env: dict[str, str], label: str, driver: str, tag: st
     """Reset the project, then time one run of ``label`` (see the module's docstring)."""
     killed = reset(project, env)
     env = {k: v for k, v in env.items() if k not in ("CONVEYOR_WARM_SOCKET", "CONVEYOR_COLD")}
+    address = env.pop(RUNNING_ADDRESS, None)
+    env.pop("DASK_SCHEDULER_ADDRESS", None)  # dask: a LocalCluster the sweep starts ...
+    if label.endswith(" running") and address is not None:
+        env["DASK_SCHEDULER_ADDRESS"] = address  # ... or the one running since the setup
     if label.endswith(" cold"):
         env["CONVEYOR_COLD"] = "1"
     dask = label.startswith("dask")
@@ -415,6 +437,7 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> None:
 
     ratio("speedup_j2_over_j1", "-j 1", "-j 2")
     ratio("dask_j2_over_local_j2", "dask -j 2", "-j 2")
+    ratio("dask_running_j2_over_local_j2", "dask -j 2 running", "-j 2")
     ratio("cold_over_warm_sweep_j1", "-j 1 cold", "-j 1")
     ratio("cold_over_warm_dask_j2", "dask -j 2 cold", "dask -j 2")
     ratio("bare_cold_over_bare_warm", "bare cold", "bare warm")
@@ -436,6 +459,9 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> None:
             goals[f"overhead vs {bare} <= 25%"] = ratios[key] <= GOAL_OVERHEAD
     if "dask_j2_over_local_j2" in ratios:
         goals["dask -j 2 within 1.1x of -j 2"] = ratios["dask_j2_over_local_j2"] <= GOAL_DASK
+    if "dask_running_j2_over_local_j2" in ratios:
+        ratio_running = ratios["dask_running_j2_over_local_j2"]
+        goals["dask -j 2, running cluster, within 1.1x of -j 2"] = ratio_running <= GOAL_DASK
     for name, value in ratios.items():
         print(f"{name}: {value}")
     crashes = sum(r.worker_crashes for rs in runs.values() for r in rs)
