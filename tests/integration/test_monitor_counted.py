@@ -207,3 +207,20 @@ def test_a_plugin_drift_test_runs_in_this_process_beside_an_executor(
     (sample,) = test_grid._Seen.samples  # seen by this process: the test ran here
     assert (sample.current is None) is (name == "t.counts")  # counts, or the values in full
     assert _reports(work, "pool") == _reports(work, "here")
+
+
+def test_a_test_of_the_wrong_kind_is_refused_where_configured_when_tested_on_a_worker(
+    work: Path,
+) -> None:
+    """The worker's refusal comes back as the in-process run's: the error, its place, its fix."""
+    from conveyor.errors import SpecError
+
+    options = DriftOptions(columns={"colour": ColumnTest("ks")})  # colour is categorical
+    with pytest.raises(SpecError) as here:
+        run_monitor(work, _request(work, "grid.json", "here", options, LOG))
+    pool = LocalExecutor.from_config({"workers": 2})
+    with pool.open(where="executor") as session, pytest.raises(SpecError) as there:
+        run_monitor(work, _request(work, "grid.json", "pool", options, LOG), session=session)
+    assert there.value.where == here.value.where == "monitor.drift.columns.colour"
+    assert there.value.render() == here.value.render()
+    assert not (work / "pool").exists()  # nothing written
