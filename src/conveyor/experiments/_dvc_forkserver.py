@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _git
-from conveyor.experiments._forked_trial import COLD_ENV, dvc_on_fresh_streams
+from conveyor.experiments._forked_trial import COLD_ENV, dvc_on_fresh_streams, on_fds
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -163,8 +163,7 @@ def _become(root: str, args: list[str], environ: dict[str, str], log: str) -> No
         if stream is not None:
             stream.flush()
     output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
+    on_fds(output)
     os.close(output)
     dvc_on_fresh_streams()
     sys.argv = list(args)

@@ -106,11 +106,7 @@ def _become(args: list[str], output: int) -> None:
                        signal.SIGUSR2, signal.SIGCHLD):  # fmt: skip
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        stdin = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(stdin, 0)
-        os.close(stdin)
-        os.dup2(output, 1)
-        os.dup2(output, 2)
+        on_fds(output)
         sys.stdin = sys.__stdin__
         for handler in logging.root.handlers[:]:  # the worker's (celery's) handlers
             logging.root.removeHandler(handler)
@@ -120,10 +116,8 @@ def _become(args: list[str], output: int) -> None:
         from dvc.cli import main
 
         code = int(main(list(args[1:])) or 0)
-    except SystemExit as exit_:  # as Python ends a process on it
-        code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
-        if not isinstance(exit_.code, int) and exit_.code is not None:
-            sys.stderr.write(f"{exit_.code}\n")
+    except SystemExit as exit_:
+        code = exit_status(exit_)
     except KeyboardInterrupt:  # Python ends a process by the signal itself: Popen sees -2
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
@@ -137,6 +131,24 @@ def _become(args: list[str], output: int) -> None:
             with contextlib.suppress(Exception):  # exiting anyway
                 stream.flush()
         os._exit(code)
+
+
+def on_fds(output: int) -> None:
+    """Standard input from /dev/null, output and errors to the file ``output`` (fds 0, 1, 2)."""
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+
+
+def exit_status(exit_: SystemExit) -> int:
+    """The status Python ends a process with on ``exit_``; a message code goes to stderr."""
+    if isinstance(exit_.code, int):
+        return exit_.code
+    if exit_.code is not None:
+        sys.stderr.write(f"{exit_.code}\n")
+    return int(exit_.code is not None)
 
 
 def dvc_on_fresh_streams() -> None:

@@ -199,13 +199,15 @@ def _run_as(argv: list[str]) -> int:
 
     import setproctitle
 
+    from conveyor.experiments._forked_trial import exit_status
+
     sys.argv = [sys.argv[0], *argv]
     setproctitle.setproctitle(" ".join([sys.executable, "-m", MODULE, *argv]))
     code = 1
     try:
         code = main(argv)
     except SystemExit as exc:  # celery's worker may leave this way
-        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        code = exit_status(exc)
     except BaseException:  # any error: in the worker's log, as Python shows it
         traceback.print_exc()
     finally:
@@ -216,12 +218,10 @@ def _run_as(argv: list[str]) -> int:
 
 def _redirect(out: str) -> None:
     """Standard input from /dev/null; output and errors appended to ``out``."""
-    null = os.open(os.devnull, os.O_RDONLY)
+    from conveyor.experiments._forked_trial import on_fds
+
     log = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(null)
+    on_fds(log)
     os.close(log)
 
 

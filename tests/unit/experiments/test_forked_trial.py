@@ -248,3 +248,13 @@ def test_install_gives_dvc_tasks_process_module_the_forking_popen_once(
     assert getattr(process, "subprocess") is installed  # noqa: B009
     monkeypatch.setattr(process, "subprocess", object())  # a dvc_task of another shape
     assert not _forked_trial.install()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "printed"), [(None, 0, ""), (3, 3, ""), ("no node", 1, "no node\n")]
+)
+def test_a_forked_child_exits_as_python_exits_on_system_exit(
+    code: object, status: int, printed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _forked_trial.exit_status(SystemExit(code)) == status
+    assert capsys.readouterr().err == printed
