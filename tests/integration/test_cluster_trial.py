@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -92,3 +92,37 @@ def test_the_trial_s_stages_get_the_sweep_s_stage_server_from_the_task(
     result = run_trial(_task(repo, "t-2"))  # no server: none is made up
     assert result.ok, result.error
     assert seen.read_text() == ""
+
+
+def test_the_driver_hands_its_stage_server_to_every_trial_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_on_cluster: the socket of the sweep's server, in the driver's environment, reaches a
+    stage of a trial whose worker's environment lacks it."""
+    from conveyor.cli.warm import SOCKET_ENV
+    from conveyor.experiments._cluster import Cluster, run_on_cluster
+    from conveyor.experiments.plan import SweepState, Trial, TrialFiles
+    from conveyor.plugins.executor import InlineSession
+
+    seen = tmp_path / "seen"
+    stage = f"stages:\n  gate:\n    cmd: printenv {SOCKET_ENV} > {seen} || true\n    params: [x]\n"
+    repo = git_dvc_repo(tmp_path / "repo", {"params.yaml": "x: 0\n", "dvc.yaml": stage})
+    trial = Trial("s-1", ["x=1"])
+    state = SweepState(
+        "s", "grid", "gate", 1, ["x=1"], [trial], baseline=_git(repo, "rev-parse", "HEAD")
+    )
+
+    class StartedEarlier(InlineSession):
+        """Runs each task here, in an environment without the variable, as a worker that
+        started before the sweep has it."""
+
+        def submit(self, fn: Any, *args: Any, resources: Any = None) -> Any:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.delenv(SOCKET_ENV)
+                return super().submit(fn, *args, resources=resources)
+
+    cluster = Cluster(StartedEarlier(), "inline", str(repo), str(repo / ".dvc" / "cache"))
+    monkeypatch.setenv(SOCKET_ENV, "/run/the-sweeps.sock")
+    run_on_cluster(repo, state, [trial], {"s-1": TrialFiles("x: 1\n")}, cluster, lambda: None)
+    assert trial.status == "success", trial.error
+    assert seen.read_text() == "/run/the-sweeps.sock\n"
