@@ -30,6 +30,7 @@ import signal
 import sys
 import tempfile
 import threading
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
 PRELOAD = (
-    "__main__",  # multiprocessing's own: the server imports the main module once, not each child
     "dvc.cli",
     "dvc.cli.parser",
     "dvc.repo",
@@ -68,6 +68,8 @@ PRELOAD = (
 )
 """What ``dvc exp run`` imports, imported once by the fork server (one missing is skipped)."""
 
+_NO_MAIN = types.ModuleType("__main__")
+"""What the child is told this process's main module is: one with no file to run again."""
 _lock = threading.Lock()
 _context: Any = None
 _unavailable = threading.Event()
@@ -132,6 +134,14 @@ def _start(target: Callable[..., None], args: tuple[Any, ...]) -> Any:  # noqa: 
     children (they would be orphaned when it ends them). The child here is the fork server's,
     not this process's, and starts a session of its own, as a subprocess does; so the flag is
     lifted while it starts.
+
+    Every multiprocessing child also runs this process's main module again before ``target``
+    (``spawn.prepare``): on the workers of a cluster that a script started (the benchmark's
+    running cluster), each ``dvc exp run`` imported Dask again, 0.4 s of CPU per trial. The fork
+    server was meant to import it once, but never has before Python 3.13 (CPython gh-126631),
+    and the child needs nothing from it (``target`` is importable), so the main module is
+    hidden while the child starts: ``sys.modules`` names a file-less one for those
+    milliseconds (under the lock, as the daemon flag).
     """
     import multiprocessing
 
@@ -139,12 +149,12 @@ def _start(target: Callable[..., None], args: tuple[Any, ...]) -> Any:  # noqa: 
     process = context.Process(target=target, args=args, name=args[1][0], daemon=False)
     me = multiprocessing.current_process()
     with _lock:
-        daemonic = me.daemon
-        me.daemon = False
+        daemonic, main = me.daemon, sys.modules["__main__"]
+        me.daemon, sys.modules["__main__"] = False, _NO_MAIN
         try:
             process.start()
         finally:
-            me.daemon = daemonic
+            me.daemon, sys.modules["__main__"] = daemonic, main
     return process
 
 
