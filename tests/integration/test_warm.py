@@ -390,3 +390,36 @@ def test_conveyor_warm_exits_as_its_command_does(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "'no-such-command-here' was not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_ctrl_c_ends_a_warm_command_without_a_traceback(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C goes to the whole foreground group, the stage server too: the
+    command that started it ends it, and nothing but the interruption is reported."""
+    command = subprocess.Popen(
+        [VENV_BIN / "conveyor", "warm", "sleep", "60"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 60
+    server = None
+    while server is None and time.monotonic() < deadline:  # listening, and done importing
+        with contextlib.suppress(psutil.Error):
+            server = next(
+                (
+                    child
+                    for child in psutil.Process(command.pid).children()
+                    if "_stage_server" in " ".join(child.cmdline())
+                    and any("libxgboost" in m.path for m in child.memory_maps())
+                ),
+                None,
+            )
+        time.sleep(0.05)
+    assert server is not None, "the stage server did not start"
+    os.killpg(command.pid, signal.SIGINT)
+    _, err = command.communicate(timeout=60)
+    assert command.returncode == 130, err
+    assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err
+    assert not server.is_running()

@@ -55,6 +55,11 @@ def serve(path: str, parent: int) -> None:
     """Preload ``PRELOAD``, then fork a child per request until ``parent`` exits or SIGTERM."""
     import gc
 
+    # A terminal's Ctrl-C reaches the whole foreground group: the command that started the
+    # server handles it and ends the server (SIGTERM); a KeyboardInterrupt here would only print
+    # a traceback. Each forked stage restores Python's handler (_child).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     if sys.path and sys.path[0] in ("", os.getcwd()):
         # `python -m` put the server's working directory first. A stage imports nothing from
         # there (its project is made importable by the run itself), and a file created in it
