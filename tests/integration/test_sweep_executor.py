@@ -117,6 +117,45 @@ def test_a_grid_on_dask_lands_the_same_experiments_as_the_local_queue(
     assert metrics == board["rows"][0]["metrics"]
 
 
+def test_a_cluster_the_sweep_starts_runs_its_trials_on_worker_threads(
+    reproduced_template: Path, tmp_path: Path
+) -> None:
+    """No scheduler named: the sweep's own LocalCluster has thread workers, and every trial's
+    dvc process is a child of one fork server in the driver, not of a worker process's."""
+    root = _project(reproduced_template, tmp_path / "project", "dask")
+    env = {k: v for k, v in os.environ.items() if k != ADDRESS_VARIABLE}
+    grid = ["model.params.max_depth=2,3", "-j", "2", "--target", "evaluate", "--name", "st"]
+    driver = subprocess.Popen(
+        [VENV_BIN / "conveyor", "sweep", *grid],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    parents: set[str] = set()  # the command lines of the dvc processes' parents
+    seen: set[str] = set()  # every command line below the driver
+    while driver.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            for process in psutil.Process(driver.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    line = " ".join(process.cmdline())  # setproctitle's: one string
+                    seen.add(line)
+                    if line.startswith("dvc exp run "):
+                        parent = process.parent()
+                        assert parent is not None
+                        assert parent.ppid() == driver.pid, parent.cmdline()
+                        parents.add(" ".join(parent.cmdline()))
+        time.sleep(0.02)
+    _, errors = driver.communicate()
+    assert driver.returncode == 0, errors
+    assert "trials run on the 'dask' executor (2 workers)" in errors
+    assert sorted(experiments(root)) == ["st-1", "st-2"]
+    assert len(parents) == 1  # one fork server for both workers
+    assert "multiprocessing.forkserver" in parents.pop()
+    assert not [line for line in seen if "spawn_main" in line]  # no worker process started
+
+
 def test_a_failed_trial_on_dask_is_reported_with_its_log(
     scheduler: str, reproduced_template: Path, tmp_path: Path
 ) -> None:

@@ -76,12 +76,14 @@ def build_executor(
 
 
 def open_project_executor(
-    root: Path, plugins: Plugins | None = None
+    root: Path, plugins: Plugins | None = None, *, subprocesses: bool = False
 ) -> AbstractContextManager[Session | None]:
     """The project's executor (params.yaml's ``executor:``), opened; None for ``local``.
 
     With ``local``, heavy work runs in the calling process as it always has; any other
     executor's session is what ``conveyor score`` and ``monitor`` fan their files out on.
+    ``subprocesses``: the tasks start a process and wait for it
+    (:meth:`Executor.open_for_subprocesses`).
     """
     from contextlib import nullcontext
 
@@ -95,4 +97,5 @@ def open_project_executor(
 
         plugins = Plugins.discover()
     executor = build_executor(plugins, spec, source=PARAMS_FILE)
-    return executor.open(where="executor", source=PARAMS_FILE)
+    opener = executor.open_for_subprocesses if subprocesses else executor.open
+    return opener(where="executor", source=PARAMS_FILE)

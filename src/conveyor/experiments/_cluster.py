@@ -13,7 +13,8 @@ setting), a sweep's trials skip DVC's local queue. Each trial is one executor ta
 3. runs ``dvc exp run --no-hydra -n NAME TARGET`` there (DVC would compose conf/ again for
    ``-S``), with the thread limits of the local queue
    (:func:`conveyor.experiments.queue.thread_limits`), as a fork of a process that imported
-   DVC once per worker (:mod:`conveyor.experiments._dvc_forkserver`), not a new process;
+   DVC once per worker process (:mod:`conveyor.experiments._dvc_forkserver`), not a new
+   process; a LocalCluster the sweep starts has thread workers, and one such process;
 4. sends the experiment back: ``git push <user repo> REF:REF`` of its ref, ``refs/exps/<base
    commit split 2/38>/NAME``, which is what ``dvc exp push <user repo> NAME --no-cache`` pushes,
    without DVC's 0.5 s start-up (and refused, not skipped, when the user's repository already
@@ -194,7 +195,7 @@ def open_cluster(root: Path) -> Iterator[Cluster | None]:
     with ThreadPoolExecutor(1, thread_name_prefix="conveyor-cache-dir") as pool:
         # a DVC start-up, while the cluster starts
         asked = pool.submit(_dvc.run, root, "dvc", "cache", "dir", what="finding the DVC cache")
-        with open_project_executor(root) as session:
+        with open_project_executor(root, subprocesses=True) as session:
             assert session is not None  # noqa: S101 - not local, so an executor session
             cache = asked.result().out.strip()
             yield Cluster(session, kind, str(root.resolve()), str((root / cache).resolve()))

@@ -160,3 +160,16 @@ class Executor(Component[P]):
             ExecutorError: The workers cannot be started or reached; the message names the
                 setting (``<where>.params.address``), the address, and the fix.
         """
+
+    def open_for_subprocesses(
+        self, *, where: str, source: str | None = None
+    ) -> AbstractContextManager[Session]:
+        """:meth:`open`, for tasks that start a process and wait for it (a sweep's trials).
+
+        Such a task holds no CPU while its process works, so the workers need not be
+        processes: an executor that starts its own workers may run them as threads of this
+        process, and save each one a Python start-up and its engine's imports (the ``dask``
+        executor does, for the LocalCluster it starts). Workers it connects to stay as they
+        are. This default is :meth:`open`.
+        """
+        return self.open(where=where, source=source)

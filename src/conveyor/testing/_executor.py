@@ -151,6 +151,19 @@ class ExecutorContract(ComponentContract):
         with pytest.raises(ValueError, match="item 3 failed on purpose"):
             failed.result(timeout=120)
 
+    def test_open_for_subprocesses_runs_submitted_work(self) -> None:
+        """``open_for_subprocesses`` runs tasks as ``open``'s session does.
+
+        Its tasks wait on a process of their own (a sweep's trials); its workers may differ.
+        """
+        executor = self.executor()
+        with executor.open_for_subprocesses(where="executor", source="contract") as session:
+            assert session.workers >= 1
+            assert session.submit(add, 40, 2).result(timeout=120) == 42
+            failed = session.submit(fail_on_three, 3)
+            with pytest.raises(ValueError, match="item 3 failed on purpose"):
+                failed.result(timeout=120)
+
     def test_a_worker_that_dies_is_an_executor_error(self) -> None:
         """A worker killed mid-task is an ExecutorError with the setting and the fix.
 

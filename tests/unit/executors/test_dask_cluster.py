@@ -121,3 +121,19 @@ def test_its_tasks_reuse_freed_blocks_under_the_nanny_s_malloc_threshold(
     assert submitted < 0.1 * pages
     assert mapped < 0.1 * pages
     assert bare_again > 0.9 * pages  # the worker's own setting is back after the tasks
+
+
+def test_for_subprocesses_its_workers_are_threads_here_and_otherwise_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep's trial waits on its own process: its LocalCluster's workers need no process
+    each; score's and monitor's tasks compute, and get worker processes."""
+    monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)
+    executor = DaskExecutor.from_config({"workers": 2})
+    with executor.open_for_subprocesses(where="executor") as session:
+        assert session.workers == 2
+        pids = {session.submit(os.getpid).result() for _ in range(4)}
+    assert pids == {os.getpid()}
+    with executor.open(where="executor") as session:
+        pid = session.submit(os.getpid).result()
+    assert pid != os.getpid()
