@@ -65,6 +65,23 @@ PRELOAD = (
     "scmrepo.git",
     "networkx",
     "setproctitle",
+    # and what a run in a fresh clone imports on its way (0.09 s of CPU a trial otherwise)
+    "dvc._debug",
+    "dvc.dirs",
+    "dvc.repo.artifacts",
+    "dvc.repo.brancher",
+    "dvc.repo.datasets",
+    "dvc.repo.open_repo",
+    "dvc.utils.strictyaml",
+    "dvc_data.hashfile.status",
+    "dulwich.filters",
+    "dulwich.gc",
+    "dulwich.line_ending",
+    "fsspec.implementations.memory",
+    "platformdirs",
+    "pygit2",
+    "ruamel.yaml",
+    "scmrepo.git.backend.pygit2.filter",
 )
 """What ``dvc exp run`` imports, imported once by the fork server (one missing is skipped)."""
 

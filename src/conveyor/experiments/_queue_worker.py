@@ -145,8 +145,6 @@ def start(jobs: int) -> None:
     those imports (about 0.45 s of CPU, while the sweep queues its trials and the first
     worker starts on the same cores).
     """
-    import importlib
-
     import psutil
 
     from conveyor.experiments import _forked_trial
@@ -156,8 +154,7 @@ def start(jobs: int) -> None:
     nodes = missing([node_name(wdir, n) for n in range(1, jobs + 1)], lines)
     if not nodes:
         return
-    for module in (*PRELOAD, *_forked_trial.PRELOAD):
-        importlib.import_module(module)
+    _forked_trial.preload((*PRELOAD, *_forked_trial.PRELOAD))
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # nothing buffered is written twice
     os.makedirs(wdir, exist_ok=True)

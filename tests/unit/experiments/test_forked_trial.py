@@ -258,3 +258,22 @@ def test_a_forked_child_exits_as_python_exits_on_system_exit(
 ) -> None:
     assert _forked_trial.exit_status(SystemExit(code)) == status
     assert capsys.readouterr().err == printed
+
+
+def test_preload_imports_what_exists_and_skips_what_this_dvc_lacks() -> None:
+    missing = f"dvc.no_such_module_{uuid.uuid4().hex}"
+    sys.modules.pop("json.tool", None)
+    _forked_trial.preload(["json.tool", missing])
+    assert "json.tool" in sys.modules
+    assert missing not in sys.modules
+
+
+def test_every_preloaded_module_exists_in_the_installed_dvc() -> None:
+    """The lists are kept by hand from what children imported: a typo, or a module a DVC
+    upgrade moved, would silently leave that import to every trial again."""
+    import importlib.util
+
+    from conveyor.experiments import _dvc_forkserver, _queue_worker
+
+    names = (*_forked_trial.PRELOAD, *_queue_worker.PRELOAD, *_dvc_forkserver.PRELOAD)
+    assert [name for name in names if importlib.util.find_spec(name) is None] == []
