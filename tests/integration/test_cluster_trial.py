@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conveyor.experiments._cluster import TrialTask, experiment_ref, run_trial
-from tests.conftest import dvc, git_dvc_repo
+from conveyor.experiments._cluster import TrialTask, cache_dir, experiment_ref, run_trial
+from tests.conftest import VENV_BIN, dvc, git_dvc_repo, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -126,3 +126,32 @@ def test_the_driver_hands_its_stage_server_to_every_trial_task(
     run_on_cluster(repo, state, [trial], {"s-1": TrialFiles("x: 1\n")}, cluster, lambda: None)
     assert trial.status == "success", trial.error
     assert seen.read_text() == "/run/the-sweeps.sock\n"
+
+
+def test_the_cache_directory_is_the_one_dvc_names(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read from DVC's config files in-process, it matches ``dvc cache dir`` for the default,
+    a relative path in config.local, an absolute one in the repository's config, a global
+    config, and a cache that names a remote (left to DVC)."""
+    monkeypatch.setenv("DVC_GLOBAL_CONFIG_DIR", str(tmp_path / "global"))
+    (tmp_path / "global").mkdir()
+    configs = [
+        ("config.local", ""),
+        ("config.local", "[cache]\n    dir = ../shared\n"),
+        ("config", f"[cache]\n    dir = {tmp_path / 'absolute'}\n"),
+        ("../../global/config", f"[cache]\n    dir = {tmp_path / 'global-cache'}\n"),
+        ("config.local", "[cache]\n    local = mine\n['remote \"mine\"']\n    url = ../remote\n"),
+    ]
+    committed = (repo / ".dvc" / "config").read_text(encoding="utf-8")
+    seen = []
+    for name, text in configs:
+        for other in ("config.local", "../../global/config"):
+            (repo / ".dvc" / other).unlink(missing_ok=True)
+        (repo / ".dvc" / "config").write_text(committed, encoding="utf-8")
+        (repo / ".dvc" / name).write_text(text, encoding="utf-8")
+        printed = sh(VENV_BIN / "dvc", "cache", "dir", cwd=repo).stdout.strip()
+        expected = str((repo / printed).resolve())
+        assert cache_dir(repo) == expected, text
+        seen.append(expected)
+    assert len(set(seen[:4])) == 4  # each of those a different directory
