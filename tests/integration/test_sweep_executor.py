@@ -398,6 +398,42 @@ def test_ctrl_c_stops_the_trials_on_the_workers_and_resume_finishes_them(
     assert _params(shown[f"{name}-2"])["model"]["params"]["C"] == 2.0
 
 
+def test_ctrl_c_stops_the_trials_on_the_thread_workers_of_a_cluster_the_sweep_starts(
+    reproduced_template: Path, tmp_path: Path
+) -> None:
+    """The workers are threads of the driver that takes the SIGINT: its trials (forks of its
+    fork server, in sessions of their own) are ended all the same, and nothing is left."""
+    gate = tmp_path / "gate"
+    root = _gated_project(reproduced_template, tmp_path / "project", gate)
+    name = f"t{time.time_ns() % 10**6}"
+    argv = ["sweep", "model.params.C=0.5,2.0", "-j", "2", "--target", "train", "--name", name]
+    process = subprocess.Popen(
+        [sys.executable, "-c", DEFAULT_SIGINT, VENV_BIN / "conveyor", *argv],
+        cwd=root,
+        env={k: v for k, v in os.environ.items() if k != ADDRESS_VARIABLE},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while len(fits := _fitting(gate, deadline, process)) < 2:
+        time.sleep(0.1)
+    below = psutil.Process(process.pid).children(recursive=True)
+    trials = [p.pid for p in below if _cmdline(p)[:3] == ["dvc", "exp", "run"]]
+    assert len(trials) == 2, [_cmdline(p) for p in below]
+
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in err
+    for pid in fits + trials:
+        _wait_ended(pid, time.monotonic() + 10)
+    assert _clones(name) == []
+    assert sh("git", "for-each-ref", "refs/exps", cwd=root).stdout == ""
+    assert [t["status"] for t in sweep_state(root, name)["trials"]] == ["pending", "pending"]
+    assert not (root / f".dvc/tmp/conveyor-sweeps/{name}.stop").exists()
+
+
 def _cmdline(process: psutil.Process) -> list[str]:
     """Its words: a forked ``dvc exp run`` shows its title as one string (setproctitle)."""
     try:

@@ -278,7 +278,9 @@ class DaskExecutor(Executor[DaskParams]):
                         n_workers=self.params.workers or os.cpu_count() or 1,
                         threads_per_worker=1,
                         processes=processes,
-                        memory_limit=self.params.memory_limit,
+                        # threads share this process: a limit would pause every worker
+                        # for the driver's memory, not bound a task's (its process's)
+                        memory_limit=self.params.memory_limit if processes else None,
                         dashboard_address=":0",  # a free port: never clashes with another
                         silence_logs=logging.ERROR,
                     )

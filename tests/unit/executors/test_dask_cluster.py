@@ -7,6 +7,7 @@ import os
 import platform
 import time
 from concurrent.futures import wait
+from typing import Any
 
 import dask
 import distributed  # noqa: F401 - its config defaults, which the profiler test reads
@@ -137,3 +138,21 @@ def test_for_subprocesses_its_workers_are_threads_here_and_otherwise_processes(
     with executor.open(where="executor") as session:
         pid = session.submit(os.getpid).result()
     assert pid != os.getpid()
+
+
+def test_thread_workers_have_no_memory_limit_for_they_would_measure_the_driver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker thread's memory monitor reads this whole process: with a limit meant for a
+    worker process, it would pause the sweep's workers for the driver's own memory."""
+    monkeypatch.delenv(ADDRESS_VARIABLE, raising=False)
+    executor = DaskExecutor.from_config({"workers": 1, "memory_limit": "64MiB"})
+
+    def limits(session: Any) -> list[Any]:
+        found = session.client.run(lambda dask_worker: dask_worker.memory_manager.memory_limit)
+        return list(found.values())
+
+    with executor.open_for_subprocesses(where="executor") as session:
+        assert limits(session) == [None]
+    with executor.open(where="executor") as session:
+        assert limits(session) == [64 * 2**20]
