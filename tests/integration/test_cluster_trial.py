@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from conveyor.errors import SweepError
 from conveyor.experiments._cluster import TrialTask, cache_dir, experiment_ref, run_trial
 from tests.conftest import VENV_BIN, dvc, git_dvc_repo, sh
 
@@ -155,3 +156,16 @@ def test_the_cache_directory_is_the_one_dvc_names(
         assert cache_dir(repo) == expected, text
         seen.append(expected)
     assert len(set(seen[:4])) == 4  # each of those a different directory
+
+
+def test_a_config_dvc_s_validation_refuses_gets_dvc_s_own_answer(repo: Path) -> None:
+    """DVC's Config refuses an unknown key where ``dvc cache dir`` reads on: its answer is
+    taken; a file DVC cannot read at all is its own error, as a SweepError."""
+    (repo / ".dvc" / "config.local").write_text("[cache]\n    no_such_option = 1\n", "utf-8")
+    printed = sh(VENV_BIN / "dvc", "cache", "dir", cwd=repo).stdout.strip()
+    assert cache_dir(repo) == str((repo / printed).resolve())
+    (repo / ".dvc" / "config.local").write_text("[cache\n", "utf-8")
+    with pytest.raises(SweepError) as caught:
+        cache_dir(repo)
+    assert "finding the DVC cache" in caught.value.render()
+    assert "Invalid line" in caught.value.render()  # DVC's own words, not a traceback

@@ -205,12 +205,16 @@ def cache_dir(root: Path) -> str:
     Read by DVC's own ``Config`` in this process, from the files a ``Repo`` reads (the
     repository's config and config.local, the global and system ones): 0.1 s of CPU, where
     asking ``dvc`` took a start-up of 0.4 s while the cluster started. A cache that names a
-    remote (``cache.local``) is left to ``dvc cache dir``.
+    remote (``cache.local``), or a config DVC refuses, is left to ``dvc cache dir``: its
+    answer, or its own error as a SweepError.
     """
-    from dvc.config import Config
+    from dvc.config import Config, ConfigError
 
     dvc_dir = str(root / ".dvc")
-    cache = Config(dvc_dir, local_dvc_dir=dvc_dir)["cache"]
+    try:
+        cache = Config(dvc_dir, local_dvc_dir=dvc_dir)["cache"]
+    except ConfigError:
+        cache = {"local": "?"}
     if "local" in cache:
         asked = _dvc.run(root, "dvc", "cache", "dir", what="finding the DVC cache")
         return str((root / asked.out.strip()).resolve())

@@ -53,7 +53,7 @@ PRELOAD = (
     "ruamel.yaml",
 )
 """What an exec-run imports that the worker has not: imported by the worker before its first
-fork, so every later trial starts with them (0.08 s of CPU a trial otherwise)."""
+fork, so every later trial starts with them (0.08 s of CPU a trial, imported alone)."""
 COLD_ENV = "CONVEYOR_COLD"
 """``conveyor.cli.warm.COLD_ENV`` (not imported: the CLI is a layer above): ``1`` runs trials as
 DVC does, as it runs stages cold."""
