@@ -155,6 +155,13 @@ def test_the_cache_directory_is_the_one_dvc_names(
         expected = str((repo / printed).resolve())
         assert cache_dir(repo) == expected, text
         seen.append(expected)
+        with monkeypatch.context() as without_dvc:  # read here, not asked of a dvc process
+            without_dvc.setenv("PATH", str(tmp_path / "nothing"))
+            if "local = mine" in text:
+                with pytest.raises(SweepError, match="'dvc' command is not installed"):
+                    cache_dir(repo)
+            else:
+                assert cache_dir(repo) == expected, text
     assert len(set(seen[:4])) == 4  # each of those a different directory
 
 
