@@ -66,15 +66,37 @@ def _project(template: Path, root: Path, executor: str) -> Path:
 
 
 def _sweep(root: Path, address: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, ADDRESS_VARIABLE: address}
     return subprocess.run(
         [VENV_BIN / "conveyor", "sweep", *args],
         cwd=root,
-        env=env,
+        env=_on(address),
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _sweep_process(
+    root: Path, address: str | None, *args: str, interruptible: bool = False
+) -> subprocess.Popen[str]:
+    """``conveyor sweep ARGS`` in the background, with its output piped. ``interruptible``:
+    SIGINT's default restored first, as in a terminal's foreground job (DEFAULT_SIGINT)."""
+    prefix = [sys.executable, "-c", DEFAULT_SIGINT] if interruptible else []
+    return subprocess.Popen(
+        [*prefix, VENV_BIN / "conveyor", "sweep", *args],
+        cwd=root,
+        env=_on(address),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _on(address: str | None) -> dict[str, str]:
+    """This environment, pointed at the scheduler at ``address`` (None: a cluster the sweep
+    starts)."""
+    env = {k: v for k, v in os.environ.items() if k != ADDRESS_VARIABLE}
+    return env if address is None else {**env, ADDRESS_VARIABLE: address}
 
 
 def _clones(prefix: str) -> list[str]:
@@ -123,16 +145,8 @@ def test_a_cluster_the_sweep_starts_runs_its_trials_on_worker_threads(
     """No scheduler named: the sweep's own LocalCluster has thread workers, and every trial's
     dvc process is a child of one fork server in the driver, not of a worker process's."""
     root = _project(reproduced_template, tmp_path / "project", "dask")
-    env = {k: v for k, v in os.environ.items() if k != ADDRESS_VARIABLE}
     grid = ["model.params.max_depth=2,3", "-j", "2", "--target", "evaluate", "--name", "st"]
-    driver = subprocess.Popen(
-        [VENV_BIN / "conveyor", "sweep", *grid],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    driver = _sweep_process(root, None, *grid)
     parents: set[str] = set()  # the command lines of the dvc processes' parents
     seen: set[str] = set()  # every command line below the driver
     while driver.poll() is None:
@@ -202,15 +216,7 @@ def test_a_worker_killed_mid_trial_fails_it_and_resume_completes_it(
     monkeypatch.setenv("TMPDIR", str(scratch))
     with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
         args = ["model.params.max_depth=2", "--target", "train", "--name", "k"]
-        env = {**os.environ, ADDRESS_VARIABLE: cluster.scheduler_address}
-        process = subprocess.Popen(
-            [VENV_BIN / "conveyor", "sweep", *args],
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = _sweep_process(root, cluster.scheduler_address, *args)
         deadline = time.monotonic() + 600
         while not (workers := _trial_workers(cluster.scheduler_address)):
             assert process.poll() is None, process.communicate()
@@ -308,16 +314,8 @@ def test_a_worker_killed_mid_trial_is_retried_and_its_experiment_lands_once(
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     with _cluster(**{"distributed.scheduler.allowed-failures": 1}) as cluster:
-        env = {**os.environ, ADDRESS_VARIABLE: cluster.scheduler_address}
-        argv = ["sweep", "model.params.C=0.5", "--target", "train", "--name", "r"]
-        process = subprocess.Popen(
-            [VENV_BIN / "conveyor", *argv],
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        args = ["model.params.C=0.5", "--target", "train", "--name", "r"]
+        process = _sweep_process(root, cluster.scheduler_address, *args)
         deadline = time.monotonic() + 600
         (first,) = _fitting(gate, deadline, process)
         (worker,) = _trial_workers(cluster.scheduler_address)
@@ -361,15 +359,8 @@ def test_ctrl_c_stops_the_trials_on_the_workers_and_resume_finishes_them(
     gate = tmp_path / "gate"
     root = _gated_project(reproduced_template, tmp_path / "project", gate)
     name = f"i{time.time_ns() % 10**6}"  # its own clones' prefix among earlier runs' leftovers
-    argv = ["sweep", "model.params.C=0.5,2.0", "-j", "2", "--target", "train", "--name", name]
-    process = subprocess.Popen(
-        [sys.executable, "-c", DEFAULT_SIGINT, VENV_BIN / "conveyor", *argv],
-        cwd=root,
-        env={**os.environ, ADDRESS_VARIABLE: scheduler},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = ["model.params.C=0.5,2.0", "-j", "2", "--target", "train", "--name", name]
+    process = _sweep_process(root, scheduler, *args, interruptible=True)
     deadline = time.monotonic() + 600
     while len(fits := _fitting(gate, deadline, process)) < 2:
         time.sleep(0.1)
@@ -406,15 +397,8 @@ def test_ctrl_c_stops_the_trials_on_the_thread_workers_of_a_cluster_the_sweep_st
     gate = tmp_path / "gate"
     root = _gated_project(reproduced_template, tmp_path / "project", gate)
     name = f"t{time.time_ns() % 10**6}"
-    argv = ["sweep", "model.params.C=0.5,2.0", "-j", "2", "--target", "train", "--name", name]
-    process = subprocess.Popen(
-        [sys.executable, "-c", DEFAULT_SIGINT, VENV_BIN / "conveyor", *argv],
-        cwd=root,
-        env={k: v for k, v in os.environ.items() if k != ADDRESS_VARIABLE},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = ["model.params.C=0.5,2.0", "-j", "2", "--target", "train", "--name", name]
+    process = _sweep_process(root, None, *args, interruptible=True)
     deadline = time.monotonic() + 600
     while len(fits := _fitting(gate, deadline, process)) < 2:
         time.sleep(0.1)
