@@ -223,12 +223,19 @@ def _redirect(out: str) -> None:
 
 
 def _record(wdir: str, name: str, pid: int, out: str, returncode: int | None) -> None:
-    """The pid and ``ProcessInfo`` files ``ManagedProcess`` keeps for a process."""
+    """The pid and ``ProcessInfo`` files ``ManagedProcess`` keeps for a process.
+
+    The pid file first and whole (renamed in; DVC writes it after the info, in place), so
+    whoever sees the info finds the pid beside it, never an empty file.
+    """
+    from pathlib import Path
+
     from dvc_task.proc.process import ProcessInfo
 
+    from conveyor import _atomic
+
+    _atomic.write_text(Path(wdir) / f"{name}.pid", str(pid))
     ProcessInfo(pid, None, out, None, returncode).dump(os.path.join(wdir, f"{name}.json"))
-    with open(os.path.join(wdir, f"{name}.pid"), "w", encoding="utf-8") as pidfile:
-        pidfile.write(str(pid))
 
 
 def work(node: str, *, clean: bool) -> None:

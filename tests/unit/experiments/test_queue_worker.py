@@ -145,3 +145,27 @@ def test_a_worker_s_idle_monitor_outlives_a_message_read_mid_write(
         half.unlink()  # written and taken: the queue is empty
         thread.join(timeout=60)
         assert not thread.is_alive()  # it found the queue empty and shut the worker down
+
+
+def test_a_worker_s_pid_is_on_disk_whole_before_its_info(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever sees a worker's info file (a sweep, DVC's queue, a test) reads its pid file
+    next: it must be there and complete by then, not written after the info as DVC does."""
+    from dvc_task.proc.process import ProcessInfo
+
+    seen: list[str] = []
+    dump = ProcessInfo.dump
+
+    def dump_and_look(self: ProcessInfo, filename: str) -> None:
+        pidfile = tmp_path / "dvc-exp-worker-1.pid"
+        seen.append(pidfile.read_text() if pidfile.exists() else "<missing>")
+        dump(self, filename)
+
+    monkeypatch.setattr(ProcessInfo, "dump", dump_and_look)
+    _queue_worker._record(str(tmp_path), "dvc-exp-worker-1", 4242, "out", None)
+    _queue_worker._record(str(tmp_path), "dvc-exp-worker-1", 4242, "out", 0)
+    assert seen == ["4242", "4242"]
+    assert (tmp_path / "dvc-exp-worker-1.pid").read_text() == "4242"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["dvc-exp-worker-1.json", "dvc-exp-worker-1.pid"]  # no temporary left
