@@ -25,8 +25,9 @@ Runs (labels), and the ratios reported:
   (-j 1 - bare) / 8, as a share of a bare trial, against both bare baselines (goal <= 25%).
 - ``-j 1 cold``: ``-j 1`` with ``CONVEYOR_COLD=1`` (no stage server): what warm stages save.
 - ``dask -j 2`` (and ``dask -j 2 cold``): ``executor: dask``, a LocalCluster of 2 workers that
-  the sweep starts, each trial a task in its own clone; ratio to ``-j 2`` (goal <= 1.1).
-  ``dask -j 2 running``: the same on a LocalCluster of 2 workers already up
+  the sweep starts (threads of its process: docs/sweeps.md), each trial a task in its own
+  clone; ratio to ``-j 2`` (goal <= 1.1).
+  ``dask -j 2 running``: the same on a LocalCluster of 2 worker processes already up
   (``DASK_SCHEDULER_ADDRESS``), as someone with a cluster runs a sweep, whose workers keep
   their imports and fork servers from one sweep to the next (goal <= 1.1 too). Each such run
   starts its cluster and warms it with one untimed sweep first, and stops it after: an idle

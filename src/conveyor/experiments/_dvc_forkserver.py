@@ -65,7 +65,8 @@ PRELOAD = (
     "scmrepo.git",
     "networkx",
     "setproctitle",
-    # and what a run in a fresh clone imports on its way (0.09 s of CPU a trial otherwise)
+    # and what a run in a fresh clone imported on its way: 0.09 s of CPU a trial, measured
+    # by hand in the children (docs/benchmarks.md, the night's runs)
     "dvc._debug",
     "dvc.dirs",
     "dvc.repo.artifacts",
