@@ -213,9 +213,9 @@ def cache_dir(root: Path) -> str:
     dvc_dir = str(root / ".dvc")
     try:
         cache = Config(dvc_dir, local_dvc_dir=dvc_dir)["cache"]
-    except ConfigError:
-        cache = {"local": "?"}
-    if "local" in cache:
+    except ConfigError:  # DVC's CLI reads past what its validation refuses: ask it
+        cache = None
+    if cache is None or "local" in cache:
         asked = _dvc.run(root, "dvc", "cache", "dir", what="finding the DVC cache")
         return str((root / asked.out.strip()).resolve())
     return str(Path(cache.get("dir") or os.path.join(dvc_dir, "cache")).resolve())
