@@ -155,11 +155,14 @@ def test_a_cluster_the_sweep_starts_runs_its_trials_on_worker_threads(
                 with contextlib.suppress(psutil.Error):
                     line = " ".join(process.cmdline())  # setproctitle's: one string
                     seen.add(line)
-                    if line.startswith("dvc exp run "):
-                        parent = process.parent()
+                    parent = process.parent()
+                    above = " ".join(parent.cmdline()) if parent is not None else ""
+                    # a trial's dvc process, not one of its own forks (which keep its title
+                    # until they exec a stage)
+                    if line.startswith("dvc exp run ") and not above.startswith("dvc exp run "):
                         assert parent is not None
-                        assert parent.ppid() == driver.pid, parent.cmdline()
-                        parents.add(" ".join(parent.cmdline()))
+                        assert parent.ppid() == driver.pid, above
+                        parents.add(above)
         time.sleep(0.02)
     _, errors = driver.communicate()
     assert driver.returncode == 0, errors
