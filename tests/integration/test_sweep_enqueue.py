@@ -9,6 +9,7 @@ same files, and the same repro arguments but the name.
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import subprocess
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ import pytest
 from conveyor.experiments import queue
 from conveyor.experiments._trials import validate
 from conveyor.experiments.plan import SweepState, Trial
-from tests.conftest import dvc, sh
+from tests.conftest import commit_all, dvc, sh
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -75,3 +76,67 @@ def test_a_trial_queued_in_process_is_the_one_dvc_exp_run_queues(project: Path) 
     shown = sh("git", "show", f"{stashed['v-1']}:params.yaml", cwd=project).stdout
     assert "max_depth: 2" in shown
     assert "learning_rate: 0.3" in shown
+
+
+def _commits_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every target DVC's ``Repo.commit`` is called with from now on (it still runs)."""
+    from dvc.repo import Repo
+
+    calls: list[str] = []
+    commit = Repo.commit
+
+    def counted(repo: Repo, target: str | None = None, *args: object, **kwargs: object) -> object:
+        calls.append(str(target))
+        return commit(repo, target, *args, **kwargs)
+
+    monkeypatch.setattr(Repo, "commit", counted)
+    return calls
+
+
+def _queued(project: Path, prefix: str, overrides: list[list[str]]) -> dict[str, str]:
+    trials = [Trial(f"{prefix}-{n}", o) for n, o in enumerate(overrides, 1)]
+    state = SweepState(prefix, "grid", "gate", 1, ["..."], trials)
+    queue.enqueue(project, state, trials, validate(project, state, trials))
+    assert [t.status for t in trials] == ["queued"] * len(trials)
+    stashed = _stashed(project)
+    return {t.name: stashed[t.name] for t in trials}
+
+
+def test_without_data_sources_trials_are_queued_without_dvc_looking_for_them(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _commits_counted(monkeypatch)
+    stashed = _queued(project, "n", [[f"model.params.max_depth={d}"] for d in (2, 3, 5)])
+    assert calls == []  # DVC would have collected the pipeline three times to commit nothing
+    for commit in stashed.values():  # and the stash holds what the workspace held
+        differ = sh("git", "diff", "--name-only", "HEAD", commit, cwd=project).stdout.split()
+        assert sorted(differ) == [ARGS_FILE, "params.yaml"]
+
+
+def test_each_trial_is_queued_with_the_data_sources_dvc_committed_for_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trials whose pipeline reads a file DVC tracks, edited since: each one's stash holds it
+    as DVC committed it then, as ``dvc exp run --queue`` would; the others commit nothing."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame.rename(columns={"target": "diagnosis"})
+    frame.to_csv(project / "cancer.csv", index=False)
+    dvc("add", "-q", "cancer.csv", cwd=project)
+    text = (project / "conf" / "data" / "breast_cancer.yaml").read_text()
+    start, end = text.index("  breast_cancer:\n"), text.index("target: diagnosis\nsplit:")
+    source = "  cancer:\n    kind: csv\n    params: {path: cancer.csv}\n"
+    (project / "conf" / "data" / "tracked.yaml").write_text(text[:start] + source + text[end:])
+    commit_all(project, "the data as a file DVC tracks, for data=tracked")
+    frame.iloc[:-1].to_csv(project / "cancer.csv", index=False)  # edited, not `dvc add`-ed
+    edited = hashlib.md5((project / "cancer.csv").read_bytes()).hexdigest()  # noqa: S324 - DVC's
+
+    calls = _commits_counted(monkeypatch)
+    overrides = [["model.params.max_depth=5"]]  # first: the committed pipeline reads no file
+    overrides += [["data=tracked", f"model.params.max_depth={d}"] for d in (2, 3)]
+    stashed = _queued(project, "d", overrides)
+    assert calls == ["gate", "gate"]  # DVC's own commit, before each trial reading the file
+    for name in ("d-2", "d-3"):  # each on the edited data, not only the first
+        tracked = sh("git", "show", f"{stashed[name]}:cancer.csv.dvc", cwd=project).stdout
+        assert f"md5: {edited}" in tracked, name
+    assert f"md5: {edited}" not in (project / "cancer.csv.dvc").read_text()  # as DVC leaves it

@@ -154,7 +154,7 @@ def test_ctrl_c_while_dvc_stashes_a_trial_leaves_the_workspace_as_committed(
         assert "x: 1" in (repo / "params.yaml").read_text()  # the trial's, in the stash
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(BaseStashQueue, "_stash_commit_deps", interrupted)
+    monkeypatch.setattr(BaseStashQueue, "_pack_args", interrupted)
     trial = Trial("s-1", ["x=1"])
     with pytest.raises(KeyboardInterrupt):
         queue.enqueue(repo, _state([trial]), [trial], _files(trial))
