@@ -328,3 +328,22 @@ def test_queue_workers_start_while_a_new_sweep_queues_and_nothing_is_unqueued(
     assert queue_from < start_to, spans
     assert seen == set(), f"the sweep ran {seen}"
     assert [t["status"] for t in sweep_state(project, "w")["trials"]] == ["success"] * 2
+
+
+def _loose(root: Path, revision: str) -> Path:
+    """Where git keeps ``revision``'s commit as a loose object (a repack deletes the file)."""
+    sha = sh("git", "rev-parse", revision, cwd=root).stdout.strip()
+    return root / ".git" / "objects" / sha[:2] / sha[2:]
+
+
+def test_a_sweep_never_stops_to_repack_the_repository(project: Path) -> None:
+    """Every commit or fetch DVC makes (through dulwich) here finds ``gc.auto`` loose objects,
+    so dulwich would repack the whole repository inline, in the queueing or in a worker's
+    trial: none may (conveyor.experiments._enqueue.NO_INLINE_GC). Git's own commands still
+    do, detached."""
+    sh("git", "config", "gc.auto", "1", cwd=project)
+    head = _loose(project, "HEAD")
+    assert head.is_file()
+    conveyor("sweep", "model.params.max_depth=2,3", "-j", "2", "--name", "p", cwd=project)
+    assert head.is_file()  # still loose: nothing repacked
+    assert sorted(experiments(project)) == ["p-1", "p-2"]

@@ -10,6 +10,7 @@ same files, and the same repro arguments but the name.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import subprocess
 from typing import TYPE_CHECKING
@@ -140,3 +141,23 @@ def test_each_trial_is_queued_with_the_data_sources_dvc_committed_for_it(
         tracked = sh("git", "show", f"{stashed[name]}:cancer.csv.dvc", cwd=project).stdout
         assert f"md5: {edited}" in tracked, name
     assert f"md5: {edited}" not in (project / "cancer.csv.dvc").read_text()  # as DVC leaves it
+
+
+def _objects(root: Path) -> dict[str, int]:
+    """``git count-objects -v``: loose objects (count) and packs, among others."""
+    lines = sh("git", "count-objects", "-v", cwd=root).stdout.splitlines()
+    return {key: int(value) for key, _, value in (line.partition(": ") for line in lines)}
+
+
+def test_queueing_never_stops_to_repack_the_repository(project: Path) -> None:
+    """DVC's dulwich runs git's automatic gc inline when a commit finds ``gc.auto`` loose
+    objects: a repack of the whole repository in the middle of the sweep. Here every commit
+    would: none may start one (git's own commands still do, detached)."""
+    sh("git", "config", "gc.auto", "1", cwd=project)
+    before = _objects(project)
+    assert before["count"] >= 1  # so dulwich's check would say yes
+    _queued(project, "g", [[f"model.params.max_depth={d}"] for d in (2, 3)])
+    after = _objects(project)
+    assert after["packs"] == before["packs"]
+    assert after["count"] > before["count"]  # the stash commits' objects, still loose
+    assert "GIT_AUTO_GC" not in os.environ  # only while DVC queued them

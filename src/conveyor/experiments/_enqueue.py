@@ -18,6 +18,7 @@ queue meanwhile: the trial is queued again until it is let go, for :data:`LOCK_P
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
@@ -34,6 +35,13 @@ LOCK_PATIENCE = 60.0
 fraction of a second each time it sets a trial up)."""
 LOCK_RETRY_SECONDS = 0.05
 """How often queueing tries again (DVC's own retries wait a second)."""
+NO_INLINE_GC = {"GIT_AUTO_GC": "0"}
+"""Set while DVC stashes a trial. It commits through dulwich, which runs git's automatic gc
+inline once the repository holds ``gc.auto`` (6700) loose objects: the stash commit that
+crosses it first repacked the whole repository, while the workers waited for their trials
+(1.4-3.4 s each time; 6 of 45 sweeps of bench_sweep's project in a row). Git runs the same gc
+detached after its own commands, so the repository still gets it, from the user's next
+``git commit``, ``merge`` or ``fetch``."""
 
 
 class TrialQueue:
@@ -71,7 +79,11 @@ class TrialQueue:
 
     def _stash(self, name: str, params_yaml: str, dvc_yaml: str | None) -> None:
         # DVC reads targets and files relative to the working directory, as in its CLI
-        with contextlib.chdir(self.root), _written(self.root, params_yaml, dvc_yaml):
+        with (
+            contextlib.chdir(self.root),
+            _environment(NO_INLINE_GC),
+            _written(self.root, params_yaml, dvc_yaml),
+        ):
             repo = self._open()
             self._commit_data_sources_if_any(repo, dvc_yaml)
             repo.experiments.run(**self._arguments(name))
@@ -128,6 +140,21 @@ class TrialQueue:
 
 def _no_data_sources(*_args: object, **_kwargs: object) -> None:
     """DVC's ``BaseStashQueue._stash_commit_deps`` for a target without data sources."""
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """``variables`` set in this process's environment for the block, as they were after."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
