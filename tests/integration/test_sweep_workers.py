@@ -395,3 +395,50 @@ def test_a_lost_trial_left_by_a_killed_sweep_is_resumed_once_and_lands_once(
     assert "r-1" in experiments(project)  # once: experiments() asserts no name twice
     table = dvc("queue", "status", cwd=project).stdout
     assert [line.split()[-1] for line in table.splitlines() if " r-1 " in line] == ["Success"]
+
+
+def test_a_trial_whose_message_a_worker_finds_half_written_runs_once_it_is_whole(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kombu writes a queued trial's message by creating its file, then locking and writing it.
+    A worker polling in between took the empty file, stopped on the JSON error ("Unrecoverable
+    error"), and the trial was lost. Here the queueing stops a second at that point while a
+    ready worker polls (every 0.1 s): the worker leaves the file, then runs the whole message."""
+    from kombu.transport import filesystem
+
+    from conveyor.experiments import _dvc, _queue_worker, queue
+    from conveyor.experiments._trials import validate
+    from conveyor.experiments.plan import SweepState, Trial
+
+    _queue_worker.spawn_workers(project, 1, {})
+    log = project / ".dvc" / "tmp" / "exps" / "celery" / "dvc-exp-worker-1.out"
+    deadline = time.monotonic() + PATIENCE
+    while not (log.exists() and " ready." in log.read_text()):
+        assert time.monotonic() < deadline, "timed out waiting for the worker to be ready"
+        time.sleep(0.1)
+    lock = filesystem.lock
+    stalled: list[str] = []
+
+    def late(file: object, flags: int) -> None:  # kombu's _put: created, not yet locked
+        name = getattr(file, "name", "")
+        if flags == filesystem.LOCK_EX and name.endswith(".celery.msg"):
+            stalled.append(name)
+            time.sleep(1.0)
+        lock(file, flags)
+
+    monkeypatch.setattr(filesystem, "lock", late)
+    trial = Trial("h-1", ["model.params.max_depth=3"])
+    state = SweepState("h", "grid", "gate", 1, ["model.params.max_depth=3"], [trial])
+    queue.enqueue(project, state, [trial], validate(project, state, [trial]))
+    assert len(stalled) == 1
+    try:  # until the worker records the trial's end, failing at once if it stops
+        while not ("h-1" in _dvc.experiment_refs(project) and " succeeded " in log.read_text()):
+            assert "Unrecoverable error" not in log.read_text(), log.read_text()
+            assert time.monotonic() < deadline, "timed out waiting for the trial"
+            time.sleep(0.2)
+    finally:
+        for pid in worker_pids(project):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    assert "Unrecoverable error" not in log.read_text()
+    assert "h-1" in experiments(project)

@@ -16,7 +16,8 @@ what a worker runs once, then forks one ``work`` per missing worker, kept as DVC
 ``dvc queue status``, ``stop``, ``kill`` and a later ``dvc queue start`` see them as DVC's own.
 Which workers are missing is read from the process table, not from celery's one-second inspect.
 A worker also tries DVC's experiments lock again every 0.05 s where DVC waits a second
-(:func:`with_quick_lock_retries`), runs each trial's ``dvc exp exec-run`` in a fork of itself
+(:func:`with_quick_lock_retries`), takes only whole messages from the broker
+(``conveyor.experiments._broker``), runs each trial's ``dvc exp exec-run`` in a fork of itself
 (``conveyor.experiments._forked_trial``), and first removes any run-cache entry a killed
 trial left half-written (:func:`drop_half_written_run_cache`).
 """
@@ -246,12 +247,13 @@ def work(node: str, *, clean: bool) -> None:
     """
     from dvc.repo import Repo
 
-    from conveyor.experiments import _forked_trial
+    from conveyor.experiments import _broker, _forked_trial
 
     repo = Repo(os.getcwd())
     runs = repo.stage_cache.cache_dir
     queue = repo.experiments.celery_queue
     with_fast_polling(queue.celery)
+    _broker.read_whole_messages()
     with_quick_lock_retries()
     _forked_trial.install(before=lambda: drop_half_written_run_cache(runs))
     with_lasting_monitor(without_ping(queue.worker)).start(node, fsapp_clean=clean)

@@ -16,7 +16,9 @@ LAYERS: list[Layer | str] = [
     # _queue_worker: DVC's workers, polling faster; _enqueue: trials into DVC's queue, in process
     # _dvc_forkserver: an executor trial's dvc exp run, forked from a DVC-preloaded server
     Layer("plan", "_dvc", "_queue_worker", "_enqueue", "_dvc_forkserver"),
-    "_forked_trial",  # a queue worker's trial: a fork of the worker become dvc exp exec-run
+    # _forked_trial: a queue worker's trial, a fork of the worker become dvc exp exec-run
+    # _broker: the workers' reads of DVC's queue broker, whole messages only
+    Layer("_forked_trial", "_broker"),
 ]
 
 
