@@ -8,7 +8,7 @@ and the params.yaml it gets is the text DVC's compose writes (:mod:`conveyor.con
 So a trial is queued here through DVC's API as ``dvc exp run --queue --no-hydra -n NAME
 TARGET`` queues it with that params.yaml (and the trial's own dvc.yaml, if its structure
 differs) in the workspace: the stash commit holds the same files and the same repro arguments
-as the command's (DVC's own parser gives them), one trial at a time, about 0.04 s each once
+as the command's (DVC's own parser gives them), one trial at a time, about 0.06 s each once
 DVC is loaded, so a worker can take the first while the others are queued.
 
 While a worker sets a trial up it holds DVC's lock on the queue's stash, and DVC refuses to
