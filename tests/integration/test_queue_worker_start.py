@@ -85,9 +85,10 @@ def test_start_forks_the_missing_workers_each_kept_as_dvc_keeps_one(tmp_path: Pa
 def _tracebacks_but_kombu_s_race(log: str) -> list[str]:
     """The tracebacks in a worker's log but one: kombu's filesystem broker can read the table
     of an exchange just created, still empty (a JSONDecodeError in its ``get_table`` or
-    ``_queue_bind``), as two workers starting together bind their control queues; CI saw
-    kombu's JSON error once between these two workers. Its message reads (``_get``) are
-    conveyor's (experiments/_broker.py), which wait for a whole message: none may fail so."""
+    ``_queue_bind``), as two workers starting together bind their control queues. CI saw
+    kombu's JSON error once between these two workers, in its ``_get``: the workers' message
+    reads are conveyor's since (experiments/_broker.py), which wait for a whole message, and
+    none may fail so."""
     blocks = log.split("Traceback (most recent call last):")[1:]
     return [
         block

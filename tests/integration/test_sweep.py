@@ -337,10 +337,10 @@ def _loose(root: Path, revision: str) -> Path:
 
 
 def test_a_sweep_never_stops_to_repack_the_repository(project: Path) -> None:
-    """Every commit or fetch DVC makes (through dulwich) here finds ``gc.auto`` loose objects,
-    so dulwich would repack the whole repository inline, in the queueing or in a worker's
-    trial: none may (conveyor.experiments._enqueue.NO_INLINE_GC). Git's own commands still
-    do, detached."""
+    """Every commit DVC makes through dulwich here finds ``gc.auto`` loose objects, so dulwich
+    would repack the whole repository inline: none may, anywhere in the sweep. The queueing's
+    stash commits would (conveyor.experiments._enqueue.NO_INLINE_GC); the workers' DVC work in
+    the project does not reach dulwich's gc. Git's own commands still run it, detached."""
     sh("git", "config", "gc.auto", "1", cwd=project)
     head = _loose(project, "HEAD")
     assert head.is_file()
