@@ -18,10 +18,10 @@ queue meanwhile: the trial is queued again until it is let go, for :data:`LOCK_P
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _atomic
+from conveyor._environ import variables_set
 from conveyor._retry import retrying
 from conveyor.compiler import DVC_YAML, PARAMS_YAML
 from conveyor.errors import SweepError
@@ -81,7 +81,7 @@ class TrialQueue:
         # DVC reads targets and files relative to the working directory, as in its CLI
         with (
             contextlib.chdir(self.root),
-            _environment(NO_INLINE_GC),
+            variables_set(NO_INLINE_GC),
             _written(self.root, params_yaml, dvc_yaml),
         ):
             repo = self._open()
@@ -140,21 +140,6 @@ class TrialQueue:
 
 def _no_data_sources(*_args: object, **_kwargs: object) -> None:
     """DVC's ``BaseStashQueue._stash_commit_deps`` for a target without data sources."""
-
-
-@contextlib.contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """``variables`` set in this process's environment for the block, as they were after."""
-    before = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager

@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import re
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from conveyor._environ import variables_set
 from conveyor.tracking._record import RECORD_TAG, TAG, Record
 
 if TYPE_CHECKING:
@@ -40,23 +40,20 @@ def _patient(timeout: float) -> Iterator[None]:
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(timeout))),
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
-    before = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)
     logger = logging.getLogger("mlflow")
     level = logger.level
     logger.setLevel(logging.ERROR)  # its notes (no signature inferred) are not the stage's
     try:
         # MLflow's chatter ("View run ... at", hints about type hints) is not the stage's output
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with (
+            variables_set(settings),
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+        ):
             warnings.simplefilter("ignore")
             yield
     finally:
         logger.setLevel(level)
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def send(record: Record, base: Path, uri: str, timeout: float) -> bool:
