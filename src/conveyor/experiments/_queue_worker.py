@@ -18,8 +18,9 @@ Which workers are missing is read from the process table, not from celery's one-
 A worker also tries DVC's experiments lock again every 0.05 s where DVC waits a second
 (:func:`with_quick_lock_retries`), takes only whole messages from the broker
 (``conveyor.experiments._broker``), runs each trial's ``dvc exp exec-run`` in a fork of itself
-(``conveyor.experiments._forked_trial``), and first removes any run-cache entry a killed
-trial left half-written (:func:`drop_half_written_run_cache`).
+(``conveyor.experiments._forked_trial``), first removes any run-cache entry a killed trial left
+half-written (:func:`drop_half_written_run_cache`), and collects a trial's experiment until it
+is in the repository (``conveyor.experiments._collect``).
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ def work(node: str, *, clean: bool) -> None:
     """
     from dvc.repo import Repo
 
-    from conveyor.experiments import _broker, _forked_trial
+    from conveyor.experiments import _broker, _collect, _forked_trial
 
     repo = Repo(os.getcwd())
     runs = repo.stage_cache.cache_dir
@@ -255,6 +256,7 @@ def work(node: str, *, clean: bool) -> None:
     with_fast_polling(queue.celery)
     _broker.read_whole_messages()
     with_quick_lock_retries()
+    _collect.collect_surely()  # after: it wraps the quick-retrying collect
     _forked_trial.install(before=lambda: drop_half_written_run_cache(runs))
     with_lasting_monitor(without_ping(queue.worker)).start(node, fsapp_clean=clean)
 

@@ -218,7 +218,7 @@ def wait(
                 # between them is in neither for one poll. Only a lasting absence is final.
                 unresolved[trial.name] = unresolved.get(trial.name, 0) + 1
                 if unresolved[trial.name] >= STARVED_POLLS:
-                    trial.status, trial.error = "failed", "left the DVC queue without a result"
+                    trial.status, trial.error = "failed", _unresolved_error(status)
                     changed = True
                 continue
             elif status in ("queued", "running") and trial.status != status:
@@ -260,6 +260,17 @@ def wait(
         if starved >= STARVED_POLLS:
             _start_workers(root, state.jobs)
             starved = 0
+
+
+def _unresolved_error(status: str) -> str:
+    """A trial's error when it has no experiment ref and DVC's queue lists it as ``status``."""
+    if status == "success":
+        return (
+            "DVC's queue lists it as done, but its experiment never reached the repository: "
+            "the queue workers' logs (.dvc/tmp/exps/celery/dvc-exp-worker-*.out) say why; "
+            "'conveyor sweep --resume' runs it again"
+        )
+    return "left the DVC queue without a result; 'conveyor sweep --resume' runs it again"
 
 
 class Pace:

@@ -18,7 +18,8 @@ LAYERS: list[Layer | str] = [
     Layer("plan", "_dvc", "_queue_worker", "_enqueue", "_dvc_forkserver"),
     # _forked_trial: a queue worker's trial, a fork of the worker become dvc exp exec-run
     # _broker: the workers' reads of DVC's queue broker, whole messages only
-    Layer("_forked_trial", "_broker"),
+    # _collect: the workers' collect of a trial, repeated until its experiment ref arrives
+    Layer("_forked_trial", "_broker", "_collect"),
 ]
 
 
