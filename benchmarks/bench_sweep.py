@@ -34,8 +34,10 @@ Runs (labels), and the ratios reported:
   cluster's heartbeats (a few % of a core) would otherwise run beside every other label.
 
 Besides wall times, each run records the machine's busy cores (from /proc/stat; other users of
-the machine count too), the load average, and whether a DVC queue worker died (kombu's
-filesystem broker can crash a worker with a JSONDecodeError; the rest then run on fewer workers).
+the machine count too), the load average, whether a DVC queue worker died (kombu's
+filesystem broker can crash a worker with a JSONDecodeError; the rest then run on fewer workers),
+and how many trials were collected again because two workers fetched at once (their first
+fetch failed: ``conveyor.experiments._collect``).
 
     .venv/bin/python benchmarks/bench_sweep.py [--only LABEL ...] [--driver conveyor|dvc]
 """
@@ -132,6 +134,7 @@ class Run:
     load_before: float
     load_after: float
     worker_crashes: int = 0
+    collects_repeated: int = 0
     phases: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -143,6 +146,7 @@ class Run:
             "load_before": round(self.load_before, 2),
             "load_after": round(self.load_after, 2),
             "worker_crashes": self.worker_crashes,
+            "collects_repeated": self.collects_repeated,
             "phases_s": {k: round(v, 2) for k, v in self.phases.items()},
             "notes": self.notes,
         }
@@ -268,6 +272,7 @@ def run_one(project: Path, env: dict[str, str], label: str, driver: str, tag: st
         restore_workspace(project, env)
     else:
         run.worker_crashes = worker_crashes(project)
+        run.collects_repeated = collects_repeated(project)
         if not dask:
             run.phases = queue_phases(project, wall_start, wall_start + seconds)
         finished = experiment_names(project, env)
@@ -372,8 +377,18 @@ def restore_workspace(project: Path, env: dict[str, str]) -> None:
 
 def worker_crashes(project: Path) -> int:
     """Queue workers that died of an unrecoverable error during the last run."""
+    return _worker_log_count(project, "Unrecoverable error")
+
+
+def collects_repeated(project: Path) -> int:
+    """Trials of the last run whose first collect did not bring their experiment ref (two
+    workers fetching at once: ``conveyor.experiments._collect``), collected again."""
+    return _worker_log_count(project, "collecting again")
+
+
+def _worker_log_count(project: Path, text: str) -> int:
     logs = (project / ".dvc" / "tmp" / "exps" / "celery").glob("dvc-exp-worker-*.out")
-    return sum(log.read_text(errors="replace").count("Unrecoverable error") for log in logs)
+    return sum(log.read_text(errors="replace").count(text) for log in logs)
 
 
 def queue_phases(project: Path, start: float, end: float) -> dict[str, float]:
@@ -477,6 +492,8 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> None:
     crashes = sum(r.worker_crashes for rs in runs.values() for r in rs)
     if crashes:
         print(f"DVC queue workers that died during the runs: {crashes}")
+    repeated = sum(r.collects_repeated for rs in runs.values() for r in rs)
+    print(f"trials collected again (their first fetch failed): {repeated}")
     loads = [x for rs in runs.values() for r in rs for x in (r.load_before, r.load_after)]
     busiest, calmest = max(loads), min(loads)
     loaded = calmest > BUSY_LOAD
@@ -504,6 +521,7 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> None:
             "bare_baseline": f"the {TRIALS} trials in the workspace: params.yaml edited, then "
             f"'dvc repro {TARGET}' (runs {', '.join(STAGES)}); 'bare warm' under 'conveyor warm'",
             "worker_crashes": crashes,
+            "collects_repeated": repeated,
             "load_average_min": round(calmest, 2),
             "load_average_max": round(busiest, 2),
             "loaded_machine": loaded,
