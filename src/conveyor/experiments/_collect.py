@@ -5,9 +5,9 @@ into the user's repository (``BaseStashQueue.collect_git``, through ``fetch_exps
 is libgit2's, which takes ``.git/shallow.lock`` in the repository for every fetch: when two
 workers collect at once (``-j 2``), one fetch fails with "failed to create locked file
 '.git/shallow.lock': File exists", and DVC's ``fetch_exps`` passes over the error. The trial was
-then a success in ``dvc queue status`` with no experiment (one trial of 8 in 2 of 20 ``-j 2``
-sweeps of bench_sweep's project here; upstream: treeverse/dvc#10673), and the sweep reported it
-failed after waiting three queue reads for it.
+then a success in ``dvc queue status`` with no experiment (one trial of 8 in 2 of about 35
+``-j 2`` sweeps of bench_sweep's project here; upstream: treeverse/dvc#10673), and the sweep
+reported it failed after waiting three queue reads for it.
 
 :func:`collect_surely` makes the workers a sweep starts check, after DVC's collect, that each
 result ref of the trial's copy is in the repository at the copy's commit, and collect again
