@@ -35,7 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor import _git
-from conveyor.experiments._forked_trial import COLD_ENV, dvc_on_fresh_streams, on_fds
+from conveyor.experiments._forked_trial import (
+    COLD_ENV,
+    dvc_on_fresh_streams,
+    keep_inherited_objects_shared,
+    on_fds,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -182,6 +187,7 @@ def _become(root: str, args: list[str], environ: dict[str, str], log: str) -> No
 
     import setproctitle
 
+    keep_inherited_objects_shared()
     os.setsid()  # a group of its own, ended as one by stop
     setproctitle.setproctitle(shlex.join(args))
     os.chdir(root)

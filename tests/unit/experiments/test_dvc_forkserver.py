@@ -230,3 +230,36 @@ def test_a_child_does_not_run_the_main_module_again(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert runs.read_text().splitlines() == ["__main__"]  # not once more per dvc process
     assert done.stdout.split() == ["True"]  # and the starter's main module is back in place
+
+
+def test_the_child_leaves_the_objects_it_inherited_to_be_shared(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The fork server's child freezes what it inherited before DVC runs, as a queue worker's
+    trial does: ``_become`` in a real fork of this process, DVC's ``main`` a stand-in."""
+    import gc
+
+    import dvc.cli
+
+    from tests.unit.experiments.test_forked_trial import (
+        _collector_counts,
+        report_collector_counts,
+    )
+
+    monkeypatch.setattr(dvc.cli, "main", report_collector_counts)
+    inherited = len(gc.get_objects())
+    log = tmp_path / "dvc.log"
+    pid = os.fork()
+    if pid == 0:  # the fork server's child, as multiprocessing runs _become there
+        code = 70
+        try:
+            _dvc_forkserver._become(str(tmp_path), ["dvc", "version"], dict(os.environ), str(log))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, log.read_text()
+    unfrozen, frozen = _collector_counts(log.read_text())
+    assert frozen >= 0.9 * inherited  # (a few may have been freed since)
+    assert unfrozen < inherited / 10

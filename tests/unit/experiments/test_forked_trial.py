@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -277,3 +278,34 @@ def test_every_preloaded_module_exists_in_the_installed_dvc() -> None:
 
     names = (*_forked_trial.PRELOAD, *_queue_worker.PRELOAD, *_dvc_forkserver.PRELOAD)
     assert [name for name in names if importlib.util.find_spec(name) is None] == []
+
+
+def _collector_counts(text: str) -> tuple[int, int]:
+    """The ``unfrozen N frozen M`` a stand-in ``main`` printed: the child's collector lists."""
+    found = re.search(r"unfrozen (\d+) frozen (\d+)", text)
+    assert found is not None, text
+    return int(found[1]), int(found[2])
+
+
+def report_collector_counts(argv: list[str]) -> int:
+    """A stand-in for DVC's ``main``: how many objects the child's collector still examines."""
+    import gc
+
+    _say(f"unfrozen {len(gc.get_objects())} frozen {gc.get_freeze_count()}")
+    return 0
+
+
+def test_the_child_leaves_the_objects_it_inherited_to_be_shared(
+    worker: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Frozen at once: the child's collections never write into the worker's objects, so the
+    pages that hold them stay shared instead of being copied (``keep_inherited_objects_shared``)."""
+    import gc
+
+    inherited = len(gc.get_objects())
+    _main(monkeypatch, report_collector_counts)
+    log = tmp_path / "trial.out"
+    assert _start(log).wait() == 0
+    unfrozen, frozen = _collector_counts(log.read_text())
+    assert frozen >= 0.9 * inherited  # (a few may have been freed since)
+    assert unfrozen < inherited / 10  # what the child made itself since
