@@ -100,9 +100,10 @@ class TrialQueue:
 
         DVC's ``_stash_commit_deps`` commits the data sources (files ``dvc add``-ed or imported)
         the target depends on before each trial's stash, collecting the pipeline again to find
-        them: half of a trial's queueing. Which there are depends on the pipeline alone, so it
-        is looked up once per dvc.yaml (``dvc_yaml``, None: the committed one), the same way;
-        without any there is nothing to commit. A target DVC cannot find is refused here.
+        them: more than half of a trial's queueing (benchmarks/bench_enqueue.py). Which there
+        are depends on the pipeline alone, so it is looked up once per dvc.yaml (``dvc_yaml``,
+        None: the committed one), the same way; without any there is nothing to commit. A
+        target DVC cannot find is refused here.
         """
         if dvc_yaml not in self._has_data_sources:
             found = repo.stage.collect_granular(self.target, with_deps=True)
