@@ -129,3 +129,26 @@ def test_read_whole_messages_is_what_the_channel_then_reads_with(
     with pytest.raises(Empty):
         channel._get("celery")
     assert path.exists()
+
+
+def test_a_message_another_consumer_moved_first_is_not_delivered_twice(
+    channel: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers read the same whole file; the move decides who takes it. The one whose move
+    finds the file gone passes over it instead of running the trial a second time."""
+    import shutil
+    from pathlib import Path
+
+    channel._put("celery", MESSAGE)
+    move = shutil.move
+    elsewhere = Path(channel.processed_folder) / "other-worker"
+    elsewhere.mkdir()
+
+    def beaten(source: str, destination: str) -> object:
+        move(source, elsewhere)  # the other worker's move lands first
+        return move(source, destination)
+
+    monkeypatch.setattr(shutil, "move", beaten)
+    with pytest.raises(Empty):
+        take_whole(channel, "celery")
+    assert [p.suffix for p in elsewhere.iterdir()] == [".msg"]  # the other worker has it
