@@ -14,6 +14,7 @@ removed, and both go back to pending for ``--resume``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from conveyor._blas import THREAD_VARIABLES
 from conveyor.errors import SweepError, UsageError
 from conveyor.experiments import _dvc, _queue_worker
+from conveyor.experiments._outcome import MISSING, settle
 from conveyor.experiments.plan import FINISHED
 
 if TYPE_CHECKING:
@@ -182,7 +184,8 @@ def wait(
     """Poll until every one of ``trials`` has finished, on workers :func:`workers_starting` began.
 
     Experiment refs are read every :data:`REFS_SECONDS`, DVC's queue every ``poll`` seconds
-    unless refs keep coming while every worker lives (:func:`_refs_until_poll`).
+    unless refs keep coming while every worker lives (:func:`_refs_until_poll`). Each queue
+    read settles each unfinished trial from its ref and its entry (:func:`._outcome.settle`).
 
     A worker can die while others run (kombu's filesystem broker sometimes reads a message file
     half-written: ``JSONDecodeError`` in ``.dvc/tmp/exps/celery/dvc-exp-worker-N.out``); the rest
@@ -195,7 +198,7 @@ def wait(
     """
     starved = ghost_polls = 0
     pace = Pace()
-    unresolved: dict[str, int] = {}  # polls in a row a trial was neither in the queue nor a ref
+    absent: dict[str, int] = {}  # reads in a row a trial was neither a ref nor in the queue
     requeued: set[str] = set()
     while any(t.status not in FINISHED for t in trials):
         if not _refs_until_poll(root, state, trials, on_change, poll, pace):
@@ -207,23 +210,9 @@ def wait(
             if trial.status in FINISHED:
                 continue
             entry = entries.get(trial.name)
-            status = entry.status if entry is not None else "missing"
-            if trial.name in refs:
-                trial.status, trial.error, changed = "success", None, True
-            elif status == "failed":
-                trial.status, changed = "failed", True
-                trial.error = _dvc.queue_log(root, trial.name) or "failed (no log)"
-            elif status in ("success", "missing"):
-                # DVC lists a queued entry, then a running one, in two reads: an entry moving
-                # between them is in neither for one poll. Only a lasting absence is final.
-                unresolved[trial.name] = unresolved.get(trial.name, 0) + 1
-                if unresolved[trial.name] >= STARVED_POLLS:
-                    trial.status, trial.error = "failed", _unresolved_error(status)
-                    changed = True
-                continue
-            elif status in ("queued", "running") and trial.status != status:
-                trial.status, changed = ("queued" if status == "queued" else "running"), True
-            unresolved.pop(trial.name, None)
+            listed = entry.status if entry is not None else MISSING
+            log = functools.partial(_dvc.queue_log, root, trial.name)
+            changed = settle(trial, listed, trial.name in refs, absent, log) or changed
         if changed:
             state.save(root)
             on_change()
@@ -260,17 +249,6 @@ def wait(
         if starved >= STARVED_POLLS:
             _start_workers(root, state.jobs)
             starved = 0
-
-
-def _unresolved_error(status: str) -> str:
-    """A trial's error when it has no experiment ref and DVC's queue lists it as ``status``."""
-    if status == "success":
-        return (
-            "DVC's queue lists it as done, but its experiment never reached the repository: "
-            "the queue workers' logs (.dvc/tmp/exps/celery/dvc-exp-worker-*.out) say why; "
-            "'conveyor sweep --resume' runs it again"
-        )
-    return "left the DVC queue without a result; 'conveyor sweep --resume' runs it again"
 
 
 class Pace:

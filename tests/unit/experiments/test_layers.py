@@ -13,6 +13,7 @@ LAYERS: list[Layer | str] = [
     "_trials",  # compile, queue, wait, best so far: what every strategy runs
     "_cluster",  # trials as executor tasks (a non-local executor); borrows the queue's helpers
     Layer("queue", "leaderboard", "_progress"),
+    "_outcome",  # a trial's outcome from one read of DVC's state: the rule, without DVC
     # _queue_worker: DVC's workers, polling faster; _enqueue: trials into DVC's queue, in process
     # _dvc_forkserver: an executor trial's dvc exp run, forked from a DVC-preloaded server
     Layer("plan", "_dvc", "_queue_worker", "_enqueue", "_dvc_forkserver"),

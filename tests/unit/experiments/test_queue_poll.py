@@ -61,15 +61,3 @@ def test_the_sweep_command_refuses_it_before_it_starts_anything(
     assert exited.value.code == 2
     assert f"{POLL_ENV}='0'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
-
-
-def test_a_trial_done_without_an_experiment_points_at_the_workers_logs() -> None:
-    """DVC's queue lists it as a success, yet no ref came: the workers' logs tell why."""
-    from conveyor.experiments.queue import _unresolved_error
-
-    done = _unresolved_error("success")
-    assert "dvc-exp-worker-*.out" in done
-    assert "--resume" in done
-    gone = _unresolved_error("missing")
-    assert "left the DVC queue" in gone
-    assert "dvc-exp-worker" not in gone
