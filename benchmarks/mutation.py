@@ -44,6 +44,17 @@ MODULES: dict[str, list[str] | None] = {
         "tests/unit/runtime/test_gate.py",
     ],
     "experiments/leaderboard.py": ["tests/unit/experiments/test_leaderboard.py"],
+    # the rule that settles a trial from one read of DVC's state; queue.wait reads DVC
+    "experiments/_outcome.py": ["tests/unit/experiments/test_outcome.py"],
+    # kombu's filesystem channel on a real broker folder, in process
+    "experiments/_broker.py": ["tests/unit/experiments/test_broker.py"],
+    # the loop on a scripted clock; then real repositories and libgit2 fetches through DVC's
+    # own collect_git, in process (the end-to-end sweep there runs in worker processes, which
+    # import the unmutated source)
+    "experiments/_collect.py": [
+        "tests/unit/experiments/test_collect_loop.py",
+        "tests/integration/test_sweep_collect.py",
+    ],
     "monitoring/drift.py": [
         "tests/unit/monitoring/test_drift.py",
         "tests/unit/monitoring/test_drift_defaults.py",
@@ -138,6 +149,9 @@ def _mutmut(work: Path, *args: str, timeout: float | None = None) -> str:
     timeout, i.e. as killed.
     """
     env = {**bench_env(), "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
+    # Tests run `dvc` as a process: their in-process DVC points its log handlers at the
+    # standard streams of the moment, and mutmut closes the ones it captured with.
+    env["CONVEYOR_DVC_PROCESS"] = "1"
     with subprocess.Popen(
         [str(VENV_BIN / "mutmut"), *args],
         cwd=work,

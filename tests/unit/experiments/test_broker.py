@@ -101,11 +101,31 @@ def test_other_queues_messages_and_files_taken_meanwhile_are_passed_over(
     channel._put("celery.pidbox", {"body": "a control message"})
     with pytest.raises(Empty):
         take_whole(channel, "celery")
+    # kombu names a file by the millisecond, then a random uuid: two put in the same
+    # millisecond sort either way, so the other queue's message is renamed to sort first.
+    folder = channel.data_folder_in
+    (other,) = os.listdir(folder)
+    os.rename(os.path.join(folder, other), os.path.join(folder, f"0_{other}"))
     channel._put("celery", MESSAGE)
     listdir = os.listdir
-    # first in the listing, gone when read: another worker took it in between
+    # listed between the two, gone when read: another worker took it in between
     monkeypatch.setattr(os, "listdir", lambda path: ["0_gone.celery.msg", *listdir(path)])
     assert take_whole(channel, "celery") == MESSAGE
+    assert os.path.exists(os.path.join(folder, f"0_{other}"))  # left for its own queue
+
+
+def test_an_abandoned_empty_message_does_not_hold_up_the_ones_after_it(channel: Any) -> None:
+    """A writer that died after creating its file leaves it empty for good: the whole messages
+    listed after it are still taken, and it is left where it is."""
+    import os
+    from pathlib import Path
+
+    abandoned = Path(channel.data_folder_in) / f"0_{uuid.uuid4()}.celery.msg"  # listed first
+    abandoned.touch()
+    channel._put("celery", MESSAGE)
+    assert sorted(os.listdir(channel.data_folder_in))[0] == abandoned.name
+    assert take_whole(channel, "celery") == MESSAGE
+    assert abandoned.exists()
 
 
 def test_without_processed_folder_a_taken_message_is_removed(
@@ -117,6 +137,23 @@ def test_without_processed_folder_a_taken_message_is_removed(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "processed"))
     channel._put("celery", MESSAGE)
     assert take_whole(channel, "celery") == MESSAGE
+    assert list((tmp_path / "processed").iterdir()) == []
+
+
+def test_without_processed_folder_nothing_is_written_where_it_would_be(
+    channel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kombu's ``processed_folder`` (``processed`` in the working directory by default) is only
+    for ``store_processed``: without it, the message goes through the temporary directory."""
+    import tempfile
+
+    unused = tmp_path / "never-made"
+    monkeypatch.setattr(channel, "store_processed", False)
+    monkeypatch.setattr(channel, "processed_folder", str(unused))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "processed"))
+    channel._put("celery", MESSAGE)
+    assert take_whole(channel, "celery") == MESSAGE
+    assert not unused.exists()
     assert list((tmp_path / "processed").iterdir()) == []
 
 
@@ -152,3 +189,30 @@ def test_a_message_another_consumer_moved_first_is_not_delivered_twice(
     with pytest.raises(Empty):
         take_whole(channel, "celery")
     assert [p.suffix for p in elsewhere.iterdir()] == [".msg"]  # the other worker has it
+
+
+def test_a_message_lost_to_another_consumer_does_not_hold_up_the_next(
+    channel: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other worker wins the first message; this one takes the second in the same read."""
+    import shutil
+    from pathlib import Path
+
+    second = {"body": "the next trial", "properties": {"delivery_tag": "t-2"}}
+    channel._put("celery", MESSAGE)
+    time.sleep(0.002)  # the next millisecond: listed after the first
+    channel._put("celery", second)
+    move = shutil.move
+    elsewhere = Path(channel.processed_folder) / "other-worker"
+    elsewhere.mkdir()
+    lost: list[str] = []
+
+    def beaten_once(source: str, destination: str) -> object:
+        if not lost:
+            lost.append(source)
+            move(source, elsewhere)  # the other worker's move lands first
+        return move(source, destination)
+
+    monkeypatch.setattr(shutil, "move", beaten_once)
+    assert take_whole(channel, "celery") == second
+    assert len(list(elsewhere.iterdir())) == 1
