@@ -6,10 +6,11 @@ What counts, in order:
   trial's results are committed, and lists the trial as done only later.
 - **A failed entry** is a failure, with the entry's log as the error.
 - **Neither a ref nor an entry, or a done entry without a ref,** is final only when it lasts
-  :data:`ABSENT_READS` reads in a row. DVC reads a trial as queued, then as running, in two
-  files: an entry moving between them is in neither for one read. A done entry whose ref has
-  not come is a collect that failed (``conveyor.experiments._collect`` retries it in the
-  workers; the logs say why when it gives up).
+  :data:`ABSENT_READS` reads in a row. DVC's queue status gathers the queued entries and the
+  running ones one after the other: an entry moving between them can be in neither for one
+  read. A done entry whose ref has not come is a collect that failed
+  (``conveyor.experiments._collect`` retries it in the workers; the logs say why when it gives
+  up).
 - **A queued or running entry** is what the trial is doing, and starts the count of absent
   reads again.
 
