@@ -41,6 +41,24 @@ def _info(wdir: Path, number: int) -> dict[str, object] | None:
         return None
 
 
+def _running(root: Path, node: str) -> list[int]:
+    """The live processes in ``root`` whose command line (or celery title) names ``node``."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "cwd", "status"]):
+        title = " ".join(process.info["cmdline"] or [])
+        live = process.info["status"] != psutil.STATUS_ZOMBIE
+        if node in title and live and process.info["cwd"] == str(root):
+            found.append(process.pid)
+    return found
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _exit_code(wdir: Path, number: int) -> object:
     return (_info(wdir, number) or {}).get("returncode")
 
@@ -71,7 +89,15 @@ def test_start_forks_the_missing_workers_each_kept_as_dvc_keeps_one(tmp_path: Pa
 
     subprocess.run(start, cwd=tmp_path, check=True, env=env, timeout=120)  # none is missing
     time.sleep(1.0)  # a twin would be up by now (a worker is ready in about half a second)
-    assert live_workers(tmp_path) == 2
+    # No twin: a worker still running is the only process of its node. (One may have exited
+    # meanwhile: DVC's idle wait counts 10 s from its start, which a loaded machine can spend
+    # before here; CI once saw 1 live worker. Its node is then free, and may be started again.)
+    for number, worker in enumerate(workers, start=1):
+        running = _running(tmp_path, _queue_worker.node_name(str(wdir), number))
+        if _alive(worker):
+            assert running == [worker.pid]
+        else:
+            assert len(running) <= 1, running
 
     _, alive = psutil.wait_procs(workers, timeout=90)  # nothing queued: DVC's idle exit
     assert not alive, [" ".join(p.cmdline()) for p in alive]
