@@ -47,7 +47,8 @@ def _running(root: Path, node: str) -> list[int]:
     for process in psutil.process_iter(["cmdline", "cwd", "status"]):
         title = " ".join(process.info["cmdline"] or [])
         live = process.info["status"] != psutil.STATUS_ZOMBIE
-        if node in title and live and process.info["cwd"] == str(root):
+        cwd = process.info["cwd"]  # None when not ours to read
+        if node in title and live and cwd is not None and Path(cwd).resolve() == root.resolve():
             found.append(process.pid)
     return found
 

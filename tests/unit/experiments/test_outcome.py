@@ -107,11 +107,16 @@ def test_queued_and_running_entries_are_what_the_trial_is_doing() -> None:
     assert (trial.status, trial.error) == ("running", None)
 
 
-def test_another_status_changes_nothing() -> None:
-    """A status this rule does not know (a newer DVC's) leaves the trial to later reads."""
+def test_another_status_changes_nothing_however_long_it_lasts() -> None:
+    """A status this rule does not know (a newer DVC's) is an entry DVC still lists: never an
+    absence, and it starts the count of absent reads again."""
     trial = Trial("t-1", [], status="running")
-    assert _reads(trial, ("paused", False)) == [False]
+    states = [("paused", False)] * (ABSENT_READS + 1)
+    assert _reads(trial, *states) == [False] * (ABSENT_READS + 1)
     assert (trial.status, trial.error) == ("running", None)
+    almost = [(MISSING, False)] * (ABSENT_READS - 1)
+    _reads(trial, *almost, ("paused", False), *almost)
+    assert trial.status == "running"
 
 
 def test_a_done_entry_without_a_ref_points_at_the_workers_logs() -> None:
